@@ -1,0 +1,1 @@
+"""Pure geospatial computation: no files, no network, no global settings."""

@@ -1,0 +1,172 @@
+"""Conversions between WGS84 (storage, display) and UTM 50N (metric work).
+
+This is the only module that reprojects. It refuses data without a CRS, data in an
+unexpected CRS, and data outside the UTM zone where metres would be distorted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, TypeVar
+
+import numpy as np
+import pyproj
+
+from geo.errors import CRSError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = [
+    "UTM_EPSG",
+    "WGS84_EPSG",
+    "distance_m",
+    "gcj02_to_wgs84",
+    "lonlat_to_utm",
+    "to_utm",
+    "to_wgs84",
+    "utm_to_lonlat",
+]
+
+WGS84_EPSG = 4326
+UTM_EPSG = 32650
+# UTM zone 50N spans 114-120 E; allow a small margin for data that straddles the edge.
+_ZONE_LON = (113.5, 120.5)
+_ZONE_LAT = (0.0, 84.0)
+
+_TO_UTM = pyproj.Transformer.from_crs(WGS84_EPSG, UTM_EPSG, always_xy=True)
+_TO_WGS = pyproj.Transformer.from_crs(UTM_EPSG, WGS84_EPSG, always_xy=True)
+
+G = TypeVar("G", bound="gpd.GeoDataFrame | gpd.GeoSeries")
+
+
+def _check_zone(lon: NDArray[np.float64], lat: NDArray[np.float64], name: str) -> None:
+    if lon.size == 0:
+        return
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    if not finite.all():
+        raise CRSError(f"`{name}` holds non-finite coordinates; drop or fix them first.")
+    lo_min, lo_max = float(lon.min()), float(lon.max())
+    la_min, la_max = float(lat.min()), float(lat.max())
+    if lo_min < _ZONE_LON[0] or lo_max > _ZONE_LON[1] or la_min < _ZONE_LAT[0] or la_max > _ZONE_LAT[1]:
+        raise CRSError(
+            f"`{name}` spans lon {lo_min:.4f}..{lo_max:.4f}, lat {la_min:.4f}..{la_max:.4f}, "
+            f"outside UTM zone 50N (lon {_ZONE_LON[0]}..{_ZONE_LON[1]}); "
+            "check that the data is WGS84 lon/lat (not lat/lon, not projected)."
+        )
+
+
+def lonlat_to_utm(
+    lon: ArrayLike, lat: ArrayLike, *, name: str = "coordinates"
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Project WGS84 lon/lat arrays to UTM 50N metres.
+
+    Parameters
+    ----------
+    lon, lat
+        Longitudes and latitudes in degrees (EPSG:4326).
+    name
+        The argument name used in error messages.
+
+    Returns
+    -------
+    tuple of ndarray
+        Easting and northing in metres (EPSG:32650).
+    """
+    lon_a = np.asarray(lon, dtype=float)
+    lat_a = np.asarray(lat, dtype=float)
+    _check_zone(lon_a.ravel(), lat_a.ravel(), name)
+    x, y = _TO_UTM.transform(lon_a, lat_a)
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def utm_to_lonlat(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Unproject UTM 50N metres to WGS84 lon/lat degrees."""
+    lon, lat = _TO_WGS.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _require_crs(data: gpd.GeoDataFrame | gpd.GeoSeries, epsg: int, name: str) -> None:
+    if data.crs is None:
+        raise CRSError(
+            f"`{name}` has no CRS; expected EPSG:{epsg}. Set it with `.set_crs({epsg})` "
+            "if you know the coordinates are in that system."
+        )
+    got = data.crs.to_epsg()
+    if got != epsg:
+        raise CRSError(f"`{name}` is in {data.crs.to_string()}, expected EPSG:{epsg}; reproject it first.")
+
+
+def to_utm(data: G, *, name: str = "data") -> G:
+    """Return a copy of WGS84 data reprojected to UTM 50N (EPSG:32650).
+
+    Parameters
+    ----------
+    data
+        GeoDataFrame or GeoSeries in EPSG:4326.
+    name
+        The argument name used in error messages.
+
+    Returns
+    -------
+    GeoDataFrame or GeoSeries
+        A new object in EPSG:32650; the input is unchanged.
+    """
+    _require_crs(data, WGS84_EPSG, name)
+    if len(data) and not data.geometry.is_empty.all():
+        minx, miny, maxx, maxy = data.total_bounds
+        _check_zone(np.array([minx, maxx]), np.array([miny, maxy]), name)
+    return data.to_crs(UTM_EPSG)
+
+
+def to_wgs84(data: G, *, name: str = "data") -> G:
+    """Return a copy of UTM 50N data reprojected to WGS84 (EPSG:4326)."""
+    _require_crs(data, UTM_EPSG, name)
+    return data.to_crs(WGS84_EPSG)
+
+
+def distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> NDArray[np.float64]:
+    """Return the great-circle (haversine) distance in metres between lon/lat points."""
+    r = 6_371_008.8
+    p1, p2 = np.radians(np.asarray(lat1, dtype=float)), np.radians(np.asarray(lat2, dtype=float))
+    dp = p2 - p1
+    dl = np.radians(np.asarray(lon2, dtype=float) - np.asarray(lon1, dtype=float))
+    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * r * np.arcsin(np.sqrt(a)), dtype=float)
+
+
+def _gcj_delta(lon: NDArray[np.float64], lat: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    a = 6378245.0
+    ee = 0.00669342162296594323
+    x, y = lon - 105.0, lat - 35.0
+    dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
+    dlat += (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    dlat += (20.0 * np.sin(y * math.pi) + 40.0 * np.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
+    dlat += (160.0 * np.sin(y / 12.0 * math.pi) + 320 * np.sin(y * math.pi / 30.0)) * 2.0 / 3.0
+    dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
+    dlon += (20.0 * np.sin(6.0 * x * math.pi) + 20.0 * np.sin(2.0 * x * math.pi)) * 2.0 / 3.0
+    dlon += (20.0 * np.sin(x * math.pi) + 40.0 * np.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
+    dlon += (150.0 * np.sin(x / 12.0 * math.pi) + 300.0 * np.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
+    radlat = lat / 180.0 * math.pi
+    magic = 1 - ee * np.sin(radlat) ** 2
+    sqrtmagic = np.sqrt(magic)
+    dlat = (dlat * 180.0) / ((a * (1 - ee)) / (magic * sqrtmagic) * math.pi)
+    dlon = (dlon * 180.0) / (a / sqrtmagic * np.cos(radlat) * math.pi)
+    return dlon, dlat
+
+
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Convert GCJ-02 (Chinese web-map) lon/lat to WGS84 by fixed-point iteration.
+
+    The GCJ-02 offset is a smooth published function of WGS84 position; inverting it by
+    iteration is accurate to well under a metre, far better than the one-step inverse.
+    """
+    glon = np.asarray(lon, dtype=float)
+    glat = np.asarray(lat, dtype=float)
+    wlon, wlat = glon.copy(), glat.copy()
+    for _ in range(10):
+        dlon, dlat = _gcj_delta(wlon, wlat)
+        wlon = glon - dlon
+        wlat = glat - dlat
+    return wlon, wlat

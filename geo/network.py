@@ -1,0 +1,124 @@
+"""Road-network rules and edge attributes: which ways each mode uses, and speeds.
+
+The way filters mirror osmnx's ``network_type="drive"`` and ``"walk"`` Overpass
+filters, so that a network built here from an OSM file matches the one osmnx would
+download for the same area.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+import networkx as nx
+import osmnx as ox
+
+from geo.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    pass
+
+__all__ = [
+    "DEFAULT_SPEEDS_KPH",
+    "DRIVE_EXCLUDED_HIGHWAYS",
+    "MODES",
+    "WALK_EXCLUDED_HIGHWAYS",
+    "WALK_SPEED_KPH",
+    "Mode",
+    "add_speeds",
+    "check_mode",
+    "way_allowed",
+]
+
+Mode = Literal["drive", "walk"]
+MODES: tuple[Mode, ...] = ("drive", "walk")
+
+# osmnx 2.x _get_network_filter("drive") and ("walk"), as sets of excluded highway values.
+DRIVE_EXCLUDED_HIGHWAYS = frozenset(
+    "abandoned bridleway bus_guideway construction corridor cycleway elevator escalator footway no path "
+    "pedestrian planned platform proposed raceway razed service steps track".split()
+)
+WALK_EXCLUDED_HIGHWAYS = frozenset(
+    "abandoned bus_guideway construction cycleway motorway motorway_link no planned platform proposed raceway razed".split()
+)
+_DRIVE_EXCLUDED_SERVICE = frozenset("alley driveway emergency_access parking parking_aisle private".split())
+
+# Speeds for ways without a usable maxspeed: the design speeds of Chinese urban roads
+# (CJJ 37-2012: expressway 60-100, arterial 40-60, sub-arterial 30-50, branch 20-40 km/h),
+# taken at the middle of each range. osmnx's own imputation (mean of the observed
+# maxspeed of the class) is used for classes not listed here.
+DEFAULT_SPEEDS_KPH: Mapping[str, float] = {
+    "motorway": 80.0,
+    "motorway_link": 50.0,
+    "trunk": 60.0,
+    "trunk_link": 40.0,
+    "primary": 50.0,
+    "primary_link": 35.0,
+    "secondary": 40.0,
+    "secondary_link": 30.0,
+    "tertiary": 30.0,
+    "tertiary_link": 25.0,
+    "unclassified": 30.0,
+    "residential": 25.0,
+    "living_street": 15.0,
+    "road": 30.0,
+    "service": 15.0,
+}
+WALK_SPEED_KPH = 4.5
+
+
+def check_mode(mode: str) -> Mode:
+    """Return ``mode`` if it is a known travel mode, else raise a clear error."""
+    if mode not in MODES:
+        raise InvalidInputError(f"`mode` must be one of {', '.join(MODES)}; got {mode!r}.")
+    return mode  # type: ignore[return-value]
+
+
+def way_allowed(tags: Mapping[str, str], mode: Mode) -> bool:
+    """Return whether an OSM way with ``tags`` belongs to the ``mode`` network.
+
+    Parameters
+    ----------
+    tags
+        The way's OSM tags.
+    mode
+        ``"drive"`` or ``"walk"``.
+    """
+    hw = tags.get("highway")
+    if not hw or tags.get("area") == "yes":
+        return False
+    if mode == "drive":
+        return not (
+            hw in DRIVE_EXCLUDED_HIGHWAYS
+            or tags.get("access") == "private"
+            or tags.get("motor_vehicle") == "no"
+            or tags.get("motorcar") == "no"
+            or tags.get("service") in _DRIVE_EXCLUDED_SERVICE
+        )
+    return not (hw in WALK_EXCLUDED_HIGHWAYS or tags.get("foot") == "no" or tags.get("service") == "private")
+
+
+def add_speeds(graph: nx.MultiDiGraph, *, mode: Mode) -> nx.MultiDiGraph:
+    """Return a copy of ``graph`` with ``speed_kph`` and ``travel_time_s`` on every edge.
+
+    Drive edges use their ``maxspeed`` where present, `DEFAULT_SPEEDS_KPH` for the
+    listed classes otherwise, and osmnx's imputation for the rest. Walk edges use
+    `WALK_SPEED_KPH`. Edge ``length`` (metres, from osmnx) is copied to ``length_m``.
+
+    Parameters
+    ----------
+    graph
+        An osmnx graph with ``length`` on every edge.
+    mode
+        ``"drive"`` or ``"walk"``.
+    """
+    g = graph.copy()
+    if mode == "drive":
+        g = ox.routing.add_edge_speeds(g, hwy_speeds=dict(DEFAULT_SPEEDS_KPH), fallback=30.0)
+    else:
+        nx.set_edge_attributes(g, WALK_SPEED_KPH, "speed_kph")
+    for _, _, data in g.edges(data=True):
+        length = float(data["length"])
+        data["length_m"] = length
+        data["travel_time_s"] = length / (float(data["speed_kph"]) / 3.6)
+    return g

@@ -1,0 +1,1 @@
+"""Loading, validation and storage: the only code that reads or writes files."""

@@ -1,0 +1,672 @@
+"""Rebuild seeds/ from the raw data collection, deterministically.
+
+Run it with ``venue-planner seeds build`` (or ``python -m layers.seedbuild``). Each step
+reads raw files, validates them, writes one seed file and records its provenance in
+``seeds/manifest.json`` and ``seeds/README.md``.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import hashlib
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import quoteattr
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import rasterio
+import rasterio.features
+import shapely
+from rasterio.transform import from_origin
+from shapely.geometry import LineString, Point
+
+from geo.crs import UTM_EPSG, WGS84_EPSG
+from geo.errors import DataSourceError, RegistrationError
+from geo.network import DRIVE_EXCLUDED_HIGHWAYS
+from geo.registration import AffineLonLat, densify_polylines, fit_kernel_correlation
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+__all__ = ["SeedReport", "build_seeds"]
+
+log = logging.getLogger(__name__)
+
+OSM_CREDIT = "© OpenStreetMap contributors"
+ODBL = "ODbL 1.0 (Open Database License), attribution: " + OSM_CREDIT
+MAX_MEDIAN_RESIDUAL_M = 30.0
+# Road extent cells for the population raster, metres.
+POP_CELL_M = 100.0
+# The rough starting transform for the registration: x ~ (lon - 116) * 85, y ~ (lat - 39) * 120.
+_INITIAL = AffineLonLat(116.0, 1 / 85, 0.0, 39.0, 0.0, 1 / 120)
+_EVENT_TIERS = "head_of_state;premier_minister;informal_no_tie;spouse_programme"
+# Subway line codes: the first two digits of the GTFS stop_code. Codes 01-19 are the line
+# numbers; the others were identified from the station names that carry them.
+_LINE_BY_CODE = {f"{i:02d}": f"{i:02d}" for i in range(1, 20)} | {
+    "88": "da",  # 大兴机场线: 大兴机场, 大兴新城, 草桥
+    "89": "xj",  # 西郊线: 香山, 国家植物园, 巴沟
+    "90": "10",  # line 10 (south-west): 西局, 泥洼, 丰台站, 首经贸, 纪家庙, 草桥
+    "91": "S1",  # S1线: 石厂, 小园, 栗园庄
+    "92": "yf",  # 燕房线: 燕山, 房山城关, 饶乐府
+    "93": "04",  # 大兴线, run through with line 4: 天宫院, 黄村火车站
+    "94": "cp",  # 昌平线 (south): 蓟门桥, 西土城, 学院桥
+    "95": "fs",  # 房山线: 东管头南, 首经贸, 郭公庄
+    "96": "yz",  # 亦庄线: 亦庄火车站, 次渠, 经海路
+    "97": "01",  # 八通线, merged into line 1: 高碑店, 双桥, 通州北苑
+    "98": "ca",  # 首都机场线: 东直门, 三元桥, 2/3号航站楼
+}
+
+
+@dataclass
+class SeedReport:
+    """What a seed build wrote and measured."""
+
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    registration: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _bbox(gdf: gpd.GeoDataFrame) -> list[float]:
+    return [round(float(v), 6) for v in gdf.total_bounds]
+
+
+def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
+    path.unlink(missing_ok=True)
+    gdf.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": 7})
+
+
+# ---------------------------------------------------------------- roads
+
+
+@dataclass(frozen=True)
+class RawRoads:
+    """The 2013 ways as read from the three raw files."""
+
+    lines: list[NDArray[np.float64]]
+    node_ids: list[NDArray[np.int64]]
+    highway: list[str]
+    oneway: list[bool]
+    name: list[str]
+    speed_kph: list[int]
+    clipped_ways: int
+
+
+def read_raw_roads(folder: Path) -> RawRoads:
+    """Read and cross-check the three files of ``beijing_osm_2013_roads``."""
+    files = [folder / f"beijing_2013.{n}.txt" for n in ("osm_data", "waynodes", "highway")]
+    for f in files:
+        if not f.is_file():
+            raise DataSourceError(f"road file {f} is missing; expected the beijing_osm_2013_roads folder.")
+    lines: list[NDArray[np.float64]] = []
+    ones: list[bool] = []
+    with files[0].open(encoding="utf-8") as fh:
+        n_ways = int(fh.readline())
+        for _ in range(n_ways):
+            k, ow = fh.readline().split()
+            lines.append(np.array([fh.readline().split() for _ in range(int(k))], dtype=float))
+            ones.append(ow == "1")
+    node_ids: list[NDArray[np.int64]] = []
+    with files[1].open(encoding="utf-8") as fh:
+        for i, row in enumerate(fh):
+            ids = np.array(row.split(), dtype=np.int64)
+            if i >= len(lines) or len(ids) != len(lines[i]):
+                raise DataSourceError(f"{files[1].name} line {i + 1}: {len(ids)} node ids, osm_data disagrees.")
+            node_ids.append(ids)
+    if len(node_ids) != len(lines):
+        raise DataSourceError(f"{files[1].name} has {len(node_ids)} ways, osm_data has {len(lines)}.")
+    highway, names, speeds = [], [], []
+    clipped = 0
+    with files[2].open(encoding="utf-8") as fh:
+        for i, row in enumerate(fh):
+            parts = row.rstrip("\n").split("\t")
+            # highway.txt counts the way's points before the source clipped it to its extent.
+            if int(parts[0]) < len(lines[i]):
+                raise DataSourceError(f"{files[2].name} line {i + 1}: {parts[0]} points, osm_data has {len(lines[i])}.")
+            clipped += int(parts[0]) > len(lines[i])
+            highway.append(parts[1])
+            names.append(parts[3].strip())
+            speeds.append(int(parts[4]))
+    if len(highway) != len(lines):
+        raise DataSourceError(f"{files[2].name} has {len(highway)} ways, osm_data has {len(lines)}.")
+    return RawRoads(lines, node_ids, highway, ones, names, speeds, clipped)
+
+
+def read_gtfs_stops(folder: Path) -> pd.DataFrame:
+    """Read GTFS stops.txt, dropping rows without coordinates."""
+    path = folder / "gtfs" / "stops.txt"
+    if not path.is_file():
+        raise DataSourceError(f"{path} is missing; expected the beijing_subway_gtfs_osm folder.")
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = df[(df["stop_lat"] != "") & (df["stop_lon"] != "")].copy()
+    df["lat"] = df["stop_lat"].astype(float)
+    df["lon"] = df["stop_lon"].astype(float)
+    return df
+
+
+def register_roads(roads: RawRoads, entrances_lonlat: NDArray[np.float64]) -> tuple[AffineLonLat, dict[str, Any]]:
+    """Fit the planar → WGS84 transform of the 2013 roads against subway entrances."""
+    pts = densify_polylines(roads.lines, step=0.003)  # about 3 m
+    result = fit_kernel_correlation(pts, entrances_lonlat, initial=_INITIAL)
+    tf = result.transform
+    lon, lat = tf.apply(pts[:, 0], pts[:, 1])
+    inside = (
+        (entrances_lonlat[:, 0] >= lon.min())
+        & (entrances_lonlat[:, 0] <= lon.max())
+        & (entrances_lonlat[:, 1] >= lat.min())
+        & (entrances_lonlat[:, 1] <= lat.max())
+    )
+    res = result.residuals_m[inside]
+    stats = {
+        "method": "annealed kernel correlation (sigma 400 -> 50 m), affine model",
+        "reference": "OSM subway entrances (GTFS stops.txt location_type=2)",
+        "reference_points_inside_extent": int(inside.sum()),
+        "median_residual_m": round(float(np.median(res)), 2),
+        "p90_residual_m": round(float(np.percentile(res, 90)), 2),
+        "transform": {k: float(f"{v:.10g}") for k, v in tf.as_dict().items()},
+    }
+    if stats["median_residual_m"] > MAX_MEDIAN_RESIDUAL_M:
+        raise RegistrationError(
+            f"median residual {stats['median_residual_m']} m exceeds the {MAX_MEDIAN_RESIDUAL_M} m bound; "
+            "the registration failed, so no road seed was written."
+        )
+    return tf, stats
+
+
+def write_osm_xml(roads: RawRoads, tf: AffineLonLat, path: Path) -> dict[str, Any]:
+    """Write the registered ways as bzip2-compressed OSM XML and return a summary.
+
+    ``maxspeed`` is written only where a way's speed differs from the most common value
+    of its highway class: the raw speeds are a per-class default set by the repackagers
+    (every residential way is 60 km/h) except for those deviations.
+    """
+    modes: dict[str, int] = {}
+    by_class: dict[str, Counter[int]] = {}
+    for hw, sp in zip(roads.highway, roads.speed_kph, strict=True):
+        by_class.setdefault(hw, Counter())[sp] += 1
+    for hw, cnt in by_class.items():
+        modes[hw] = cnt.most_common(1)[0][0]
+    coords: dict[int, tuple[float, float]] = {}
+    for line, ids in zip(roads.lines, roads.node_ids, strict=True):
+        lon, lat = tf.apply(line[:, 0], line[:, 1])
+        for nid, lo, la in zip(ids.tolist(), lon.tolist(), lat.tolist(), strict=True):
+            coords.setdefault(nid, (round(lo, 7), round(la, 7)))
+    lons = [c[0] for c in coords.values()]
+    lats = [c[1] for c in coords.values()]
+    out: list[str] = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<osm version="0.6" generator="venue-planner seed build" '
+        'copyright="OpenStreetMap and contributors" attribution="http://www.openstreetmap.org/copyright" '
+        'license="http://opendatacommons.org/licenses/odbl/1-0/">',
+        f'  <bounds minlat="{min(lats):.7f}" minlon="{min(lons):.7f}" maxlat="{max(lats):.7f}" maxlon="{max(lons):.7f}"/>',
+    ]
+    out.extend(f'  <node id="{nid}" version="1" lat="{la:.7f}" lon="{lo:.7f}"/>' for nid, (lo, la) in sorted(coords.items()))
+    maxspeed_written = 0
+    for i, (ids, hw, ow, name, sp) in enumerate(
+        zip(roads.node_ids, roads.highway, roads.oneway, roads.name, roads.speed_kph, strict=True)
+    ):
+        out.append(f'  <way id="{i + 1}" version="1">')
+        out.extend(f'    <nd ref="{nid}"/>' for nid in ids.tolist())
+        out.append(f'    <tag k="highway" v={quoteattr(hw)}/>')
+        if name:
+            out.append(f'    <tag k="name" v={quoteattr(name)}/>')
+        out.append(f'    <tag k="oneway" v="{"yes" if ow else "no"}"/>')
+        if sp != modes[hw] and sp > 0:
+            out.append(f'    <tag k="maxspeed" v="{sp}"/>')
+            maxspeed_written += 1
+        out.append("  </way>")
+    out.append("</osm>\n")
+    data = "\n".join(out).encode("utf-8")
+    path.write_bytes(bz2.compress(data, compresslevel=9))
+    return {
+        "nodes": len(coords),
+        "ways": len(roads.lines),
+        "maxspeed_tags": maxspeed_written,
+        "class_default_speeds_kph": dict(sorted(modes.items())),
+        "bbox": [min(lons), min(lats), max(lons), max(lats)],
+    }
+
+
+def registered_lines(roads: RawRoads, tf: AffineLonLat) -> gpd.GeoDataFrame:
+    """Return the registered ways as a WGS84 GeoDataFrame (highway, name, oneway)."""
+    geoms = []
+    for line in roads.lines:
+        lon, lat = tf.apply(line[:, 0], line[:, 1])
+        geoms.append(LineString(np.column_stack([lon, lat])) if len(line) > 1 else Point(lon[0], lat[0]))
+    return gpd.GeoDataFrame(
+        {"highway": roads.highway, "name": roads.name, "oneway": roads.oneway}, geometry=geoms, crs=WGS84_EPSG
+    )
+
+
+# ---------------------------------------------------------------- population
+
+
+def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDataFrame:
+    """Write the township layer and the 100 m population raster spread from it."""
+    shp = folder / "beijing.shp"
+    npy = folder / "worldpop.npy"
+    if not shp.is_file() or not npy.is_file():
+        raise DataSourceError(f"{shp} or {npy} is missing; expected the beijing_townships_worldpop folder.")
+    towns = gpd.read_file(shp, engine="pyogrio")
+    pop = np.load(npy)
+    if pop.shape != (len(towns), 2):
+        raise DataSourceError(f"{npy.name} has shape {pop.shape}; expected ({len(towns)}, 2), one row per township.")
+    if towns.crs is None or towns.crs.to_epsg() != WGS84_EPSG:
+        raise DataSourceError(f"{shp.name} is in {towns.crs}; expected WGS84.")
+    towns = towns.rename(columns={"省": "province", "市": "city", "县": "district", "乡": "township"})
+    towns = towns[["province", "city", "district", "township", "geometry"]].copy()
+    towns.insert(0, "township_id", np.arange(len(towns), dtype=int))
+    towns["population"] = pop[:, 0].astype(np.int64)
+    towns["source_area_km2"] = pop[:, 1].astype(np.int64)
+    towns["geometry"] = shapely.make_valid(towns.geometry.values)
+    utm = towns.to_crs(UTM_EPSG)
+    towns["area_km2"] = (utm.geometry.area / 1e6).round(3)
+    path = out_dir / "townships.geojson"
+    _write_geojson(towns, path)
+    report.files["townships.geojson"] = {
+        "title": "Townships (街道/乡镇) with WorldPop population",
+        "source": "tsinghua-fib-lab/mosstool @898b4096 data/gravitygenerator (Beijing-shp, worldpop.npy)",
+        "licence": "mosstool MIT; population WorldPop CC BY 4.0, credit 'WorldPop (www.worldpop.org)'",
+        "date": "boundaries about 2010-2014 (pre-2015 district names); population WorldPop",
+        "crs": "EPSG:4326",
+        "bbox": _bbox(towns),
+        "features": len(towns),
+        "derivation": "331 polygons joined in order with worldpop.npy column 0 (population) and 1 "
+        "(area km2, as source_area_km2); geometry repaired with make_valid; area_km2 computed in UTM 50N.",
+    }
+    # Raster: spread each township's total evenly over the 100 m cells whose centre it holds.
+    minx, miny, maxx, maxy = utm.total_bounds
+    x0 = np.floor(minx / POP_CELL_M) * POP_CELL_M
+    y1 = np.ceil(maxy / POP_CELL_M) * POP_CELL_M
+    width = int(np.ceil((maxx - x0) / POP_CELL_M))
+    height = int(np.ceil((y1 - miny) / POP_CELL_M))
+    transform = from_origin(x0, y1, POP_CELL_M, POP_CELL_M)
+    ids = rasterio.features.rasterize(
+        ((g, i) for i, g in enumerate(utm.geometry)), out_shape=(height, width), transform=transform, fill=-1, dtype="int32"
+    )
+    counts = np.bincount(ids[ids >= 0], minlength=len(towns))
+    density = np.full((height, width), -1.0, dtype=np.float64)
+    valid = ids >= 0
+    small = np.flatnonzero(counts == 0)
+    per_cell = np.where(counts > 0, towns["population"].to_numpy() / np.maximum(counts, 1), 0.0)
+    density[valid] = per_cell[ids[valid]]
+    for i in small:  # a township smaller than a cell: its people go to the cell of its representative point
+        p = utm.geometry.iloc[i].representative_point()
+        r, c = rasterio.transform.rowcol(transform, p.x, p.y)
+        density[r, c] = max(density[r, c], 0.0) + float(towns["population"].iloc[i])
+    raster = density.astype(np.float32)
+    tif = out_dir / "population_100m.tif"
+    profile = {
+        "driver": "GTiff", "width": width, "height": height, "count": 1, "dtype": "float32",
+        "crs": f"EPSG:{UTM_EPSG}", "transform": transform, "nodata": -1.0,
+        "compress": "deflate", "predictor": 3, "tiled": True, "blockxsize": 512, "blockysize": 512,
+    }  # fmt: skip
+    with rasterio.open(tif, "w", **profile) as dst:
+        dst.write(raster, 1)
+        dst.update_tags(
+            SOURCE="township totals: WorldPop (www.worldpop.org, CC BY 4.0) via tsinghua-fib-lab/mosstool",
+            DERIVATION="each township's total spread evenly over the 100 m cells whose centre it contains "
+            "(dasymetric by area only, NOT a WorldPop raster)",
+            UNITS="people per 100 m cell",
+        )
+    total_raster = float(raster[raster > 0].astype(np.float64).sum())
+    total_towns = float(towns["population"].sum())
+    rel = abs(total_raster - total_towns) / total_towns
+    report.checks["population_raster_sum"] = total_raster
+    report.checks["population_townships_sum"] = total_towns
+    report.checks["population_relative_difference"] = rel
+    if rel > 0.005:
+        raise DataSourceError(f"population raster sums to {total_raster:.0f}, townships to {total_towns:.0f} ({rel:.2%}).")
+    report.files["population_100m.tif"] = {
+        "title": "Population per 100 m cell, spread from township totals",
+        "source": "derived from townships.geojson (WorldPop totals)",
+        "licence": "CC BY 4.0, credit 'WorldPop (www.worldpop.org)'",
+        "date": "as townships.geojson",
+        "crs": f"EPSG:{UTM_EPSG} (100 m cells need metres)",
+        "bbox": [round(float(v), 1) for v in (x0, y1 - height * POP_CELL_M, x0 + width * POP_CELL_M, y1)],
+        "derivation": f"rasterised township ids at cell centres ({width}x{height} cells), each township's "
+        f"population divided evenly over its cells; {len(small)} townships smaller than a cell placed at their "
+        f"representative point. Sum {total_raster:.0f} vs townships {total_towns:.0f} ({rel:.4%}).",
+    }
+    return towns
+
+
+# ---------------------------------------------------------------- subway
+
+
+def build_subway(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDataFrame:
+    """Write subway stations (with lines and colours) and entrances."""
+    stops = read_gtfs_stops(folder)
+    routes = pd.read_csv(folder / "gtfs" / "routes.txt", dtype=str, keep_default_na=False).set_index("route_id")
+    st = stops[(stops["location_type"] == "1") & (stops["stop_name"] != "")].copy()
+    st["line_id"] = st["stop_code"].str[:2].map(_LINE_BY_CODE).fillna("")
+    rows = []
+    for name, grp in st.groupby("stop_name", sort=True):
+        lines = sorted({lid for lid in grp["line_id"] if lid})
+        rows.append(
+            {
+                "name": str(name).removesuffix("站") if str(name) != "站" else str(name),
+                "osm_ids": ";".join(sorted(grp["stop_id"])),
+                "lines": ";".join(routes.loc[lid, "route_short_name"] for lid in lines) or "unknown",
+                "line_ids": ";".join(lines),
+                "colour": "#" + routes.loc[lines[0], "route_color"] if lines else "#808080",
+                "line_colours": ";".join("#" + routes.loc[lid, "route_color"] for lid in lines),
+                "geometry": Point(round(grp["lon"].astype(float).mean(), 7), round(grp["lat"].astype(float).mean(), 7)),
+            }
+        )
+    stations = gpd.GeoDataFrame(rows, crs=WGS84_EPSG)
+    _write_geojson(stations, out_dir / "subway_stations.geojson")
+    unknown = int((stations["lines"] == "unknown").sum())
+    report.files["subway_stations.geojson"] = {
+        "title": "Subway stations with their lines and official colours",
+        "source": "BoyInTheSun/beijing-subway-gtfs @61f3e7a3 gtfs/stops.txt (location_type=1), routes.txt",
+        "licence": f"positions and ids OpenStreetMap, {ODBL}; repository MPL-2.0",
+        "date": "OSM extract 2026-04-21",
+        "crs": "EPSG:4326",
+        "bbox": _bbox(stations),
+        "features": len(stations),
+        "derivation": f"{len(st)} per-line station rows merged by name (position = mean); line from the first two "
+        f"digits of stop_code (01-19 = line number; 88-98 identified from their station names, see "
+        f"layers/seedbuild.py); {unknown} stations whose code has no single line are 'unknown'.",
+    }
+    parents = stops.set_index("stop_id")["stop_name"].to_dict()
+    en = stops[stops["location_type"] == "2"].copy()
+    entrances = gpd.GeoDataFrame(
+        {
+            "osm_id": en["stop_id"].to_numpy(),
+            "name": en["stop_name"].to_numpy(),
+            "station": [parents.get(p, "") for p in en["parent_station"]],
+        },
+        geometry=gpd.points_from_xy(en["lon"], en["lat"]),
+        crs=WGS84_EPSG,
+    ).sort_values("osm_id", kind="stable")
+    _write_geojson(entrances, out_dir / "subway_entrances.geojson")
+    report.files["subway_entrances.geojson"] = {
+        "title": "Subway entrances and exits",
+        "source": "BoyInTheSun/beijing-subway-gtfs @61f3e7a3 gtfs/stops.txt (location_type=2)",
+        "licence": f"OpenStreetMap, {ODBL}",
+        "date": "OSM extract 2026-04-21",
+        "crs": "EPSG:4326",
+        "bbox": _bbox(entrances),
+        "features": len(entrances),
+        "derivation": "entrance rows with coordinates, with the name of their parent station.",
+    }
+    return stations
+
+
+# ---------------------------------------------------------------- heritage, elevation
+
+
+def build_heritage(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDataFrame:
+    """Write the Forbidden City building footprints without the synthetic heights."""
+    src = folder / "forbidden_city_buildings_osm.geojson"
+    if not src.is_file():
+        raise DataSourceError(f"{src} is missing.")
+    gdf = gpd.read_file(src, engine="pyogrio")
+    keep = [c for c in ("osm_id", "name", "fclass", "type") if c in gdf.columns]
+    gdf = gdf[[*keep, "geometry"]].copy()
+    gdf["name"] = gdf["name"].fillna("")
+    gdf["geometry"] = shapely.make_valid(gdf.geometry.values)
+    gdf["area_m2"] = gdf.to_crs(UTM_EPSG).geometry.area.round(1)
+    gdf = gdf.sort_values("osm_id", kind="stable").reset_index(drop=True)
+    _write_geojson(gdf, out_dir / "heritage_buildings.geojson")
+    report.files["heritage_buildings.geojson"] = {
+        "title": "Forbidden City building footprints",
+        "source": "lzuniujp08/learn-demo @e76e7a9a data/gugong.geojson (OSM, Geofabrik schema)",
+        "licence": f"OpenStreetMap, {ODBL}",
+        "date": "OSM snapshot 2020 or earlier",
+        "crs": "EPSG:4326",
+        "bbox": _bbox(gdf),
+        "features": len(gdf),
+        "derivation": "the synthetic `height` attribute dropped; names kept; area_m2 computed in UTM 50N.",
+    }
+    return gdf
+
+
+def build_elevation(folder: Path, out_dir: Path, report: SeedReport) -> None:
+    """Copy the Haidian SRTM clip as a compressed GeoTIFF with its provenance in tags."""
+    src = folder / "THU_srtm_haidian_30m.tif"
+    if not src.is_file():
+        raise DataSourceError(f"{src} is missing.")
+    with rasterio.open(src) as ds:
+        data = ds.read(1)
+        profile = ds.profile.copy()
+        bounds = ds.bounds
+    profile.update(compress="deflate", predictor=2, driver="GTiff")
+    dst_path = out_dir / "elevation_haidian_srtm30.tif"
+    with rasterio.open(dst_path, "w", **profile) as dst:
+        dst.write(data, 1)
+        dst.update_tags(SOURCE="NASA SRTM 1 arc-second, clip from LllC-mmd/3DBuildingInfoMap @08c28137", UNITS="metres")
+    report.files["elevation_haidian_srtm30.tif"] = {
+        "title": "Elevation (SRTM 30 m), Haidian only",
+        "source": "LllC-mmd/3DBuildingInfoMap @08c28137 src/shafts/testCase/infer_test_THU/raw_data/THU_srtm.tif",
+        "licence": "public domain (NASA SRTM), credit 'NASA SRTM'",
+        "date": "SRTM 2000",
+        "crs": "EPSG:4326",
+        "bbox": [round(v, 6) for v in (bounds.left, bounds.bottom, bounds.right, bounds.top)],
+        "derivation": f"unchanged values ({data.min()}..{data.max()} m), recompressed. Covers Yuanmingyuan and the "
+        "east edge of the Summer Palace only; no elevation elsewhere.",
+    }
+
+
+# ---------------------------------------------------------------- sites
+
+
+def _road_blocks(lines: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """Polygonise the drivable roads (UTM) into road-bounded blocks."""
+    drive = lines[~lines["highway"].isin(DRIVE_EXCLUDED_HIGHWAYS) & (lines.geom_type == "LineString")]
+    utm = drive.to_crs(UTM_EPSG).geometry
+    noded = shapely.union_all(utm.values)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    return gpd.GeoSeries(faces, crs=UTM_EPSG)
+
+
+def build_sites(
+    catalog: Path, raw: Path, lines: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, out_dir: Path, report: SeedReport
+) -> gpd.GeoDataFrame:
+    """Write seeds/sites.geojson: candidate sites, sub-sites and supporting places."""
+    with catalog.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    rail = json.loads((raw / "beijing_subway_gtfs_osm" / "osm" / "station.json").read_text(encoding="utf-8"))
+    rail_pos = {
+        v["tags"].get("name"): (v["lon"], v["lat"], k)
+        for k, v in sorted(rail.items())
+        if v["tags"].get("railway") == "station" and "lon" in v and v["tags"].get("station") != "subway"
+    }
+    network_hull = shapely.concave_hull(shapely.multipoints(lines.get_coordinates().to_numpy()[::5]), ratio=0.05)
+    blocks = _road_blocks(lines)
+    block_tree = shapely.STRtree(blocks.values)
+    records: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        ref = row["osm_ref"]
+        if ref.startswith("station/"):
+            hit = stations[stations["name"] == ref.split("/", 1)[1]]
+            if hit.empty:
+                raise DataSourceError(f"catalog row {row['id']}: subway station {ref} not found.")
+            lon, lat = float(hit.geometry.iloc[0].x), float(hit.geometry.iloc[0].y)
+        elif ref.startswith("railstation/"):
+            name = ref.split("/", 1)[1]
+            if name not in rail_pos:
+                raise DataSourceError(f"catalog row {row['id']}: railway station {name} not in station.json.")
+            lon, lat, osm_id = rail_pos[name]
+            ref = f"node/{osm_id.lstrip('n')}"
+        else:
+            lon, lat = float(row["lon"]), float(row["lat"])
+        records[row["id"]] = {**row, "lon": lon, "lat": lat, "osm_ref": ref}
+    out = []
+    centre_utm = gpd.GeoSeries(
+        [Point(r["lon"], r["lat"]) for r in records.values()], index=list(records), crs=WGS84_EPSG
+    ).to_crs(UTM_EPSG)
+    geoms_utm: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    uncert: dict[str, float | None] = {}
+    # Children first so that parents can use them.
+    order = [k for k, r in records.items() if r["parent"]] + [k for k, r in records.items() if not r["parent"]]
+    for sid in order:
+        r = records[sid]
+        c = centre_utm[sid]
+        outline = r["outline"]
+        unc = float(r["uncertainty_m"]) if r["uncertainty_m"] else None
+        inside = bool(network_hull.contains(Point(r["lon"], r["lat"])))
+        geom = None
+        if outline == "block" and inside:
+            cands = [blocks.iloc[i] for i in block_tree.query(c, predicate="within")]
+            if cands and cands[0].area <= 15e6:
+                geom = cands[0]
+                sources[sid] = "road-bounded block containing the centre, polygonised from the 2013 OSM drive network"
+        if outline == "axis-corridor":
+            kids = [k for k in ("yongdingmen", "forbidden-city", "jingshan", "bell-drum-towers") if k in records]
+            axis = LineString([centre_utm[k] for k in sorted(kids, key=lambda k: records[k]["lat"])])
+            geom = shapely.union_all([axis.buffer(unc or 250.0), *(geoms_utm[k] for k, v in records.items() if v["parent"] == sid)])
+            sources[sid] = (
+                f"outline: {int(2 * (unc or 250))} m wide corridor along the axis through the Yongdingmen, Forbidden City, "
+                "Jingshan and Bell/Drum Tower centres, united with its sub-sites"
+            )
+        elif outline == "hull":
+            kids_g = [geoms_utm[k] for k, v in records.items() if v["parent"] == sid]
+            geom = shapely.convex_hull(shapely.union_all(kids_g))
+            sources[sid] = "outline: convex hull of its sub-sites' boundaries"
+        if geom is None:
+            radius = unc or 500.0
+            geom = c.buffer(radius, quad_segs=16)
+            why = "outside the shipped road network" if not inside else "no road-bounded block applies"
+            sources[sid] = f"outline: circle of radius {radius:.0f} m around the centre ({why}); approximate"
+            unc = radius
+        geoms_utm[sid] = geom
+        uncert[sid] = unc
+    boundaries = gpd.GeoSeries([geoms_utm[k] for k in records], index=list(records), crs=UTM_EPSG)
+    areas = boundaries.area / 1e6
+    boundaries_wgs = boundaries.to_crs(WGS84_EPSG)
+    for sid, r in records.items():
+        out.append(
+            {
+                "id": sid,
+                "parent": r["parent"],
+                "group": r["group"],
+                "kind": r["kind"],
+                "name_zh": r["name_zh"],
+                "name_en": r["name_en"],
+                "event_tiers": _EVENT_TIERS if r["kind"] in ("candidate_site", "sub_site") else "",
+                "centre_lon": round(r["lon"], 7),
+                "centre_lat": round(r["lat"], 7),
+                "centre_source": r["centre_source"],
+                "osm_ref": r["osm_ref"] if "/" in r["osm_ref"] and not r["osm_ref"].startswith("station/") else "",
+                "boundary_source": sources[sid],
+                "uncertainty_m": uncert[sid],
+                "area_km2": round(float(areas[sid]), 3),
+                "in_road_network": bool(network_hull.contains(Point(r["lon"], r["lat"]))),
+                "geometry": shapely.set_precision(boundaries_wgs[sid], 1e-7),
+            }
+        )
+    sites = gpd.GeoDataFrame(out, crs=WGS84_EPSG)
+    _write_geojson(sites, out_dir / "sites.geojson")
+    report.files["sites.geojson"] = {
+        "title": "Candidate sites, sub-sites and supporting places",
+        "source": "seeds/catalog.csv (centres from OSM data and SOURCES.md WGS84 positions) + the 2013 road network",
+        "licence": f"centres and blocks derived from OpenStreetMap, {ODBL}",
+        "date": "roads 2013, OSM centres 2026-08",
+        "crs": "EPSG:4326",
+        "bbox": _bbox(sites),
+        "features": len(sites),
+        "derivation": "boundary per catalog row: the road-bounded block containing the centre (polygonised from "
+        "drivable roads) inside the network, else a stated outline with its uncertainty in metres; no GCJ-02 positions.",
+    }
+    return sites
+
+
+# ---------------------------------------------------------------- driver
+
+
+def _write_readme(out_dir: Path, report: SeedReport) -> None:
+    lines = [
+        "# seeds/ — the data the planner ships",
+        "",
+        "Rebuilt from the raw collection by `venue-planner seeds build` (layers/seedbuild.py);",
+        "do not edit by hand. `manifest.json` holds the same facts in machine-readable form.",
+        f"All OpenStreetMap-derived files: {ODBL}.",
+        "",
+        "## Road registration",
+        "",
+        "```",
+        json.dumps(report.registration, indent=2, ensure_ascii=False),
+        "```",
+        "",
+    ]
+    for name, meta in report.files.items():
+        lines += [f"## {name}", ""]
+        lines += [f"- **{k}**: {v}" for k, v in meta.items() if k != "sha256"]
+        lines += [f"- **sha256**: `{meta.get('sha256', '')}`", ""]
+    (out_dir / "README.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def build_seeds(raw: Path, out_dir: Path, *, catalog: Path | None = None) -> SeedReport:
+    """Rebuild every seed file from the raw data folder.
+
+    Parameters
+    ----------
+    raw
+        The raw data folder (``shared/data/raw`` or a sample with the same layout).
+    out_dir
+        Where to write the seeds; created if missing.
+    catalog
+        The site catalog CSV; defaults to ``out_dir / "catalog.csv"``.
+
+    Returns
+    -------
+    SeedReport
+        Every file written with its provenance, and the checks measured.
+    """
+    if not raw.is_dir():
+        raise DataSourceError(f"raw data folder {raw} does not exist; pass --raw pointing at shared/data/raw.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    catalog = catalog or out_dir / "catalog.csv"
+    report = SeedReport()
+    log.info("reading roads")
+    roads = read_raw_roads(raw / "beijing_osm_2013_roads")
+    stops = read_gtfs_stops(raw / "beijing_subway_gtfs_osm")
+    ent = stops[stops["location_type"] == "2"][["lon", "lat"]].to_numpy(dtype=float)
+    log.info("registering %d ways against %d entrances", len(roads.lines), len(ent))
+    tf, stats = register_roads(roads, ent)
+    report.registration = stats
+    summary = write_osm_xml(roads, tf, out_dir / "beijing_2013_roads.osm.bz2")
+    report.files["beijing_2013_roads.osm.bz2"] = {
+        "title": "Road network of central Beijing (OpenStreetMap 2013), OSM XML",
+        "source": "yangli1-stanford/trajectoryTracerDemo demo/ (beijing_2013.{osm_data,waynodes,highway}.txt)",
+        "licence": ODBL,
+        "date": "OpenStreetMap 2013 snapshot",
+        "crs": "EPSG:4326",
+        "bbox": [round(v, 6) for v in summary["bbox"]],
+        "features": f"{summary['nodes']} nodes, {summary['ways']} ways",
+        "derivation": f"planar coordinates registered to WGS84 (median residual {stats['median_residual_m']} m, "
+        f"p90 {stats['p90_residual_m']} m against {stats['reference_points_inside_extent']} subway entrances); "
+        f"{roads.clipped_ways} ways were clipped by the source to its extent; real OSM node ids; way ids are the record numbers 1..n (the source has no way ids); tags highway, "
+        f"name, oneway; maxspeed only on the {summary['maxspeed_tags']} ways whose speed differs from their "
+        f"class default (the raw speeds are per-class defaults: {summary['class_default_speeds_kph']}).",
+    }
+    lines_gdf = registered_lines(roads, tf)
+    log.info("population")
+    build_population(raw / "beijing_townships_worldpop", out_dir, report)
+    log.info("subway")
+    stations = build_subway(raw / "beijing_subway_gtfs_osm", out_dir, report)
+    log.info("heritage")
+    build_heritage(raw / "forbidden_city_osm_buildings", out_dir, report)
+    log.info("elevation")
+    build_elevation(raw / "dem", out_dir, report)
+    log.info("sites")
+    build_sites(catalog, raw, lines_gdf, stations, out_dir, report)
+    for name, meta in report.files.items():
+        meta["sha256"] = _sha256(out_dir / name)
+    manifest = {"registration": report.registration, "checks": report.checks, "files": report.files}
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_readme(out_dir, report)
+    return report
