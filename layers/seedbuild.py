@@ -472,7 +472,13 @@ def _road_blocks(lines: gpd.GeoDataFrame) -> gpd.GeoSeries:
 
 
 def build_sites(
-    catalog: Path, raw: Path, lines: gpd.GeoDataFrame, stations: gpd.GeoDataFrame, out_dir: Path, report: SeedReport
+    catalog: Path,
+    raw: Path,
+    lines: gpd.GeoDataFrame,
+    stations: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    out_dir: Path,
+    report: SeedReport,
 ) -> gpd.GeoDataFrame:
     """Write seeds/sites.geojson: candidate sites, sub-sites and supporting places."""
     with catalog.open(encoding="utf-8") as fh:
@@ -524,6 +530,9 @@ def build_sites(
             if cands and cands[0].area <= 15e6:
                 geom = cands[0]
                 sources[sid] = "road-bounded block containing the centre, polygonised from the 2013 OSM drive network"
+        if outline == "buildings":
+            geom = shapely.convex_hull(shapely.union_all(buildings.to_crs(UTM_EPSG).geometry.values))
+            sources[sid] = "convex hull of the palace's OSM building footprints (approximates the outer wall)"
         if outline == "axis-corridor":
             kids = [k for k in ("yongdingmen", "forbidden-city", "jingshan", "bell-drum-towers") if k in records]
             axis = LineString([centre_utm[k] for k in sorted(kids, key=lambda k: records[k]["lat"])])
@@ -564,7 +573,6 @@ def build_sites(
                 "boundary_source": sources[sid],
                 "uncertainty_m": uncert[sid],
                 "area_km2": round(float(areas[sid]), 3),
-                "in_road_network": bool(network_hull.contains(Point(r["lon"], r["lat"]))),
                 "geometry": shapely.set_precision(boundaries_wgs[sid], 1e-7),
             }
         )
@@ -659,11 +667,11 @@ def build_seeds(raw: Path, out_dir: Path, *, catalog: Path | None = None) -> See
     log.info("subway")
     stations = build_subway(raw / "beijing_subway_gtfs_osm", out_dir, report)
     log.info("heritage")
-    build_heritage(raw / "forbidden_city_osm_buildings", out_dir, report)
+    buildings = build_heritage(raw / "forbidden_city_osm_buildings", out_dir, report)
     log.info("elevation")
     build_elevation(raw / "dem", out_dir, report)
     log.info("sites")
-    build_sites(catalog, raw, lines_gdf, stations, out_dir, report)
+    build_sites(catalog, raw, lines_gdf, stations, buildings, out_dir, report)
     for name, meta in report.files.items():
         meta["sha256"] = _sha256(out_dir / name)
     manifest = {"registration": report.registration, "checks": report.checks, "files": report.files}

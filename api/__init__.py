@@ -1,0 +1,1 @@
+"""Wiring: the FastAPI service, map pages and the command line."""

@@ -1,0 +1,57 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from api.context import Context
+from api.errors import install_error_handlers
+from api.routers import health, layers, maps, sites
+from api.settings import Settings
+from geo.network import MODES
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Return the planner's FastAPI application for ``settings`` (default: from the environment)."""
+    settings = settings or Settings()
+    ctx = Context.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.preload_networks:
+            for src in ctx.networks.sources():
+                for mode in MODES:
+                    await run_in_threadpool(ctx.networks.get, src.name, mode)
+            log.info("networks loaded: %s", ", ".join(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()))
+        yield
+
+    app = FastAPI(
+        title="Beijing venue and heritage-site planner",
+        description="Sites, layers, road networks and maps for planning venues and heritage sites in Beijing. "
+        "Map data © OpenStreetMap contributors (ODbL).",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.context = ctx
+    install_error_handlers(app)
+    for r in (health.router, layers.router, sites.router, maps.router):
+        app.include_router(r)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/maps")
+
+    return app

@@ -1,0 +1,208 @@
+"""The ``venue-planner`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from api.settings import REPO_ROOT, Settings
+from geo.errors import PlannerError
+
+__all__ = ["main"]
+
+DEFAULT_RAW = REPO_ROOT.parent / "shared" / "data" / "raw"
+
+
+def _context(settings: Settings):  # type: ignore[no-untyped-def]  # noqa: ANN202
+    from api.context import Context  # noqa: PLC0415 - keeps `--help` fast
+
+    return Context.from_settings(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the API and map pages."""
+    import uvicorn  # noqa: PLC0415
+
+    from api.app import create_app  # noqa: PLC0415
+
+    print(f"venue-planner: serving on http://{args.host}:{args.port}  (maps: /maps, API docs: /docs)", flush=True)
+    print("venue-planner: the first start builds the road graphs (about 30 s); later starts load them from the cache.", flush=True)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_seeds_build(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild seeds/ from the raw data."""
+    from layers.seedbuild import build_seeds  # noqa: PLC0415
+
+    t0 = time.perf_counter()
+    report = build_seeds(Path(args.raw), Path(args.out or settings.seeds_dir))
+    reg = report.registration
+    print(
+        f"road registration: median residual {reg['median_residual_m']:.1f} m, "
+        f"p90 {reg['p90_residual_m']:.1f} m over {reg['reference_points_inside_extent']} subway entrances"
+    )
+    c = report.checks
+    print(
+        f"population raster sum {c['population_raster_sum']:.0f} vs townships {c['population_townships_sum']:.0f} "
+        f"({c['population_relative_difference']:.2e} relative)"
+    )
+    for name in report.files:
+        print(f"  wrote {name}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def cmd_layers_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List the layers."""
+    ctx = _context(settings)
+    rows = [s.as_dict() for s in ctx.layers.specs()]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for r in rows:
+        print(f"{r['id']:<20} {r['kind']:<8} {r['geometry_type']:<13} {r['crs']:<11} {r['title']}")
+    return 0
+
+
+def cmd_layers_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Export a layer."""
+    from api.routers.layers import parse_bbox  # noqa: PLC0415
+    from layers.registry import export_vector  # noqa: PLC0415
+
+    ctx = _context(settings)
+    spec = ctx.layers.spec(args.id)
+    out = Path(args.output)
+    if spec.kind == "raster":
+        if args.format != "tif":
+            print(f"error: layer {args.id!r} is a raster; use --format tif", file=sys.stderr)
+            return 2
+        out.write_bytes(ctx.layers.path(args.id).read_bytes())
+    else:
+        gdf = ctx.layers.query(args.id, bbox=parse_bbox(args.bbox))
+        export_vector(gdf, out, fmt=args.format, layer=args.id, attribution=spec.attribution)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def cmd_networks_info(args: argparse.Namespace, settings: Settings) -> int:
+    """Describe every network and which sites it covers."""
+    from api.routers.sites import access_info  # noqa: PLC0415
+
+    ctx = _context(settings)
+    infos = []
+    for src in ctx.networks.sources():
+        for mode in args.mode:
+            infos.append(ctx.networks.get(src.name, mode).info())
+    sites = {sid: access_info(ctx, ctx.sites.get(sid)) for sid in ctx.sites.ids()}
+    for info in infos:
+        info["sites_covered"] = sorted(
+            sid for sid, acc in sites.items() for a in acc if a.mode == info["mode"] and a.network == info["name"]
+        )
+    uncovered = sorted(sid for sid, acc in sites.items() if not any(a.covered for a in acc))
+    if args.json:
+        print(json.dumps({"networks": infos, "sites_not_covered": uncovered}, indent=2, ensure_ascii=False))
+        return 0
+    for i in infos:
+        print(f"{i['name']} [{i['mode']}] ({i['origin']}): {i['nodes']} nodes, {i['edges']} edges, {i['directed_length_km']} km of directed edges")
+        print(f"  extent {i['bbox']}  licence: {i['licence']}")
+        print(f"  covers {len(i['sites_covered'])} sites: {', '.join(i['sites_covered'])}")
+    if uncovered:
+        print(f"not covered by any network: {', '.join(uncovered)} (import an OSM extract: networks import FILE)")
+    return 0
+
+
+def cmd_networks_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import a user's OSM extract."""
+    ctx = _context(settings)
+    print(f"importing {args.file} (filtering ways, building drive and walk graphs with osmnx)...", flush=True)
+    nets = ctx.networks.import_file(Path(args.file), name=args.name, replace=args.replace)
+    for n in nets:
+        i = n.info()
+        print(f"{i['name']} [{i['mode']}]: {i['nodes']} nodes, {i['edges']} edges, extent {i['bbox']}")
+    return 0
+
+
+def cmd_networks_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    """Download a network around a site with osmnx."""
+    ctx = _context(settings)
+    site = ctx.sites.get(args.site)
+    print(f"downloading OpenStreetMap roads within {args.dist_m:.0f} m of {site.name_en} with osmnx...", flush=True)
+    nets = ctx.networks.fetch(site.lon, site.lat, name=args.name or f"{site.id}-osm", dist_m=args.dist_m)
+    for n in nets:
+        i = n.info()
+        print(f"{i['name']} [{i['mode']}]: {i['nodes']} nodes, {i['edges']} edges")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser."""
+    p = argparse.ArgumentParser(prog="venue-planner", description="Beijing venue and heritage-site planner.")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="run the API and web maps")
+    s.add_argument("--host", default=None)
+    s.add_argument("--port", type=int, default=None)
+    s.set_defaults(func=cmd_serve)
+
+    seeds = sub.add_parser("seeds", help="the shipped data").add_subparsers(dest="seeds_cmd", required=True)
+    b = seeds.add_parser("build", help="rebuild seeds/ from the raw data")
+    b.add_argument("--raw", default=str(DEFAULT_RAW), help=f"raw data folder (default {DEFAULT_RAW})")
+    b.add_argument("--out", default=None, help="output folder (default: the seeds folder)")
+    b.set_defaults(func=cmd_seeds_build)
+
+    layers = sub.add_parser("layers", help="data layers").add_subparsers(dest="layers_cmd", required=True)
+    ll = layers.add_parser("list", help="list the layers")
+    ll.add_argument("--json", action="store_true")
+    ll.set_defaults(func=cmd_layers_list)
+    le = layers.add_parser("export", help="export a layer")
+    le.add_argument("id")
+    le.add_argument("--format", choices=["geojson", "gpkg", "tif"], default="geojson")
+    le.add_argument("-o", "--output", required=True)
+    le.add_argument("--bbox", default=None, help="minlon,minlat,maxlon,maxlat")
+    le.set_defaults(func=cmd_layers_export)
+
+    nets = sub.add_parser("networks", help="road networks").add_subparsers(dest="networks_cmd", required=True)
+    ni = nets.add_parser("info", help="nodes, edges, extent and covered sites of each network")
+    ni.add_argument("--mode", nargs="+", choices=["drive", "walk"], default=["drive", "walk"])
+    ni.add_argument("--json", action="store_true")
+    ni.set_defaults(func=cmd_networks_info)
+    nim = nets.add_parser("import", help="add a network from an OSM extract (.osm, .osm.bz2, .osm.pbf)")
+    nim.add_argument("file")
+    nim.add_argument("--name", default=None)
+    nim.add_argument("--replace", action="store_true")
+    nim.set_defaults(func=cmd_networks_import)
+    nf = nets.add_parser("fetch", help="download a network around a site with osmnx (needs internet)")
+    nf.add_argument("--site", required=True)
+    nf.add_argument("--name", default=None)
+    nf.add_argument("--dist-m", type=float, default=5000.0)
+    nf.set_defaults(func=cmd_networks_fetch)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    overrides = {}
+    if getattr(args, "host", None):
+        overrides["host"] = args.host
+    if getattr(args, "port", None):
+        overrides["port"] = args.port
+    settings = Settings(**overrides)
+    if args.command == "serve":
+        args.host, args.port = settings.host, settings.port
+    try:
+        return int(args.func(args, settings))
+    except PlannerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

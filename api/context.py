@@ -1,0 +1,37 @@
+"""The objects a request works with, built once per application."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from api.settings import Settings
+from layers.networks import NetworkStore
+from layers.registry import LayerStore
+from layers.sites import SiteCatalog
+
+__all__ = ["Context", "get_context"]
+
+
+@dataclass
+class Context:
+    """Settings and the stores built from them."""
+
+    settings: Settings
+    networks: NetworkStore
+    layers: LayerStore
+    sites: SiteCatalog
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Context:
+        """Build the stores for ``settings``."""
+        networks = NetworkStore(settings.seeds_dir, settings.data_dir, settings.cache_dir)
+        layers = LayerStore(settings.seeds_dir, networks)
+        return cls(settings, networks, layers, SiteCatalog(layers))
+
+
+def get_context(request: Request) -> Context:
+    """Return the application's context (a FastAPI dependency)."""
+    ctx: Context = request.app.state.context
+    return ctx

@@ -1,0 +1,84 @@
+"""Layers: the registry and each layer's data."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import FileResponse, Response
+from geojson_pydantic import FeatureCollection
+from starlette.background import BackgroundTask
+
+from api.context import Context, get_context
+from api.schemas import LayerInfo
+from geo.errors import InvalidInputError
+from layers.registry import export_vector
+
+router = APIRouter(prefix="/layers", tags=["layers"])
+
+_GEOJSON_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "application/geo+json": {"schema": FeatureCollection.model_json_schema()},
+            "image/tiff": {},
+            "application/geopackage+sqlite3": {},
+        },
+        "description": "GeoJSON (vector layers), GeoTIFF (rasters) or GeoPackage (format=gpkg).",
+    }
+}
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """Parse ``minlon,minlat,maxlon,maxlat``."""
+    if bbox is None:
+        return None
+    try:
+        parts = [float(p) for p in bbox.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4:
+        raise InvalidInputError(f"`bbox` must be four numbers minlon,minlat,maxlon,maxlat; got {bbox!r}.")
+    minx, miny, maxx, maxy = parts
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise InvalidInputError(
+            f"`bbox` {bbox!r} is not lon/lat with min < max (lon in -180..180, lat in -90..90); "
+            "give longitude first, as GeoJSON does."
+        )
+    return minx, miny, maxx, maxy
+
+
+@router.get("", response_model=list[LayerInfo], operation_id="list_layers")
+def list_layers(ctx: Annotated[Context, Depends(get_context)]) -> list[LayerInfo]:
+    """List every layer with its geometry type, CRS, attribution and default style."""
+    return [LayerInfo(**s.as_dict(), href=f"/layers/{s.id}") for s in ctx.layers.specs()]
+
+
+@router.get("/{layer_id}", response_model=None, responses=_GEOJSON_DOC, operation_id="get_layer")
+def get_layer(
+    layer_id: str,
+    ctx: Annotated[Context, Depends(get_context)],
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+    format: Annotated[str, Query(description="geojson or gpkg (vector layers)", pattern="^(geojson|gpkg)$")] = "geojson",  # noqa: A002
+) -> Response:
+    """Return a layer: vector layers as GeoJSON (bbox filter), rasters as GeoTIFF."""
+    spec = ctx.layers.spec(layer_id)
+    if spec.kind == "raster":
+        return FileResponse(ctx.layers.path(layer_id), media_type="image/tiff", filename=spec.file)
+    gdf = ctx.layers.query(layer_id, bbox=parse_bbox(bbox))
+    tmpdir = tempfile.mkdtemp(prefix="venue-planner-export-")
+    out = Path(tmpdir) / f"{layer_id}.{format}"
+    export_vector(gdf, out, fmt=format, layer=layer_id, attribution=spec.attribution)
+
+    def cleanup() -> None:
+        out.unlink(missing_ok=True)
+        Path(tmpdir).rmdir()
+
+    if format == "gpkg":
+        return FileResponse(
+            out, media_type="application/geopackage+sqlite3", filename=out.name, background=BackgroundTask(cleanup)
+        )
+    body = out.read_bytes()
+    cleanup()
+    return Response(body, media_type="application/geo+json")

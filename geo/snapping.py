@@ -1,0 +1,151 @@
+"""Snap points to the nearest edge of a road graph (not just the nearest node)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+from shapely.geometry import LineString
+
+from geo.crs import lonlat_to_utm, utm_to_lonlat
+from geo.errors import OutsideCoverageError
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from numpy.typing import NDArray
+
+__all__ = ["EdgeIndex", "Snap", "build_edge_index", "snap_area"]
+
+
+@dataclass(frozen=True)
+class Snap:
+    """Where a point meets the network.
+
+    Attributes
+    ----------
+    u, v, key
+        The edge.
+    distance_m
+        Distance from the query point to the edge, metres.
+    fraction
+        Position along the edge from ``u`` (0) to ``v`` (1), by length.
+    lon, lat
+        The snapped point in WGS84.
+    """
+
+    u: int
+    v: int
+    key: int
+    distance_m: float
+    fraction: float
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class EdgeIndex:
+    """A spatial index over a graph's edges in UTM 50N."""
+
+    edges: NDArray[np.int64]  # (n, 3): u, v, key
+    geoms: NDArray[np.object_]  # shapely LineStrings in UTM
+    tree: shapely.STRtree
+
+    def snap(self, lon: float, lat: float, *, max_distance_m: float, label: str = "point") -> Snap:
+        """Return the nearest edge to a WGS84 point.
+
+        Parameters
+        ----------
+        lon, lat
+            The point, WGS84 degrees.
+        max_distance_m
+            Farther than this from every edge is an error, not a silent jump.
+        label
+            How the point is named in the error message.
+        """
+        x, y = lonlat_to_utm([lon], [lat], name=label)
+        pt = shapely.Point(float(x[0]), float(y[0]))
+        idx, dist = self.tree.query_nearest(pt, return_distance=True, all_matches=False)
+        if len(idx) == 0 or float(dist[0]) > max_distance_m:
+            d = float(dist[0]) if len(dist) else float("inf")
+            raise OutsideCoverageError(
+                f"{label} ({lat:.5f} N, {lon:.5f} E) is {d:.0f} m from the nearest road of the network; "
+                f"the limit is {max_distance_m:.0f} m. Choose a point nearer a road or raise the limit."
+            )
+        i = int(idx[0])
+        geom = self.geoms[i]
+        frac = float(shapely.line_locate_point(geom, pt, normalized=True))
+        on = shapely.line_interpolate_point(geom, frac, normalized=True)
+        slon, slat = utm_to_lonlat([on.x], [on.y])
+        u, v, k = (int(t) for t in self.edges[i])
+        return Snap(u, v, k, float(dist[0]), frac, float(slon[0]), float(slat[0]))
+
+
+def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:
+    """Return a spatial index over every edge of an osmnx graph (WGS84 node x/y).
+
+    Edges without a ``geometry`` attribute are the straight line between their nodes.
+    Each undirected pair of edges (u, v) and (v, u) is indexed once per direction.
+    """
+    xs = dict(graph.nodes(data="x"))
+    ys = dict(graph.nodes(data="y"))
+    edges: list[tuple[int, int, int]] = []
+    coords: list[NDArray[np.float64]] = []
+    for u, v, k, data in graph.edges(keys=True, data=True):
+        geom = data.get("geometry")
+        arr = np.asarray(geom.coords) if geom is not None else np.array([[xs[u], ys[u]], [xs[v], ys[v]]])
+        edges.append((u, v, k))
+        coords.append(arr)
+    if not coords:
+        return EdgeIndex(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=object), shapely.STRtree([]))
+    flat = np.vstack(coords)
+    x, y = lonlat_to_utm(flat[:, 0], flat[:, 1], name="graph")
+    offsets = np.cumsum([0] + [len(c) for c in coords])
+    geoms = np.array(
+        [LineString(np.column_stack([x[a:b], y[a:b]])) for a, b in zip(offsets[:-1], offsets[1:], strict=True)],
+        dtype=object,
+    )
+    return EdgeIndex(np.array(edges, dtype=np.int64), geoms, shapely.STRtree(geoms))
+
+
+def snap_area(
+    index: EdgeIndex, boundary_utm: shapely.Geometry, centre_lonlat: tuple[float, float], *, max_distance_m: float, label: str
+) -> Snap:
+    """Return the access point of an area: the edge point nearest its centre among edges near it.
+
+    A large site (a palace, a park) has its centre far from any road; what matters for
+    access is the road along its boundary. Edges within ``max_distance_m`` of the
+    boundary are candidates, and the one nearest the centre wins. ``distance_m`` of the
+    result is the distance from the boundary (0 when the edge touches or enters it).
+
+    Parameters
+    ----------
+    index
+        The network's edge index.
+    boundary_utm
+        The area's polygon in UTM 50N.
+    centre_lonlat
+        The area's centre, WGS84.
+    max_distance_m
+        Edges farther than this from the boundary are not candidates.
+    label
+        How the area is named in the error message.
+    """
+    lon, lat = centre_lonlat
+    cands = index.tree.query(boundary_utm, predicate="dwithin", distance=max_distance_m)
+    if len(cands) == 0:
+        raise OutsideCoverageError(
+            f"{label} has no road of the network within {max_distance_m:.0f} m of its boundary; "
+            "import an OSM extract that covers it."
+        )
+    x, y = lonlat_to_utm([lon], [lat], name=label)
+    centre = shapely.Point(float(x[0]), float(y[0]))
+    d_centre = shapely.distance(index.geoms[cands], centre)
+    i = int(cands[int(np.argmin(d_centre))])
+    geom = index.geoms[i]
+    frac = float(shapely.line_locate_point(geom, centre, normalized=True))
+    on = shapely.line_interpolate_point(geom, frac, normalized=True)
+    slon, slat = utm_to_lonlat([on.x], [on.y])
+    u, v, k = (int(t) for t in index.edges[i])
+    return Snap(u, v, k, float(shapely.distance(geom, boundary_utm)), frac, float(slon[0]), float(slat[0]))

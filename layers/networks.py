@@ -1,0 +1,471 @@
+"""Road networks: built with osmnx from OSM files, cached on disk, looked up by place.
+
+Every network, the shipped one included, comes from an OpenStreetMap file (.osm,
+.osm.bz2 or .osm.pbf) through the same path: the ways of each mode are filtered with
+pyosmium (the osmnx ``drive``/``walk`` rules, see `geo.network.way_allowed`), the
+result is loaded with ``osmnx.graph_from_xml``, and speeds and travel times are added.
+Built graphs are pickled under the cache folder, keyed by the source file's hash, so
+a changed source rebuilds and an unchanged one loads in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import pickle
+import re
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+import numpy as np
+import osmium
+import osmnx as ox
+import shapely
+from shapely.geometry import Polygon
+
+from geo.crs import lonlat_to_utm, utm_to_lonlat
+from geo.errors import NetworkImportError, NotFoundError, OutsideCoverageError
+from geo.network import MODES, Mode, add_speeds, check_mode, way_allowed
+from geo.snapping import EdgeIndex, Snap, build_edge_index, snap_area
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["SEED_NETWORK", "NetworkSource", "NetworkStore", "RoadNetwork", "build_graph", "site_access"]
+
+log = logging.getLogger(__name__)
+
+SEED_NETWORK = "central-beijing-2013"
+_CACHE_VERSION = "3"
+_OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+OSM_LICENCE = "ODbL 1.0, © OpenStreetMap contributors"
+
+
+@dataclass(frozen=True)
+class NetworkSource:
+    """An OSM file that a road network is built from."""
+
+    name: str
+    path: Path
+    origin: str  # "seed", "import" or "fetch"
+    title: str
+    licence: str = OSM_LICENCE
+    format: str = "osm"  # "osm": path is an OSM file; "graphml": one GraphML file per mode beside path
+
+    def graph_file(self, mode: Mode) -> Path:
+        """Return the file the ``mode`` graph is read from."""
+        return self.path if self.format == "osm" else self.path.with_name(f"{self.name}.{mode}.graphml")
+
+    def sha256(self, mode: Mode) -> str:
+        """Return the hash of the file the ``mode`` graph is read from."""
+        h = hashlib.sha256()
+        with self.graph_file(mode).open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+
+@dataclass
+class RoadNetwork:
+    """One mode's graph of one source, with its covered extent (WGS84)."""
+
+    source: NetworkSource
+    mode: Mode
+    graph: nx.MultiDiGraph
+    extent: Polygon
+    _edge_index: EdgeIndex | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The network's name."""
+        return self.source.name
+
+    @property
+    def edge_index(self) -> EdgeIndex:
+        """A spatial index over the edges, built on first use."""
+        with self._lock:
+            if self._edge_index is None:
+                self._edge_index = build_edge_index(self.graph)
+            return self._edge_index
+
+    def covers(self, lon: float, lat: float) -> bool:
+        """Return whether the point lies inside the network's extent."""
+        return bool(self.extent.contains(shapely.Point(lon, lat)))
+
+    def extent_text(self) -> str:
+        """Describe the extent as lat/lon ranges for messages."""
+        minx, miny, maxx, maxy = self.extent.bounds
+        return f"{self.name} {miny:.2f}–{maxy:.2f} N, {minx:.2f}–{maxx:.2f} E"
+
+    def info(self) -> dict[str, Any]:
+        """Return a summary: nodes, edges, extent, total length."""
+        lengths = [float(d.get("length_m", 0.0)) for _, _, d in self.graph.edges(data=True)]
+        return {
+            "name": self.name,
+            "mode": self.mode,
+            "origin": self.source.origin,
+            "title": self.source.title,
+            "nodes": self.graph.number_of_nodes(),
+            "edges": self.graph.number_of_edges(),
+            "directed_length_km": round(sum(lengths) / 1000, 1),
+            "bbox": [round(v, 5) for v in self.extent.bounds],
+            "licence": self.source.licence,
+        }
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suf in sorted(_OSM_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suf):
+            return suf
+    return ""
+
+
+def _filter_osm(src: Path, dst: Path, mode: Mode) -> int:
+    """Write the ways of ``mode`` (and their nodes) from any OSM file to OSM XML ``dst``."""
+    keep_ways: set[int] = set()
+    need_nodes: set[int] = set()
+    try:
+        for way in osmium.FileProcessor(str(src), osmium.osm.WAY):
+            tags = {t.k: t.v for t in way.tags}
+            if way_allowed(tags, mode):
+                keep_ways.add(way.id)
+                need_nodes.update(n.ref for n in way.nodes)
+        if not keep_ways:
+            return 0
+        dst.unlink(missing_ok=True)
+        with osmium.SimpleWriter(str(dst)) as writer:
+            for obj in osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY):
+                if obj.is_node() and obj.id in need_nodes or obj.is_way() and obj.id in keep_ways:
+                    writer.add(obj)
+    except RuntimeError as exc:
+        raise NetworkImportError(f"{src} could not be read as OpenStreetMap data: {exc}") from exc
+    return len(keep_ways)
+
+
+def _extent(graph: nx.MultiDiGraph, *, margin_m: float = 300.0) -> Polygon:
+    xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float)
+    x, y = lonlat_to_utm(xy[:, 0], xy[:, 1], name="graph nodes")
+    pts = shapely.multipoints(np.column_stack([x, y]))
+    hull = shapely.concave_hull(pts, ratio=0.05).buffer(margin_m)
+    lon, lat = utm_to_lonlat(*np.asarray(hull.exterior.coords).T)
+    return Polygon(np.column_stack([lon, lat]))
+
+
+def build_graph(path: Path, mode: Mode) -> nx.MultiDiGraph:
+    """Build the ``mode`` graph of an OSM file with osmnx, with speeds and travel times.
+
+    Parameters
+    ----------
+    path
+        An OSM file: .osm, .osm.bz2, .osm.gz or .osm.pbf.
+    mode
+        ``"drive"`` or ``"walk"``.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        The largest weakly connected component, simplified, with ``speed_kph``,
+        ``travel_time_s`` and ``length_m`` on every edge.
+    """
+    check_mode(mode)
+    if not path.is_file():
+        raise NetworkImportError(f"OSM file {path} does not exist.")
+    if not _suffix(path):
+        raise NetworkImportError(f"`{path.name}` is not an OSM file; expected one of {', '.join(_OSM_SUFFIXES)}.")
+    with tempfile.TemporaryDirectory(prefix="venue-planner-") as tmp:
+        filtered = Path(tmp) / f"{mode}.osm"
+        n_ways = _filter_osm(path, filtered, mode)
+        if n_ways == 0:
+            raise NetworkImportError(
+                f"{path.name} holds no ways usable for `{mode}` (no highway=* ways that osmnx's {mode} "
+                "filter keeps); is it an extract of the right area?"
+            )
+        try:
+            graph = ox.graph_from_xml(filtered, bidirectional=mode == "walk", simplify=True, retain_all=False)
+        except (ValueError, KeyError) as exc:  # osmnx raises these for degenerate data
+            raise NetworkImportError(f"osmnx could not build a `{mode}` graph from {path.name}: {exc}") from exc
+    if graph.number_of_edges() == 0:
+        raise NetworkImportError(f"{path.name} gives a `{mode}` graph with no edges.")
+    return add_speeds(graph, mode=mode)
+
+
+class NetworkStore:
+    """The road networks the planner knows: the shipped one and the user's imports.
+
+    Parameters
+    ----------
+    seeds_dir
+        The shipped data folder (holds the seed network).
+    data_dir
+        Where imported networks are kept (``networks/`` inside it).
+    cache_dir
+        Where built graphs are cached.
+    """
+
+    def __init__(self, seeds_dir: Path, data_dir: Path, cache_dir: Path) -> None:
+        self.seeds_dir = seeds_dir
+        self.data_dir = data_dir
+        self.cache_dir = cache_dir
+        self._loaded: dict[tuple[str, str], RoadNetwork] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def imports_dir(self) -> Path:
+        """The folder of imported OSM files."""
+        return self.data_dir / "networks"
+
+    def sources(self) -> list[NetworkSource]:
+        """Return every network source, the seed first."""
+        out = [
+            NetworkSource(
+                SEED_NETWORK,
+                self.seeds_dir / "beijing_2013_roads.osm.bz2",
+                "seed",
+                "Central Beijing, OpenStreetMap 2013 (registered to WGS84)",
+            )
+        ]
+        if self.imports_dir.is_dir():
+            for meta_path in sorted(self.imports_dir.glob("*.json")):
+                meta = json.loads(meta_path.read_text(encoding="utf-8"))
+                if meta.get("format", "osm") == "graphml":
+                    out.append(NetworkSource(meta["name"], meta_path, "fetch", meta["title"], format="graphml"))
+                else:
+                    out.append(NetworkSource(meta["name"], self.imports_dir / meta["file"], "import", meta["title"]))
+        return out
+
+    def source(self, name: str) -> NetworkSource:
+        """Return the source called ``name``."""
+        for src in self.sources():
+            if src.name == name:
+                return src
+        known = ", ".join(s.name for s in self.sources())
+        raise NotFoundError(f"no road network called {name!r}; known networks: {known}.")
+
+    def get(self, name: str, mode: str) -> RoadNetwork:
+        """Return the ``mode`` network of source ``name``, from memory, cache or a build."""
+        m = check_mode(mode)
+        with self._lock:
+            if (name, m) in self._loaded:
+                return self._loaded[(name, m)]
+            net = self._load(self.source(name), m)
+            self._loaded[(name, m)] = net
+            return net
+
+    def all(self, mode: str) -> list[RoadNetwork]:
+        """Return the ``mode`` network of every source."""
+        return [self.get(src.name, mode) for src in self.sources()]
+
+    def locate(self, lon: float, lat: float, *, mode: str, label: str = "point") -> RoadNetwork:
+        """Return the network that covers a point, or raise `OutsideCoverageError`.
+
+        Parameters
+        ----------
+        lon, lat
+            The point, WGS84 degrees.
+        mode
+            ``"drive"`` or ``"walk"``.
+        label
+            How the point is named in the error message (a site id, "origin", ...).
+        """
+        nets = self.all(mode)
+        for net in nets:
+            if net.covers(lon, lat):
+                return net
+        extents = "; ".join(n.extent_text() for n in nets)
+        raise OutsideCoverageError(
+            f"{label} ({lat:.4f} N, {lon:.4f} E) lies outside every loaded {mode} road network ({extents}). "
+            "Import an OpenStreetMap extract that covers it with `venue-planner networks import FILE` "
+            "or download one with `venue-planner networks fetch --site ID`."
+        )
+
+    # -- cache ------------------------------------------------------------------
+
+    def _cache_path(self, src: NetworkSource, mode: Mode, digest: str) -> Path:
+        return self.cache_dir / f"{src.name}.{mode}.{digest[:16]}.v{_CACHE_VERSION}.pkl"
+
+    def _load(self, src: NetworkSource, mode: Mode) -> RoadNetwork:
+        if not src.graph_file(mode).is_file():
+            raise NetworkImportError(f"the file of network {src.name!r} is missing: {src.graph_file(mode)}.")
+        digest = src.sha256(mode)
+        cache = self._cache_path(src, mode, digest)
+        if cache.is_file():
+            try:
+                with cache.open("rb") as fh:
+                    graph, extent_wkb = pickle.load(fh)  # noqa: S301 - our own cache file
+                return RoadNetwork(src, mode, graph, shapely.from_wkb(extent_wkb))
+            except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
+                log.warning("cache %s is unreadable (%s); rebuilding", cache, exc)
+        log.info("building %s %s network from %s (first use; cached afterwards)", src.name, mode, src.path.name)
+        if src.format == "graphml":
+            graph = add_speeds(ox.io.load_graphml(src.graph_file(mode)), mode=mode)
+        else:
+            graph = build_graph(src.path, mode)
+        extent = _extent(graph)
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        for stale in self.cache_dir.glob(f"{src.name}.{mode}.*.pkl"):
+            stale.unlink(missing_ok=True)
+        tmp = cache.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump((graph, shapely.to_wkb(extent)), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(cache)
+        return RoadNetwork(src, mode, graph, extent)
+
+    # -- imports ----------------------------------------------------------------
+
+    def import_file(self, path: Path, *, name: str | None = None, replace: bool = False) -> list[RoadNetwork]:
+        """Add a user's OSM extract as a network; nothing changes if it fails.
+
+        Parameters
+        ----------
+        path
+            The extract: .osm, .osm.bz2, .osm.gz or .osm.pbf (converted with pyosmium).
+        name
+            The network's name (lower-case letters, digits, dashes); defaults to the
+            file name.
+        replace
+            Replace an imported network of the same name.
+
+        Returns
+        -------
+        list of RoadNetwork
+            The drive and walk networks built from it.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise NetworkImportError(f"`FILE` {path} does not exist.")
+        suffix = _suffix(path)
+        if not suffix:
+            raise NetworkImportError(f"`FILE` {path.name} is not an OSM file; expected one of {', '.join(_OSM_SUFFIXES)}.")
+        if path.stat().st_size == 0:
+            raise NetworkImportError(f"`FILE` {path} is empty.")
+        base = path.name[: -len(suffix)]
+        name = name or re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-") or "imported"
+        if not _NAME_RE.match(name):
+            raise NetworkImportError(f"`name` {name!r} must be lower-case letters, digits and dashes.")
+        if name == SEED_NETWORK:
+            raise NetworkImportError(f"`name` {name!r} is the shipped network's; choose another.")
+        if not replace and (self.imports_dir / f"{name}.json").exists():
+            raise NetworkImportError(f"a network called {name!r} exists; pass --replace or choose another --name.")
+        with tempfile.TemporaryDirectory(prefix="venue-planner-import-") as tmp:
+            staged = Path(tmp) / f"{name}.osm.bz2"
+            try:
+                with osmium.SimpleWriter(str(staged)) as writer:
+                    for obj in osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY):
+                        writer.add(obj)
+            except RuntimeError as exc:
+                raise NetworkImportError(f"{path.name} could not be read as OpenStreetMap data: {exc}") from exc
+            src = NetworkSource(name, staged, "import", f"Imported from {path.name}")
+            built = {m: build_graph(staged, m) for m in MODES}  # raises before anything is stored
+            self.imports_dir.mkdir(parents=True, exist_ok=True)
+            final = self.imports_dir / staged.name
+            shutil.move(str(staged), final.with_suffix(".tmp"))
+            final.with_suffix(".tmp").replace(final)
+            meta = {
+                "name": name,
+                "file": final.name,
+                "title": src.title,
+                "imported_from": str(path.resolve()),
+                "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "licence": OSM_LICENCE,
+            }
+            meta_tmp = self.imports_dir / f"{name}.json.tmp"
+            meta_tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+            meta_tmp.replace(self.imports_dir / f"{name}.json")
+        return self._remember(self.source(name), built)
+
+    def _remember(self, src: NetworkSource, built: dict[Mode, nx.MultiDiGraph]) -> list[RoadNetwork]:
+        out = []
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            for m, graph in built.items():
+                extent = _extent(graph)
+                for stale in self.cache_dir.glob(f"{src.name}.{m}.*.pkl"):
+                    stale.unlink(missing_ok=True)
+                with self._cache_path(src, m, src.sha256(m)).open("wb") as fh:
+                    pickle.dump((graph, shapely.to_wkb(extent)), fh, protocol=pickle.HIGHEST_PROTOCOL)
+                net = RoadNetwork(src, m, graph, extent)
+                self._loaded[(src.name, m)] = net
+                out.append(net)
+        return out
+
+    def fetch(self, lon: float, lat: float, *, name: str, dist_m: float = 5000.0) -> list[RoadNetwork]:
+        """Download the drive and walk networks around a point with osmnx (needs the internet).
+
+        The graphs are stored as GraphML beside the imports and loaded like them.
+        """
+        try:
+            graphs = {
+                m: add_speeds(ox.graph_from_point((lat, lon), dist=dist_m, network_type=m, simplify=True), mode=m)
+                for m in MODES
+            }
+        except Exception as exc:  # osmnx raises many network error types
+            raise NetworkImportError(
+                f"downloading the road network around ({lat:.4f} N, {lon:.4f} E) failed: {exc}. "
+                "Without internet access, export an extract elsewhere and use `networks import FILE`."
+            ) from exc
+        return self._store_graphs(name, graphs, title=f"Downloaded with osmnx around {lat:.4f} N, {lon:.4f} E")
+
+    def _store_graphs(self, name: str, graphs: dict[Mode, nx.MultiDiGraph], *, title: str) -> list[RoadNetwork]:
+        if not _NAME_RE.match(name) or name == SEED_NETWORK:
+            raise NetworkImportError(f"`name` {name!r} must be lower-case letters, digits and dashes, not the seed's.")
+        self.imports_dir.mkdir(parents=True, exist_ok=True)
+        for m, graph in graphs.items():
+            tmp = self.imports_dir / f"{name}.{m}.graphml.tmp"
+            ox.io.save_graphml(graph, tmp)
+            tmp.replace(self.imports_dir / f"{name}.{m}.graphml")
+        meta = {
+            "name": name,
+            "format": "graphml",
+            "title": title,
+            "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "licence": OSM_LICENCE,
+        }
+        meta_tmp = self.imports_dir / f"{name}.json.tmp"
+        meta_tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        meta_tmp.replace(self.imports_dir / f"{name}.json")
+        return self._remember(self.source(name), graphs)
+
+    def loaded(self) -> Iterable[RoadNetwork]:
+        """Return the networks loaded so far."""
+        return list(self._loaded.values())
+
+
+def site_access(
+    store: NetworkStore,
+    lon: float,
+    lat: float,
+    boundary_utm: shapely.Geometry,
+    *,
+    mode: str,
+    label: str,
+    max_distance_m: float = 300.0,
+) -> tuple[RoadNetwork, Snap]:
+    """Return the network covering a site and the site's access point on it.
+
+    Parameters
+    ----------
+    store
+        The network store.
+    lon, lat
+        The site's centre, WGS84.
+    boundary_utm
+        The site's boundary in UTM 50N.
+    mode
+        ``"drive"`` or ``"walk"``.
+    label
+        The site's name for error messages.
+    max_distance_m
+        The largest allowed gap between the boundary and the access road.
+    """
+    net = store.locate(lon, lat, mode=mode, label=label)
+    return net, snap_area(net.edge_index, boundary_utm, (lon, lat), max_distance_m=max_distance_m, label=label)

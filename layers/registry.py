@@ -1,0 +1,242 @@
+"""The registry of layers: what each is, where it lives, and validated loading.
+
+Vector layers load as WGS84 GeoDataFrames, checked for CRS, geometry type, validity
+and emptiness. Raster layers are GeoTIFF paths with their metadata. Road layers are
+the edges of the road networks (see `layers.networks`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import shapely
+
+from geo.crs import WGS84_EPSG
+from geo.errors import DataSourceError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from layers.networks import NetworkStore
+
+__all__ = ["LAYERS", "LayerSpec", "LayerStore", "export_vector"]
+
+log = logging.getLogger(__name__)
+
+OSM = "© OpenStreetMap contributors (ODbL 1.0)"
+LayerKind = Literal["vector", "raster", "network"]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What a layer is: id, title, geometry type, file, CRS, attribution, default style."""
+
+    id: str
+    title: str
+    kind: LayerKind
+    geometry_type: str
+    file: str
+    crs: str
+    attribution: str
+    description: str
+    style: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the spec as plain data (for the API and the CLI)."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "geometry_type": self.geometry_type,
+            "file": self.file,
+            "crs": self.crs,
+            "attribution": self.attribution,
+            "description": self.description,
+            "style": self.style,
+        }
+
+
+LAYERS: tuple[LayerSpec, ...] = (
+    LayerSpec(
+        "sites", "Candidate sites and supporting places", "vector", "Polygon", "sites.geojson", "EPSG:4326",
+        OSM, "Site boundaries with the source and uncertainty of each outline.",
+        {"color": "#b2182b", "weight": 3, "fillOpacity": 0.08},
+    ),
+    LayerSpec(
+        "townships", "Townships with population", "vector", "MultiPolygon", "townships.geojson", "EPSG:4326",
+        "WorldPop (www.worldpop.org), CC BY 4.0; boundaries via tsinghua-fib-lab/mosstool (MIT)",
+        "331 townships of Beijing with their WorldPop population.",
+        {"color": "#555555", "weight": 1, "fillOpacity": 0.0},
+    ),
+    LayerSpec(
+        "subway-stations", "Subway stations", "vector", "Point", "subway_stations.geojson", "EPSG:4326",
+        OSM, "Stations with their lines and official line colours.", {"radius": 5},
+    ),
+    LayerSpec(
+        "subway-entrances", "Subway entrances", "vector", "Point", "subway_entrances.geojson", "EPSG:4326",
+        OSM, "Entrances and exits with their station.", {"radius": 2, "color": "#333333"},
+    ),
+    LayerSpec(
+        "heritage-buildings", "Forbidden City buildings", "vector", "MultiPolygon", "heritage_buildings.geojson",
+        "EPSG:4326", OSM, "Building footprints of the Palace Museum (names kept).",
+        {"color": "#8c510a", "weight": 1, "fillOpacity": 0.5},
+    ),
+    LayerSpec(
+        "population", "Population per 100 m cell", "raster", "Raster", "population_100m.tif", "EPSG:32650",
+        "WorldPop (www.worldpop.org), CC BY 4.0", "Township totals spread evenly over 100 m cells.",
+    ),
+    LayerSpec(
+        "elevation", "Elevation (SRTM 30 m, Haidian only)", "raster", "Raster", "elevation_haidian_srtm30.tif",
+        "EPSG:4326", "NASA SRTM (public domain)",
+        "Covers 116.269–116.371 E, 39.951–40.052 N (Yuanmingyuan, east Summer Palace) only.",
+    ),
+    LayerSpec(
+        "roads-drive", "Roads (drive)", "network", "LineString", "beijing_2013_roads.osm.bz2", "EPSG:4326",
+        OSM, "Drivable edges of the shipped network with speed_kph and travel_time_s.",
+        {"color": "#4d4d4d", "weight": 2},
+    ),
+    LayerSpec(
+        "roads-walk", "Roads (walk)", "network", "LineString", "beijing_2013_roads.osm.bz2", "EPSG:4326",
+        OSM, "Walkable edges of the shipped network.", {"color": "#1a9850", "weight": 1},
+    ),
+)  # fmt: skip
+
+_EXPECTED = {
+    "Point": {"Point"},
+    "Polygon": {"Polygon", "MultiPolygon"},
+    "MultiPolygon": {"Polygon", "MultiPolygon"},
+    "LineString": {"LineString", "MultiLineString"},
+}
+
+
+def _flatten(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return a copy whose list and dict cells are strings, so any format can hold them."""
+    out = gdf.copy()
+    for col in out.columns:
+        if col == out.geometry.name:
+            continue
+        if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | dict | set | tuple)).any():
+            out[col] = out[col].map(
+                lambda v: json.dumps(sorted(v) if isinstance(v, set) else v, ensure_ascii=False, default=str)
+                if isinstance(v, list | dict | set | tuple)
+                else v
+            )
+    return out
+
+
+class LayerStore:
+    """Loads the registered layers from seeds/ (and road layers from the networks).
+
+    Parameters
+    ----------
+    seeds_dir
+        The shipped data folder.
+    networks
+        The network store, for the road layers.
+    """
+
+    def __init__(self, seeds_dir: Path, networks: NetworkStore) -> None:
+        self.seeds_dir = seeds_dir
+        self.networks = networks
+        self._cache: dict[str, gpd.GeoDataFrame] = {}
+        self._lock = threading.Lock()
+
+    def specs(self) -> list[LayerSpec]:
+        """Return every registered layer."""
+        return list(LAYERS)
+
+    def spec(self, layer_id: str) -> LayerSpec:
+        """Return the layer called ``layer_id``."""
+        for s in LAYERS:
+            if s.id == layer_id:
+                return s
+        raise NotFoundError(f"no layer called {layer_id!r}; known layers: {', '.join(s.id for s in LAYERS)}.")
+
+    def path(self, layer_id: str) -> Path:
+        """Return the file of a layer."""
+        return self.seeds_dir / self.spec(layer_id).file
+
+    def load(self, layer_id: str) -> gpd.GeoDataFrame:
+        """Return a vector or road layer as a validated WGS84 GeoDataFrame (a copy)."""
+        spec = self.spec(layer_id)
+        if spec.kind == "raster":
+            raise InvalidInputError(f"layer {layer_id!r} is a raster; download it as GeoTIFF instead.")
+        with self._lock:
+            if layer_id not in self._cache:
+                self._cache[layer_id] = self._read(spec)
+            return self._cache[layer_id].copy()
+
+    def _read(self, spec: LayerSpec) -> gpd.GeoDataFrame:
+        if spec.kind == "network":
+            mode = spec.id.removeprefix("roads-")
+            net = self.networks.get("central-beijing-2013", mode)
+            edges = ox.graph_to_gdfs(net.graph, nodes=False).reset_index()
+            keep = [c for c in ("u", "v", "key", "osmid", "highway", "name", "oneway", "length_m", "speed_kph",
+                                "travel_time_s", "maxspeed") if c in edges.columns]  # fmt: skip
+            gdf = _flatten(gpd.GeoDataFrame(edges[keep], geometry=edges.geometry, crs=WGS84_EPSG))
+        else:
+            path = self.seeds_dir / spec.file
+            if not path.is_file():
+                raise DataSourceError(f"layer {spec.id!r}: file {path} is missing; rebuild with `venue-planner seeds build`.")
+            gdf = gpd.read_file(path, engine="pyogrio")
+        self._validate(spec, gdf)
+        return gdf
+
+    @staticmethod
+    def _validate(spec: LayerSpec, gdf: gpd.GeoDataFrame) -> None:
+        if gdf.crs is None or gdf.crs.to_epsg() != WGS84_EPSG:
+            raise DataSourceError(f"layer {spec.id!r} is in {gdf.crs}; expected EPSG:4326.")
+        if gdf.empty:
+            raise DataSourceError(f"layer {spec.id!r} has no features.")
+        types = set(gdf.geom_type.unique())
+        if not types <= _EXPECTED[spec.geometry_type]:
+            raise DataSourceError(f"layer {spec.id!r} holds {sorted(types)}; expected {spec.geometry_type}.")
+        bad = int((~shapely.is_valid(gdf.geometry.values)).sum())
+        if bad:
+            raise DataSourceError(f"layer {spec.id!r} has {bad} invalid geometries; rebuild the seeds.")
+
+    def query(self, layer_id: str, *, bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+        """Return a layer's features, optionally only those intersecting a WGS84 bbox."""
+        gdf = self.load(layer_id)
+        if bbox is None:
+            return gdf
+        minx, miny, maxx, maxy = bbox
+        if not (minx < maxx and miny < maxy):
+            raise InvalidInputError(f"`bbox` must be minlon,minlat,maxlon,maxlat with min < max; got {bbox}.")
+        idx = gdf.sindex.query(shapely.box(minx, miny, maxx, maxy), predicate="intersects")
+        return gdf.iloc[np.sort(idx)]
+
+
+def export_vector(gdf: gpd.GeoDataFrame, path: Path, *, fmt: str, layer: str, attribution: str) -> Path:
+    """Write a WGS84 GeoDataFrame as RFC 7946 GeoJSON or GeoPackage, with attribution.
+
+    GeoJSON gets ``attribution`` as a top-level member (allowed by RFC 7946 section 6.1);
+    GeoPackage gets it as the layer description.
+    """
+    gdf = _flatten(gdf)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    if fmt == "geojson":
+        doc = json.loads(gdf.to_json(na="null", drop_id=True, to_wgs84=True))
+        doc = {"type": "FeatureCollection", "name": layer, "attribution": attribution, "features": doc["features"]}
+        tmp.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    elif fmt == "gpkg":
+        tmp.unlink(missing_ok=True)
+        gdf.to_file(tmp, driver="GPKG", layer=layer, engine="pyogrio", layer_options={"DESCRIPTION": attribution})
+    else:
+        raise InvalidInputError(f"`format` must be geojson or gpkg; got {fmt!r}.")
+    tmp.replace(path)
+    return path
+
+
+def frame_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Return rows as JSON-safe dicts (NaN → None)."""
+    clean = df.astype(object).where(pd.notna(df), None)
+    return [dict(r) for r in clean.to_dict(orient="records")]
