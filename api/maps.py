@@ -154,7 +154,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     lines = [
         html.escape(site.name_zh),
-        f"Outline: {html.escape(str(site.properties['boundary_source']))}",
+        f"Boundary: {html.escape(str(site.properties['boundary_source']).removeprefix('outline: '))}",
         f"Area {site.properties['area_km2']} km²",
     ]
     if site.properties.get("uncertainty_m"):

@@ -24,7 +24,7 @@ import pandas as pd
 import rasterio
 import rasterio.features
 import shapely
-from rasterio.transform import from_origin
+from rasterio.transform import Affine
 from shapely.geometry import LineString, Point
 
 from geo.crs import UTM_EPSG, WGS84_EPSG
@@ -79,6 +79,17 @@ def _sha256(path: Path) -> str:
 
 def _bbox(gdf: gpd.GeoDataFrame) -> list[float]:
     return [round(float(v), 6) for v in gdf.total_bounds]
+
+
+def _valid_polygons(geoms: gpd.GeoSeries) -> NDArray[np.object_]:
+    """Repair polygons, keeping only polygonal parts (no collapsed lines or points)."""
+    fixed = shapely.make_valid(geoms.values, method="structure", keep_collapsed=False)
+    out = []
+    for g in fixed:
+        if g.geom_type == "GeometryCollection":
+            g = shapely.union_all([p for p in shapely.get_parts(g) if p.geom_type in ("Polygon", "MultiPolygon")])
+        out.append(g)
+    return np.array(out, dtype=object)
 
 
 def _write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
@@ -268,7 +279,7 @@ def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.Geo
     towns.insert(0, "township_id", np.arange(len(towns), dtype=int))
     towns["population"] = pop[:, 0].astype(np.int64)
     towns["source_area_km2"] = pop[:, 1].astype(np.int64)
-    towns["geometry"] = shapely.make_valid(towns.geometry.values)
+    towns["geometry"] = _valid_polygons(towns.geometry)
     utm = towns.to_crs(UTM_EPSG)
     towns["area_km2"] = (utm.geometry.area / 1e6).round(3)
     path = out_dir / "townships.geojson"
@@ -290,7 +301,7 @@ def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.Geo
     y1 = np.ceil(maxy / POP_CELL_M) * POP_CELL_M
     width = int(np.ceil((maxx - x0) / POP_CELL_M))
     height = int(np.ceil((y1 - miny) / POP_CELL_M))
-    transform = from_origin(x0, y1, POP_CELL_M, POP_CELL_M)
+    transform = Affine(POP_CELL_M, 0.0, x0, 0.0, -POP_CELL_M, y1)
     ids = rasterio.features.rasterize(
         ((g, i) for i, g in enumerate(utm.geometry)), out_shape=(height, width), transform=transform, fill=-1, dtype="int32"
     )
@@ -302,7 +313,7 @@ def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.Geo
     density[valid] = per_cell[ids[valid]]
     for i in small:  # a township smaller than a cell: its people go to the cell of its representative point
         p = utm.geometry.iloc[i].representative_point()
-        r, c = rasterio.transform.rowcol(transform, p.x, p.y)
+        r, c = int((y1 - p.y) // POP_CELL_M), int((p.x - x0) // POP_CELL_M)
         density[r, c] = max(density[r, c], 0.0) + float(towns["population"].iloc[i])
     raster = density.astype(np.float32)
     tif = out_dir / "population_100m.tif"
@@ -416,7 +427,7 @@ def build_heritage(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDa
     keep = [c for c in ("osm_id", "name", "fclass", "type") if c in gdf.columns]
     gdf = gdf[[*keep, "geometry"]].copy()
     gdf["name"] = gdf["name"].fillna("")
-    gdf["geometry"] = shapely.make_valid(gdf.geometry.values)
+    gdf["geometry"] = _valid_polygons(gdf.geometry)
     gdf["area_m2"] = gdf.to_crs(UTM_EPSG).geometry.area.round(1)
     gdf = gdf.sort_values("osm_id", kind="stable").reset_index(drop=True)
     _write_geojson(gdf, out_dir / "heritage_buildings.geojson")
