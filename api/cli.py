@@ -18,26 +18,29 @@ DEFAULT_RAW = REPO_ROOT.parent / "shared" / "data" / "raw"
 
 
 def _context(settings: Settings):  # type: ignore[no-untyped-def]  # noqa: ANN202
-    from api.context import Context  # noqa: PLC0415 - keeps `--help` fast
+    from api.context import Context
 
     return Context.from_settings(settings)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API and map pages."""
-    import uvicorn  # noqa: PLC0415
+    import uvicorn
 
-    from api.app import create_app  # noqa: PLC0415
+    from api.app import create_app
 
     print(f"venue-planner: serving on http://{args.host}:{args.port}  (maps: /maps, API docs: /docs)", flush=True)
-    print("venue-planner: the first start builds the road graphs (about 30 s); later starts load them from the cache.", flush=True)
+    print(
+        "venue-planner: the first start builds the road graphs (about 30 s); later starts load them from the cache.",
+        flush=True,
+    )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     return 0
 
 
 def cmd_seeds_build(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild seeds/ from the raw data."""
-    from layers.seedbuild import build_seeds  # noqa: PLC0415
+    from layers.seedbuild import build_seeds
 
     t0 = time.perf_counter()
     report = build_seeds(Path(args.raw), Path(args.out or settings.seeds_dir))
@@ -71,8 +74,8 @@ def cmd_layers_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_layers_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export a layer."""
-    from api.routers.layers import parse_bbox  # noqa: PLC0415
-    from layers.registry import export_vector  # noqa: PLC0415
+    from api.routers.layers import parse_bbox
+    from layers.registry import export_vector
 
     ctx = _context(settings)
     spec = ctx.layers.spec(args.id)
@@ -91,7 +94,7 @@ def cmd_layers_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_networks_info(args: argparse.Namespace, settings: Settings) -> int:
     """Describe every network and which sites it covers."""
-    from api.routers.sites import access_info  # noqa: PLC0415
+    from api.routers.sites import access_info
 
     ctx = _context(settings)
     infos = []
@@ -108,7 +111,9 @@ def cmd_networks_info(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps({"networks": infos, "sites_not_covered": uncovered}, indent=2, ensure_ascii=False))
         return 0
     for i in infos:
-        print(f"{i['name']} [{i['mode']}] ({i['origin']}): {i['nodes']} nodes, {i['edges']} edges, {i['directed_length_km']} km of directed edges")
+        print(
+            f"{i['name']} [{i['mode']}] ({i['origin']}): {i['nodes']} nodes, {i['edges']} edges, {i['directed_length_km']} km of directed edges"
+        )
         print(f"  extent {i['bbox']}  licence: {i['licence']}")
         print(f"  covers {len(i['sites_covered'])} sites: {', '.join(i['sites_covered'])}")
     if uncovered:
@@ -188,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     overrides = {}
     if getattr(args, "host", None):
         overrides["host"] = args.host

@@ -46,7 +46,7 @@ def status_for(exc: PlannerError) -> tuple[int, str]:
     return 400, "planner_error"
 
 
-def error_body(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
+def error_body(status: int, code: str, message: str, **extra: object) -> dict[str, Any]:
     """Return the JSON body every error response has."""
     return {"error": {"status": status, "code": code, "message": message, **extra}}
 

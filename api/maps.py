@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import folium
 import geopandas as gpd
 import shapely
-from branca.element import Element
+from branca.element import Element, Figure
 
 from api.routers.sites import access_info
 from geo.errors import DataSourceError
@@ -41,6 +41,12 @@ _MARGIN_LAT = 0.0135  # about 1.5 km
 _MARGIN_LON = 0.0176
 
 
+def _root(m: folium.Map) -> Figure:
+    root = m.get_root()
+    assert isinstance(root, Figure)  # folium maps always sit in a Figure
+    return root
+
+
 def _new_map(location: tuple[float, float], *, basemap: str) -> folium.Map:
     m = folium.Map(location=list(location), zoom_start=14, tiles=None, control_scale=True)
     m.default_js = [("leaflet", "/static/vendor/leaflet/leaflet.js"), ("jquery", "/static/vendor/jquery/jquery.min.js")]
@@ -48,9 +54,7 @@ def _new_map(location: tuple[float, float], *, basemap: str) -> folium.Map:
     folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap", attr=f"Map tiles {OSM_CREDIT}; {DATA_CREDIT}", show=basemap == "osm"
     ).add_to(m)
-    folium.TileLayer(
-        _BLANK_TILE, name="No basemap", attr=DATA_CREDIT, show=basemap == "none", max_zoom=19
-    ).add_to(m)
+    folium.TileLayer(_BLANK_TILE, name="No basemap", attr=DATA_CREDIT, show=basemap == "none", max_zoom=19).add_to(m)
     return m
 
 
@@ -112,15 +116,20 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
             _geojson(kids[["id", "name_en", "name_zh", "boundary_source", "geometry"]]),
             name=f"Sub-sites ({len(kids)})",
             style_function=lambda _: {"color": "#ef8a62", "weight": 2, "fillOpacity": 0.12},
-            tooltip=folium.GeoJsonTooltip(["name_en", "name_zh", "boundary_source"], aliases=["Sub-site", "", "Outline"]),
+            tooltip=folium.GeoJsonTooltip(
+                ["name_en", "name_zh", "boundary_source"], aliases=["Sub-site", "", "Outline"]
+            ),
         ).add_to(m)
     approx = str(site.properties["boundary_source"]).startswith("outline")
     folium.GeoJson(
         shapely.geometry.mapping(site.boundary),
         name="Site boundary",
         style_function=lambda _: {
-            "color": "#b2182b", "weight": 3, "fillOpacity": 0.05, "dashArray": "8 6" if approx else None,
-        },  # fmt: skip
+            "color": "#b2182b",
+            "weight": 3,
+            "fillOpacity": 0.05,
+            "dashArray": "8 6" if approx else None,
+        },
         tooltip=html.escape(f"{site.name_en} {site.name_zh}"),
     ).add_to(m)
     stations = ctx.layers.query("subway-stations", bbox=view)
@@ -157,13 +166,14 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
         f"Boundary: {html.escape(str(site.properties['boundary_source']).removeprefix('outline: '))}",
         f"Area {site.properties['area_km2']} km²",
     ]
-    if site.properties.get("uncertainty_m"):
+    unc = site.properties.get("uncertainty_m")
+    if unc is not None and unc == unc:  # NaN when the outline is exact
         lines.append(f"Uncertainty ±{float(site.properties['uncertainty_m']):.0f} m")
     if not drive.covered:
         lines.append(f'<span style="color:#b2182b" id="coverage-notice">{html.escape(drive.message or "")}</span>')
-    m.get_root().html.add_child(_panel(html.escape(site.name_en), "<br>".join(lines)))
-    m.get_root().header.add_child(Element(f"<title>{html.escape(site.name_en)} — venue planner</title>"))
-    return str(m.get_root().render())
+    _root(m).html.add_child(_panel(html.escape(site.name_en), "<br>".join(lines)))
+    _root(m).header.add_child(Element(f"<title>{html.escape(site.name_en)} — venue planner</title>"))
+    return _root(m).render()
 
 
 def index_map(ctx: Context, *, basemap: str = "osm") -> str:
@@ -176,15 +186,16 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
         fg = folium.FeatureGroup(name=str(group))
         for _, row in sub.iterrows():
             colour = _KIND_COLOUR.get(str(row["kind"]), "#333333")
-            folium.GeoJson(
+            outline = folium.GeoJson(
                 shapely.geometry.mapping(row.geometry),
                 style_function=lambda _, c=colour: {"color": c, "weight": 2, "fillOpacity": 0.1},
                 tooltip=html.escape(f"{row['name_en']} {row['name_zh']}"),
-                popup=folium.Popup(
-                    f'<a href="/maps/sites/{row["id"]}">{html.escape(str(row["name_en"]))}</a><br>{row["kind"]}',
-                    max_width=260,
-                ),
-            ).add_to(fg)
+            )
+            folium.Popup(
+                f'<a href="/maps/sites/{row["id"]}">{html.escape(str(row["name_en"]))}</a><br>{row["kind"]}',
+                max_width=260,
+            ).add_to(outline)
+            outline.add_to(fg)
         fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     minx, miny, maxx, maxy = df.total_bounds
@@ -193,6 +204,8 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
         f'<li><a href="/maps/sites/{r["id"]}">{html.escape(str(r["name_en"]))}</a> {html.escape(str(r["name_zh"]))}</li>'
         for _, r in df[df["kind"] != "sub_site"].iterrows()
     )
-    m.get_root().html.add_child(_panel("Beijing venue and heritage-site planner", f"<ul style='margin:4px 0;padding-left:18px'>{items}</ul>"))
-    m.get_root().header.add_child(Element("<title>Sites — venue planner</title>"))
-    return str(m.get_root().render())
+    _root(m).html.add_child(
+        _panel("Beijing venue and heritage-site planner", f"<ul style='margin:4px 0;padding-left:18px'>{items}</ul>")
+    )
+    _root(m).header.add_child(Element("<title>Sites — venue planner</title>"))
+    return _root(m).render()

@@ -18,7 +18,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VENUE_PLANNER_")
 
     seeds_dir: Path = Field(REPO_ROOT / "seeds", description="The shipped data folder.")
-    data_dir: Path = Field(Path.home() / ".local" / "share" / "venue-planner", description="Imported networks, proposals.")
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "venue-planner", description="Imported networks, proposals."
+    )
     cache_dir: Path = Field(Path.home() / ".cache" / "venue-planner", description="Built road graphs.")
     host: str = "127.0.0.1"
     port: int = 8000

@@ -8,15 +8,12 @@ download for the same area.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import networkx as nx
 import osmnx as ox
 
 from geo.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "DEFAULT_SPEEDS_KPH",
@@ -35,13 +32,46 @@ MODES: tuple[Mode, ...] = ("drive", "walk")
 
 # osmnx 2.x _get_network_filter("drive") and ("walk"), as sets of excluded highway values.
 DRIVE_EXCLUDED_HIGHWAYS = frozenset(
-    "abandoned bridleway bus_guideway construction corridor cycleway elevator escalator footway no path "
-    "pedestrian planned platform proposed raceway razed service steps track".split()
+    [
+        "abandoned",
+        "bridleway",
+        "bus_guideway",
+        "construction",
+        "corridor",
+        "cycleway",
+        "elevator",
+        "escalator",
+        "footway",
+        "no",
+        "path",
+        "pedestrian",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+        "service",
+        "steps",
+        "track",
+    ]
 )
 WALK_EXCLUDED_HIGHWAYS = frozenset(
-    "abandoned bus_guideway construction cycleway motorway motorway_link no planned platform proposed raceway razed".split()
+    [
+        "abandoned",
+        "bus_guideway",
+        "construction",
+        "cycleway",
+        "motorway",
+        "motorway_link",
+        "no",
+        "planned",
+        "platform",
+        "proposed",
+        "raceway",
+        "razed",
+    ]
 )
-_DRIVE_EXCLUDED_SERVICE = frozenset("alley driveway emergency_access parking parking_aisle private".split())
+_DRIVE_EXCLUDED_SERVICE = frozenset(["alley", "driveway", "emergency_access", "parking", "parking_aisle", "private"])
 
 # Speeds for ways without a usable maxspeed: the design speeds of Chinese urban roads
 # (CJJ 37-2012: expressway 60-100, arterial 40-60, sub-arterial 30-50, branch 20-40 km/h),
@@ -71,7 +101,7 @@ def check_mode(mode: str) -> Mode:
     """Return ``mode`` if it is a known travel mode, else raise a clear error."""
     if mode not in MODES:
         raise InvalidInputError(f"`mode` must be one of {', '.join(MODES)}; got {mode!r}.")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 def way_allowed(tags: Mapping[str, str], mode: Mode) -> bool:

@@ -118,7 +118,9 @@ def _metric_scale(lat_ref: float) -> NDArray[np.float64]:
     return np.array([_M_PER_DEG_LAT * np.cos(np.radians(lat_ref)), _M_PER_DEG_LAT])
 
 
-def residuals_m(road_xy: NDArray[np.float64], ref_lonlat: NDArray[np.float64], transform: AffineLonLat) -> NDArray[np.float64]:
+def residuals_m(
+    road_xy: NDArray[np.float64], ref_lonlat: NDArray[np.float64], transform: AffineLonLat
+) -> NDArray[np.float64]:
     """Return, for each reference point, the distance in metres to the nearest road point.
 
     Parameters
@@ -136,7 +138,9 @@ def residuals_m(road_xy: NDArray[np.float64], ref_lonlat: NDArray[np.float64], t
     return np.asarray(dist, dtype=float)
 
 
-def _compose(initial: AffineLonLat, params: NDArray[np.float64], centre: NDArray[np.float64], k: NDArray[np.float64]) -> AffineLonLat:
+def _compose(
+    initial: AffineLonLat, params: NDArray[np.float64], centre: NDArray[np.float64], k: NDArray[np.float64]
+) -> AffineLonLat:
     """Apply a metric similarity+shear ``params`` about ``centre`` after ``initial``."""
     tx, ty, sx_pct, sy_pct, rot_milli, shear_milli = params
     cos, sin = np.cos(rot_milli / 1000), np.sin(rot_milli / 1000)
@@ -149,7 +153,9 @@ def _compose(initial: AffineLonLat, params: NDArray[np.float64], centre: NDArray
     b0 = np.array([initial.lon0, initial.lat0])
     mat = from_m @ lin @ to_m @ a0
     off = from_m @ (lin @ (to_m @ b0 - centre) + centre + np.array([tx, ty]))
-    return AffineLonLat(float(off[0]), float(mat[0, 0]), float(mat[0, 1]), float(off[1]), float(mat[1, 0]), float(mat[1, 1]))
+    return AffineLonLat(
+        float(off[0]), float(mat[0, 0]), float(mat[0, 1]), float(off[1]), float(mat[1, 0]), float(mat[1, 1])
+    )
 
 
 def fit_kernel_correlation(

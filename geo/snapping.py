@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -103,14 +104,19 @@ def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:
     x, y = lonlat_to_utm(flat[:, 0], flat[:, 1], name="graph")
     offsets = np.cumsum([0] + [len(c) for c in coords])
     geoms = np.array(
-        [LineString(np.column_stack([x[a:b], y[a:b]])) for a, b in zip(offsets[:-1], offsets[1:], strict=True)],
+        [LineString(np.column_stack([x[a:b], y[a:b]])) for a, b in itertools.pairwise(offsets)],
         dtype=object,
     )
     return EdgeIndex(np.array(edges, dtype=np.int64), geoms, shapely.STRtree(geoms))
 
 
 def snap_area(
-    index: EdgeIndex, boundary_utm: shapely.Geometry, centre_lonlat: tuple[float, float], *, max_distance_m: float, label: str
+    index: EdgeIndex,
+    boundary_utm: shapely.Geometry,
+    centre_lonlat: tuple[float, float],
+    *,
+    max_distance_m: float,
+    label: str,
 ) -> Snap:
     """Return the access point of an area: the edge point nearest its centre among edges near it.
 

@@ -136,6 +136,8 @@ def _filter_osm(src: Path, dst: Path, mode: Mode) -> int:
     need_nodes: set[int] = set()
     try:
         for way in osmium.FileProcessor(str(src), osmium.osm.WAY):
+            if not isinstance(way, osmium.osm.Way):
+                continue
             tags = {t.k: t.v for t in way.tags}
             if way_allowed(tags, mode):
                 keep_ways.add(way.id)
@@ -145,8 +147,10 @@ def _filter_osm(src: Path, dst: Path, mode: Mode) -> int:
         dst.unlink(missing_ok=True)
         with osmium.SimpleWriter(str(dst)) as writer:
             for obj in osmium.FileProcessor(str(src), osmium.osm.NODE | osmium.osm.WAY):
-                if obj.is_node() and obj.id in need_nodes or obj.is_way() and obj.id in keep_ways:
-                    writer.add(obj)
+                if isinstance(obj, osmium.osm.Node) and obj.id in need_nodes:
+                    writer.add_node(obj)
+                elif isinstance(obj, osmium.osm.Way) and obj.id in keep_ways:
+                    writer.add_way(obj)
     except RuntimeError as exc:
         raise NetworkImportError(f"{src} could not be read as OpenStreetMap data: {exc}") from exc
     return len(keep_ways)
@@ -301,7 +305,7 @@ class NetworkStore:
         if cache.is_file():
             try:
                 with cache.open("rb") as fh:
-                    graph, extent_wkb = pickle.load(fh)  # noqa: S301 - our own cache file
+                    graph, extent_wkb = pickle.load(fh)
                 return RoadNetwork(src, mode, graph, shapely.from_wkb(extent_wkb))
             except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
                 log.warning("cache %s is unreadable (%s); rebuilding", cache, exc)
@@ -345,7 +349,9 @@ class NetworkStore:
             raise NetworkImportError(f"`FILE` {path} does not exist.")
         suffix = _suffix(path)
         if not suffix:
-            raise NetworkImportError(f"`FILE` {path.name} is not an OSM file; expected one of {', '.join(_OSM_SUFFIXES)}.")
+            raise NetworkImportError(
+                f"`FILE` {path.name} is not an OSM file; expected one of {', '.join(_OSM_SUFFIXES)}."
+            )
         if path.stat().st_size == 0:
             raise NetworkImportError(f"`FILE` {path} is empty.")
         base = path.name[: -len(suffix)]

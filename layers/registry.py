@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import geopandas as gpd
 import numpy as np
 import osmnx as ox
-import pandas as pd
 import shapely
 
 from geo.crs import WGS84_EPSG
@@ -124,9 +123,11 @@ def _flatten(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             continue
         if out[col].dtype == object and out[col].map(lambda v: isinstance(v, list | dict | set | tuple)).any():
             out[col] = out[col].map(
-                lambda v: json.dumps(sorted(v) if isinstance(v, set) else v, ensure_ascii=False, default=str)
-                if isinstance(v, list | dict | set | tuple)
-                else v
+                lambda v: (
+                    json.dumps(sorted(v) if isinstance(v, set) else v, ensure_ascii=False, default=str)
+                    if isinstance(v, list | dict | set | tuple)
+                    else v
+                )
             )
     return out
 
@@ -184,7 +185,9 @@ class LayerStore:
         else:
             path = self.seeds_dir / spec.file
             if not path.is_file():
-                raise DataSourceError(f"layer {spec.id!r}: file {path} is missing; rebuild with `venue-planner seeds build`.")
+                raise DataSourceError(
+                    f"layer {spec.id!r}: file {path} is missing; rebuild with `venue-planner seeds build`."
+                )
             gdf = gpd.read_file(path, engine="pyogrio")
         self._validate(spec, gdf)
         return gdf
@@ -222,7 +225,7 @@ def export_vector(gdf: gpd.GeoDataFrame, path: Path, *, fmt: str, layer: str, at
     """
     gdf = _flatten(gdf)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
     if fmt == "geojson":
         doc = json.loads(gdf.to_json(na="null", drop_id=True, to_wgs84=True))
         doc = {"type": "FeatureCollection", "name": layer, "attribution": attribution, "features": doc["features"]}
@@ -234,9 +237,3 @@ def export_vector(gdf: gpd.GeoDataFrame, path: Path, *, fmt: str, layer: str, at
         raise InvalidInputError(f"`format` must be geojson or gpkg; got {fmt!r}.")
     tmp.replace(path)
     return path
-
-
-def frame_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Return rows as JSON-safe dicts (NaN → None)."""
-    clean = df.astype(object).where(pd.notna(df), None)
-    return [dict(r) for r in clean.to_dict(orient="records")]

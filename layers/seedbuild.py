@@ -178,15 +178,16 @@ def register_roads(roads: RawRoads, entrances_lonlat: NDArray[np.float64]) -> tu
         & (entrances_lonlat[:, 1] <= lat.max())
     )
     res = result.residuals_m[inside]
-    stats = {
+    median = round(float(np.median(res)), 2)
+    stats: dict[str, Any] = {
         "method": "annealed kernel correlation (sigma 400 -> 50 m), affine model",
         "reference": "OSM subway entrances (GTFS stops.txt location_type=2)",
         "reference_points_inside_extent": int(inside.sum()),
-        "median_residual_m": round(float(np.median(res)), 2),
+        "median_residual_m": median,
         "p90_residual_m": round(float(np.percentile(res, 90)), 2),
         "transform": {k: float(f"{v:.10g}") for k, v in tf.as_dict().items()},
     }
-    if stats["median_residual_m"] > MAX_MEDIAN_RESIDUAL_M:
+    if median > MAX_MEDIAN_RESIDUAL_M:
         raise RegistrationError(
             f"median residual {stats['median_residual_m']} m exceeds the {MAX_MEDIAN_RESIDUAL_M} m bound; "
             "the registration failed, so no road seed was written."
@@ -221,7 +222,9 @@ def write_osm_xml(roads: RawRoads, tf: AffineLonLat, path: Path) -> dict[str, An
         'license="http://opendatacommons.org/licenses/odbl/1-0/">',
         f'  <bounds minlat="{min(lats):.7f}" minlon="{min(lons):.7f}" maxlat="{max(lats):.7f}" maxlon="{max(lons):.7f}"/>',
     ]
-    out.extend(f'  <node id="{nid}" version="1" lat="{la:.7f}" lon="{lo:.7f}"/>' for nid, (lo, la) in sorted(coords.items()))
+    out.extend(
+        f'  <node id="{nid}" version="1" lat="{la:.7f}" lon="{lo:.7f}"/>' for nid, (lo, la) in sorted(coords.items())
+    )
     maxspeed_written = 0
     for i, (ids, hw, ow, name, sp) in enumerate(
         zip(roads.node_ids, roads.highway, roads.oneway, roads.name, roads.speed_kph, strict=True)
@@ -303,7 +306,11 @@ def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.Geo
     height = int(np.ceil((y1 - miny) / POP_CELL_M))
     transform = Affine(POP_CELL_M, 0.0, x0, 0.0, -POP_CELL_M, y1)
     ids = rasterio.features.rasterize(
-        ((g, i) for i, g in enumerate(utm.geometry)), out_shape=(height, width), transform=transform, fill=-1, dtype="int32"
+        ((g, i) for i, g in enumerate(utm.geometry)),
+        out_shape=(height, width),
+        transform=transform,
+        fill=-1,
+        dtype="int32",
     )
     counts = np.bincount(ids[ids >= 0], minlength=len(towns))
     density = np.full((height, width), -1.0, dtype=np.float64)
@@ -337,7 +344,9 @@ def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.Geo
     report.checks["population_townships_sum"] = total_towns
     report.checks["population_relative_difference"] = rel
     if rel > 0.005:
-        raise DataSourceError(f"population raster sums to {total_raster:.0f}, townships to {total_towns:.0f} ({rel:.2%}).")
+        raise DataSourceError(
+            f"population raster sums to {total_raster:.0f}, townships to {total_towns:.0f} ({rel:.2%})."
+        )
     report.files["population_100m.tif"] = {
         "title": "Population per 100 m cell, spread from township totals",
         "source": "derived from townships.geojson (WorldPop totals)",
@@ -547,7 +556,9 @@ def build_sites(
         if outline == "axis-corridor":
             kids = [k for k in ("yongdingmen", "forbidden-city", "jingshan", "bell-drum-towers") if k in records]
             axis = LineString([centre_utm[k] for k in sorted(kids, key=lambda k: records[k]["lat"])])
-            geom = shapely.union_all([axis.buffer(unc or 250.0), *(geoms_utm[k] for k, v in records.items() if v["parent"] == sid)])
+            geom = shapely.union_all(
+                [axis.buffer(unc or 250.0), *(geoms_utm[k] for k, v in records.items() if v["parent"] == sid)]
+            )
             sources[sid] = (
                 f"outline: {int(2 * (unc or 250))} m wide corridor along the axis through the Yongdingmen, Forbidden City, "
                 "Jingshan and Bell/Drum Tower centres, united with its sub-sites"

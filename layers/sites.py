@@ -38,6 +38,7 @@ class Site:
 
     def boundary_utm(self) -> shapely.Geometry:
         """Return the boundary in UTM 50N."""
+
         def project(coords: NDArray[np.float64]) -> NDArray[np.float64]:
             x, y = lonlat_to_utm(coords[:, 0], coords[:, 1], name=f"site {self.id}")
             return np.column_stack([x, y])

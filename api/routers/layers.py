@@ -60,7 +60,9 @@ def get_layer(
     layer_id: str,
     ctx: Annotated[Context, Depends(get_context)],
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
-    format: Annotated[str, Query(description="geojson or gpkg (vector layers)", pattern="^(geojson|gpkg)$")] = "geojson",  # noqa: A002
+    format: Annotated[
+        str, Query(description="geojson or gpkg (vector layers)", pattern="^(geojson|gpkg)$")
+    ] = "geojson",
 ) -> Response:
     """Return a layer: vector layers as GeoJSON (bbox filter), rasters as GeoTIFF."""
     spec = ctx.layers.spec(layer_id)

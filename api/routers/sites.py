@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
+import geopandas as gpd
 from fastapi import APIRouter, Depends
 
 from api.context import Context, get_context
@@ -17,7 +18,7 @@ from layers.sites import Site
 router = APIRouter(prefix="/sites", tags=["sites"])
 
 
-def _collection(ctx: Context, gdf: Any) -> SiteCollection:
+def _collection(gdf: gpd.GeoDataFrame) -> SiteCollection:
     return SiteCollection.model_validate(json.loads(gdf.to_json(na="null", drop_id=True)))
 
 
@@ -54,7 +55,7 @@ def access_info(ctx: Context, site: Site) -> list[AccessInfo]:
 @router.get("", response_model=SiteCollection, operation_id="list_sites")
 def list_sites(ctx: Annotated[Context, Depends(get_context)]) -> SiteCollection:
     """List every candidate site, sub-site and supporting place as GeoJSON."""
-    return _collection(ctx, ctx.sites.frame())
+    return _collection(ctx.sites.frame())
 
 
 @router.get("/{site_id}", response_model=SiteDetail, operation_id="get_site")
@@ -62,10 +63,12 @@ def get_site(site_id: str, ctx: Annotated[Context, Depends(get_context)]) -> Sit
     """Return one site (by id or name) with its sub-sites and road access."""
     site = ctx.sites.get(site_id)
     df = ctx.sites.frame()
-    feature = SiteFeature.model_validate(json.loads(df[df["id"] == site.id].to_json(na="null", drop_id=True))["features"][0])
+    feature = SiteFeature.model_validate(
+        json.loads(df[df["id"] == site.id].to_json(na="null", drop_id=True))["features"][0]
+    )
     return SiteDetail(
         site=feature,
-        sub_sites=_collection(ctx, ctx.sites.children(site.id)),
+        sub_sites=_collection(ctx.sites.children(site.id)),
         access=access_info(ctx, site),
         map=f"/maps/sites/{site.id}",
     )

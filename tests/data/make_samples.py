@@ -42,7 +42,12 @@ def main(raw: Path, out: Path) -> None:
     for i, (_, pts) in enumerate(ways):
         xy = np.array([p.split() for p in pts], dtype=float)
         ll = xy @ A.T + B
-        if (ll[:, 0] >= LON[0]).all() and (ll[:, 0] <= LON[1]).all() and (ll[:, 1] >= LAT[0]).all() and (ll[:, 1] <= LAT[1]).all():
+        if (
+            (ll[:, 0] >= LON[0]).all()
+            and (ll[:, 0] <= LON[1]).all()
+            and (ll[:, 1] >= LAT[0]).all()
+            and (ll[:, 1] <= LAT[1]).all()
+        ):
             keep.append(i)
     with (roads_out / "beijing_2013.osm_data.txt").open("w") as fh:
         fh.write(f"{len(keep)}\n")

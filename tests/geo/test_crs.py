@@ -69,4 +69,6 @@ def test_gcj02_offset_in_beijing_is_about_500_m() -> None:
 def test_gcj02_inverse_is_consistent() -> None:
     # Converting two nearby GCJ points keeps their separation (the offset is smooth).
     lon, lat = gcj02_to_wgs84(np.array([116.39, 116.40]), np.array([39.90, 39.90]))
-    assert distance_m(lon[0], lat[0], lon[1], lat[1]) == pytest.approx(distance_m(116.39, 39.90, 116.40, 39.90), rel=1e-3)
+    assert distance_m(lon[0], lat[0], lon[1], lat[1]) == pytest.approx(
+        distance_m(116.39, 39.90, 116.40, 39.90), rel=1e-3
+    )

@@ -74,7 +74,9 @@ def test_seed_speeds_use_source_maxspeed_where_present(ctx: Context) -> None:
     assert tagged, "the seed has a few genuine maxspeed tags"
     for maxspeed, speed in tagged:
         assert speed == pytest.approx(float(maxspeed))
-    residential = [d["speed_kph"] for _, _, d in g.edges(data=True) if d["highway"] == "residential" and "maxspeed" not in d]
+    residential = [
+        d["speed_kph"] for _, _, d in g.edges(data=True) if d["highway"] == "residential" and "maxspeed" not in d
+    ]
     assert set(residential) == {25.0}
 
 
@@ -158,7 +160,11 @@ def test_osm_bz2_and_pbf_give_the_same_graph(fresh_settings: Settings, tmp_path:
     [
         (b"this is not xml at all", "broken.osm", "could not be read as OpenStreetMap data"),
         (b"", "empty.osm", "is empty"),
-        (b'<?xml version="1.0"?><osm version="0.6"><node id="1" lat="39.9" lon="116.4"/></osm>', "nodes.osm", "holds no ways"),
+        (
+            b'<?xml version="1.0"?><osm version="0.6"><node id="1" lat="39.9" lon="116.4"/></osm>',
+            "nodes.osm",
+            "holds no ways",
+        ),
         (b"roads", "roads.shp", "is not an OSM file"),
     ],
 )
@@ -209,7 +215,9 @@ def test_fetch_without_internet_fails_clearly(fresh_settings: Settings, monkeypa
     monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
     monkeypatch.setattr(ox.settings, "use_cache", False)
     store = NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir)
-    with pytest.raises(NetworkImportError, match=r"downloading the road network around \(40.3988 N, 116.6640 E\) failed"):
+    with pytest.raises(
+        NetworkImportError, match=r"downloading the road network around \(40.3988 N, 116.6640 E\) failed"
+    ):
         store.fetch(116.664, 40.3988, name="yanqi", dist_m=500)
     assert not store.imports_dir.exists() or not any(store.imports_dir.iterdir())
 
@@ -218,7 +226,9 @@ def test_info_reports_nodes_edges_extent(ctx: Context) -> None:
     info = ctx.networks.get(SEED_NETWORK, "drive").info()
     assert info["nodes"] == ctx.networks.get(SEED_NETWORK, "drive").graph.number_of_nodes()
     minx, miny, maxx, maxy = info["bbox"]
-    assert 116.1 < minx < 116.2 and 116.55 < maxx < 116.65
-    assert 39.75 < miny < 39.8 and 40.05 < maxy < 40.12
+    assert 116.1 < minx < 116.2
+    assert 116.55 < maxx < 116.65
+    assert 39.75 < miny < 39.8
+    assert 40.05 < maxy < 40.12
     assert json.dumps(info)
     assert np.isfinite(info["directed_length_km"])

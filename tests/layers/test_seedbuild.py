@@ -103,7 +103,14 @@ def test_heritage_drops_synthetic_heights(built: tuple[Path, SeedReport]) -> Non
 def test_sites_centres_inside_boundaries(built: tuple[Path, SeedReport]) -> None:
     out, _ = built
     sites = gpd.read_file(out / "sites.geojson")
-    assert set(sites["id"]) == {"central-axis", "forbidden-city", "jingshan", "zhongshan-park", "yanqi-lake", "beijing-station"}
+    assert set(sites["id"]) == {
+        "central-axis",
+        "forbidden-city",
+        "jingshan",
+        "zhongshan-park",
+        "yanqi-lake",
+        "beijing-station",
+    }
     for _, s in sites.iterrows():
         assert s.geometry.contains(shapely.Point(s["centre_lon"], s["centre_lat"])), s["id"]
     yanqi = sites.set_index("id").loc["yanqi-lake"]
@@ -117,7 +124,10 @@ def test_build_is_deterministic(built: tuple[Path, SeedReport], tmp_path: Path) 
     out, _ = built
     build_seeds(RAW, tmp_path, catalog=CATALOG)
     for name in ("beijing_2013_roads.osm.bz2", "population_100m.tif", "sites.geojson", "townships.geojson"):
-        assert hashlib.sha256((out / name).read_bytes()).digest() == hashlib.sha256((tmp_path / name).read_bytes()).digest(), name
+        assert (
+            hashlib.sha256((out / name).read_bytes()).digest()
+            == hashlib.sha256((tmp_path / name).read_bytes()).digest()
+        ), name
 
 
 def test_missing_raw_folder(tmp_path: Path) -> None:
@@ -130,7 +140,7 @@ def test_inconsistent_road_files_fail_clearly(tmp_path: Path) -> None:
     shutil.copytree(RAW, raw)
     waynodes = raw / "beijing_osm_2013_roads" / "beijing_2013.waynodes.txt"
     lines = waynodes.read_text().splitlines(keepends=True)
-    waynodes.write_text("".join(lines[:5] + [lines[5].split(None, 1)[1]] + lines[6:]))  # drop one node id
+    waynodes.write_text("".join([*lines[:5], lines[5].split(None, 1)[1], *lines[6:]]))  # drop one node id
     with pytest.raises(DataSourceError, match=r"beijing_2013.waynodes.txt line 6: .* node ids, osm_data disagrees"):
         build_seeds(raw, tmp_path / "out", catalog=CATALOG)
     assert not (tmp_path / "out" / "beijing_2013_roads.osm.bz2").exists()

@@ -21,12 +21,21 @@ MANIFEST = json.loads((SEEDS / "manifest.json").read_text(encoding="utf-8"))
 @pytest.fixture(scope="module")
 def roads() -> gpd.GeoDataFrame:
     """The shipped OSM ways as lines, read straight from the OSM file with pyosmium."""
-    nodes = {n.id: (n.location.lon, n.location.lat) for n in osmium.FileProcessor(str(SEEDS / "beijing_2013_roads.osm.bz2"), osmium.osm.NODE)}
+    nodes = {
+        n.id: (n.location.lon, n.location.lat)
+        for n in osmium.FileProcessor(str(SEEDS / "beijing_2013_roads.osm.bz2"), osmium.osm.NODE)
+    }
     rows = []
     for w in osmium.FileProcessor(str(SEEDS / "beijing_2013_roads.osm.bz2"), osmium.osm.WAY):
         coords = [nodes[n.ref] for n in w.nodes]
         if len(coords) > 1:
-            rows.append({"name": w.tags.get("name", ""), "highway": w.tags.get("highway"), "geometry": shapely.LineString(coords)})
+            rows.append(
+                {
+                    "name": w.tags.get("name", ""),
+                    "highway": w.tags.get("highway"),
+                    "geometry": shapely.LineString(coords),
+                }
+            )
     return gpd.GeoDataFrame(rows, crs=4326).to_crs(UTM_EPSG)
 
 
@@ -64,7 +73,10 @@ def _median_offset(roads: gpd.GeoDataFrame, names: set[str], a: str, b: str, *, 
     axis = affinity.scale(shapely.LineString([st.geometry[a], st.geometry[b]]), 3, 3)
     sel = roads[roads["name"].isin(names) & (roads["highway"] == highway)]
     pts = shapely.points(sel.get_coordinates().to_numpy())
-    near = shapely.distance(pts, st.geometry[a].union(st.geometry[b]).centroid) < st.geometry[a].distance(st.geometry[b]) * 0.6
+    near = (
+        shapely.distance(pts, st.geometry[a].union(st.geometry[b]).centroid)
+        < st.geometry[a].distance(st.geometry[b]) * 0.6
+    )
     return float(np.median(shapely.distance(pts[near], axis)))
 
 

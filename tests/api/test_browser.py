@@ -1,0 +1,110 @@
+"""Map pages in headless Chromium (Debian's chromium and chromium-driver)."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from api.app import create_app
+from api.settings import REPO_ROOT, Settings
+from layers.sites import SiteCatalog
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = REPO_ROOT / "artifacts" / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def base_url(settings: Settings) -> Iterator[str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.3)
+    else:
+        pytest.fail("the service did not start within 120 s")
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    if not Path(CHROMIUM).exists() or not Path(CHROMEDRIVER).exists():
+        pytest.fail("Chromium is missing: apt-get install chromium chromium-driver (see README)")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--window-size=1400,900", "--disable-dev-shm-usage",
+    ):  # fmt: skip
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def _load(browser: webdriver.Chrome, url: str, shot: str) -> dict[str, object]:
+    browser.get_log("browser")  # drop what an earlier page left
+    browser.get(url)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if browser.execute_script("return document.querySelectorAll('.leaflet-control-layers').length") > 0:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / f"{shot}.png"))
+    return {
+        "errors": [e for e in browser.get_log("browser") if e["level"] == "SEVERE"],
+        "paths": browser.execute_script("return document.querySelectorAll('path.leaflet-interactive').length"),
+        "layers": browser.execute_script("return document.querySelector('.leaflet-control-layers').innerText"),
+        "credit": browser.execute_script("return document.querySelector('.leaflet-control-attribution').innerText"),
+    }
+
+
+def test_index_page(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps?basemap=none", "index")
+    assert got["errors"] == []
+    assert int(got["paths"]) >= 21  # every site outline is drawn
+    assert "central-axis" in str(got["layers"])
+    assert "© OpenStreetMap contributors" in str(got["credit"])
+
+
+def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Settings) -> None:
+    from api.context import Context
+
+    sites: SiteCatalog = Context.from_settings(settings).sites
+    for sid in sites.ids():
+        got = _load(browser, f"{base_url}/maps/sites/{sid}?basemap=none", f"site-{sid}")
+        assert got["errors"] == [], sid
+        assert int(got["paths"]) >= 1, sid
+        assert "Site boundary" in str(got["layers"]), sid
+        assert "© OpenStreetMap contributors" in str(got["credit"]), sid
+        if sid == "central-axis":
+            assert "Roads, drive" in str(got["layers"])
+            assert "Subway stations (44)" in str(got["layers"])
+            assert int(got["paths"]) > 1000

@@ -1,0 +1,76 @@
+"""The venue-planner command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+from api.cli import main
+from api.settings import Settings
+
+
+@pytest.fixture
+def env(fresh_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("VENUE_PLANNER_SEEDS_DIR", str(fresh_settings.seeds_dir))
+    monkeypatch.setenv("VENUE_PLANNER_DATA_DIR", str(fresh_settings.data_dir))
+    monkeypatch.setenv("VENUE_PLANNER_CACHE_DIR", str(fresh_settings.cache_dir))
+    return fresh_settings
+
+
+def test_layers_list(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["layers", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "subway-stations" in out
+    assert "EPSG:4326" in out
+
+
+@pytest.mark.parametrize("fmt", ["geojson", "gpkg"])
+def test_layers_export_reads_back_equal(env: Settings, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"stations.{fmt}"
+    assert main(["layers", "export", "subway-stations", "--format", fmt, "-o", str(out)]) == 0
+    back = gpd.read_file(out)
+    orig = gpd.read_file(env.seeds_dir / "subway_stations.geojson")
+    assert back.crs.to_epsg() == 4326
+    assert list(back["name"]) == list(orig["name"])
+    assert list(back["lines"]) == list(orig["lines"])
+    assert back.geometry.geom_equals_exact(orig.geometry, tolerance=1e-7).all()
+    if fmt == "geojson":
+        doc = json.loads(out.read_text(encoding="utf-8"))
+        lon, lat = doc["features"][0]["geometry"]["coordinates"]
+        assert 115 < lon < 118
+        assert 39 < lat < 41
+        assert "OpenStreetMap" in doc["attribution"]
+
+
+def test_layers_export_polygons_read_back_equal(env: Settings, tmp_path: Path) -> None:
+    out = tmp_path / "sites.gpkg"
+    assert main(["layers", "export", "sites", "--format", "gpkg", "-o", str(out)]) == 0
+    back = gpd.read_file(out)
+    orig = gpd.read_file(env.seeds_dir / "sites.geojson")
+    assert back.geometry.geom_equals_exact(orig.geometry, tolerance=1e-9).all()
+    assert list(back["boundary_source"]) == list(orig["boundary_source"])
+
+
+def test_networks_info_lists_uncovered_sites(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["networks", "info", "--mode", "drive", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["sites_not_covered"] == ["daxing-airport", "grand-canal", "yanqi-lake"]
+    seed = doc["networks"][0]
+    assert seed["name"] == "central-beijing-2013"
+    assert "forbidden-city" in seed["sites_covered"]
+
+
+def test_networks_import_broken_file_exits_1(env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.osm.pbf"
+    bad.write_bytes(b"\x00\x01 not a pbf")
+    assert main(["networks", "import", str(bad)]) == 1
+    assert "could not be read as OpenStreetMap data" in capsys.readouterr().err
+    assert not (env.data_dir / "networks").exists() or not any((env.data_dir / "networks").iterdir())
+
+
+def test_unknown_site_for_fetch(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["networks", "fetch", "--site", "atlantis"]) == 1
+    assert "no site 'atlantis'" in capsys.readouterr().err
