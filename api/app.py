@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import Context
 from api.errors import install_error_handlers
-from api.routers import health, layers, maps, sites
+from api.routers import health, layers, maps, routes, sites
 from api.settings import Settings
 from geo.network import MODES
 
@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 for mode in MODES:
                     await run_in_threadpool(ctx.networks.get, src.name, mode)
             log.info("networks loaded: %s", ", ".join(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()))
+            for mode in MODES:  # routing engines take a few seconds each; requests wait for them
+                await run_in_threadpool(ctx.routing.warm, mode)
         yield
 
     app = FastAPI(
@@ -46,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = ctx
     install_error_handlers(app)
-    for r in (health.router, layers.router, sites.router, maps.router):
+    for r in (health.router, layers.router, sites.router, routes.router, maps.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

@@ -9,6 +9,7 @@ from fastapi import Request
 from api.settings import Settings
 from layers.networks import NetworkStore
 from layers.registry import LayerStore
+from layers.routing import RoutingService
 from layers.sites import SiteCatalog
 
 __all__ = ["Context", "get_context"]
@@ -22,13 +23,16 @@ class Context:
     networks: NetworkStore
     layers: LayerStore
     sites: SiteCatalog
+    routing: RoutingService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
         """Build the stores for ``settings``."""
         networks = NetworkStore(settings.seeds_dir, settings.data_dir, settings.cache_dir)
         layers = LayerStore(settings.seeds_dir, networks)
-        return cls(settings, networks, layers, SiteCatalog(layers))
+        sites = SiteCatalog(layers)
+        routing = RoutingService(networks, sites, site_access_max_m=settings.site_access_max_m)
+        return cls(settings, networks, layers, sites, routing)
 
 
 def get_context(request: Request) -> Context:

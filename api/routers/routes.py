@@ -1,0 +1,316 @@
+"""Routes, travel-time matrices and itineraries."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from geojson_pydantic import Feature, FeatureCollection, LineString
+from pydantic import BaseModel, Field
+
+from api.context import Context, get_context
+from api.schemas import GeoJSONResponse
+from geo.errors import InvalidInputError
+from geo.routing import Route
+from layers.routing import MAX_MATRIX_CELLS, MAX_STOPS, Closures, Place, ResolvedPlace, overlap_with_best, parse_polygon
+
+router = APIRouter(tags=["routes"])
+
+OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
+ModeT = Literal["drive", "walk"]
+MetricT = Literal["fastest", "shortest"]
+
+
+class LonLat(BaseModel):
+    """A WGS84 point."""
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class SiteRef(BaseModel):
+    """A site of the catalogue, by id or name."""
+
+    site: str = Field(min_length=1, max_length=100)
+
+
+PlaceIn = LonLat | SiteRef | Annotated[list[float], Field(min_length=2, max_length=2)] | str
+
+
+def to_place(p: PlaceIn) -> Place:
+    """Convert an API place into the service's form."""
+    if isinstance(p, LonLat):
+        return (p.lon, p.lat)
+    if isinstance(p, SiteRef):
+        return p.site
+    if isinstance(p, list):
+        return (float(p[0]), float(p[1]))
+    parts = p.split(",")
+    if len(parts) == 2:
+        try:
+            return (float(parts[0]), float(parts[1]))
+        except ValueError:
+            pass
+    return p.strip()
+
+
+class ClosuresIn(BaseModel):
+    """Event closures: streets by name and avoid-areas as GeoJSON polygons."""
+
+    streets: list[str] = Field(default_factory=list, max_length=50)
+    areas: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=20, description="GeoJSON Polygon, MultiPolygon or Feature"
+    )
+
+    def to_closures(self) -> Closures:
+        """Validate and convert."""
+        return Closures(
+            streets=tuple(self.streets),
+            areas=tuple(parse_polygon(a, label=f"closures.areas[{i}]") for i, a in enumerate(self.areas)),
+        )
+
+
+class RouteRequest(BaseModel):
+    """A route between two places."""
+
+    origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
+    destination: PlaceIn
+    mode: ModeT = "drive"
+    metric: MetricT = "fastest"
+    alternatives: int = Field(1, ge=1, le=5, description="How many routes: the best, then different ones")
+    closures: ClosuresIn | None = None
+    max_snap_m: float = Field(500.0, gt=0, le=2000, description="Farthest a point may be from the network")
+
+
+class Endpoint(BaseModel):
+    """Where a requested place meets the network."""
+
+    input: str
+    site_id: str | None
+    lon: float = Field(description="Snapped (or access) point, WGS84")
+    lat: float
+    snap_distance_m: float
+
+
+class Street(BaseModel):
+    """A street used by a route."""
+
+    name: str
+    length_m: float
+    travel_time_s: float
+
+
+class RouteProperties(BaseModel):
+    """Figures of one route."""
+
+    rank: int
+    mode: str
+    metric: str
+    network: str
+    travel_time_s: float
+    length_m: float
+    overlap_with_best: float = Field(description="Share of this route's length shared with the best route")
+    streets: list[Street]
+    origin: Endpoint
+    destination: Endpoint
+
+
+RouteFeature = Feature[LineString, RouteProperties]
+
+
+class RouteCollection(FeatureCollection[RouteFeature]):
+    """Routes, best first."""
+
+    attribution: str = OSM_CREDIT
+
+
+class MatrixRequest(BaseModel):
+    """Many-to-many travel costs."""
+
+    origins: list[PlaceIn] = Field(min_length=1, max_length=MAX_MATRIX_CELLS)
+    destinations: list[PlaceIn] = Field(min_length=1, max_length=MAX_MATRIX_CELLS)
+    mode: ModeT = "drive"
+    metric: MetricT = "fastest"
+    max_snap_m: float = Field(500.0, gt=0, le=2000)
+
+
+class MatrixResponse(BaseModel):
+    """Costs from every origin (rows) to every destination (columns); null = unreachable."""
+
+    mode: str
+    metric: str
+    unit: str
+    network: str
+    origins: list[Endpoint]
+    destinations: list[Endpoint]
+    values: list[list[float | None]]
+    attribution: str = OSM_CREDIT
+
+
+class ItineraryRequest(BaseModel):
+    """A trip through ordered stops."""
+
+    stops: list[PlaceIn] = Field(min_length=2, max_length=MAX_STOPS)
+    mode: ModeT = "drive"
+    metric: MetricT = "fastest"
+    optimize: bool = Field(False, description="Reorder the intermediate stops (at most 10) for the least total cost")
+    closures: ClosuresIn | None = None
+    max_snap_m: float = Field(500.0, gt=0, le=2000)
+
+
+class ItinerarySummary(BaseModel):
+    """Totals and order of an itinerary."""
+
+    order: list[int] = Field(description="Indices of the requested stops in visiting order")
+    stops: list[Endpoint]
+    travel_time_s: float
+    length_m: float
+    given_order_cost: float | None = Field(None, description="Cost of the requested order, when optimize is set")
+
+
+class ItineraryResponse(FeatureCollection[RouteFeature]):
+    """One feature per leg, in visiting order."""
+
+    summary: ItinerarySummary
+    attribution: str = OSM_CREDIT
+
+
+def endpoint(p: ResolvedPlace) -> Endpoint:
+    """Describe a resolved place."""
+    return Endpoint(
+        input=p.label,
+        site_id=p.site_id,
+        lon=round(p.snap.lon, 7),
+        lat=round(p.snap.lat, 7),
+        snap_distance_m=round(p.snap.distance_m, 1),
+    )
+
+
+def route_feature(
+    route: Route, rank: int, overlap: float, a: ResolvedPlace, b: ResolvedPlace, mode: str, network: str
+) -> RouteFeature:
+    """Return a route as a GeoJSON Feature."""
+    return RouteFeature(
+        type="Feature",
+        geometry=LineString(type="LineString", coordinates=[(round(x, 7), round(y, 7)) for x, y in route.coords]),
+        properties=RouteProperties(
+            rank=rank,
+            mode=mode,
+            metric=route.metric,
+            network=network,
+            travel_time_s=round(route.travel_time_s, 3),
+            length_m=round(route.length_m, 2),
+            overlap_with_best=round(overlap, 4),
+            streets=[
+                Street(name=s.name, length_m=round(s.length_m, 1), travel_time_s=round(s.travel_time_s, 1))
+                for s in route.streets
+            ],
+            origin=endpoint(a),
+            destination=endpoint(b),
+        ),
+    )
+
+
+def compute_routes(ctx: Context, req: RouteRequest) -> RouteCollection:
+    """Run a route request."""
+    closures = req.closures.to_closures() if req.closures else None
+    routes, a, b = ctx.routing.routes(
+        to_place(req.origin),
+        to_place(req.destination),
+        mode=req.mode,
+        metric=req.metric,
+        alternatives=req.alternatives,
+        closures=closures,
+        max_snap_m=req.max_snap_m,
+    )
+    overlaps = overlap_with_best(routes)
+    feats = [route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name) for i, r in enumerate(routes)]
+    return RouteCollection(type="FeatureCollection", features=feats)
+
+
+@router.post("/routes", response_model=RouteCollection, response_class=GeoJSONResponse, operation_id="post_routes")
+def post_routes(req: RouteRequest, ctx: Annotated[Context, Depends(get_context)]) -> RouteCollection:
+    """Return the best route between two places, and alternatives, honouring closures."""
+    return compute_routes(ctx, req)
+
+
+@router.get("/routes", response_model=RouteCollection, response_class=GeoJSONResponse, operation_id="get_routes")
+def get_routes(
+    ctx: Annotated[Context, Depends(get_context)],
+    origin: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
+    destination: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
+    mode: ModeT = "drive",
+    metric: MetricT = "fastest",
+    alternatives: Annotated[int, Query(ge=1, le=5)] = 1,
+    close_street: Annotated[list[str] | None, Query(description="Street names to close (repeatable)")] = None,
+) -> RouteCollection:
+    """Return routes for simple cases (POST /routes takes avoid-areas too)."""
+    req = RouteRequest(
+        origin=origin,
+        destination=destination,
+        mode=mode,
+        metric=metric,
+        alternatives=alternatives,
+        closures=ClosuresIn(streets=close_street or []),
+    )
+    return compute_routes(ctx, req)
+
+
+def _cell(v: float) -> float | None:
+    return None if not math.isfinite(v) else round(float(v), 3)
+
+
+@router.post("/routes/matrix", response_model=MatrixResponse, operation_id="post_matrix")
+def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)]) -> MatrixResponse:
+    """Return travel times (fastest) or distances (shortest) from every origin to every destination."""
+    if len(req.origins) * len(req.destinations) > MAX_MATRIX_CELLS:
+        raise InvalidInputError(
+            f"the matrix has {len(req.origins)} x {len(req.destinations)} = {len(req.origins) * len(req.destinations)} "
+            f"cells; the limit is {MAX_MATRIX_CELLS}. Split the request."
+        )
+    costs, ro, rd = ctx.routing.matrix(
+        [to_place(p) for p in req.origins],
+        [to_place(p) for p in req.destinations],
+        mode=req.mode,
+        metric=req.metric,
+        max_snap_m=req.max_snap_m,
+    )
+    return MatrixResponse(
+        mode=req.mode,
+        metric=req.metric,
+        unit="s" if req.metric == "fastest" else "m",
+        network=ro[0].network.name,
+        origins=[endpoint(p) for p in ro],
+        destinations=[endpoint(p) for p in rd],
+        values=[[_cell(v) for v in row] for row in costs],
+    )
+
+
+@router.post(
+    "/itineraries", response_model=ItineraryResponse, response_class=GeoJSONResponse, operation_id="post_itinerary"
+)
+def post_itinerary(req: ItineraryRequest, ctx: Annotated[Context, Depends(get_context)]) -> ItineraryResponse:
+    """Return the legs of a trip through ordered stops (airport → hotel → venue → banquet)."""
+    closures = req.closures.to_closures() if req.closures else None
+    out = ctx.routing.itinerary(
+        [to_place(p) for p in req.stops],
+        mode=req.mode,
+        metric=req.metric,
+        optimize=req.optimize,
+        closures=closures,
+        max_snap_m=req.max_snap_m,
+    )
+    places, order, legs = out["places"], out["order"], out["legs"]
+    feats = [
+        route_feature(leg, i, 0.0, places[order[i]], places[order[i + 1]], req.mode, out["network"].name)
+        for i, leg in enumerate(legs)
+    ]
+    summary = ItinerarySummary(
+        order=order,
+        stops=[endpoint(places[i]) for i in order],
+        travel_time_s=round(sum(leg.travel_time_s for leg in legs), 3),
+        length_m=round(sum(leg.length_m for leg in legs), 2),
+        given_order_cost=None if out["given_order_cost"] is None else round(out["given_order_cost"], 3),
+    )
+    return ItineraryResponse(type="FeatureCollection", features=feats, summary=summary)

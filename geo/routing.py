@@ -1,0 +1,574 @@
+"""Fast routing on a road graph: contraction hierarchies, edge snapping, closures.
+
+The hot path never touches networkx. A graph is turned once into compact arrays:
+node coordinates, and per metric (``travel_time_s``, ``length_m``) the cheapest edge of
+every directed node pair. Plain routes and matrices use pandana's contraction
+hierarchies (C++); pandana stores weights as integers of 1/1000, so the cost of each
+returned path is recomputed in floating point from the arrays. Requests with closures
+or penalties (alternatives) copy the weight array, change it, and run scipy's Dijkstra
+on the CSR matrix: nothing is rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+
+from geo.errors import InvalidInputError, NoRouteError
+
+if TYPE_CHECKING:
+    import networkx as nx
+    from numpy.typing import NDArray
+
+    from geo.snapping import Snap
+
+__all__ = [
+    "METRICS",
+    "Metric",
+    "Route",
+    "RoutingEngine",
+    "StreetLeg",
+    "build_engine",
+    "order_stops",
+    "route_overlap",
+]
+
+Metric = Literal["fastest", "shortest"]
+METRICS: tuple[Metric, ...] = ("fastest", "shortest")
+_WEIGHT = {"fastest": "travel_time_s", "shortest": "length_m"}
+_UNREACHABLE = 4_000_000.0  # pandana returns 4294967.295 for pairs with no path
+
+
+@dataclass(frozen=True)
+class StreetLeg:
+    """A run of consecutive edges with the same street name."""
+
+    name: str
+    length_m: float
+    travel_time_s: float
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route between two snapped points.
+
+    Attributes
+    ----------
+    coords
+        (n, 2) lon/lat of the route line, from the snapped origin to the snapped destination.
+    nodes
+        Graph node ids passed through, in order.
+    edges
+        The (u, v, key) graph edges fully traversed, in order.
+    travel_time_s, length_m
+        Totals along the route, including the partial edges at both ends.
+    streets
+        The streets used, in order, with the distance on each.
+    """
+
+    coords: NDArray[np.float64] = field(repr=False)
+    nodes: tuple[int, ...]
+    edges: tuple[tuple[int, int, int], ...]
+    travel_time_s: float
+    length_m: float
+    streets: tuple[StreetLeg, ...]
+    metric: Metric
+    edge_lengths_m: tuple[float, ...] = ()
+
+    def cost(self) -> float:
+        """Return the optimised quantity: seconds for fastest, metres for shortest."""
+        return self.travel_time_s if self.metric == "fastest" else self.length_m
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence C-level stdout (pandana prints its progress from C++)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    with open(os.devnull, "wb") as devnull:  # noqa: PTH123 - a file descriptor is needed
+        os.dup2(devnull.fileno(), 1)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _edge_name(data: dict[str, object]) -> str:
+    name = data.get("name")
+    if isinstance(name, list):
+        return " / ".join(str(n) for n in name)
+    return str(name) if isinstance(name, str) else ""
+
+
+class RoutingEngine:
+    """Routes on one graph (one mode). Build it with `build_engine`; it never changes the graph."""
+
+    def __init__(self, graph: nx.MultiDiGraph) -> None:
+        import pandana
+
+        self.graph = graph
+        self.node_ids = np.array(list(graph.nodes), dtype=np.int64)
+        self.index = {int(n): i for i, n in enumerate(self.node_ids)}
+        self.lon = np.array([graph.nodes[n]["x"] for n in self.node_ids], dtype=float)
+        self.lat = np.array([graph.nodes[n]["y"] for n in self.node_ids], dtype=float)
+        n = len(self.node_ids)
+        self._key: dict[Metric, dict[tuple[int, int], int]] = {}
+        self._row: dict[Metric, dict[tuple[int, int], int]] = {}
+        self._csr: dict[Metric, csr_matrix] = {}
+        self._time: dict[Metric, NDArray[np.float64]] = {}
+        self._length: dict[Metric, NDArray[np.float64]] = {}
+        self._src: dict[Metric, NDArray[np.int64]] = {}
+        self._dst: dict[Metric, NDArray[np.int64]] = {}
+        impedances = {}
+        for metric in METRICS:
+            wname = _WEIGHT[metric]
+            best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
+            for u, v, k, d in graph.edges(keys=True, data=True):
+                pair = (self.index[u], self.index[v])
+                w = float(d[wname])
+                if pair not in best or w < best[pair][0]:
+                    best[pair] = (w, int(k), float(d["travel_time_s"]), float(d["length_m"]))
+            pairs = sorted(best)
+            src = np.array([p[0] for p in pairs], dtype=np.int64)
+            dst = np.array([p[1] for p in pairs], dtype=np.int64)
+            w = np.array([best[p][0] for p in pairs], dtype=float)
+            self._key[metric] = {p: best[p][1] for p in pairs}
+            self._row[metric] = {p: i for i, p in enumerate(pairs)}
+            self._time[metric] = np.array([best[p][2] for p in pairs], dtype=float)
+            self._length[metric] = np.array([best[p][3] for p in pairs], dtype=float)
+            self._src[metric], self._dst[metric] = src, dst
+            self._csr[metric] = csr_matrix((np.maximum(w, 1e-9), (src, dst)), shape=(n, n))
+            impedances[metric] = (src, dst, w)
+        # pandana needs one edge list for all impedances: use the union of pairs, each
+        # with its own best weight per metric.
+        pairs_all = sorted(set(self._row["fastest"]) | set(self._row["shortest"]))
+        frm = np.array([p[0] for p in pairs_all], dtype=np.int64)
+        to = np.array([p[1] for p in pairs_all], dtype=np.int64)
+        weights = pd.DataFrame(
+            {m: [float(self._csr[m][p[0], p[1]]) if p in self._row[m] else 1e9 for p in pairs_all] for m in METRICS}
+        )
+        with _quiet_stdout():
+            self._ch = pandana.Network(
+                pd.Series(self.lon), pd.Series(self.lat), pd.Series(frm), pd.Series(to), weights, twoway=False
+            )
+        self._ch_lock = threading.Lock()
+        self._imp = {m: i for i, m in enumerate(METRICS)}
+
+    # -- node-level queries ---------------------------------------------------------
+
+    def _check_metric(self, metric: str) -> Metric:
+        if metric not in METRICS:
+            raise InvalidInputError(f"`metric` must be one of {', '.join(METRICS)}; got {metric!r}.")
+        return metric  # type: ignore[return-value]
+
+    def node_path(self, a: int, b: int, *, metric: Metric) -> list[int]:
+        """Return the node indices of a shortest path between node indices (CH)."""
+        if a == b:
+            return [a]
+        with self._ch_lock:
+            path = self._ch.net.shortest_path(int(a), int(b), self._imp[metric])
+        return [int(p) for p in path]
+
+    def node_costs(self, a: NDArray[np.int64], b: NDArray[np.int64], *, metric: Metric) -> NDArray[np.float64]:
+        """Return shortest-path costs between paired node indices (inf where unreachable)."""
+        if len(a) == 0:
+            return np.empty(0)
+        with self._ch_lock:
+            out = np.asarray(
+                self._ch.net.shortest_path_distances(a.astype(np.int64), b.astype(np.int64), self._imp[metric]),
+                dtype=float,
+            )
+        out[out > _UNREACHABLE] = np.inf
+        out[a == b] = 0.0
+        return out
+
+    def path_totals(self, path: Sequence[int], *, metric: Metric) -> tuple[float, float]:
+        """Return (travel_time_s, length_m) along node indices, in floating point."""
+        rows = [self._row[metric][(u, v)] for u, v in itertools.pairwise(path)]
+        return float(self._time[metric][rows].sum()), float(self._length[metric][rows].sum())
+
+    # -- snapped queries ------------------------------------------------------------
+
+    def _ends(self, snap: Snap, metric: Metric, *, origin: bool) -> list[tuple[int, float, float, float]]:
+        """Return (node index, cost, time, length) of the graph nodes reachable from/to a snap."""
+        g = self.graph
+        out = []
+        fwd = g.edges[snap.u, snap.v, snap.key]
+        t, ln = float(fwd["travel_time_s"]), float(fwd["length_m"])
+        w = float(fwd[_WEIGHT[metric]])
+        f = snap.fraction
+        if origin:
+            out.append((self.index[snap.v], (1 - f) * w, (1 - f) * t, (1 - f) * ln))
+        else:
+            out.append((self.index[snap.u], f * w, f * t, f * ln))
+        rev = self._reverse(snap)
+        if rev is not None:
+            rt, rl, rw = float(rev["travel_time_s"]), float(rev["length_m"]), float(rev[_WEIGHT[metric]])
+            if origin:
+                out.append((self.index[snap.u], f * rw, f * rt, f * rl))
+            else:
+                out.append((self.index[snap.v], (1 - f) * rw, (1 - f) * rt, (1 - f) * rl))
+        return out
+
+    def _reverse(self, snap: Snap) -> dict[str, object] | None:
+        """Return the edge running back along the snapped edge (a two-way street), if any."""
+        if not self.graph.has_edge(snap.v, snap.u):
+            return None
+        ln = float(self.graph.edges[snap.u, snap.v, snap.key]["length_m"])
+        for data in self.graph.get_edge_data(snap.v, snap.u).values():
+            if abs(float(data["length_m"]) - ln) < max(1.0, 0.02 * ln):
+                return dict(data)
+        return None
+
+    def route(
+        self,
+        origin: Snap,
+        destination: Snap,
+        *,
+        metric: str = "fastest",
+        blocked: NDArray[np.bool_] | None = None,
+        penalty: NDArray[np.float64] | None = None,
+    ) -> Route:
+        """Return the best route between two snapped points.
+
+        Parameters
+        ----------
+        origin, destination
+            Points snapped to this engine's graph.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        blocked
+            Per-row mask of the metric's edge arrays that may not be used (closures);
+            see `edge_mask`. The snapped edges themselves stay usable.
+        penalty
+            Per-row multipliers of the weights (for alternatives); costs are still
+            reported unpenalised.
+
+        Raises
+        ------
+        NoRouteError
+            When no path joins the points.
+        """
+        m = self._check_metric(metric)
+        starts = self._ends(origin, m, origin=True)
+        ends = self._ends(destination, m, origin=False)
+        candidates: list[tuple[float, list[int], tuple[int, float, float, float], tuple[int, float, float, float]]] = []
+        direct = self._same_edge(origin, destination, m)
+        if blocked is None and penalty is None:
+            a = np.array([s[0] for s in starts for _ in ends], dtype=np.int64)
+            b = np.array([e[0] for _ in starts for e in ends], dtype=np.int64)
+            costs = self.node_costs(a, b, metric=m)
+            combos = [(s, e) for s in starts for e in ends]
+            order = np.argsort(costs + np.array([s[1] + e[1] for s, e in combos]))
+            best_i = int(order[0])
+            total = float(costs[best_i] + combos[best_i][0][1] + combos[best_i][1][1])
+            if np.isfinite(total):
+                s, e = combos[best_i]
+                candidates.append((total, self.node_path(s[0], e[0], metric=m), s, e))
+        else:
+            weights = self._csr[m].data.copy()
+            if penalty is not None:
+                weights = weights * penalty
+            if blocked is not None:
+                weights[blocked] = np.inf
+            finite = np.isfinite(weights)
+            mat = csr_matrix((weights[finite], (self._src[m][finite], self._dst[m][finite])), shape=self._csr[m].shape)
+            for s in starts:
+                dist, pred = dijkstra(mat, indices=s[0], return_predecessors=True)
+                for e in ends:
+                    if np.isfinite(dist[e[0]]):
+                        total = float(dist[e[0]]) + s[1] + e[1]
+                        candidates.append((total, _walk_back(pred, s[0], e[0]), s, e))
+        if direct is not None:
+            candidates.append(direct)
+        if not candidates:
+            raise NoRouteError(
+                f"no {m} route joins the origin ({origin.lat:.5f} N, {origin.lon:.5f} E) and the destination "
+                f"({destination.lat:.5f} N, {destination.lon:.5f} E) on this network (one-way streets or "
+                "disconnected roads); move a point onto a connected road."
+            )
+        _, path, s, e = min(candidates, key=lambda c: c[0])
+        return self._assemble(origin, destination, path, s, e, m)
+
+    def _same_edge(
+        self, origin: Snap, destination: Snap, metric: Metric
+    ) -> tuple[float, list[int], tuple[int, float, float, float], tuple[int, float, float, float]] | None:
+        if (origin.u, origin.v, origin.key) != (destination.u, destination.v, destination.key):
+            return None
+        if destination.fraction >= origin.fraction:
+            edge = self.graph.edges[origin.u, origin.v, origin.key]
+            df = destination.fraction - origin.fraction
+            w = df * float(edge[_WEIGHT[metric]])
+            return (
+                w,
+                [],
+                (-1, w, df * float(edge["travel_time_s"]), df * float(edge["length_m"])),
+                (-1, 0.0, 0.0, 0.0),
+            )
+        rev = self._reverse(origin)
+        if rev is None:
+            return None
+        df = origin.fraction - destination.fraction
+        w = df * float(rev[_WEIGHT[metric]])
+        return (w, [], (-2, w, df * float(rev["travel_time_s"]), df * float(rev["length_m"])), (-2, 0.0, 0.0, 0.0))
+
+    def _edge_line(self, u: int, v: int, key: int) -> NDArray[np.float64]:
+        data = self.graph.edges[u, v, key]
+        geom = data.get("geometry")
+        if geom is not None:
+            return np.asarray(geom.coords, dtype=float)
+        return np.array(
+            [[self.graph.nodes[u]["x"], self.graph.nodes[u]["y"]], [self.graph.nodes[v]["x"], self.graph.nodes[v]["y"]]]
+        )
+
+    def _partial(self, line: NDArray[np.float64], f0: float, f1: float) -> NDArray[np.float64]:
+        """Return the part of a lon/lat line between fractions f0 < f1 of its length (planar)."""
+        ls = shapely.LineString(line)
+        if f1 - f0 <= 1e-12:
+            p = shapely.line_interpolate_point(ls, f0, normalized=True)
+            return np.array([[p.x, p.y]])
+        sub = shapely.ops.substring(ls, f0, f1, normalized=True)
+        return np.asarray(sub.coords, dtype=float)
+
+    def _assemble(
+        self,
+        origin: Snap,
+        destination: Snap,
+        path: list[int],
+        s: tuple[int, float, float, float],
+        e: tuple[int, float, float, float],
+        metric: Metric,
+    ) -> Route:
+        import shapely.ops  # noqa: F401 - substring lives in shapely.ops
+
+        pieces: list[NDArray[np.float64]] = []
+        legs: list[tuple[str, float, float]] = []
+        fwd = self.graph.edges[origin.u, origin.v, origin.key]
+        if s[0] < 0:  # origin and destination on the same edge
+            line = self._edge_line(origin.u, origin.v, origin.key)
+            if s[0] == -1:
+                pieces.append(self._partial(line, origin.fraction, destination.fraction))
+            else:
+                pieces.append(self._partial(line, destination.fraction, origin.fraction)[::-1])
+            legs.append((_edge_name(fwd), s[3], s[2]))
+            coords = np.vstack(pieces)
+            return self._finish(coords, (), (), legs, metric)
+        line = self._edge_line(origin.u, origin.v, origin.key)
+        if s[0] == self.index[origin.v]:
+            pieces.append(self._partial(line, origin.fraction, 1.0))
+        else:
+            pieces.append(self._partial(line, 0.0, origin.fraction)[::-1])
+        legs.append((_edge_name(fwd), s[3], s[2]))
+        edges: list[tuple[int, int, int]] = []
+        for a, b in itertools.pairwise(path):
+            u, v = int(self.node_ids[a]), int(self.node_ids[b])
+            k = self._key[metric][(a, b)]
+            edges.append((u, v, k))
+            data = self.graph.edges[u, v, k]
+            pieces.append(self._edge_line(u, v, k))
+            legs.append((_edge_name(data), float(data["length_m"]), float(data["travel_time_s"])))
+        dline = self._edge_line(destination.u, destination.v, destination.key)
+        dedge = self.graph.edges[destination.u, destination.v, destination.key]
+        if e[0] == self.index[destination.u]:
+            pieces.append(self._partial(dline, 0.0, destination.fraction))
+        else:
+            pieces.append(self._partial(dline, destination.fraction, 1.0)[::-1])
+        legs.append((_edge_name(dedge), e[3], e[2]))
+        coords = np.vstack(pieces)
+        nodes = tuple(int(self.node_ids[i]) for i in path)
+        lengths = tuple(ln for _, ln, _ in legs[1:-1])
+        return self._finish(coords, nodes, tuple(edges), legs, metric, lengths)
+
+    @staticmethod
+    def _finish(
+        coords: NDArray[np.float64],
+        nodes: tuple[int, ...],
+        edges: tuple[tuple[int, int, int], ...],
+        legs: list[tuple[str, float, float]],
+        metric: Metric,
+        edge_lengths: tuple[float, ...] = (),
+    ) -> Route:
+        keep = np.ones(len(coords), dtype=bool)
+        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-10, axis=1)
+        coords = coords[keep]
+        if len(coords) == 1:
+            coords = np.vstack([coords, coords])
+        streets: list[StreetLeg] = []
+        for name, length, time in legs:
+            if streets and streets[-1].name == name:
+                last = streets[-1]
+                streets[-1] = StreetLeg(name, last.length_m + length, last.travel_time_s + time)
+            elif length > 0 or not streets:
+                streets.append(StreetLeg(name, length, time))
+        return Route(
+            coords=coords,
+            nodes=nodes,
+            edges=edges,
+            travel_time_s=float(sum(t for _, _, t in legs)),
+            length_m=float(sum(ln for _, ln, _ in legs)),
+            streets=tuple(streets),
+            metric=metric,
+            edge_lengths_m=edge_lengths,
+        )
+
+    # -- closures, alternatives, matrices ----------------------------------------------
+
+    def edge_mask(self, edges: set[tuple[int, int]], *, metric: str) -> NDArray[np.bool_]:
+        """Return the per-row mask of the metric's arrays for graph node-id pairs ``edges``."""
+        m = self._check_metric(metric)
+        mask = np.zeros(len(self._src[m]), dtype=bool)
+        rows = self._row[m]
+        for u, v in edges:
+            i = rows.get((self.index.get(u, -1), self.index.get(v, -1)))
+            if i is not None:
+                mask[i] = True
+        return mask
+
+    def alternatives(
+        self,
+        origin: Snap,
+        destination: Snap,
+        *,
+        metric: str = "fastest",
+        k: int = 3,
+        blocked: NDArray[np.bool_] | None = None,
+        penalty_factor: float = 1.6,
+        max_overlap: float = 0.8,
+    ) -> list[Route]:
+        """Return up to ``k`` routes: the best, then reasonably different ones.
+
+        Each found route's edges are penalised (weights times ``penalty_factor``) and the
+        search is repeated; a candidate whose overlap (by length) with any route kept so far
+        exceeds ``max_overlap`` is dropped. Alternatives are never faster than the best.
+        """
+        m = self._check_metric(metric)
+        best = self.route(origin, destination, metric=m, blocked=blocked)
+        routes = [best]
+        penalty = np.ones(len(self._src[m]))
+        for _ in range(4 * max(k - 1, 0)):
+            if len(routes) >= k:
+                break
+            for r in routes:
+                penalty[self._rows_of(r, m)] *= penalty_factor
+            try:
+                cand = self.route(origin, destination, metric=m, blocked=blocked, penalty=penalty)
+            except NoRouteError:
+                break
+            if all(route_overlap(cand, r) <= max_overlap for r in routes) and cand.cost() >= best.cost() - 1e-6:
+                routes.append(cand)
+        return routes
+
+    def _rows_of(self, route: Route, metric: Metric) -> list[int]:
+        rows = self._row[metric]
+        return [rows[(self.index[u], self.index[v])] for u, v, _ in route.edges]
+
+    def matrix(
+        self, origins: Sequence[Snap], destinations: Sequence[Snap], *, metric: str = "fastest"
+    ) -> NDArray[np.float64]:
+        """Return the (origins x destinations) cost matrix (inf where unreachable).
+
+        The cost is seconds for ``fastest`` and metres for ``shortest``.
+        """
+        m = self._check_metric(metric)
+        s_ends = [self._ends(o, m, origin=True) for o in origins]
+        d_ends = [self._ends(d, m, origin=False) for d in destinations]
+        a_idx, b_idx, extra, cell = [], [], [], []
+        for i, se in enumerate(s_ends):
+            for j, de in enumerate(d_ends):
+                for s in se:
+                    for e in de:
+                        a_idx.append(s[0])
+                        b_idx.append(e[0])
+                        extra.append(s[1] + e[1])
+                        cell.append(i * len(d_ends) + j)
+        costs = self.node_costs(np.array(a_idx, dtype=np.int64), np.array(b_idx, dtype=np.int64), metric=m) + np.array(
+            extra
+        )
+        out = np.full(len(origins) * len(destinations), np.inf)
+        np.minimum.at(out, np.array(cell, dtype=np.int64), costs)
+        out = out.reshape(len(origins), len(destinations))
+        for i, o in enumerate(origins):
+            for j, d in enumerate(destinations):
+                direct = self._same_edge(o, d, m)
+                if direct is not None:
+                    out[i, j] = min(out[i, j], direct[0])
+        return out
+
+
+def _walk_back(pred: NDArray[np.int32], source: int, target: int) -> list[int]:
+    path = [target]
+    while path[-1] != source:
+        p = int(pred[path[-1]])
+        if p < 0:
+            raise NoRouteError("internal: broken predecessor chain")
+        path.append(p)
+    return path[::-1]
+
+
+def route_overlap(a: Route, b: Route) -> float:
+    """Return the share of ``a``'s length (over full edges) that ``b`` also uses."""
+    if not a.edges:
+        return 1.0 if not b.edges else 0.0
+    eb = {(u, v) for u, v, _ in b.edges}
+    total = sum(a.edge_lengths_m)
+    shared = sum(ln for (u, v, _), ln in zip(a.edges, a.edge_lengths_m, strict=True) if (u, v) in eb)
+    return shared / total if total > 0 else 1.0
+
+
+def order_stops(costs: NDArray[np.float64]) -> list[int]:
+    """Return the best visiting order of stops 1..n-2 with fixed start 0 and end n-1.
+
+    Exact Held-Karp dynamic programme over a cost matrix (inf where unreachable).
+
+    Parameters
+    ----------
+    costs
+        (n, n) matrix of leg costs between the stops.
+    """
+    n = len(costs)
+    mids = list(range(1, n - 1))
+    if len(mids) <= 1:
+        return list(range(n))
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    for i, s in enumerate(mids):
+        best[(1 << i, i)] = (float(costs[0, s]), -1)
+    full = (1 << len(mids)) - 1
+    for mask in range(1, full + 1):
+        for j in range(len(mids)):
+            if not mask & (1 << j) or (mask, j) not in best:
+                continue
+            base = best[(mask, j)][0]
+            for k in range(len(mids)):
+                if mask & (1 << k):
+                    continue
+                nm = mask | (1 << k)
+                c = base + float(costs[mids[j], mids[k]])
+                if (nm, k) not in best or c < best[(nm, k)][0]:
+                    best[(nm, k)] = (c, j)
+    last = min(range(len(mids)), key=lambda j: best[(full, j)][0] + float(costs[mids[j], n - 1]))
+    order = []
+    mask, j = full, last
+    while j != -1:
+        order.append(mids[j])
+        _, prev = best[(mask, j)]
+        mask ^= 1 << j
+        j = prev
+    return [0, *order[::-1], n - 1]
+
+
+def build_engine(graph: nx.MultiDiGraph) -> RoutingEngine:
+    """Return a routing engine over ``graph`` (which it does not change)."""
+    return RoutingEngine(graph)

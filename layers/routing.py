@@ -1,0 +1,382 @@
+"""Routing as a service: resolve places, pick the network, apply closures, route.
+
+Places are ``(lon, lat)`` pairs, site ids or site names. A site is reached at its access
+point (see `layers.networks.site_access`); a coordinate is snapped to the nearest edge
+of the network that covers it, and farther than ``max_snap_m`` is an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+
+from geo.crs import lonlat_to_utm
+from geo.errors import InvalidGeometryError, InvalidInputError, NoRouteError, OutsideCoverageError
+from geo.network import check_mode
+from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
+from layers.networks import NetworkStore, RoadNetwork, site_access
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from geo.snapping import Snap
+    from layers.sites import SiteCatalog
+
+__all__ = ["BEIJING_BBOX", "Closures", "Place", "ResolvedPlace", "RoutingService"]
+
+# The municipality, from the township polygons (seeds/townships.geojson), rounded out.
+BEIJING_BBOX = (115.41, 39.44, 117.51, 41.06)
+MAX_STOPS = 25
+MAX_OPTIMISED_STOPS = 10
+MAX_MATRIX_CELLS = 10_000
+
+
+Place = tuple[float, float] | str
+
+
+@dataclass(frozen=True)
+class ResolvedPlace:
+    """A place as asked for, and where it meets the network."""
+
+    label: str
+    site_id: str | None
+    lon: float
+    lat: float
+    network: RoadNetwork
+    snap: Snap
+
+
+@dataclass(frozen=True)
+class Closures:
+    """Streets (by name) and areas (WGS84 polygons) that routes must not use."""
+
+    streets: tuple[str, ...] = ()
+    areas: tuple[shapely.Geometry, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.streets or self.areas)
+
+    def describe(self) -> list[str]:
+        """Return a label per closure, for messages."""
+        return [f"street {s!r}" for s in self.streets] + [f"area #{i + 1}" for i in range(len(self.areas))]
+
+    def single(self, i: int) -> Closures:
+        """Return the i-th closure alone (streets first, then areas)."""
+        if i < len(self.streets):
+            return Closures(streets=(self.streets[i],))
+        return Closures(areas=(self.areas[i - len(self.streets)],))
+
+
+def check_lonlat(lon: float, lat: float, *, label: str) -> None:
+    """Raise a clear error for coordinates outside Beijing or given as lat/lon."""
+    minx, miny, maxx, maxy = BEIJING_BBOX
+    if minx <= lon <= maxx and miny <= lat <= maxy:
+        return
+    if minx <= lat <= maxx and miny <= lon <= maxy:
+        raise InvalidInputError(
+            f"`{label}` ({lon}, {lat}) looks like latitude, longitude; give longitude first: ({lat}, {lon})."
+        )
+    raise InvalidInputError(
+        f"`{label}` ({lon}, {lat}) lies outside Beijing ({minx}–{maxx} E, {miny}–{maxy} N); "
+        "give WGS84 longitude, latitude in Beijing."
+    )
+
+
+class RoutingService:
+    """Routes, alternatives, matrices and itineraries over the loaded networks.
+
+    Parameters
+    ----------
+    networks
+        The network store.
+    sites
+        The site catalogue, for places given by id or name.
+    """
+
+    def __init__(self, networks: NetworkStore, sites: SiteCatalog, *, site_access_max_m: float = 300.0) -> None:
+        self.networks = networks
+        self.sites = sites
+        self.site_access_max_m = site_access_max_m
+        self._engines: dict[tuple[str, str], RoutingEngine] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def engine(self, net: RoadNetwork) -> RoutingEngine:
+        """Return the routing engine of a network, built on first use."""
+        key = (net.name, net.mode)
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._engines:
+                self._engines[key] = build_engine(net.graph)
+            return self._engines[key]
+
+    def warm(self, mode: str) -> None:
+        """Build the engines of every network of ``mode`` now."""
+        for net in self.networks.all(mode):
+            self.engine(net)
+
+    # -- places ---------------------------------------------------------------------
+
+    def resolve(self, place: Place, *, mode: str, label: str, max_snap_m: float = 500.0) -> ResolvedPlace:
+        """Return where a place meets the ``mode`` network."""
+        m = check_mode(mode)
+        if isinstance(place, str):
+            site = self.sites.get(place)
+            net, snap = site_access(
+                self.networks,
+                site.lon,
+                site.lat,
+                site.boundary_utm(),
+                mode=m,
+                label=f"{label} site {site.id!r}",
+                max_distance_m=self.site_access_max_m,
+            )
+            return ResolvedPlace(f"{site.name_en} ({site.id})", site.id, site.lon, site.lat, net, snap)
+        lon, lat = float(place[0]), float(place[1])
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            raise InvalidInputError(f"`{label}` has non-finite coordinates ({lon}, {lat}).")
+        check_lonlat(lon, lat, label=label)
+        net = self.networks.locate(lon, lat, mode=m, label=f"`{label}`")
+        snap = net.edge_index.snap(lon, lat, max_distance_m=max_snap_m, label=f"`{label}`")
+        return ResolvedPlace(f"{lon:.6f},{lat:.6f}", None, lon, lat, net, snap)
+
+    def _same_network(self, places: list[ResolvedPlace]) -> RoadNetwork:
+        net = places[0].network
+        for p in places[1:]:
+            if p.network.name != net.name:
+                raise OutsideCoverageError(
+                    f"{places[0].label} lies in network {net.name!r} and {p.label} in {p.network.name!r}; "
+                    "no route can join two networks. Import an extract that covers both."
+                )
+        return net
+
+    # -- closures -------------------------------------------------------------------
+
+    def closed_edges(self, net: RoadNetwork, closures: Closures) -> set[tuple[int, int]]:
+        """Return the graph node pairs (u, v) that the closures shut."""
+        out: set[tuple[int, int]] = set()
+        g = net.graph
+        if closures.streets:
+            names: dict[str, list[tuple[int, int]]] = {}
+            for u, v, d in g.edges(data=True):
+                nm = d.get("name")
+                for n in nm if isinstance(nm, list) else [nm]:
+                    if isinstance(n, str):
+                        names.setdefault(n, []).append((u, v))
+            for street in closures.streets:
+                if street not in names:
+                    close = difflib.get_close_matches(street, list(names), n=3)
+                    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+                    raise InvalidInputError(f"`closures.streets`: no street named {street!r} in {net.name}.{hint}")
+                out.update(names[street])
+        for i, area in enumerate(closures.areas):
+            coords = shapely.get_coordinates(area)
+            x, y = lonlat_to_utm(coords[:, 0], coords[:, 1], name=f"closures.areas[{i}]")
+            area_utm = shapely.set_coordinates(area, np.column_stack([x, y]))
+            hits = net.edge_index.tree.query(area_utm, predicate="intersects")
+            out.update((int(net.edge_index.edges[h][0]), int(net.edge_index.edges[h][1])) for h in hits)
+        return out
+
+    def _blocked(
+        self, engine: RoutingEngine, net: RoadNetwork, closures: Closures, metric: str
+    ) -> NDArray[np.bool_] | None:
+        if not closures:
+            return None
+        return engine.edge_mask(self.closed_edges(net, closures), metric=metric)
+
+    def _check_endpoints_open(self, net: RoadNetwork, closures: Closures, places: list[ResolvedPlace]) -> None:
+        if not closures:
+            return
+        for i in range(len(closures.describe())):
+            shut = self.closed_edges(net, closures.single(i))
+            for p in places:
+                if (p.snap.u, p.snap.v) in shut:
+                    raise InvalidInputError(
+                        f"{p.label} lies on a road shut by {closures.describe()[i]}; move it outside the closure."
+                    )
+
+    def _explain(
+        self,
+        engine: RoutingEngine,
+        net: RoadNetwork,
+        a: ResolvedPlace,
+        b: ResolvedPlace,
+        closures: Closures,
+        metric: str,
+    ) -> NoRouteError:
+        try:
+            engine.route(a.snap, b.snap, metric=metric)
+        except NoRouteError as exc:
+            return exc
+        culprits = []
+        for i, label in enumerate(closures.describe()):
+            try:
+                engine.route(
+                    a.snap, b.snap, metric=metric, blocked=self._blocked(engine, net, closures.single(i), metric)
+                )
+            except NoRouteError:
+                culprits.append(label)
+        which = ", ".join(culprits) if culprits else "the closures together (" + ", ".join(closures.describe()) + ")"
+        return NoRouteError(
+            f"the closures cut {a.label} off from {b.label}: {which} leaves no {metric} route between them; "
+            "lift or shrink that closure."
+        )
+
+    # -- queries ---------------------------------------------------------------------
+
+    def routes(
+        self,
+        origin: Place,
+        destination: Place,
+        *,
+        mode: str = "drive",
+        metric: str = "fastest",
+        alternatives: int = 1,
+        closures: Closures | None = None,
+        max_snap_m: float = 500.0,
+    ) -> tuple[list[Route], ResolvedPlace, ResolvedPlace]:
+        """Return the best route (and up to ``alternatives - 1`` others) between two places."""
+        if not 1 <= alternatives <= 5:
+            raise InvalidInputError(f"`alternatives` must be 1 to 5; got {alternatives}.")
+        closures = closures or Closures()
+        a = self.resolve(origin, mode=mode, label="origin", max_snap_m=max_snap_m)
+        b = self.resolve(destination, mode=mode, label="destination", max_snap_m=max_snap_m)
+        if (a.site_id is not None and a.site_id == b.site_id) or (a.snap == b.snap):
+            raise InvalidInputError(f"`origin` and `destination` are the same place ({a.label}); give two places.")
+        net = self._same_network([a, b])
+        engine = self.engine(net)
+        self._check_endpoints_open(net, closures, [a, b])
+        blocked = self._blocked(engine, net, closures, metric)
+        try:
+            if alternatives == 1:
+                found = [engine.route(a.snap, b.snap, metric=metric, blocked=blocked)]
+            else:
+                found = engine.alternatives(a.snap, b.snap, metric=metric, k=alternatives, blocked=blocked)
+        except NoRouteError as exc:
+            if closures:
+                raise self._explain(engine, net, a, b, closures, metric) from exc
+            raise
+        return found, a, b
+
+    def matrix(
+        self,
+        origins: list[Place],
+        destinations: list[Place],
+        *,
+        mode: str = "drive",
+        metric: str = "fastest",
+        max_snap_m: float = 500.0,
+    ) -> tuple[NDArray[np.float64], list[ResolvedPlace], list[ResolvedPlace]]:
+        """Return the origins x destinations cost matrix and the resolved places."""
+        if not origins or not destinations:
+            raise InvalidInputError("`origins` and `destinations` must each hold at least one place.")
+        cells = len(origins) * len(destinations)
+        if cells > MAX_MATRIX_CELLS:
+            raise InvalidInputError(
+                f"the matrix has {len(origins)} x {len(destinations)} = {cells} cells; the limit is {MAX_MATRIX_CELLS}. "
+                "Split the request."
+            )
+        ro = [self.resolve(p, mode=mode, label=f"origins[{i}]", max_snap_m=max_snap_m) for i, p in enumerate(origins)]
+        rd = [
+            self.resolve(p, mode=mode, label=f"destinations[{i}]", max_snap_m=max_snap_m)
+            for i, p in enumerate(destinations)
+        ]
+        net = self._same_network(ro + rd)
+        costs = self.engine(net).matrix([p.snap for p in ro], [p.snap for p in rd], metric=metric)
+        return costs, ro, rd
+
+    def itinerary(
+        self,
+        stops: list[Place],
+        *,
+        mode: str = "drive",
+        metric: str = "fastest",
+        optimize: bool = False,
+        closures: Closures | None = None,
+        max_snap_m: float = 500.0,
+    ) -> dict[str, Any]:
+        """Return the legs of a trip through ``stops``, optionally in the best order.
+
+        With ``optimize``, the intermediate stops (at most 10) are reordered to minimise
+        the total cost; the first and last stops stay fixed.
+        """
+        if len(stops) < 2:
+            raise InvalidInputError(f"`stops` must hold at least 2 places; got {len(stops)}.")
+        if len(stops) > MAX_STOPS:
+            raise InvalidInputError(f"`stops` holds {len(stops)} places; the limit is {MAX_STOPS}.")
+        if optimize and len(stops) - 2 > MAX_OPTIMISED_STOPS:
+            raise InvalidInputError(
+                f"`optimize` reorders at most {MAX_OPTIMISED_STOPS} intermediate stops; got {len(stops) - 2}."
+            )
+        closures = closures or Closures()
+        rs = [self.resolve(p, mode=mode, label=f"stops[{i}]", max_snap_m=max_snap_m) for i, p in enumerate(stops)]
+        net = self._same_network(rs)
+        engine = self.engine(net)
+        self._check_endpoints_open(net, closures, rs)
+        blocked = self._blocked(engine, net, closures, metric)
+        snaps = [r.snap for r in rs]
+        given = list(range(len(rs)))
+        order = given
+        given_cost: float | None = None
+        if optimize:
+            if blocked is None:
+                costs = engine.matrix(snaps, snaps, metric=metric)
+            else:
+                costs = np.array(
+                    [
+                        [0.0 if i == j else self._leg_cost(engine, snaps[i], snaps[j], metric, blocked) for j in given]
+                        for i in given
+                    ]
+                )
+            order = order_stops(costs)
+            given_cost = float(sum(costs[i, i + 1] for i in range(len(rs) - 1)))
+        legs = []
+        for i, j in zip(order[:-1], order[1:], strict=True):
+            if rs[i].snap == rs[j].snap:
+                raise InvalidInputError(f"{rs[i].label} and {rs[j].label} are the same place; remove one.")
+            try:
+                legs.append(engine.route(snaps[i], snaps[j], metric=metric, blocked=blocked))
+            except NoRouteError as exc:
+                if closures:
+                    raise self._explain(engine, net, rs[i], rs[j], closures, metric) from exc
+                raise
+        return {"places": rs, "order": order, "legs": legs, "network": net, "given_order_cost": given_cost}
+
+    @staticmethod
+    def _leg_cost(engine: RoutingEngine, a: Snap, b: Snap, metric: str, blocked: NDArray[np.bool_]) -> float:
+        try:
+            return engine.route(a, b, metric=metric, blocked=blocked).cost()
+        except NoRouteError:
+            return float("inf")
+
+
+def overlap_with_best(routes: list[Route]) -> list[float]:
+    """Return each route's overlap (share of length) with the first."""
+    return [1.0 if i == 0 else route_overlap(r, routes[0]) for i, r in enumerate(routes)]
+
+
+def parse_polygon(geojson: dict[str, Any], *, label: str) -> shapely.Geometry:
+    """Return a valid WGS84 polygon from a GeoJSON Polygon/MultiPolygon/Feature."""
+    if not isinstance(geojson, dict):
+        raise InvalidGeometryError(f"`{label}` must be a GeoJSON object; got {type(geojson).__name__}.")
+    geom = geojson.get("geometry") if geojson.get("type") == "Feature" else geojson
+    try:
+        shape = shapely.geometry.shape(geom)
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+        raise InvalidGeometryError(f"`{label}` is not valid GeoJSON geometry: {exc}.") from exc
+    if shape.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidGeometryError(f"`{label}` must be a Polygon or MultiPolygon; got {shape.geom_type}.")
+    if shape.is_empty:
+        raise InvalidGeometryError(f"`{label}` is empty.")
+    minx, miny, maxx, maxy = shape.bounds
+    check_lonlat(minx, miny, label=label)
+    check_lonlat(maxx, maxy, label=label)
+    if not shape.is_valid:
+        shape = shapely.make_valid(shape)
+    return shape
