@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -132,7 +132,6 @@ class RoutingEngine:
         self._length: dict[Metric, NDArray[np.float64]] = {}
         self._src: dict[Metric, NDArray[np.int64]] = {}
         self._dst: dict[Metric, NDArray[np.int64]] = {}
-        impedances = {}
         for metric in METRICS:
             wname = _WEIGHT[metric]
             best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
@@ -144,14 +143,13 @@ class RoutingEngine:
             pairs = sorted(best)
             src = np.array([p[0] for p in pairs], dtype=np.int64)
             dst = np.array([p[1] for p in pairs], dtype=np.int64)
-            w = np.array([best[p][0] for p in pairs], dtype=float)
+            wts = np.array([best[p][0] for p in pairs], dtype=float)
             self._key[metric] = {p: best[p][1] for p in pairs}
             self._row[metric] = {p: i for i, p in enumerate(pairs)}
             self._time[metric] = np.array([best[p][2] for p in pairs], dtype=float)
             self._length[metric] = np.array([best[p][3] for p in pairs], dtype=float)
             self._src[metric], self._dst[metric] = src, dst
-            self._csr[metric] = csr_matrix((np.maximum(w, 1e-9), (src, dst)), shape=(n, n))
-            impedances[metric] = (src, dst, w)
+            self._csr[metric] = csr_matrix((np.maximum(wts, 1e-9), (src, dst)), shape=(n, n))
         # pandana needs one edge list for all impedances: use the union of pairs, each
         # with its own best weight per metric.
         pairs_all = sorted(set(self._row["fastest"]) | set(self._row["shortest"]))
@@ -172,7 +170,7 @@ class RoutingEngine:
     def _check_metric(self, metric: str) -> Metric:
         if metric not in METRICS:
             raise InvalidInputError(f"`metric` must be one of {', '.join(METRICS)}; got {metric!r}.")
-        return metric  # type: ignore[return-value]
+        return metric
 
     def node_path(self, a: int, b: int, *, metric: Metric) -> list[int]:
         """Return the node indices of a shortest path between node indices (CH)."""
@@ -223,7 +221,7 @@ class RoutingEngine:
                 out.append((self.index[snap.v], (1 - f) * rw, (1 - f) * rt, (1 - f) * rl))
         return out
 
-    def _reverse(self, snap: Snap) -> dict[str, object] | None:
+    def _reverse(self, snap: Snap) -> dict[str, Any] | None:
         """Return the edge running back along the snapped edge (a two-way street), if any."""
         if not self.graph.has_edge(snap.v, snap.u):
             return None
@@ -497,9 +495,9 @@ class RoutingEngine:
         costs = self.node_costs(np.array(a_idx, dtype=np.int64), np.array(b_idx, dtype=np.int64), metric=m) + np.array(
             extra
         )
-        out = np.full(len(origins) * len(destinations), np.inf)
-        np.minimum.at(out, np.array(cell, dtype=np.int64), costs)
-        out = out.reshape(len(origins), len(destinations))
+        flat = np.full(len(origins) * len(destinations), np.inf)
+        np.minimum.at(flat, np.array(cell, dtype=np.int64), costs)
+        out = flat.reshape(len(origins), len(destinations))
         for i, o in enumerate(origins):
             for j, d in enumerate(destinations):
                 direct = self._same_edge(o, d, m)

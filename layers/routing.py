@@ -8,6 +8,7 @@ of the network that covers it, and farther than ``max_snap_m`` is an error.
 from __future__ import annotations
 
 import difflib
+import itertools
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -337,7 +338,7 @@ class RoutingService:
             order = order_stops(costs)
             given_cost = float(sum(costs[i, i + 1] for i in range(len(rs) - 1)))
         legs = []
-        for i, j in zip(order[:-1], order[1:], strict=True):
+        for i, j in itertools.pairwise(order):
             if rs[i].snap == rs[j].snap:
                 raise InvalidInputError(f"{rs[i].label} and {rs[j].label} are the same place; remove one.")
             try:

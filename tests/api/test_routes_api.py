@@ -1,0 +1,167 @@
+"""The route, matrix and itinerary API, and its errors."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def test_post_route_is_geojson(client: TestClient) -> None:
+    r = client.post("/routes", json={"origin": "capital-airport", "destination": "forbidden-city", "alternatives": 2})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/geo+json"
+    doc = r.json()
+    assert doc["attribution"].startswith("© OpenStreetMap contributors")
+    best = doc["features"][0]
+    assert best["geometry"]["type"] == "LineString"
+    p = best["properties"]
+    assert p["rank"] == 0
+    assert 1200 < p["travel_time_s"] < 3600
+    assert 20_000 < p["length_m"] < 40_000
+    assert any("机场高速" in s["name"] for s in p["streets"])
+    assert p["origin"]["site_id"] == "capital-airport"
+    lon, lat = best["geometry"]["coordinates"][0]
+    assert lon == pytest.approx(p["origin"]["lon"])
+    assert lat == pytest.approx(p["origin"]["lat"])
+    assert len(doc["features"]) == 2
+
+
+def test_get_route_with_coordinates_and_closure(client: TestClient) -> None:
+    r = client.get(
+        "/routes",
+        params={
+            "origin": "116.3789,39.8652",
+            "destination": "forbidden-city",
+            "close_street": "前门大街",
+            "mode": "drive",
+        },
+    )
+    assert r.status_code == 200
+    assert all(s["name"] != "前门大街" for s in r.json()["features"][0]["properties"]["streets"])
+
+
+def test_matrix(client: TestClient) -> None:
+    r = client.post(
+        "/routes/matrix",
+        json={
+            "origins": ["capital-airport", [116.3216, 39.8949]],
+            "destinations": ["forbidden-city", {"site": "summer-palace"}],
+        },
+    )
+    body = r.json()
+    assert body["unit"] == "s"
+    assert len(body["values"]) == 2
+    assert all(v is not None and v > 0 for row in body["values"] for v in row)
+
+
+def test_itinerary(client: TestClient) -> None:
+    stops = ["capital-airport", "olympic-green", "temple-of-heaven", "forbidden-city"]
+    r = client.post("/itineraries", json={"stops": stops, "optimize": True})
+    body = r.json()
+    assert len(body["features"]) == 3
+    s = body["summary"]
+    assert s["order"][0] == 0
+    assert s["order"][-1] == 3
+    # given_order_cost comes from the CH matrix (integer 1/1000 s weights): compare to 1e-4.
+    assert s["travel_time_s"] <= s["given_order_cost"] * (1 + 1e-4)
+
+
+RING = {
+    "type": "Polygon",
+    "coordinates": [
+        [[116.40, 39.91], [116.42, 39.91], [116.42, 39.93], [116.40, 39.93], [116.40, 39.91]],
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "fragment"),
+    [
+        ({"origin": "atlantis", "destination": "forbidden-city"}, "not_found", "no site 'atlantis'"),
+        ({"origin": [121.47, 31.23], "destination": "forbidden-city"}, "invalid_input", "lies outside Beijing"),
+        ({"origin": [39.90, 116.39], "destination": "forbidden-city"}, "invalid_input", "give longitude first"),
+        (
+            {"origin": [116.664, 39.909], "destination": "forbidden-city"},
+            "outside_coverage",
+            "outside every loaded drive",
+        ),
+        ({"origin": "grand-canal", "destination": "forbidden-city"}, "outside_coverage", "site 'grand-canal'"),
+        ({"origin": [116.2659, 39.9902], "destination": "forbidden-city"}, "outside_coverage", "from the nearest road"),
+        ({"origin": "jingshan", "destination": "jingshan"}, "invalid_input", "are the same place"),
+        (
+            {
+                "origin": "jingshan",
+                "destination": "forbidden-city",
+                "closures": {"areas": [{"type": "Polygon", "coordinates": [[1, 2]]}]},
+            },
+            "invalid_geometry",
+            "not valid GeoJSON",
+        ),
+        (
+            {
+                "origin": "jingshan",
+                "destination": "forbidden-city",
+                "closures": {"areas": [{"type": "Point", "coordinates": [116.4, 39.9]}]},
+            },
+            "invalid_geometry",
+            "must be a Polygon",
+        ),
+        (
+            {"origin": "jingshan", "destination": "forbidden-city", "closures": {"streets": ["前门大衔"]}},
+            "invalid_input",
+            "Did you mean '前门大街'",
+        ),
+        ({"origin": "jingshan", "destination": "forbidden-city", "mode": "fly"}, "invalid_request", "mode"),
+        ({"origin": "jingshan", "destination": "forbidden-city", "alternatives": 9}, "invalid_request", "alternatives"),
+        (
+            {"origin": [116.41, 39.92], "destination": "forbidden-city", "closures": {"areas": [RING]}},
+            "invalid_input",
+            "lies on a road shut by area #1",
+        ),
+    ],
+)
+def test_route_errors(client: TestClient, body: dict, code: str, fragment: str) -> None:
+    r = client.post("/routes", json=body)
+    assert r.status_code in (404, 422), r.text
+    err = r.json()["error"]
+    assert err["code"] == code, err
+    assert fragment in err["message"]
+
+
+def test_unreachable_because_of_closure_names_it(client: TestClient) -> None:
+    ring = {
+        "type": "Polygon",
+        "coordinates": [
+            [[116.3780, 39.9124], [116.4020, 39.9124], [116.4020, 39.9364], [116.3780, 39.9364], [116.3780, 39.9124]],
+            [[116.3840, 39.9184], [116.3960, 39.9184], [116.3960, 39.9304], [116.3840, 39.9304], [116.3840, 39.9184]],
+        ],
+    }
+    r = client.post(
+        "/routes", json={"origin": "beijing-west-station", "destination": "jingshan", "closures": {"areas": [ring]}}
+    )
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"] == "no_route"
+    assert "area #1 leaves no fastest route" in err["message"]
+
+
+def test_too_many_stops_and_cells(client: TestClient) -> None:
+    r = client.post("/itineraries", json={"stops": ["jingshan"] * 26})
+    assert r.json()["error"]["code"] == "invalid_request"
+    r = client.post(
+        "/itineraries", json={"stops": ["jingshan", *(["forbidden-city"] * 11), "olympic-green"], "optimize": True}
+    )
+    assert r.json()["error"]["code"] == "invalid_input"
+    assert "at most 10 intermediate stops" in r.json()["error"]["message"]
+    r = client.post("/routes/matrix", json={"origins": ["jingshan"] * 101, "destinations": ["forbidden-city"] * 100})
+    assert r.json()["error"]["code"] == "invalid_input"
+    assert "limit is 10000" in r.json()["error"]["message"]
+
+
+def test_walk_route_ignores_one_way_rules(client: TestClient) -> None:
+    drive = client.post("/routes", json={"origin": "beijing-south-station", "destination": "temple-of-heaven"}).json()
+    walk = client.post(
+        "/routes", json={"origin": "beijing-south-station", "destination": "temple-of-heaven", "mode": "walk"}
+    ).json()
+    assert walk["features"][0]["properties"]["mode"] == "walk"
+    assert walk["features"][0]["properties"]["length_m"] <= drive["features"][0]["properties"]["length_m"] + 1

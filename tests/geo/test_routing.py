@@ -1,0 +1,142 @@
+"""The routing engine against independent computations on the shipped graphs."""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+import shapely
+
+from api.context import Context
+from geo.crs import lonlat_to_utm
+from geo.errors import NoRouteError
+from geo.network import WALK_EXCLUDED_HIGHWAYS
+from geo.routing import order_stops, route_overlap
+from layers.networks import SEED_NETWORK
+from layers.routing import Closures
+
+RNG = np.random.default_rng(20261122)
+
+
+def _utm_length(coords: np.ndarray) -> float:
+    x, y = lonlat_to_utm(coords[:, 0], coords[:, 1])
+    return float(np.hypot(np.diff(x), np.diff(y)).sum())
+
+
+@pytest.mark.parametrize(("metric", "weight"), [("fastest", "travel_time_s"), ("shortest", "length_m")])
+def test_node_routes_equal_networkx(ctx: Context, metric: str, weight: str) -> None:
+    net = ctx.networks.get(SEED_NETWORK, "drive")
+    eng = ctx.routing.engine(net)
+    n = len(eng.node_ids)
+    checked = 0
+    for a, b in RNG.integers(0, n, size=(60, 2)):
+        u, v = int(eng.node_ids[a]), int(eng.node_ids[b])
+        try:
+            ref = nx.shortest_path_length(net.graph, u, v, weight=weight)
+        except nx.NetworkXNoPath:
+            assert not np.isfinite(eng.node_costs(np.array([a]), np.array([b]), metric=metric)[0])
+            continue
+        path = eng.node_path(a, b, metric=metric)
+        time_s, length_m = eng.path_totals(path, metric=metric)
+        got = time_s if metric == "fastest" else length_m
+        assert got == pytest.approx(ref, rel=1e-4)
+        checked += 1
+    assert checked >= 50
+
+
+def test_snapped_route_totals_match_its_geometry(ctx: Context) -> None:
+    routes, a, b = ctx.routing.routes((116.3412, 39.9001), (116.4357, 39.9402))
+    r = routes[0]
+    assert a.snap.distance_m < 500
+    assert _utm_length(r.coords) == pytest.approx(r.length_m, rel=0.01)
+    assert sum(s.length_m for s in r.streets) == pytest.approx(r.length_m)
+    assert sum(s.travel_time_s for s in r.streets) == pytest.approx(r.travel_time_s)
+    assert np.allclose(r.coords[0], (a.snap.lon, a.snap.lat), atol=1e-6)
+    assert np.allclose(r.coords[-1], (b.snap.lon, b.snap.lat), atol=1e-6)
+    # Independent: networkx from the nodes the route enters and leaves by.
+    g = ctx.networks.get(SEED_NETWORK, "drive").graph
+    inner = nx.shortest_path_length(g, r.nodes[0], r.nodes[-1], weight="travel_time_s")
+    ends = r.streets[0].travel_time_s + r.streets[-1].travel_time_s
+    assert inner <= r.travel_time_s <= inner + ends + 1e-6
+
+
+def test_alternatives_differ_and_are_no_faster(ctx: Context) -> None:
+    routes, _, _ = ctx.routing.routes("beijing-west-station", "temple-of-heaven", alternatives=3)
+    assert len(routes) == 3
+    best = routes[0]
+    for alt in routes[1:]:
+        assert alt.travel_time_s >= best.travel_time_s - 1e-6
+        assert route_overlap(alt, best) <= 0.8
+        assert alt.edges != best.edges
+
+
+def test_optimised_itinerary_is_no_slower(ctx: Context) -> None:
+    stops = ["capital-airport", "temple-of-heaven", "olympic-green", "beijing-west-station", "forbidden-city"]
+    given = ctx.routing.itinerary(stops)
+    best = ctx.routing.itinerary(stops, optimize=True)
+    t_given = sum(leg.travel_time_s for leg in given["legs"])
+    t_best = sum(leg.travel_time_s for leg in best["legs"])
+    assert t_best <= t_given + 1e-6
+    assert best["order"][0] == 0
+    assert best["order"][-1] == 4
+    assert sorted(best["order"]) == [0, 1, 2, 3, 4]
+
+
+def test_order_stops_matches_exhaustive_search() -> None:
+    costs = RNG.uniform(1, 100, size=(7, 7))
+    best = order_stops(costs)
+    brute = min(
+        ([0, *p, 6] for p in itertools.permutations(range(1, 6))),
+        key=lambda o: sum(costs[i, j] for i, j in itertools.pairwise(o)),
+    )
+    cost = lambda o: sum(costs[i, j] for i, j in itertools.pairwise(o))  # noqa: E731
+    assert cost(best) == pytest.approx(cost(brute))
+
+
+def test_street_closure_changes_the_route_and_is_never_crossed(ctx: Context) -> None:
+    routes, _, _ = ctx.routing.routes("beijing-south-station", "forbidden-city")
+    named = [s for s in routes[0].streets if s.name and " / " not in s.name]
+    street = max(named, key=lambda s: s.length_m).name
+    closed, _, _ = ctx.routing.routes("beijing-south-station", "forbidden-city", closures=Closures(streets=(street,)))
+    net = ctx.networks.get(SEED_NETWORK, "drive")
+    shut = ctx.routing.closed_edges(net, Closures(streets=(street,)))
+    assert closed[0].edges != routes[0].edges
+    assert not {(u, v) for u, v, _ in closed[0].edges} & shut
+    assert closed[0].travel_time_s >= routes[0].travel_time_s - 1e-6
+
+
+def test_area_closure_is_never_crossed(ctx: Context) -> None:
+    routes, _, _ = ctx.routing.routes("beijing-west-station", "forbidden-city")
+    mid = routes[0].coords[len(routes[0].coords) // 2]
+    area = shapely.Point(mid).buffer(0.004)  # about 350 m
+    closed, _, _ = ctx.routing.routes("beijing-west-station", "forbidden-city", closures=Closures(areas=(area,)))
+    line = shapely.LineString(closed[0].coords)
+    assert not line.intersects(area)
+
+
+def test_closure_that_cuts_off_the_destination_is_named(ctx: Context) -> None:
+    site = ctx.sites.get("jingshan")
+    ring = shapely.Point(site.lon, site.lat).buffer(0.012).difference(shapely.Point(site.lon, site.lat).buffer(0.007))
+    with pytest.raises(NoRouteError, match=r"the closures cut .* area #1 leaves no fastest route"):
+        ctx.routing.routes("beijing-west-station", "jingshan", closures=Closures(streets=("前门大街",), areas=(ring,)))
+
+
+def test_walking_routes_use_walkable_edges_only(ctx: Context) -> None:
+    routes, _, _ = ctx.routing.routes("beijing-south-station", "temple-of-heaven", mode="walk")
+    g = ctx.networks.get(SEED_NETWORK, "walk").graph
+    for u, v, k in routes[0].edges:
+        hw = g.edges[u, v, k]["highway"]
+        assert not set(hw if isinstance(hw, list) else [hw]) & WALK_EXCLUDED_HIGHWAYS
+    assert routes[0].travel_time_s == pytest.approx(routes[0].length_m / (4.5 / 3.6))
+
+
+def test_matrix_equals_single_routes(ctx: Context) -> None:
+    origins = ["capital-airport", "beijing-south-station", "beijing-west-station"]
+    dests = ["forbidden-city", "summer-palace", "olympic-green"]
+    costs, _, _ = ctx.routing.matrix(origins, dests)
+    for i, o in enumerate(origins):
+        for j, d in enumerate(dests):
+            single = ctx.routing.routes(o, d)[0][0]
+            assert costs[i, j] == pytest.approx(single.travel_time_s, rel=1e-4)
