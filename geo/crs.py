@@ -24,6 +24,8 @@ __all__ = [
     "distance_m",
     "gcj02_to_wgs84",
     "lonlat_to_utm",
+    "point_to_lonlat",
+    "point_to_utm",
     "to_utm",
     "to_wgs84",
     "utm_to_lonlat",
@@ -79,6 +81,20 @@ def lonlat_to_utm(
     _check_zone(lon_a.ravel(), lat_a.ravel(), name)
     x, y = _TO_UTM.transform(lon_a, lat_a)
     return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def point_to_utm(lon: float, lat: float, *, name: str = "point") -> tuple[float, float]:
+    """Project one WGS84 point to UTM 50N metres (a fast scalar path of `lonlat_to_utm`)."""
+    if not (_ZONE_LON[0] <= lon <= _ZONE_LON[1] and _ZONE_LAT[0] <= lat <= _ZONE_LAT[1]):
+        _check_zone(np.array([lon]), np.array([lat]), name)
+    x, y = _TO_UTM.transform(lon, lat)
+    return float(x), float(y)
+
+
+def point_to_lonlat(x: float, y: float) -> tuple[float, float]:
+    """Unproject one UTM 50N point to WGS84 lon/lat."""
+    lon, lat = _TO_WGS.transform(x, y)
+    return float(lon), float(lat)
 
 
 def utm_to_lonlat(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-import shapely
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
@@ -132,6 +131,8 @@ class RoutingEngine:
         self._length: dict[Metric, NDArray[np.float64]] = {}
         self._src: dict[Metric, NDArray[np.int64]] = {}
         self._dst: dict[Metric, NDArray[np.int64]] = {}
+        self._coords: dict[Metric, list[NDArray[np.float64]]] = {}
+        self._names: dict[Metric, list[str]] = {}
         for metric in METRICS:
             wname = _WEIGHT[metric]
             best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
@@ -149,6 +150,14 @@ class RoutingEngine:
             self._time[metric] = np.array([best[p][2] for p in pairs], dtype=float)
             self._length[metric] = np.array([best[p][3] for p in pairs], dtype=float)
             self._src[metric], self._dst[metric] = src, dst
+            # Per row, what a route needs: the edge's line and street name (precomputed so
+            # that assembling a route never touches networkx or shapely objects).
+            self._coords[metric] = [
+                self._edge_line(int(self.node_ids[a]), int(self.node_ids[b]), best[(a, b)][1]) for a, b in pairs
+            ]
+            self._names[metric] = [
+                _edge_name(graph.edges[int(self.node_ids[a]), int(self.node_ids[b]), best[(a, b)][1]]) for a, b in pairs
+            ]
             self._csr[metric] = csr_matrix((np.maximum(wts, 1e-9), (src, dst)), shape=(n, n))
         # pandana needs one edge list for all impedances: use the union of pairs, each
         # with its own best weight per metric.
@@ -332,14 +341,19 @@ class RoutingEngine:
             [[self.graph.nodes[u]["x"], self.graph.nodes[u]["y"]], [self.graph.nodes[v]["x"], self.graph.nodes[v]["y"]]]
         )
 
-    def _partial(self, line: NDArray[np.float64], f0: float, f1: float) -> NDArray[np.float64]:
-        """Return the part of a lon/lat line between fractions f0 < f1 of its length (planar)."""
-        ls = shapely.LineString(line)
-        if f1 - f0 <= 1e-12:
-            p = shapely.line_interpolate_point(ls, f0, normalized=True)
-            return np.array([[p.x, p.y]])
-        sub = shapely.ops.substring(ls, f0, f1, normalized=True)
-        return np.asarray(sub.coords, dtype=float)
+    @staticmethod
+    def _partial(line: NDArray[np.float64], f0: float, f1: float) -> NDArray[np.float64]:
+        """Return the part of a lon/lat line between fractions f0 <= f1 of its (planar) length."""
+        seg = np.hypot(np.diff(line[:, 0]), np.diff(line[:, 1]))
+        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        total = cum[-1]
+        if total <= 0:
+            return line[:1].copy()
+        d0, d1 = f0 * total, f1 * total
+        x = np.interp([d0, d1], cum, line[:, 0])
+        y = np.interp([d0, d1], cum, line[:, 1])
+        inner = line[(cum > d0) & (cum < d1)]
+        return np.vstack([[x[0], y[0]], inner, [x[1], y[1]]])
 
     def _assemble(
         self,
@@ -371,13 +385,20 @@ class RoutingEngine:
             pieces.append(self._partial(line, 0.0, origin.fraction)[::-1])
         legs.append((_edge_name(fwd), s[3], s[2]))
         edges: list[tuple[int, int, int]] = []
+        rows = self._row[metric]
+        keys = self._key[metric]
+        coords_by_row, names, lengths, times = (
+            self._coords[metric],
+            self._names[metric],
+            self._length[metric],
+            self._time[metric],
+        )
+        ids = self.node_ids
         for a, b in itertools.pairwise(path):
-            u, v = int(self.node_ids[a]), int(self.node_ids[b])
-            k = self._key[metric][(a, b)]
-            edges.append((u, v, k))
-            data = self.graph.edges[u, v, k]
-            pieces.append(self._edge_line(u, v, k))
-            legs.append((_edge_name(data), float(data["length_m"]), float(data["travel_time_s"])))
+            r = rows[(a, b)]
+            edges.append((int(ids[a]), int(ids[b]), keys[(a, b)]))
+            pieces.append(coords_by_row[r])
+            legs.append((names[r], float(lengths[r]), float(times[r])))
         dline = self._edge_line(destination.u, destination.v, destination.key)
         dedge = self.graph.edges[destination.u, destination.v, destination.key]
         if e[0] == self.index[destination.u]:

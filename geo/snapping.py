@@ -10,7 +10,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString
 
-from geo.crs import lonlat_to_utm, utm_to_lonlat
+from geo.crs import lonlat_to_utm, point_to_lonlat, point_to_utm, utm_to_lonlat
 from geo.errors import OutsideCoverageError
 
 if TYPE_CHECKING:
@@ -65,8 +65,8 @@ class EdgeIndex:
         label
             How the point is named in the error message.
         """
-        x, y = lonlat_to_utm([lon], [lat], name=label)
-        pt = shapely.Point(float(x[0]), float(y[0]))
+        x, y = point_to_utm(lon, lat, name=label)
+        pt = shapely.Point(x, y)
         idx, dist = self.tree.query_nearest(pt, return_distance=True, all_matches=False)
         if len(idx) == 0 or float(dist[0]) > max_distance_m:
             d = float(dist[0]) if len(dist) else float("inf")
@@ -78,9 +78,9 @@ class EdgeIndex:
         geom = self.geoms[i]
         frac = float(shapely.line_locate_point(geom, pt, normalized=True))
         on = shapely.line_interpolate_point(geom, frac, normalized=True)
-        slon, slat = utm_to_lonlat([on.x], [on.y])
+        slon, slat = point_to_lonlat(on.x, on.y)
         u, v, k = (int(t) for t in self.edges[i])
-        return Snap(u, v, k, float(dist[0]), frac, float(slon[0]), float(slat[0]))
+        return Snap(u, v, k, float(dist[0]), frac, slon, slat)
 
 
 def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:
