@@ -408,8 +408,8 @@ class RoutingEngine:
         legs.append((_edge_name(dedge), e[3], e[2]))
         coords = np.vstack(pieces)
         nodes = tuple(int(self.node_ids[i]) for i in path)
-        lengths = tuple(ln for _, ln, _ in legs[1:-1])
-        return self._finish(coords, nodes, tuple(edges), legs, metric, lengths)
+        edge_lengths = tuple(ln for _, ln, _ in legs[1:-1])
+        return self._finish(coords, nodes, tuple(edges), legs, metric, edge_lengths)
 
     @staticmethod
     def _finish(
