@@ -13,16 +13,22 @@ from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
+import numpy as np
 import shapely
 from branca.element import Element, Figure
 
 from api.routers.sites import access_info
-from geo.errors import DataSourceError
+from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
+from layers.routing import Closures, Place
 
 if TYPE_CHECKING:
     from api.context import Context
 
-__all__ = ["index_map", "site_map"]
+__all__ = ["ACCESS_ORIGINS", "index_map", "route_map", "site_map"]
+
+# Where delegations arrive: routes from these are drawn on every site page they reach.
+ACCESS_ORIGINS = ("capital-airport", "beijing-south-station", "beijing-west-station")
+_ROUTE_COLOURS = ("#08519c", "#6a51a3", "#e6550d", "#31a354", "#636363")
 
 OSM_CREDIT = '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
 DATA_CREDIT = f"Data {OSM_CREDIT} (ODbL); population WorldPop (CC BY 4.0)"
@@ -151,6 +157,8 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
                 tooltip=html.escape(str(en["name"])),
             ).add_to(fg)  # fmt: skip
         fg.add_to(m)
+    if drive.covered:
+        _access_routes(ctx, site.id, m)
     fg = folium.FeatureGroup(name="Access points")
     for a in access:
         if a.covered and a.access_lat is not None and a.access_lon is not None:
@@ -173,6 +181,116 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
         lines.append(f'<span style="color:#b2182b" id="coverage-notice">{html.escape(drive.message or "")}</span>')
     _root(m).html.add_child(_panel(html.escape(site.name_en), "<br>".join(lines)))
     _root(m).header.add_child(Element(f"<title>{html.escape(site.name_en)} — venue planner</title>"))
+    return _root(m).render()
+
+
+def _fmt_min(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def _access_routes(ctx: Context, site_id: str, m: folium.Map) -> None:
+    """Draw the fastest drive routes from the airports and main stations to a site."""
+    fg = folium.FeatureGroup(name="Access routes (drive, fastest)")
+    drawn = 0
+    for i, origin in enumerate(ACCESS_ORIGINS):
+        if origin == site_id:
+            continue
+        try:
+            routes, a, _ = ctx.routing.routes(origin, site_id)
+        except (OutsideCoverageError, NoRouteError, InvalidInputError):
+            continue
+        r = routes[0]
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in r.coords],
+            color=_ROUTE_COLOURS[i % len(_ROUTE_COLOURS)],
+            weight=5,
+            opacity=0.85,
+            tooltip=html.escape(f"From {a.label}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.1f} km"),
+        ).add_to(fg)
+        drawn += 1
+    if drawn:
+        fg.add_to(m)
+
+
+def route_map(
+    ctx: Context,
+    origin: Place,
+    destination: Place,
+    *,
+    mode: str = "drive",
+    metric: str = "fastest",
+    alternatives: int = 3,
+    closures: Closures | None = None,
+    basemap: str = "osm",
+) -> str:
+    """Return a page with the route(s) between two places, their stops, closures and figures."""
+    routes, a, b = ctx.routing.routes(
+        origin, destination, mode=mode, metric=metric, alternatives=alternatives, closures=closures
+    )
+    coords = np.vstack([r.coords for r in routes])
+    m = _new_map((float(coords[:, 1].mean()), float(coords[:, 0].mean())), basemap=basemap)
+    if closures and closures.streets:
+        shut = ctx.routing.closed_edges(a.network, Closures(streets=closures.streets))
+        g = a.network.graph
+        fg = folium.FeatureGroup(name=f"Closed streets ({len(closures.streets)})")
+        for u, v in shut:
+            for data in g.get_edge_data(u, v).values():
+                geom = data.get("geometry")
+                pts = (
+                    list(geom.coords)
+                    if geom is not None
+                    else [(g.nodes[u]["x"], g.nodes[u]["y"]), (g.nodes[v]["x"], g.nodes[v]["y"])]
+                )
+                folium.PolyLine([(y, x) for x, y in pts], color="#e41a1c", weight=6, opacity=0.8).add_to(fg)
+        fg.add_to(m)
+    if closures and closures.areas:
+        fg = folium.FeatureGroup(name=f"Closed areas ({len(closures.areas)})")
+        for area in closures.areas:
+            folium.GeoJson(
+                shapely.geometry.mapping(area),
+                style_function=lambda _: {"color": "#e41a1c", "weight": 2, "fillColor": "#e41a1c", "fillOpacity": 0.25},
+            ).add_to(fg)
+        fg.add_to(m)
+    rows = []
+    for i, r in enumerate(reversed(routes)):
+        rank = len(routes) - 1 - i
+        name = "Best route" if rank == 0 else f"Alternative {rank}"
+        group = folium.FeatureGroup(name=f"{name} ({_fmt_min(r.travel_time_s)})")
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in r.coords],
+            color=_ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)],
+            weight=7 if rank == 0 else 4,
+            opacity=0.9 if rank == 0 else 0.7,
+            dash_array=None if rank == 0 else "10 8",
+            tooltip=html.escape(f"{name}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.2f} km"),
+        ).add_to(group)
+        group.add_to(m)
+    from geo.routing import route_overlap
+
+    for rank, r in enumerate(routes):
+        main = [st.name for st in sorted(r.streets, key=lambda st: -st.length_m) if st.name][:3]
+        overlap = 100.0 if rank == 0 else 100 * route_overlap(r, routes[0])
+        rows.append(
+            f"<tr><td style='color:{_ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)]}'>&#9632; {rank}</td>"
+            f"<td>{_fmt_min(r.travel_time_s)}</td><td>{r.length_m / 1000:.2f} km</td><td>{overlap:.0f}%</td>"
+            f"<td>{html.escape(', '.join(main))}</td></tr>"
+        )
+    for p, label, colour in ((a, "Origin", "#1a9850"), (b, "Destination", "#d73027")):
+        folium.CircleMarker(
+            [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color=colour, fill_opacity=1,
+            tooltip=html.escape(f"{label}: {p.label} (snapped {p.snap.distance_m:.0f} m)"),
+        ).add_to(m)  # fmt: skip
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]])
+    table = (
+        "<table id='route-summary' style='border-collapse:collapse;font-size:12px'>"
+        "<tr><th>#</th><th>time</th><th>length</th><th>shared</th><th>main streets</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    body = f"{html.escape(a.label)} → {html.escape(b.label)}<br>{mode}, {metric}<br>{table}"
+    _root(m).html.add_child(_panel("Access routes", body))
+    _root(m).header.add_child(Element("<title>Routes — venue planner</title>"))
     return _root(m).render()
 
 

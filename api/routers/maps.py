@@ -8,7 +8,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from api.context import Context, get_context
-from api.maps import index_map, site_map
+from api.maps import index_map, route_map, site_map
+from api.routers.routes import MetricT, ModeT, to_place
+from layers.routing import Closures
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -27,3 +29,29 @@ def get_index_map(ctx: Annotated[Context, Depends(get_context)], basemap: Basema
 def get_site_map(site_id: str, ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Show one site: boundary, sub-sites, roads, subway stations and entrances, access points."""
     return HTMLResponse(site_map(ctx, site_id, basemap=basemap))
+
+
+@router.get("/routes", response_class=HTMLResponse, operation_id="route_map")
+def get_route_map(
+    ctx: Annotated[Context, Depends(get_context)],
+    origin: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
+    destination: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
+    mode: ModeT = "drive",
+    metric: MetricT = "fastest",
+    alternatives: Annotated[int, Query(ge=1, le=5)] = 3,
+    close_street: Annotated[list[str] | None, Query(description="Street names to close (repeatable)")] = None,
+    basemap: Basemap = "osm",
+) -> HTMLResponse:
+    """Show the route(s) between two places with alternatives, closures and a summary table."""
+    return HTMLResponse(
+        route_map(
+            ctx,
+            to_place(origin),
+            to_place(destination),
+            mode=mode,
+            metric=metric,
+            alternatives=alternatives,
+            closures=Closures(streets=tuple(close_street or ())),
+            basemap=basemap,
+        )
+    )

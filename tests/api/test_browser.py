@@ -110,3 +110,13 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
             assert "Roads, drive" in str(got["layers"])
             assert "Subway stations (44)" in str(got["layers"])
             assert int(got["paths"]) > 1000
+
+
+def test_route_planner_page(browser: webdriver.Chrome, base_url: str) -> None:
+    url = f"{base_url}/maps/routes?origin=beijing-west-station&destination=temple-of-heaven&alternatives=3&basemap=none"
+    got = _load(browser, url, "route-west-station-temple-of-heaven")
+    assert got["errors"] == []
+    assert int(got["paths"]) >= 3  # the best route and two alternatives
+    assert "Best route" in str(got["layers"])
+    rows = browser.execute_script("return document.querySelectorAll('#route-summary tr').length")
+    assert rows == 4  # header and three routes

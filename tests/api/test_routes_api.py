@@ -165,3 +165,34 @@ def test_walk_route_ignores_one_way_rules(client: TestClient) -> None:
     ).json()
     assert walk["features"][0]["properties"]["mode"] == "walk"
     assert walk["features"][0]["properties"]["length_m"] <= drive["features"][0]["properties"]["length_m"] + 1
+
+
+def test_route_map_page(client: TestClient) -> None:
+    r = client.get(
+        "/maps/routes",
+        params={
+            "origin": "beijing-west-station",
+            "destination": "temple-of-heaven",
+            "close_street": "前门大街",
+            "basemap": "none",
+        },
+    )
+    assert r.status_code == 200
+    page = r.text
+    assert "id='route-summary'" in page
+    assert "Best route" in page
+    assert "Alternative 1" in page
+    assert "Closed streets (1)" in page
+
+
+def test_route_map_page_errors_are_json(client: TestClient) -> None:
+    r = client.get("/maps/routes", params={"origin": "yanqi-lake", "destination": "forbidden-city"})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "outside_coverage"
+
+
+def test_site_page_draws_access_routes(client: TestClient) -> None:
+    page = client.get("/maps/sites/temple-of-heaven", params={"basemap": "none"}).text
+    assert "Access routes (drive, fastest)" in page
+    assert "From Beijing Capital International Airport" in page
+    assert "From Beijing South railway station" in page
