@@ -166,7 +166,8 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
                 [a.access_lat, a.access_lon], radius=7, color="#000000", weight=2, fill=True, fill_color="#ffff33",
                 fill_opacity=1.0, tooltip=f"{a.mode} access on {a.network} ({a.boundary_gap_m:.0f} m from boundary)",
             ).add_to(fg)  # fmt: skip
-    fg.add_to(m)
+    if any(a.covered for a in access):
+        fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     lines = [

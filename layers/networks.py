@@ -384,9 +384,7 @@ class NetworkStore:
                 "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 "licence": OSM_LICENCE,
             }
-            meta_tmp = self.imports_dir / f"{name}.json.tmp"
-            meta_tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-            meta_tmp.replace(self.imports_dir / f"{name}.json")
+            self._write_meta(name, meta)
         return self._remember(self.source(name), built)
 
     def _remember(self, src: NetworkSource, built: dict[Mode, nx.MultiDiGraph]) -> list[RoadNetwork]:
@@ -436,10 +434,14 @@ class NetworkStore:
             "imported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "licence": OSM_LICENCE,
         }
-        meta_tmp = self.imports_dir / f"{name}.json.tmp"
-        meta_tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
-        meta_tmp.replace(self.imports_dir / f"{name}.json")
+        self._write_meta(name, meta)
         return self._remember(self.source(name), graphs)
+
+    def _write_meta(self, name: str, meta: dict[str, str]) -> None:
+        """Write an import's metadata atomically (it is what makes the import visible)."""
+        tmp = self.imports_dir / f"{name}.json.tmp"
+        tmp.write_text(json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.imports_dir / f"{name}.json")
 
     def loaded(self) -> Iterable[RoadNetwork]:
         """Return the networks loaded so far."""
