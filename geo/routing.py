@@ -132,7 +132,9 @@ class RoutingEngine:
         self._src: dict[Metric, NDArray[np.int64]] = {}
         self._dst: dict[Metric, NDArray[np.int64]] = {}
         self._coords: dict[Metric, list[NDArray[np.float64]]] = {}
-        self._names: dict[Metric, list[str]] = {}
+        self._names: dict[Metric, NDArray[np.object_]] = {}
+        self._codes: dict[Metric, NDArray[np.int64]] = {}
+        self._keyarr: dict[Metric, NDArray[np.int64]] = {}
         for metric in METRICS:
             wname = _WEIGHT[metric]
             best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
@@ -155,9 +157,15 @@ class RoutingEngine:
             self._coords[metric] = [
                 self._edge_line(int(self.node_ids[a]), int(self.node_ids[b]), best[(a, b)][1]) for a, b in pairs
             ]
-            self._names[metric] = [
-                _edge_name(graph.edges[int(self.node_ids[a]), int(self.node_ids[b]), best[(a, b)][1]]) for a, b in pairs
-            ]
+            self._names[metric] = np.array(
+                [
+                    _edge_name(graph.edges[int(self.node_ids[a]), int(self.node_ids[b]), best[(a, b)][1]])
+                    for a, b in pairs
+                ],
+                dtype=object,
+            )
+            self._codes[metric] = src * n + dst  # sorted, since pairs are
+            self._keyarr[metric] = np.array([best[p][1] for p in pairs], dtype=np.int64)
             self._csr[metric] = csr_matrix((np.maximum(wts, 1e-9), (src, dst)), shape=(n, n))
         # pandana needs one edge list for all impedances: use the union of pairs, each
         # with its own best weight per metric.
@@ -375,48 +383,47 @@ class RoutingEngine:
                 pieces.append(self._partial(line, origin.fraction, destination.fraction))
             else:
                 pieces.append(self._partial(line, destination.fraction, origin.fraction)[::-1])
-            legs.append((_edge_name(fwd), s[3], s[2]))
             coords = np.vstack(pieces)
-            return self._finish(coords, (), (), legs, metric)
+            one = np.array([_edge_name(fwd)], dtype=object)
+            return self._finish(coords, (), (), one, np.array([s[3]]), np.array([s[2]]), metric)
         line = self._edge_line(origin.u, origin.v, origin.key)
         if s[0] == self.index[origin.v]:
             pieces.append(self._partial(line, origin.fraction, 1.0))
         else:
             pieces.append(self._partial(line, 0.0, origin.fraction)[::-1])
         legs.append((_edge_name(fwd), s[3], s[2]))
-        edges: list[tuple[int, int, int]] = []
-        rows = self._row[metric]
-        keys = self._key[metric]
-        coords_by_row, names, lengths, times = (
-            self._coords[metric],
-            self._names[metric],
-            self._length[metric],
-            self._time[metric],
-        )
+        p = np.asarray(path, dtype=np.int64)
+        rows = np.searchsorted(self._codes[metric], p[:-1] * len(self.node_ids) + p[1:])
         ids = self.node_ids
-        for a, b in itertools.pairwise(path):
-            r = rows[(a, b)]
-            edges.append((int(ids[a]), int(ids[b]), keys[(a, b)]))
-            pieces.append(coords_by_row[r])
-            legs.append((names[r], float(lengths[r]), float(times[r])))
+        edges = list(zip(ids[p[:-1]].tolist(), ids[p[1:]].tolist(), self._keyarr[metric][rows].tolist(), strict=True))
+        coords_by_row = self._coords[metric]
+        pieces.extend(coords_by_row[r] for r in rows.tolist())
+        mid_names = self._names[metric][rows]
+        mid_lengths = self._length[metric][rows]
+        mid_times = self._time[metric][rows]
         dline = self._edge_line(destination.u, destination.v, destination.key)
         dedge = self.graph.edges[destination.u, destination.v, destination.key]
         if e[0] == self.index[destination.u]:
             pieces.append(self._partial(dline, 0.0, destination.fraction))
         else:
             pieces.append(self._partial(dline, destination.fraction, 1.0)[::-1])
-        legs.append((_edge_name(dedge), e[3], e[2]))
         coords = np.vstack(pieces)
-        nodes = tuple(int(self.node_ids[i]) for i in path)
-        edge_lengths = tuple(ln for _, ln, _ in legs[1:-1])
-        return self._finish(coords, nodes, tuple(edges), legs, metric, edge_lengths)
+        names = np.concatenate(
+            [np.array([legs[0][0]], dtype=object), mid_names, np.array([_edge_name(dedge)], dtype=object)]
+        )
+        lengths = np.concatenate([[legs[0][1]], mid_lengths, [e[3]]])
+        times = np.concatenate([[legs[0][2]], mid_times, [e[2]]])
+        nodes = tuple(ids[p].tolist())
+        return self._finish(coords, nodes, tuple(edges), names, lengths, times, metric, tuple(mid_lengths.tolist()))
 
     @staticmethod
     def _finish(
         coords: NDArray[np.float64],
         nodes: tuple[int, ...],
         edges: tuple[tuple[int, int, int], ...],
-        legs: list[tuple[str, float, float]],
+        names: NDArray[np.object_],
+        lengths: NDArray[np.float64],
+        times: NDArray[np.float64],
         metric: Metric,
         edge_lengths: tuple[float, ...] = (),
     ) -> Route:
@@ -425,20 +432,27 @@ class RoutingEngine:
         coords = coords[keep]
         if len(coords) == 1:
             coords = np.vstack([coords, coords])
-        streets: list[StreetLeg] = []
-        for name, length, time in legs:
-            if streets and streets[-1].name == name:
-                last = streets[-1]
-                streets[-1] = StreetLeg(name, last.length_m + length, last.travel_time_s + time)
-            elif length > 0 or not streets:
-                streets.append(StreetLeg(name, length, time))
+        # Runs of the same street name, merged; zero-length pieces (a snap on a node) dropped.
+        used = lengths > 0
+        if not used.any():
+            used[0] = True
+        names, lengths, times = names[used], lengths[used], times[used]
+        change = np.ones(len(names), dtype=bool)
+        change[1:] = names[1:] != names[:-1]
+        starts = np.flatnonzero(change)
+        run_len = np.add.reduceat(lengths, starts)
+        run_time = np.add.reduceat(times, starts)
+        streets = tuple(
+            StreetLeg(str(names[i]), float(ln), float(t))
+            for i, ln, t in zip(starts.tolist(), run_len, run_time, strict=True)
+        )
         return Route(
             coords=coords,
             nodes=nodes,
             edges=edges,
-            travel_time_s=float(sum(t for _, _, t in legs)),
-            length_m=float(sum(ln for _, ln, _ in legs)),
-            streets=tuple(streets),
+            travel_time_s=float(times.sum()),
+            length_m=float(lengths.sum()),
+            streets=streets,
             metric=metric,
             edge_lengths_m=edge_lengths,
         )
