@@ -8,16 +8,20 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from api.settings import REPO_ROOT, Settings
 from geo.errors import PlannerError
+
+if TYPE_CHECKING:
+    from api.context import Context
 
 __all__ = ["main"]
 
 DEFAULT_RAW = REPO_ROOT.parent / "shared" / "data" / "raw"
 
 
-def _context(settings: Settings):  # type: ignore[no-untyped-def]  # noqa: ANN202
+def _context(settings: Settings) -> Context:
     from api.context import Context
 
     return Context.from_settings(settings)

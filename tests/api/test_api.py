@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import pytest
@@ -49,7 +50,7 @@ def test_layer_geojson_with_bbox_is_rfc7946(client: TestClient) -> None:
         assert 39.90 <= lat <= 39.91
 
 
-def test_layer_as_geopackage(client: TestClient, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_layer_as_geopackage(client: TestClient, tmp_path: Path) -> None:
     r = client.get("/layers/heritage-buildings", params={"format": "gpkg"})
     assert r.status_code == 200
     path = tmp_path / "h.gpkg"
