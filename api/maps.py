@@ -19,6 +19,7 @@ from branca.element import Element, Figure
 
 from api.routers.sites import access_info
 from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
+from geo.routing import route_overlap
 from layers.routing import Closures, Place
 
 if TYPE_CHECKING:
@@ -266,8 +267,6 @@ def route_map(
             tooltip=html.escape(f"{name}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.2f} km"),
         ).add_to(group)
         group.add_to(m)
-    from geo.routing import route_overlap
-
     for rank, r in enumerate(routes):
         main = [st.name for st in sorted(r.streets, key=lambda st: -st.length_m) if st.name][:3]
         overlap = 100.0 if rank == 0 else 100 * route_overlap(r, routes[0])

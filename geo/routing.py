@@ -124,7 +124,6 @@ class RoutingEngine:
         self.lon = np.array([graph.nodes[n]["x"] for n in self.node_ids], dtype=float)
         self.lat = np.array([graph.nodes[n]["y"] for n in self.node_ids], dtype=float)
         n = len(self.node_ids)
-        self._key: dict[Metric, dict[tuple[int, int], int]] = {}
         self._row: dict[Metric, dict[tuple[int, int], int]] = {}
         self._csr: dict[Metric, csr_matrix] = {}
         self._time: dict[Metric, NDArray[np.float64]] = {}
@@ -147,7 +146,6 @@ class RoutingEngine:
             src = np.array([p[0] for p in pairs], dtype=np.int64)
             dst = np.array([p[1] for p in pairs], dtype=np.int64)
             wts = np.array([best[p][0] for p in pairs], dtype=float)
-            self._key[metric] = {p: best[p][1] for p in pairs}
             self._row[metric] = {p: i for i, p in enumerate(pairs)}
             self._time[metric] = np.array([best[p][2] for p in pairs], dtype=float)
             self._length[metric] = np.array([best[p][3] for p in pairs], dtype=float)

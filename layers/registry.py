@@ -166,13 +166,16 @@ class LayerStore:
 
     def load(self, layer_id: str) -> gpd.GeoDataFrame:
         """Return a vector or road layer as a validated WGS84 GeoDataFrame (a copy)."""
-        spec = self.spec(layer_id)
+        return self._cached(self.spec(layer_id)).copy()
+
+    def _cached(self, spec: LayerSpec) -> gpd.GeoDataFrame:
+        """Return the shared in-memory frame of a layer (callers must not change it)."""
         if spec.kind == "raster":
-            raise InvalidInputError(f"layer {layer_id!r} is a raster; download it as GeoTIFF instead.")
+            raise InvalidInputError(f"layer {spec.id!r} is a raster; download it as GeoTIFF instead.")
         with self._lock:
-            if layer_id not in self._cache:
-                self._cache[layer_id] = self._read(spec)
-            return self._cache[layer_id].copy()
+            if spec.id not in self._cache:
+                self._cache[spec.id] = self._read(spec)
+            return self._cache[spec.id]
 
     def _read(self, spec: LayerSpec) -> gpd.GeoDataFrame:
         if spec.kind == "network":
@@ -207,14 +210,14 @@ class LayerStore:
 
     def query(self, layer_id: str, *, bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         """Return a layer's features, optionally only those intersecting a WGS84 bbox."""
-        gdf = self.load(layer_id)
         if bbox is None:
-            return gdf
+            return self.load(layer_id)
+        gdf = self._cached(self.spec(layer_id))  # filter first, copy only the selection
         minx, miny, maxx, maxy = bbox
         if not (minx < maxx and miny < maxy):
             raise InvalidInputError(f"`bbox` must be minlon,minlat,maxlon,maxlat with min < max; got {bbox}.")
         idx = gdf.sindex.query(shapely.box(minx, miny, maxx, maxy), predicate="intersects")
-        return gdf.iloc[np.sort(idx)]
+        return gdf.iloc[np.sort(idx)].copy()
 
 
 def export_vector(gdf: gpd.GeoDataFrame, path: Path, *, fmt: str, layer: str, attribution: str) -> Path:
