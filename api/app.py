@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("networks loaded: %s", ", ".join(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()))
             for mode in MODES:  # routing engines take a few seconds each; requests wait for them
                 await run_in_threadpool(ctx.routing.warm, mode)
+            # The road layer (a frame of every edge) serves every site page: build it now,
+            # not on a planner's first click.
+            await run_in_threadpool(ctx.layers.query, "roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
             # The graphs hold millions of long-lived objects: keep the cyclic collector off
             # them, or its full passes stall requests (measured p99 140 ms before, see bench/).
             gc.collect()
