@@ -35,7 +35,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"venue-planner: serving on http://{args.host}:{args.port}  (maps: /maps, API docs: /docs)", flush=True)
     print(
-        "venue-planner: the first start builds the road graphs and routing engines (about 45 s); later starts take about 15 s.",
+        "venue-planner: the first start builds the road graphs and routing engines (about 45 s); later starts take about 25 s.",
         flush=True,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")

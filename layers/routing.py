@@ -118,9 +118,10 @@ class RoutingService:
             return self._engines[key]
 
     def warm(self, mode: str) -> None:
-        """Build the engines of every network of ``mode`` now."""
+        """Build the engines and edge indexes of every network of ``mode`` now."""
         for net in self.networks.all(mode):
             self.engine(net)
+            net.edge_index  # noqa: B018 - built on first access; snapping needs it
 
     # -- places ---------------------------------------------------------------------
 
