@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("networks loaded: %s", ", ".join(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()))
             for mode in MODES:  # routing engines take a few seconds each; requests wait for them
                 await run_in_threadpool(ctx.routing.warm, mode)
+                await run_in_threadpool(ctx.coverage.warm, mode)
             # The road layer (a frame of every edge) serves every site page: build it now,
             # not on a planner's first click.
             await run_in_threadpool(ctx.layers.query, "roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))

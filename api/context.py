@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from api.settings import Settings
+from layers.coverage import CoverageService
 from layers.networks import NetworkStore
 from layers.registry import LayerStore
 from layers.routing import RoutingService
@@ -24,6 +25,7 @@ class Context:
     layers: LayerStore
     sites: SiteCatalog
     routing: RoutingService
+    coverage: CoverageService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -32,7 +34,8 @@ class Context:
         layers = LayerStore(settings.seeds_dir, networks)
         sites = SiteCatalog(layers)
         routing = RoutingService(networks, sites, site_access_max_m=settings.site_access_max_m)
-        return cls(settings, networks, layers, sites, routing)
+        coverage = CoverageService(networks, layers, routing)
+        return cls(settings, networks, layers, sites, routing, coverage)
 
 
 def get_context(request: Request) -> Context:

@@ -27,6 +27,7 @@ import shapely
 from rasterio.transform import Affine
 from shapely.geometry import LineString, Point
 
+from geo.coverage import zone_cells
 from geo.crs import UTM_EPSG, WGS84_EPSG
 from geo.errors import DataSourceError, RegistrationError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS
@@ -305,23 +306,9 @@ def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.Geo
     width = int(np.ceil((maxx - x0) / POP_CELL_M))
     height = int(np.ceil((y1 - miny) / POP_CELL_M))
     transform = Affine(POP_CELL_M, 0.0, x0, 0.0, -POP_CELL_M, y1)
-    ids = rasterio.features.rasterize(
-        ((g, i) for i, g in enumerate(utm.geometry)),
-        out_shape=(height, width),
-        transform=transform,
-        fill=-1,
-        dtype="int32",
-    )
-    counts = np.bincount(ids[ids >= 0], minlength=len(towns))
-    density = np.full((height, width), -1.0, dtype=np.float64)
-    valid = ids >= 0
-    small = np.flatnonzero(counts == 0)
-    per_cell = np.where(counts > 0, towns["population"].to_numpy() / np.maximum(counts, 1), 0.0)
-    density[valid] = per_cell[ids[valid]]
-    for i in small:  # a township smaller than a cell: its people go to the cell of its representative point
-        p = utm.geometry.iloc[i].representative_point()
-        r, c = int((y1 - p.y) // POP_CELL_M), int((p.x - x0) // POP_CELL_M)
-        density[r, c] = max(density[r, c], 0.0) + float(towns["population"].iloc[i])
+    cells = zone_cells(list(utm.geometry), towns["population"].to_numpy(dtype=float), transform, (height, width))
+    density = cells.raster((height, width))
+    small = cells.small
     raster = density.astype(np.float32)
     tif = out_dir / "population_100m.tif"
     profile = {

@@ -1,0 +1,300 @@
+"""Coverage as a service: isochrones, people and stations reached, gaps, choosing sites.
+
+The computation is in `geo.isochrones` and `geo.coverage`; this module loads what it
+needs (the population raster, townships, stations) and keeps one `ReachIndex` per
+network, built on first use (or at start-up, see `CoverageService.warm`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import rasterio
+
+from geo import coverage as cov
+from geo.crs import lonlat_to_utm, to_utm
+from geo.errors import InvalidInputError, OutsideCoverageError
+from geo.isochrones import Band, Grid, Reach, ReachIndex, check_bands
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+    from affine import Affine
+    from numpy.typing import NDArray
+
+    from layers.networks import NetworkStore, RoadNetwork
+    from layers.registry import LayerStore
+    from layers.routing import Place, ResolvedPlace, RoutingService
+
+__all__ = [
+    "MAX_CANDIDATES",
+    "MAX_SITES",
+    "BandFigures",
+    "CoverageService",
+    "Isochrone",
+    "SiteSetCoverage",
+]
+
+MAX_SITES = 25
+MAX_CANDIDATES = 20
+# Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
+# (dual carriageways, side roads) fall in different cells.
+CELLS_PER_POPULATION_CELL = 4
+
+
+@dataclass(frozen=True)
+class BandFigures:
+    """What one band covers."""
+
+    minutes: float
+    polygon: shapely.Geometry = field(repr=False)
+    area_km2: float
+    population: float
+    population_share: float
+    stations: dict[str, list[str]]
+    entrances: int
+
+
+@dataclass(frozen=True)
+class Isochrone:
+    """Bands of travel time from (or to) one place."""
+
+    place: ResolvedPlace
+    reverse: bool
+    bands: list[BandFigures]
+    townships: pd.DataFrame = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SiteSetCoverage:
+    """Coverage of a set of places within one travel time."""
+
+    places: list[ResolvedPlace]
+    minutes: float
+    per_site: list[BandFigures]
+    union: BandFigures
+    overlap: BandFigures
+    townships: pd.DataFrame = field(repr=False)
+    network: RoadNetwork
+
+
+class CoverageService:
+    """Isochrones and coverage over the loaded networks.
+
+    Parameters
+    ----------
+    networks
+        The network store.
+    layers
+        The layer store (population raster, townships, stations).
+    routing
+        The routing service: resolves places and owns the engines.
+    """
+
+    def __init__(self, networks: NetworkStore, layers: LayerStore, routing: RoutingService) -> None:
+        self.networks = networks
+        self.layers = layers
+        self.routing = routing
+        self._indexes: dict[tuple[str, str], ReachIndex] = {}
+        self._lock = threading.Lock()
+
+    # -- data -----------------------------------------------------------------------
+
+    @cached_property
+    def _population(self) -> tuple[NDArray[np.float32], Affine]:
+        with rasterio.open(self.layers.path("population")) as src:
+            arr = src.read(1).astype(np.float32)
+            nodata = src.nodata
+            tf = src.transform
+        if nodata is not None:
+            arr[arr == nodata] = 0.0
+        arr[~np.isfinite(arr)] = 0.0
+        return arr, tf
+
+    @property
+    def people(self) -> NDArray[np.float32]:
+        """Return people per 100 m cell (UTM 50N), 0 for nodata."""
+        return self._population[0]
+
+    @cached_property
+    def total_population(self) -> float:
+        """Return the population of Beijing (the raster's sum)."""
+        return float(self.people.astype(np.float64).sum())
+
+    @cached_property
+    def townships(self) -> gpd.GeoDataFrame:
+        """Return the townships (WGS84)."""
+        return self.layers.load("townships")
+
+    @cached_property
+    def zones(self) -> cov.ZoneCells:
+        """Return the townships' people by population cell (as the raster was built)."""
+        arr, tf = self._population
+        utm = to_utm(self.townships)
+        return cov.zone_cells(
+            list(utm.geometry), self.townships["population"].to_numpy(dtype=float), tf, (arr.shape[0], arr.shape[1])
+        )
+
+    @cached_property
+    def _stations(self) -> tuple[gpd.GeoDataFrame, NDArray[np.float64], NDArray[np.float64]]:
+        st = self.layers.load("subway-stations")
+        x, y = lonlat_to_utm(st.geometry.x.to_numpy(), st.geometry.y.to_numpy(), name="subway stations")
+        return st, x, y
+
+    @cached_property
+    def _entrances(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        en = self.layers.load("subway-entrances")
+        return lonlat_to_utm(en.geometry.x.to_numpy(), en.geometry.y.to_numpy(), name="subway entrances")
+
+    # -- indexes --------------------------------------------------------------------
+
+    def index(self, net: RoadNetwork) -> ReachIndex:
+        """Return the reach index of a network, built on first use (about 1 s)."""
+        key = (net.name, net.mode)
+        with self._lock:
+            if key not in self._indexes:
+                engine = self.routing.engine(net)
+                x, y = lonlat_to_utm(engine.lon, engine.lat, name=f"network {net.name}")
+                grid = Grid.covering(
+                    (float(x.min()), float(y.min()), float(x.max()), float(y.max())),
+                    self._population[1],
+                    k=CELLS_PER_POPULATION_CELL,
+                )
+                self._indexes[key] = ReachIndex(engine, grid)
+            return self._indexes[key]
+
+    def warm(self, mode: str) -> None:
+        """Build the reach indexes of every network of ``mode`` and load the layers now."""
+        for net in self.networks.all(mode):
+            self.index(net)
+        _ = self.zones, self._stations, self._entrances, self.total_population
+
+    # -- figures --------------------------------------------------------------------
+
+    def figures(self, band: Band) -> BandFigures:
+        """Return the area, people and stations of a band."""
+        people = cov.population(band, self.people)
+        st, sx, sy = self._stations
+        inside = band.contains(sx, sy)
+        by_line: dict[str, list[str]] = {}
+        for name, lines in zip(st["name"][inside], st["lines"][inside], strict=True):
+            for line in str(lines).split(";") if lines else ["unknown"]:
+                by_line.setdefault(line.strip() or "unknown", []).append(str(name))
+        ex, ey = self._entrances
+        return BandFigures(
+            minutes=band.minutes,
+            polygon=band.polygon(),
+            area_km2=band.area_m2 / 1e6,
+            population=people,
+            population_share=people / self.total_population if self.total_population else 0.0,
+            stations={k: sorted(v) for k, v in sorted(by_line.items())},
+            entrances=int(band.contains(ex, ey).sum()),
+        )
+
+    def township_table(self, bands: list[Band]) -> pd.DataFrame:
+        """Return per township: population and people inside each band (columns ``within_<m>``)."""
+        t = self.townships
+        out = t[["township_id", "district", "township", "population"]].copy()
+        for band in bands:
+            out[f"within_{band.minutes:g}"] = cov.zone_population(band, self.zones)
+        return out
+
+    # -- requests -------------------------------------------------------------------
+
+    def _reach(self, place: ResolvedPlace, *, limit_min: float, reverse: bool) -> Reach:
+        return self.index(place.network).reach([place.snap], limit_min=limit_min, reverse=reverse)
+
+    def isochrone(
+        self,
+        place: Place,
+        *,
+        mode: str = "drive",
+        bands_min: tuple[float, ...] | list[float] = (5.0, 10.0, 15.0, 30.0),
+        reverse: bool = False,
+        label: str = "origin",
+    ) -> Isochrone:
+        """Return nested bands of travel time from (or, if ``reverse``, to) a place."""
+        bands = check_bands(bands_min)
+        resolved = self.routing.resolve(place, mode=mode, label=label)
+        reach = self._reach(resolved, limit_min=bands[-1], reverse=reverse)
+        cells = [reach.band(b) for b in bands]
+        return Isochrone(resolved, reverse, [self.figures(c) for c in cells], self.township_table(cells))
+
+    def _resolve_set(self, places: list[Place], *, mode: str, label: str, limit: int) -> list[ResolvedPlace]:
+        if not places:
+            raise InvalidInputError(f"`{label}` is empty; give at least one site or point.")
+        if len(places) > limit:
+            raise InvalidInputError(f"`{label}` has {len(places)} places; at most {limit} are allowed.")
+        resolved = [self.routing.resolve(p, mode=mode, label=f"{label}[{i}]") for i, p in enumerate(places)]
+        nets = {r.network.name for r in resolved}
+        if len(nets) > 1:
+            raise OutsideCoverageError(
+                f"`{label}` spans several networks ({', '.join(sorted(nets))}); coverage is computed on one network."
+            )
+        return resolved
+
+    def _bands(self, resolved: list[ResolvedPlace], minutes: float, *, reverse: bool = False) -> list[Band]:
+        (m,) = check_bands([minutes], label="minutes")
+        return [self._reach(r, limit_min=m, reverse=reverse).band(m) for r in resolved]
+
+    def site_set(self, places: list[Place], *, mode: str = "drive", minutes: float = 15.0) -> SiteSetCoverage:
+        """Return each place's coverage, their union, their overlap and the townships' figures."""
+        resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
+        bands = self._bands(resolved, minutes)
+        union, overlap = cov.union(bands), cov.overlap(bands)
+        table = self.township_table([union])
+        table = table.rename(columns={f"within_{union.minutes:g}": "covered"})
+        table["uncovered"] = table["population"] - table["covered"]
+        table["covered_share"] = np.where(table["population"] > 0, table["covered"] / table["population"], 0.0)
+        table["assessed"] = self._assessed(resolved[0].network)
+        return SiteSetCoverage(
+            resolved,
+            float(minutes),
+            [self.figures(b) for b in bands],
+            self.figures(union),
+            self.figures(overlap),
+            table,
+            resolved[0].network,
+        )
+
+    def _assessed(self, net: RoadNetwork) -> NDArray[np.bool_]:
+        """Return which townships lie mostly (>= 50 % of their area) inside the network's extent."""
+        import shapely
+
+        t = self.townships
+        areas = shapely.area(t.geometry.to_numpy())
+        inter = shapely.area(shapely.intersection(t.geometry.to_numpy(), net.extent))
+        return np.asarray(inter >= 0.5 * np.maximum(areas, 1e-12))
+
+    def choose(
+        self, candidates: list[Place], *, mode: str = "drive", minutes: float = 15.0, k: int = 1
+    ) -> tuple[list[ResolvedPlace], cov.DemandUnits, cov.Choice, cov.Choice]:
+        """Return (candidates, demand, the best ``k`` for people covered, the fewest covering all)."""
+        resolved = self._resolve_set(candidates, mode=mode, label="candidates", limit=MAX_CANDIDATES)
+        if not 1 <= k <= len(resolved):
+            raise InvalidInputError(f"`k` must be between 1 and the number of candidates ({len(resolved)}); got {k}.")
+        bands = self._bands(resolved, minutes)
+        units = cov.demand_units(bands, self.people)
+        return resolved, units, cov.choose_max_cover(units, k=k), cov.choose_min_sites(units)
+
+    def surface(
+        self, places: list[Place], *, mode: str = "drive", limit_min: float = 180.0
+    ) -> tuple[NDArray[np.float32], Affine, list[ResolvedPlace]]:
+        """Return minutes to the nearest place per 100 m cell (NaN where no road is reached) and its transform."""
+        resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
+        (limit,) = check_bands([limit_min], label="limit_min")
+        index = self.index(resolved[0].network)
+        reach = index.reach([r.snap for r in resolved], limit_min=limit, reverse=True)
+        grid = index.grid
+        full = reach.full()
+        kk = grid.k
+        coarse = full.reshape(grid.height // kk, kk, grid.width // kk, kk).min(axis=(1, 3))
+        coarse[~np.isfinite(coarse)] = np.nan
+        _, tf = self._population
+        out_tf = tf * tf.translation(grid.coarse_offset[1], grid.coarse_offset[0])
+        return coarse.astype(np.float32), out_tf, resolved
