@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import Context
 from api.errors import install_error_handlers
-from api.routers import health, layers, maps, routes, sites
+from api.routers import coverage, health, layers, maps, routes, sites
 from api.settings import Settings
 from geo.network import MODES
 
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = ctx
     install_error_handlers(app)
-    for r in (health.router, layers.router, sites.router, routes.router, maps.router):
+    for r in (health.router, layers.router, sites.router, routes.router, coverage.router, maps.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

@@ -298,7 +298,7 @@ def _to_lonlat(geom: shapely.Geometry) -> shapely.Geometry:
 
     def fn(xy: NDArray[np.float64]) -> NDArray[np.float64]:
         lon, lat = utm_to_lonlat(xy[:, 0], xy[:, 1])
-        return np.column_stack([lon, lat])
+        return np.asarray(np.round(np.column_stack([lon, lat]), 7), dtype=np.float64)  # about 1 cm
 
     return shapely.transform(geom, fn)
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import rasterio
+import shapely
 
 from geo import coverage as cov
 from geo.crs import lonlat_to_utm, to_utm
@@ -23,7 +24,6 @@ from geo.isochrones import Band, Grid, Reach, ReachIndex, check_bands
 if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
-    import shapely
     from affine import Affine
     from numpy.typing import NDArray
 
@@ -42,6 +42,7 @@ __all__ = [
 
 MAX_SITES = 25
 MAX_CANDIDATES = 20
+SURFACE_NODATA = -9999.0
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
 CELLS_PER_POPULATION_CELL = 4
@@ -102,6 +103,7 @@ class CoverageService:
         self.routing = routing
         self._indexes: dict[tuple[str, str], ReachIndex] = {}
         self._lock = threading.Lock()
+        self._outlines: dict[int, shapely.Geometry] | None = None
 
     # -- data -----------------------------------------------------------------------
 
@@ -171,13 +173,15 @@ class CoverageService:
     def warm(self, mode: str) -> None:
         """Build the reach indexes of every network of ``mode`` and load the layers now."""
         for net in self.networks.all(mode):
-            self.index(net)
+            index = self.index(net)
+            # The first polygon traced pays GDAL's start-up (about 0.5 s): pay it here.
+            Band(index.grid, 0, 0, np.ones((index.grid.k, index.grid.k), dtype=bool), 1.0).polygon()
         _ = self.zones, self._stations, self._entrances, self.total_population
 
     # -- figures --------------------------------------------------------------------
 
-    def figures(self, band: Band) -> BandFigures:
-        """Return the area, people and stations of a band."""
+    def figures(self, band: Band, *, polygon: bool = True) -> BandFigures:
+        """Return the area, people and stations of a band (and its polygon, unless ``polygon`` is False)."""
         people = cov.population(band, self.people)
         st, sx, sy = self._stations
         inside = band.contains(sx, sy)
@@ -188,7 +192,7 @@ class CoverageService:
         ex, ey = self._entrances
         return BandFigures(
             minutes=band.minutes,
-            polygon=band.polygon(),
+            polygon=band.polygon() if polygon else shapely.Polygon(),
             area_km2=band.area_m2 / 1e6,
             population=people,
             population_share=people / self.total_population if self.total_population else 0.0,
@@ -242,8 +246,13 @@ class CoverageService:
         (m,) = check_bands([minutes], label="minutes")
         return [self._reach(r, limit_min=m, reverse=reverse).band(m) for r in resolved]
 
-    def site_set(self, places: list[Place], *, mode: str = "drive", minutes: float = 15.0) -> SiteSetCoverage:
-        """Return each place's coverage, their union, their overlap and the townships' figures."""
+    def site_set(
+        self, places: list[Place], *, mode: str = "drive", minutes: float = 15.0, polygons: bool = True
+    ) -> SiteSetCoverage:
+        """Return each place's coverage, their union, their overlap and the townships' figures.
+
+        With ``polygons=False`` the bands' polygons are left empty (faster, for tables).
+        """
         resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
         bands = self._bands(resolved, minutes)
         union, overlap = cov.union(bands), cov.overlap(bands)
@@ -255,17 +264,15 @@ class CoverageService:
         return SiteSetCoverage(
             resolved,
             float(minutes),
-            [self.figures(b) for b in bands],
-            self.figures(union),
-            self.figures(overlap),
+            [self.figures(b, polygon=polygons) for b in bands],
+            self.figures(union, polygon=polygons),
+            self.figures(overlap, polygon=polygons),
             table,
             resolved[0].network,
         )
 
     def _assessed(self, net: RoadNetwork) -> NDArray[np.bool_]:
         """Return which townships lie mostly (>= 50 % of their area) inside the network's extent."""
-        import shapely
-
         t = self.townships
         areas = shapely.area(t.geometry.to_numpy())
         inter = shapely.area(shapely.intersection(t.geometry.to_numpy(), net.extent))
@@ -281,6 +288,13 @@ class CoverageService:
         bands = self._bands(resolved, minutes)
         units = cov.demand_units(bands, self.people)
         return resolved, units, cov.choose_max_cover(units, k=k), cov.choose_min_sites(units)
+
+    def township_outlines(self, tolerance_deg: float = 0.0005) -> dict[int, shapely.Geometry]:
+        """Return township outlines for display, simplified (about 50 m), by township id."""
+        if self._outlines is None:
+            geoms = shapely.simplify(self.townships.geometry.to_numpy(), tolerance_deg, preserve_topology=True)
+            self._outlines = dict(zip(self.townships["township_id"].astype(int), geoms, strict=True))
+        return self._outlines
 
     def surface(
         self, places: list[Place], *, mode: str = "drive", limit_min: float = 180.0
@@ -298,3 +312,34 @@ class CoverageService:
         _, tf = self._population
         out_tf = tf * tf.translation(grid.coarse_offset[1], grid.coarse_offset[0])
         return coarse.astype(np.float32), out_tf, resolved
+
+    def surface_tif(self, places: list[Place], *, mode: str = "drive", limit_min: float = 180.0) -> bytes:
+        """Return `surface` as a GeoTIFF (float32 minutes, nodata -9999, UTM 50N) with its provenance in tags."""
+        arr, tf, resolved = self.surface(places, mode=mode, limit_min=limit_min)
+        data = np.where(np.isfinite(arr), arr, SURFACE_NODATA).astype(np.float32)
+        profile = {
+            "driver": "GTiff",
+            "width": data.shape[1],
+            "height": data.shape[0],
+            "count": 1,
+            "dtype": "float32",
+            "crs": "EPSG:32650",
+            "transform": tf,
+            "nodata": SURFACE_NODATA,
+            "compress": "deflate",
+        }
+        with rasterio.MemoryFile() as mem:
+            with mem.open(**profile) as dst:
+                dst.write(data, 1)
+                dst.set_band_description(1, f"{mode} minutes to the nearest site")
+                dst.update_tags(
+                    UNITS="minutes",
+                    SITES="; ".join(r.label for r in resolved),
+                    MODE=mode,
+                    NETWORK=resolved[0].network.name,
+                    LIMIT_MIN=f"{limit_min:g}",
+                    ATTRIBUTION="© OpenStreetMap contributors (ODbL)",
+                    SOURCE="venue-planner: fastest travel time on the road network, the best 25 m cell of each 100 m "
+                    "cell; nodata where no road is reached",
+                )
+            return bytes(mem.read())

@@ -1,0 +1,90 @@
+"""Results as downloads: the same GeoJSON, or a GeoPackage for QGIS."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import geopandas as gpd
+import shapely
+from fastapi import Query
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel
+from starlette.background import BackgroundTask
+
+from layers.registry import export_vector
+
+__all__ = ["FORMAT_DOC", "FormatQ", "vector_response"]
+
+FormatQ = Annotated[
+    Literal["geojson", "gpkg"],
+    Query(description="geojson (default) or gpkg (a GeoPackage file, for QGIS and other GIS)"),
+]
+
+FORMAT_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}},
+        "description": "GeoJSON (RFC 7946), or a GeoPackage with format=gpkg.",
+    }
+}
+
+
+def _flat(value: object) -> object:
+    """Return a value a GeoPackage column can hold (nested values as JSON text)."""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
+Features = list[tuple[shapely.Geometry, dict[str, Any]]]
+
+
+def geojson_bytes(features: Features, members: dict[str, Any]) -> bytes:
+    """Return a FeatureCollection (RFC 7946) as JSON bytes, geometry written by GEOS."""
+    parts = [
+        '{"type":"Feature","geometry":'
+        + (shapely.to_geojson(g) if g is not None and not g.is_empty else "null")
+        + ',"properties":'
+        + json.dumps(props, ensure_ascii=False)
+        + "}"
+        for g, props in features
+    ]
+    extra = json.dumps(members, ensure_ascii=False)[1:-1]
+    return (
+        '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]" + ("," + extra if extra else "") + "}"
+    ).encode()
+
+
+def vector_response(
+    features: Features, members: BaseModel | dict[str, Any], *, fmt: str, layer: str, attribution: str
+) -> Response:
+    """Return features (WGS84 geometry, properties) as GeoJSON, or as a GeoPackage file.
+
+    ``members`` are the collection's other members (summaries, attribution); in a
+    GeoPackage they go into the layer's description.
+    """
+    extra = members.model_dump(mode="json") if isinstance(members, BaseModel) else members
+    extra = {k: v for k, v in extra.items() if k not in ("type", "features")}
+    if fmt == "geojson":
+        return Response(geojson_bytes(features, extra), media_type="application/geo+json")
+    gdf = gpd.GeoDataFrame(
+        [{k: _flat(v) for k, v in props.items()} for _, props in features],
+        geometry=[g for g, _ in features],
+        crs="EPSG:4326",
+    )
+    tmpdir = tempfile.mkdtemp(prefix="venue-planner-export-")
+    out = Path(tmpdir) / f"{layer}.gpkg"
+    summary = json.dumps(extra, ensure_ascii=False)
+    export_vector(
+        gdf, out, fmt="gpkg", layer=layer, attribution=f"{attribution} | {summary[:4000]}" if extra else attribution
+    )
+
+    def cleanup() -> None:
+        out.unlink(missing_ok=True)
+        Path(tmpdir).rmdir()
+
+    return FileResponse(
+        out, media_type="application/geopackage+sqlite3", filename=out.name, background=BackgroundTask(cleanup)
+    )

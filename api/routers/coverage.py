@@ -1,0 +1,327 @@
+"""Isochrones, coverage, gaps, choosing sites and the travel-time surface."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import shapely
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from api.context import Context, get_context
+from api.downloads import FORMAT_DOC, FormatQ, vector_response
+from api.routers.routes import OSM_CREDIT, Endpoint, ModeT, PlaceIn, endpoint, to_place
+from geo.coverage import Choice
+from geo.isochrones import DEFAULT_BANDS_MIN, MAX_MINUTES
+from layers.coverage import MAX_CANDIDATES, MAX_SITES, BandFigures
+
+router = APIRouter(tags=["coverage"])
+
+POPULATION_CREDIT = "Population: WorldPop (www.worldpop.org, CC BY 4.0), spread evenly within townships"
+ATTRIBUTION = f"{OSM_CREDIT}; {POPULATION_CREDIT}"
+
+
+class IsochroneRequest(BaseModel):
+    """Bands of travel time around a place."""
+
+    origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
+    mode: ModeT = "drive"
+    bands_min: list[float] = Field(
+        default_factory=lambda: list(DEFAULT_BANDS_MIN),
+        description=f"Travel times in minutes, each in (0, {MAX_MINUTES:g}]; at most 8",
+    )
+    reverse: bool = Field(False, description="Time to reach the origin instead of time from it")
+
+
+class BandProperties(BaseModel):
+    """What one band covers."""
+
+    minutes: float
+    area_km2: float
+    population: float = Field(description="People inside the band (100 m population raster)")
+    population_share: float = Field(description="Share of Beijing's population")
+    stations: dict[str, list[str]] = Field(description="Subway stations inside, by line")
+    station_count: int
+    entrances: int = Field(description="Subway entrances inside")
+
+
+class BandFeature(BaseModel):
+    """A band as a GeoJSON Feature (MultiPolygon, WGS84)."""
+
+    type: str = "Feature"
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+
+
+class IsochroneResponse(BaseModel):
+    """Nested bands, largest first (draw in this order so the smaller ones stay visible)."""
+
+    type: str = "FeatureCollection"
+    features: list[BandFeature]
+    origin: Endpoint
+    mode: str
+    network: str
+    reverse: bool
+    townships: list[dict[str, Any]] = Field(description="People of each township inside each band (non-zero only)")
+    attribution: str = ATTRIBUTION
+
+
+def band_properties(b: BandFigures) -> BandProperties:
+    """Describe a band."""
+    return BandProperties(
+        minutes=b.minutes,
+        area_km2=round(b.area_km2, 4),
+        population=round(b.population, 1),
+        population_share=round(b.population_share, 6),
+        stations=b.stations,
+        station_count=len({s for names in b.stations.values() for s in names}),
+        entrances=b.entrances,
+    )
+
+
+def band_feature(b: BandFigures, **extra: str | None) -> tuple[shapely.Geometry, dict[str, Any]]:
+    """Return a band as (geometry, properties)."""
+    return b.polygon, {**extra, **band_properties(b).model_dump()}
+
+
+@router.post("/isochrones", response_model=IsochroneResponse, responses=FORMAT_DOC, operation_id="post_isochrones")
+def post_isochrones(
+    req: IsochroneRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
+) -> Response:
+    """Return nested travel-time bands that follow the road network, with people and stations in each."""
+    iso = ctx.coverage.isochrone(to_place(req.origin), mode=req.mode, bands_min=req.bands_min, reverse=req.reverse)
+    table = iso.townships
+    cols = [c for c in table.columns if c.startswith("within_")]
+    rows = table[table[cols].sum(axis=1) > 0]
+    feats = [band_feature(b) for b in reversed(iso.bands)]
+    body = IsochroneResponse(
+        features=[],
+        origin=endpoint(iso.place),
+        mode=req.mode,
+        network=iso.place.network.name,
+        reverse=req.reverse,
+        townships=[
+            {
+                "township_id": int(r["township_id"]),
+                "district": r["district"],
+                "township": r["township"],
+                "population": int(r["population"]),
+                **{c: round(float(r[c]), 1) for c in cols},
+            }
+            for r in rows.to_dict("records")
+        ],
+    )
+    return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION)
+
+
+class CoverageRequest(BaseModel):
+    """A set of sites and a travel time."""
+
+    sites: list[PlaceIn] = Field(description=f"Sites or points (at most {MAX_SITES})")
+    mode: ModeT = "drive"
+    minutes: float = Field(15.0, description=f"Travel time, in (0, {MAX_MINUTES:g}]")
+
+
+class TownshipRow(BaseModel):
+    """A township's coverage."""
+
+    township_id: int
+    district: str
+    township: str
+    population: int
+    covered: float
+    uncovered: float
+    covered_share: float
+    assessed: bool = Field(description="False when the township lies mostly outside the network: not assessed")
+    status: str = Field(description="covered, partial, gap, or not_assessed")
+
+
+class CoverageResponse(BaseModel):
+    """Each site's band, their union and overlap (features), and the townships' figures."""
+
+    type: str = "FeatureCollection"
+    features: list[BandFeature]
+    minutes: float
+    mode: str
+    network: str
+    sites: list[Endpoint]
+    townships: list[TownshipRow]
+    attribution: str = ATTRIBUTION
+
+
+def _status(covered_share: float, assessed: bool, min_share: float) -> str:
+    if not assessed:
+        return "not_assessed"
+    if covered_share >= 0.95:
+        return "covered"
+    return "partial" if covered_share >= min_share else "gap"
+
+
+def _coverage(
+    ctx: Context, req: CoverageRequest, *, min_share: float = 0.5, polygons: bool = True
+) -> tuple[CoverageResponse, list[tuple[shapely.Geometry, dict[str, Any]]]]:
+    sc = ctx.coverage.site_set([to_place(p) for p in req.sites], mode=req.mode, minutes=req.minutes)
+    feats = [band_feature(b, role="site", site=endpoint(p).input) for p, b in zip(sc.places, sc.per_site, strict=True)]
+    feats.append(band_feature(sc.union, role="union", site=None))
+    feats.append(band_feature(sc.overlap, role="overlap", site=None))
+    rows = [
+        TownshipRow(
+            township_id=int(r["township_id"]),
+            district=r["district"],
+            township=r["township"],
+            population=int(r["population"]),
+            covered=round(float(r["covered"]), 1),
+            uncovered=round(float(r["uncovered"]), 1),
+            covered_share=round(float(r["covered_share"]), 4),
+            assessed=bool(r["assessed"]),
+            status=_status(float(r["covered_share"]), bool(r["assessed"]), min_share),
+        )
+        for r in sc.townships.to_dict("records")
+    ]
+    body = CoverageResponse(
+        features=[],
+        minutes=sc.minutes,
+        mode=req.mode,
+        network=sc.network.name,
+        sites=[endpoint(p) for p in sc.places],
+        townships=rows,
+    )
+    return body, feats
+
+
+@router.post("/coverage", response_model=CoverageResponse, responses=FORMAT_DOC, operation_id="post_coverage")
+def post_coverage(
+    req: CoverageRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
+) -> Response:
+    """Return what a set of sites covers within a travel time: per site, together, and twice."""
+    body, feats = _coverage(ctx, req)
+    return vector_response(feats, body, fmt=format, layer="coverage", attribution=ATTRIBUTION)
+
+
+class GapsRequest(CoverageRequest):
+    """Coverage gaps of a set of sites."""
+
+    min_share: float = Field(0.5, ge=0, le=1, description="A township is a gap below this covered share")
+
+
+class GapsSummary(BaseModel):
+    """Totals over the townships the network covers."""
+
+    assessed_townships: int
+    gap_townships: int
+    partial_townships: int
+    assessed_population: float
+    uncovered_population: float = Field(description="People in assessed townships with no site within the time")
+    not_assessed_population: float = Field(description="People in townships outside the network (unknown)")
+
+
+class GapsResponse(BaseModel):
+    """Townships (features, simplified outlines) with their coverage status, and totals."""
+
+    type: str = "FeatureCollection"
+    features: list[BandFeature]
+    summary: GapsSummary
+    minutes: float
+    mode: str
+    network: str
+    sites: list[Endpoint]
+    attribution: str = ATTRIBUTION
+
+
+@router.post("/coverage/gaps", response_model=GapsResponse, responses=FORMAT_DOC, operation_id="post_coverage_gaps")
+def post_gaps(req: GapsRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson") -> Response:
+    """Return the townships with no site within the time (gaps), partial and covered ones."""
+    body, _ = _coverage(ctx, req, min_share=req.min_share, polygons=False)
+    outlines = ctx.coverage.township_outlines()
+    feats = [(outlines[r.township_id], r.model_dump()) for r in body.townships if r.assessed]
+    assessed = [r for r in body.townships if r.assessed]
+    summary = GapsSummary(
+        assessed_townships=len(assessed),
+        gap_townships=sum(r.status == "gap" for r in assessed),
+        partial_townships=sum(r.status == "partial" for r in assessed),
+        assessed_population=float(sum(r.population for r in assessed)),
+        uncovered_population=round(sum(r.uncovered for r in assessed), 1),
+        not_assessed_population=float(sum(r.population for r in body.townships if not r.assessed)),
+    )
+    out = GapsResponse(
+        features=[], summary=summary, minutes=body.minutes, mode=body.mode, network=body.network, sites=body.sites
+    )
+    return vector_response(feats, out, fmt=format, layer="coverage-gaps", attribution=ATTRIBUTION)
+
+
+class ChooseRequest(BaseModel):
+    """Candidate sites to choose from."""
+
+    candidates: list[PlaceIn] = Field(description=f"2 to {MAX_CANDIDATES} sites or points")
+    mode: ModeT = "drive"
+    minutes: float = Field(15.0, description=f"Travel time, in (0, {MAX_MINUTES:g}]")
+    k: int = Field(1, ge=1, description="How many sites the maximal-covering choice may open")
+
+
+class Chosen(BaseModel):
+    """A choice of sites."""
+
+    sites: list[Endpoint]
+    covered_population: float
+    covered_share_of_coverable: float
+
+
+class ChooseResponse(BaseModel):
+    """The best k sites for people covered, and the fewest sites that cover everyone coverable."""
+
+    minutes: float
+    mode: str
+    network: str
+    coverable_population: float = Field(description="People that at least one candidate covers")
+    demand_units: int = Field(description="Groups of 25 m cells covered by the same candidates")
+    max_cover: Chosen = Field(description="Maximal covering (spopt MCLP, CBC solver)")
+    min_sites: Chosen = Field(description="Set covering (spopt LSCP, CBC solver)")
+    attribution: str = ATTRIBUTION
+
+
+@router.post("/coverage/choose-sites", response_model=ChooseResponse, operation_id="post_choose_sites")
+def post_choose(req: ChooseRequest, ctx: Annotated[Context, Depends(get_context)]) -> ChooseResponse:
+    """Choose sites: the k that cover the most people, and the fewest that cover everyone reachable."""
+    places, units, best_k, fewest = ctx.coverage.choose(
+        [to_place(p) for p in req.candidates], mode=req.mode, minutes=req.minutes, k=req.k
+    )
+    total = float(units.people.sum())
+
+    def chosen(c: Choice) -> Chosen:
+        return Chosen(
+            sites=[endpoint(places[i]) for i in c.chosen],
+            covered_population=round(c.covered, 1),
+            covered_share_of_coverable=round(c.covered / total, 6) if total else 0.0,
+        )
+
+    return ChooseResponse(
+        minutes=req.minutes,
+        mode=req.mode,
+        network=places[0].network.name,
+        coverable_population=round(total, 1),
+        demand_units=len(units.people),
+        max_cover=chosen(best_k),
+        min_sites=chosen(fewest),
+    )
+
+
+@router.get(
+    "/coverage/surface.tif",
+    response_class=Response,
+    responses={200: {"content": {"image/tiff": {}}, "description": "GeoTIFF, float32 minutes, UTM 50N, 100 m"}},
+    operation_id="get_coverage_surface",
+)
+def get_surface(
+    ctx: Annotated[Context, Depends(get_context)],
+    sites: Annotated[list[str], Query(description="Site ids or 'lon,lat' (repeatable)", min_length=1)],
+    mode: ModeT = "drive",
+    limit_min: Annotated[float, Query(gt=0, le=MAX_MINUTES, description="Cells farther than this are nodata")] = 180.0,
+) -> Response:
+    """Return a GeoTIFF of minutes to the nearest of the sites per 100 m cell (nodata off the network)."""
+    body = ctx.coverage.surface_tif([to_place(s) for s in sites], mode=mode, limit_min=limit_min)
+    return Response(
+        body,
+        media_type="image/tiff",
+        headers={"Content-Disposition": 'attachment; filename="travel-time-surface.tif"'},
+    )
