@@ -10,7 +10,10 @@ unit per cell, with a few hundred units instead of millions.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -135,7 +138,7 @@ def zone_cells(
     inv = ~transform
     for i in np.flatnonzero(counts == 0):
         p = zones_utm[i].representative_point()
-        c, r = inv * (p.x, p.y)
+        c, r = inv @ (p.x, p.y)
         extra_r.append(int(r))
         extra_c.append(int(c))
         extra_z.append(int(i))
@@ -242,6 +245,14 @@ def _cost_matrix(units: DemandUnits) -> NDArray[np.float64]:
     return np.where(units.covers, 0.0, 2.0)
 
 
+@contextlib.contextmanager
+def _quiet_pulp() -> Iterator[None]:
+    """Hide PuLP 3.x's notices about its 4.0 API, which spopt 0.7 does not use yet."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*PuLP 4.0.*", category=DeprecationWarning)
+        yield
+
+
 def choose_max_cover(units: DemandUnits, *, k: int) -> Choice:
     """Return the ``k`` candidates that together cover the most people (spopt MCLP)."""
     import pulp
@@ -252,8 +263,9 @@ def choose_max_cover(units: DemandUnits, *, k: int) -> Choice:
         raise InvalidInputError(f"`k` must be between 1 and the number of candidates ({n}); got {k}.")
     if len(units.people) == 0:
         return Choice(tuple(range(k)), 0.0)
-    model = MCLP.from_cost_matrix(_cost_matrix(units), units.people, service_radius=1.0, p_facilities=k)
-    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    with _quiet_pulp():
+        model = MCLP.from_cost_matrix(_cost_matrix(units), units.people, service_radius=1.0, p_facilities=k)
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     chosen = tuple(i for i, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5)
     return Choice(chosen, _covered(units, chosen))
 
@@ -265,8 +277,9 @@ def choose_min_sites(units: DemandUnits) -> Choice:
 
     if len(units.people) == 0:
         return Choice((), 0.0)
-    model = LSCP.from_cost_matrix(_cost_matrix(units), service_radius=1.0)
-    model = model.solve(pulp.PULP_CBC_CMD(msg=False))
+    with _quiet_pulp():
+        model = LSCP.from_cost_matrix(_cost_matrix(units), service_radius=1.0)
+        model = model.solve(pulp.PULP_CBC_CMD(msg=False))
     chosen = tuple(i for i, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5)
     return Choice(chosen, _covered(units, chosen))
 

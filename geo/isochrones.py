@@ -273,7 +273,7 @@ def _polygon(mask: NDArray[np.bool_], grid: Grid, row0: int, col0: int) -> shape
     """
     if not mask.any():
         return shapely.Polygon()
-    tf = grid.transform * Affine.translation(col0, row0)
+    tf = grid.transform @ Affine.translation(col0, row0)
     coords, ring_of, poly_of = [], [], []
     ring = 0
     n_poly = 0

@@ -310,7 +310,7 @@ class CoverageService:
         coarse = full.reshape(grid.height // kk, kk, grid.width // kk, kk).min(axis=(1, 3))
         coarse[~np.isfinite(coarse)] = np.nan
         _, tf = self._population
-        out_tf = tf * tf.translation(grid.coarse_offset[1], grid.coarse_offset[0])
+        out_tf = tf @ tf.translation(grid.coarse_offset[1], grid.coarse_offset[0])
         return coarse.astype(np.float32), out_tf, resolved
 
     def surface_tif(self, places: list[Place], *, mode: str = "drive", limit_min: float = 180.0) -> bytes:
