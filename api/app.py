@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Beijing venue and heritage-site planner",
         description="Sites, layers, road networks and maps for planning venues and heritage sites in Beijing. "
         "Map data © OpenStreetMap contributors (ODbL).",
-        version="0.2.0",
+        version="0.3.0",
         lifespan=lifespan,
     )
     app.state.context = ctx

@@ -25,7 +25,7 @@ from layers.routing import Closures, Place
 if TYPE_CHECKING:
     from api.context import Context
 
-__all__ = ["ACCESS_ORIGINS", "index_map", "route_map", "site_map"]
+__all__ = ["ACCESS_ORIGINS", "BAND_COLOURS", "coverage_map", "index_map", "route_map", "site_map"]
 
 # Where delegations arrive: routes from these are drawn on every site page they reach.
 ACCESS_ORIGINS = ("capital-airport", "beijing-south-station", "beijing-west-station")
@@ -158,6 +158,10 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
                 tooltip=html.escape(str(en["name"])),
             ).add_to(fg)  # fmt: skip
         fg.add_to(m)
+    legend = ""
+    iso_mode = next((a.mode for a in access if a.covered), None)
+    if iso_mode is not None:
+        legend = _isochrone_layers(ctx, site.id, iso_mode, m)
     if drive.covered:
         _access_routes(ctx, site.id, m)
     fg = folium.FeatureGroup(name="Access points")
@@ -182,8 +186,70 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     if not drive.covered:
         lines.append(f'<span style="color:#b2182b" id="coverage-notice">{html.escape(drive.message or "")}</span>')
     _root(m).html.add_child(_panel(html.escape(site.name_en), "<br>".join(lines)))
+    if legend:
+        _root(m).html.add_child(Element(legend))
     _root(m).header.add_child(Element(f"<title>{html.escape(site.name_en)} — venue planner</title>"))
     return _root(m).render()
+
+
+# Colour ramp of isochrone bands (ColorBrewer RdYlGn, 5 classes, green = near).
+BAND_COLOURS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027", "#a50026", "#67001f")
+SITE_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
+# Display tolerance of band outlines, metres (figures are computed on the exact cells).
+DISPLAY_TOLERANCE_M = 20.0
+
+
+def _legend(title: str, rows: list[tuple[str, str]], *, element_id: str) -> str:
+    items = "".join(
+        f'<div><span style="display:inline-block;width:14px;height:14px;background:{c};opacity:.8;'
+        f'margin-right:6px;vertical-align:middle;border:1px solid #555"></span>{label}</div>'
+        for c, label in rows
+    )
+    return (
+        f'<div id="{element_id}" class="map-legend" style="position:fixed;bottom:24px;right:10px;z-index:1000;'
+        "background:rgba(255,255,255,.93);padding:6px 10px;border-radius:6px;font:12px/1.5 sans-serif;"
+        f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><b>{title}</b>{items}</div>'
+    )
+
+
+def _band_popup(props: dict[str, Any], mode: str) -> str:
+    lines = "".join(f"<li>{html.escape(line)}: {len(names)}</li>" for line, names in sorted(props["stations"].items()))
+    return (
+        f"<b>{props['minutes']:g} min by {mode}</b><br>"
+        f"{props['population']:,.0f} people ({100 * props['population_share']:.2f} % of Beijing)<br>"
+        f"{props['area_km2']:.1f} km²; {props['station_count']} subway stations, {props['entrances']} entrances"
+        + (f"<ul style='margin:2px 0;padding-left:16px'>{lines}</ul>" if lines else "")
+    )
+
+
+def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> str:
+    """Draw a site's travel-time bands (largest first) and return the legend's HTML."""
+    iso = ctx.coverage.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+    rows = []
+    for i in reversed(range(len(iso.bands))):
+        b = iso.bands[i]
+        colour = BAND_COLOURS[i]
+        props = {
+            "minutes": b.minutes,
+            "population": b.population,
+            "population_share": b.population_share,
+            "area_km2": b.area_km2,
+            "station_count": len({n for names in b.stations.values() for n in names}),
+            "entrances": b.entrances,
+            "stations": b.stations,
+        }
+        layer = folium.GeoJson(
+            shapely.geometry.mapping(b.polygon),
+            name=f"Within {b.minutes:g} min ({mode})",
+            style_function=lambda _, c=colour: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.22},
+            show=b.minutes <= 15,
+        )
+        folium.Popup(_band_popup(props, mode), max_width=320).add_to(layer)
+        layer.add_to(m)
+        rows.append(
+            (colour, f"≤ {b.minutes:g} min: {b.population / 1e6:.2f} M people, {props['station_count']} stations")
+        )
+    return _legend(f"Travel time by {mode}", rows[::-1], element_id="band-legend")
 
 
 def _fmt_min(seconds: float) -> str:
@@ -326,4 +392,78 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
         _panel("Beijing venue and heritage-site planner", f"<ul style='margin:4px 0;padding-left:18px'>{items}</ul>")
     )
     _root(m).header.add_child(Element("<title>Sites — venue planner</title>"))
+    return _root(m).render()
+
+
+_SHARE_CLASSES = (
+    (0.95, "#1a9850", "covered (≥ 95 %)"),
+    (0.5, "#fee08b", "partial (50–95 %)"),
+    (0.0, "#d73027", "gap (< 50 %)"),
+)
+
+
+def coverage_map(
+    ctx: Context, sites: list[str], *, minutes: float = 15.0, mode: str = "drive", basemap: str = "osm"
+) -> str:
+    """Return the page of multi-site coverage: the union and overlap of the sites' bands and a township choropleth."""
+    sc = ctx.coverage.site_set(list(sites), mode=mode, minutes=minutes)
+    outlines = ctx.coverage.township_outlines()
+    union = sc.union.polygon
+    minx, miny, maxx, maxy = union.bounds if not union.is_empty else (116.2, 39.8, 116.6, 40.05)
+    m = _new_map(((miny + maxy) / 2, (minx + maxx) / 2), basemap=basemap)
+    table = sc.townships[sc.townships["assessed"]]
+    town_fg = folium.FeatureGroup(name=f"Townships by covered share ({len(table)})")
+    for r in table.to_dict("records"):
+        share = float(r["covered_share"])
+        colour = next(c for lo, c, _ in _SHARE_CLASSES if share >= lo)
+        folium.GeoJson(
+            shapely.geometry.mapping(outlines[int(r["township_id"])]),
+            style_function=lambda _, c=colour: {"color": "#555", "weight": 0.6, "fillColor": c, "fillOpacity": 0.45},
+            tooltip=html.escape(
+                f"{r['district']} {r['township']}: {100 * share:.0f} % of {int(r['population']):,} people "
+                f"within {minutes:g} min ({float(r['uncovered']):,.0f} not)"
+            ),
+        ).add_to(town_fg)
+    town_fg.add_to(m)
+    for fig, name, colour, fill in (
+        (sc.union, "Union", "#08519c", 0.0),
+        (sc.overlap, "Covered twice or more", "#6a51a3", 0.35),
+    ):
+        if not fig.polygon.is_empty:
+            folium.GeoJson(
+                shapely.geometry.mapping(fig.polygon),
+                name=f"{name} ({fig.population / 1e6:.2f} M people)",
+                style_function=lambda _, c=colour, f=fill: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": f},
+            ).add_to(m)
+    fg = folium.FeatureGroup(name="Sites")
+    for p, fig in zip(sc.places, sc.per_site, strict=True):
+        folium.CircleMarker(
+            [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color="#ffff33", fill_opacity=1,
+            tooltip=html.escape(f"{p.label}: {fig.population:,.0f} people within {minutes:g} min"),
+        ).add_to(fg)  # fmt: skip
+    fg.add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    gaps = table[table["covered_share"] < 0.5]
+    not_assessed = sc.townships[~sc.townships["assessed"]]
+    body = (
+        f"{len(sc.places)} sites, {mode}, within {minutes:g} min<br>"
+        f"Together: {sc.union.population:,.0f} people ({100 * sc.union.population_share:.1f} % of Beijing); "
+        f"twice or more: {sc.overlap.population:,.0f}<br>"
+        f"<span id='gap-summary'>Gaps: {len(gaps)} of {len(table)} townships in the network, "
+        f"{float(table['uncovered'].sum()):,.0f} people not covered.</span><br>"
+        f"<span style='color:#777'>{len(not_assessed)} townships ({int(not_assessed['population'].sum()):,} people) "
+        "lie outside the road network and are not assessed.</span>"
+    )
+    _root(m).html.add_child(_panel("Coverage and gaps", body))
+    _root(m).html.add_child(
+        Element(
+            _legend(
+                "Township people within reach",
+                [(c, label) for _, c, label in _SHARE_CLASSES],
+                element_id="coverage-legend",
+            )
+        )
+    )
+    _root(m).header.add_child(Element("<title>Coverage — venue planner</title>"))
     return _root(m).render()

@@ -50,7 +50,6 @@ __all__ = [
 DEFAULT_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
 MAX_MINUTES = 180.0
 MAX_BANDS = 8
-_CROSS = ndimage.generate_binary_structure(2, 1)
 
 
 def check_bands(bands_min: tuple[float, ...] | list[float], *, label: str = "bands_min") -> tuple[float, ...]:
@@ -143,6 +142,7 @@ class Reach:
     roads: NDArray[np.bool_] = field(repr=False)
     limit_min: float
     node_minutes: NDArray[np.float64] = field(repr=False)
+    node_xy: NDArray[np.float64] = field(repr=False, default_factory=lambda: np.empty((0, 2)))
 
     def full(self) -> NDArray[np.float32]:
         """Return the minutes over the whole grid (inf outside the window)."""
@@ -162,13 +162,33 @@ class Reach:
             raise InvalidInputError(
                 f"band {band_min:g} min exceeds the {self.limit_min:g} min this reach was computed to."
             )
-        return Band.crop(self.grid, self.row0, self.col0, self.verge_minutes <= band_min, band_min)
+        band = Band.crop(self.grid, self.row0, self.col0, self.verge_minutes <= band_min, band_min)
+        if len(self.node_xy) == 0:
+            return band
+        # A junction not reached in time in a cell that is in (next to one that is
+        # reached, 20 m away) is carved out of the polygon with a 2 m square.
+        x, y = self.node_xy[:, 0], self.node_xy[:, 1]
+        inside = band.contains(x, y)
+        reached = self.node_minutes <= band_min
+        return Band(
+            band.grid,
+            band.row0,
+            band.col0,
+            band.mask,
+            band.minutes,
+            carve_out=self.node_xy[inside & ~reached],
+        )
 
     @cached_property
     def verge_minutes(self) -> NDArray[np.float32]:
         """Return the minutes with a verge: a roadless cell takes its edge-neighbours' best time."""
-        near = ndimage.minimum_filter(self.minutes, footprint=_CROSS, mode="constant", cval=np.inf)
-        return np.where(self.roads, self.minutes, near)
+        m = self.minutes
+        near = m.copy()
+        np.minimum(near[1:], m[:-1], out=near[1:])
+        np.minimum(near[:-1], m[1:], out=near[:-1])
+        np.minimum(near[:, 1:], m[:, :-1], out=near[:, 1:])
+        np.minimum(near[:, :-1], m[:, 1:], out=near[:, :-1])
+        return np.where(self.roads, m, near)
 
     def minutes_at(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
         """Return the travel minutes at UTM points (inf outside the reach)."""
@@ -195,6 +215,7 @@ class Band:
     col0: int
     mask: NDArray[np.bool_] = field(repr=False)
     minutes: float
+    carve_out: NDArray[np.float64] = field(repr=False, default_factory=lambda: np.empty((0, 2)))
 
     @classmethod
     def crop(cls, grid: Grid, row0: int, col0: int, mask: NDArray[np.bool_], minutes: float) -> Band:
@@ -228,12 +249,21 @@ class Band:
         return out
 
     def polygon_utm(self) -> shapely.Geometry:
-        """Return the cells as a (multi)polygon, UTM 50N (empty if none)."""
-        return _polygon(self.mask, self.grid, self.row0, self.col0)
+        """Return the cells as a (multi)polygon, UTM 50N (empty if none), junctions carved."""
+        geom = _polygon(self.mask, self.grid, self.row0, self.col0)
+        if len(self.carve_out):
+            geom = _carve(geom, self.carve_out)
+        return geom
 
-    def polygon(self) -> shapely.Geometry:
-        """Return the cells as a (multi)polygon, WGS84."""
-        return _to_lonlat(self.polygon_utm())
+    def polygon(self, *, tolerance_m: float = 0.0) -> shapely.Geometry:
+        """Return the cells as a (multi)polygon, WGS84.
+
+        ``tolerance_m`` > 0 simplifies the outline (for display; the figures stay exact).
+        """
+        geom = self.polygon_utm()
+        if tolerance_m > 0:
+            geom = shapely.simplify(geom, tolerance_m, preserve_topology=True)
+        return _to_lonlat(geom)
 
     @cached_property
     def _share(self) -> tuple[int, int, NDArray[np.float64]]:
@@ -263,6 +293,33 @@ class Band:
         out = np.zeros(len(x), dtype=bool)
         out[ok] = self.mask[r[ok], c[ok]]
         return out
+
+
+def _carve(geom: shapely.Geometry, points: NDArray[np.float64], half_m: float = 1.0) -> shapely.Geometry:
+    """Return ``geom`` with a small square hole around each point inside it.
+
+    An overlay with a polygon of 100,000 vertices costs tens of milliseconds; a square
+    added as an interior ring of the part that holds the point costs nothing. Near a
+    part's edge the square shrinks to stay inside it, so the result stays valid.
+    """
+    parts = list(shapely.get_parts(geom))
+    shapely.prepare(parts)
+    tree = shapely.STRtree(parts)
+    holes: dict[int, list[shapely.Geometry]] = {}
+    for x, y in points:
+        pt = shapely.Point(x, y)
+        owner = next((int(i) for i in tree.query(pt, predicate="within")), None)
+        if owner is None:
+            continue
+        h = min(half_m, parts[owner].boundary.distance(pt) / 2.0)
+        if h < 1e-3:
+            continue
+        holes.setdefault(owner, []).append(shapely.box(x - h, y - h, x + h, y + h))
+    for i, hs in holes.items():
+        merged = shapely.get_parts(shapely.union_all(hs)) if len(hs) > 1 else hs
+        p = parts[i]
+        parts[i] = shapely.Polygon(p.exterior, [*p.interiors, *(m.exterior for m in merged)])
+    return shapely.multipolygons(parts)
 
 
 def _polygon(mask: NDArray[np.bool_], grid: Grid, row0: int, col0: int) -> shapely.Geometry:
@@ -332,6 +389,7 @@ class ReachIndex:
         x, y = lonlat_to_utm(allc[:, 0], allc[:, 1], name="network")
         self.node_x, self.node_y = lonlat_to_utm(engine.lon, engine.lat, name="network")
         self._node_cell = grid.cell_of(self.node_x, self.node_y)
+        self._node_xy = np.column_stack([self.node_x, self.node_y])
         # Densify every edge line so that samples are at most half a cell apart.
         step = grid.cell_m / 2.0
         ends = np.cumsum(counts)
@@ -453,14 +511,18 @@ class ReachIndex:
         cells = self.sample_cell[hit]
         cell_min = np.full(g.height * g.width, np.inf, dtype=np.float32)
         np.minimum.at(cell_min, cells, (cost[hit] / 60.0).astype(np.float32))
-        # A cell holding a junction is in a band only when every junction in it is: a road
-        # reached in the cell does not make a neighbouring unreached junction reachable.
+        # A cell holding junctions is in a band only when one of its junctions is: a road
+        # that merely passes a junction (a slip road, the other carriageway) does not
+        # make it reachable. (A reached and an unreached junction in one cell: the cell
+        # is in, and `Reach.band` carves the unreached one out.)
         hit_cell = np.zeros(g.height * g.width, dtype=bool)
         hit_cell[cells] = True
         near = (self._node_cell >= 0) & hit_cell[np.maximum(self._node_cell, 0)]
-        node_max = np.full(g.height * g.width, -np.inf, dtype=np.float32)
-        np.maximum.at(node_max, self._node_cell[near], (node_s[near] / 60.0).astype(np.float32))
-        np.maximum(cell_min, node_max, out=cell_min)
+        node_cells = self._node_cell[near]
+        node_min = np.full(g.height * g.width, -np.inf, dtype=np.float32)
+        node_min[node_cells] = np.inf
+        np.minimum.at(node_min, node_cells, (node_s[near] / 60.0).astype(np.float32))
+        np.maximum(cell_min, node_min, out=cell_min)
         # A block takes the time of the slowest road cell around it (inf if any is unreached).
         block_min = np.full(self._n_blocks + 1, np.inf, dtype=np.float32)
         if len(self._pair_block):
@@ -476,7 +538,7 @@ class ReachIndex:
         win = cell_min.reshape(g.height, g.width)[r0:r1, c0:c1]
         has = self.has_sample[r0:r1, c0:c1]
         minutes = np.where(has, win, block_min[self._labels[r0:r1, c0:c1]])
-        return Reach(g, r0, c0, minutes, has, float(limit_min), node_s / 60.0)
+        return Reach(g, r0, c0, minutes, has, float(limit_min), node_s / 60.0, self._node_xy)
 
     def _snapped_edges(self, cost: NDArray[np.float64], snaps: list[Snap], *, reverse: bool) -> NDArray[np.float64]:
         """Lower the times of samples on the snapped edges themselves (reached without a node)."""

@@ -43,6 +43,7 @@ __all__ = [
 MAX_SITES = 25
 MAX_CANDIDATES = 20
 SURFACE_NODATA = -9999.0
+ISOCHRONE_CACHE_SIZE = 64
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
 CELLS_PER_POPULATION_CELL = 4
@@ -104,6 +105,7 @@ class CoverageService:
         self._indexes: dict[tuple[str, str], ReachIndex] = {}
         self._lock = threading.Lock()
         self._outlines: dict[int, shapely.Geometry] | None = None
+        self._iso_cache: dict[tuple[object, ...], Isochrone] = {}
 
     # -- data -----------------------------------------------------------------------
 
@@ -180,8 +182,11 @@ class CoverageService:
 
     # -- figures --------------------------------------------------------------------
 
-    def figures(self, band: Band, *, polygon: bool = True) -> BandFigures:
-        """Return the area, people and stations of a band (and its polygon, unless ``polygon`` is False)."""
+    def figures(self, band: Band, *, polygon: bool = True, tolerance_m: float = 0.0) -> BandFigures:
+        """Return the area, people and stations of a band.
+
+        Its polygon too, unless ``polygon`` is False; ``tolerance_m`` simplifies it for display.
+        """
         people = cov.population(band, self.people)
         st, sx, sy = self._stations
         inside = band.contains(sx, sy)
@@ -192,7 +197,7 @@ class CoverageService:
         ex, ey = self._entrances
         return BandFigures(
             minutes=band.minutes,
-            polygon=band.polygon() if polygon else shapely.Polygon(),
+            polygon=band.polygon(tolerance_m=tolerance_m) if polygon else shapely.Polygon(),
             area_km2=band.area_m2 / 1e6,
             population=people,
             population_share=people / self.total_population if self.total_population else 0.0,
@@ -221,13 +226,33 @@ class CoverageService:
         bands_min: tuple[float, ...] | list[float] = (5.0, 10.0, 15.0, 30.0),
         reverse: bool = False,
         label: str = "origin",
+        tolerance_m: float = 0.0,
     ) -> Isochrone:
-        """Return nested bands of travel time from (or, if ``reverse``, to) a place."""
+        """Return nested bands of travel time from (or, if ``reverse``, to) a place.
+
+        ``tolerance_m`` > 0 simplifies the polygons for display (figures are unchanged).
+        Results for sites are kept (the shipped data does not change while serving).
+        """
         bands = check_bands(bands_min)
         resolved = self.routing.resolve(place, mode=mode, label=label)
+        key = (resolved.network.name, mode, resolved.snap, bands, reverse, tolerance_m)
+        with self._lock:
+            hit = self._iso_cache.get(key)
+        if hit is not None:
+            return Isochrone(resolved, reverse, hit.bands, hit.townships)
         reach = self._reach(resolved, limit_min=bands[-1], reverse=reverse)
         cells = [reach.band(b) for b in bands]
-        return Isochrone(resolved, reverse, [self.figures(c) for c in cells], self.township_table(cells))
+        iso = Isochrone(
+            resolved,
+            reverse,
+            [self.figures(c, tolerance_m=tolerance_m) for c in cells],
+            self.township_table(cells),
+        )
+        with self._lock:
+            self._iso_cache[key] = iso
+            while len(self._iso_cache) > ISOCHRONE_CACHE_SIZE:
+                self._iso_cache.pop(next(iter(self._iso_cache)))
+        return iso
 
     def _resolve_set(self, places: list[Place], *, mode: str, label: str, limit: int) -> list[ResolvedPlace]:
         if not places:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from api.context import Context, get_context
-from api.maps import index_map, route_map, site_map
+from api.maps import coverage_map, index_map, route_map, site_map
 from api.routers.routes import MetricT, ModeT, to_place
 from layers.routing import Closures
 
@@ -55,3 +55,19 @@ def get_route_map(
             basemap=basemap,
         )
     )
+
+
+# The candidate sites the shipped drive network covers (Grand Canal and Yanqi Lake are outside it).
+DEFAULT_COVERAGE_SITES = ["central-axis", "three-hills-five-gardens", "lugou-wanping"]
+
+
+@router.get("/coverage", response_class=HTMLResponse, operation_id="coverage_map")
+def get_coverage_map(
+    ctx: Annotated[Context, Depends(get_context)],
+    sites: Annotated[list[str] | None, Query(description="Site ids or 'lon,lat' (repeatable)")] = None,
+    minutes: Annotated[float, Query(gt=0, le=180)] = 15.0,
+    mode: ModeT = "drive",
+    basemap: Basemap = "osm",
+) -> HTMLResponse:
+    """Show what a set of sites covers together, the overlap, and the townships left uncovered."""
+    return HTMLResponse(coverage_map(ctx, sites or DEFAULT_COVERAGE_SITES, minutes=minutes, mode=mode, basemap=basemap))

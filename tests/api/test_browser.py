@@ -106,10 +106,30 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
         assert int(got["paths"]) >= 1, sid
         assert "Site boundary" in str(got["layers"]), sid
         assert "© OpenStreetMap contributors" in str(got["credit"]), sid
+        legend = browser.execute_script("var e = document.getElementById('band-legend'); return e && e.innerText")
+        if sid in {"grand-canal", "yanqi-lake", "daxing-airport"}:  # outside the shipped networks
+            assert legend is None, sid
+            assert "Within" not in str(got["layers"]), sid
+        else:
+            assert "Within 15 min" in str(got["layers"]), sid
+            assert "≤ 15 min" in legend, sid
         if sid == "central-axis":
+            assert "Within 15 min (drive)" in str(got["layers"])
             assert "Roads, drive" in str(got["layers"])
             assert "Subway stations (44)" in str(got["layers"])
             assert int(got["paths"]) > 1000
+
+
+def test_coverage_page(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps/coverage?basemap=none", "coverage")
+    assert got["errors"] == []
+    assert "Townships by covered share" in str(got["layers"])
+    assert "Union" in str(got["layers"])
+    assert int(got["paths"]) > 100  # every assessed township is drawn
+    summary = browser.execute_script("return document.getElementById('gap-summary').innerText")
+    assert "townships in the network" in summary
+    legend = browser.execute_script("return document.getElementById('coverage-legend').innerText")
+    assert "gap" in legend
 
 
 def test_route_planner_page(browser: webdriver.Chrome, base_url: str) -> None:

@@ -1,0 +1,327 @@
+"""Site-renovation footprints: validation, metrics, conflicts, setbacks and buildable area.
+
+Footprints arrive as GeoJSON in WGS84 and are checked here (type, emptiness, size,
+vertex count, coordinate order, validity). Every metric is computed in UTM 50N. The
+functions take the layers they need as arguments (GeoDataFrames and arrays in UTM) and
+return new objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from shapely.validation import explain_validity
+
+from geo.crs import lonlat_to_utm, utm_to_lonlat
+from geo.errors import InvalidGeometryError, InvalidInputError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from numpy.typing import NDArray
+
+__all__ = [
+    "MAX_AREA_M2",
+    "MAX_VERTICES",
+    "Conflict",
+    "Footprint",
+    "buildable",
+    "compare",
+    "conflicts",
+    "parse_footprint",
+    "setback",
+    "to_lonlat",
+    "to_utm_geom",
+]
+
+MAX_AREA_M2 = 5_000_000.0
+MAX_VERTICES = 10_000
+MAX_REPAIR_CHANGE = 0.01
+# Beijing municipality (from the township polygons), rounded out.
+_BEIJING = (115.41, 39.44, 117.51, 41.06)
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """A validated footprint.
+
+    Attributes
+    ----------
+    geometry
+        Polygon or MultiPolygon, WGS84.
+    geometry_utm
+        The same in UTM 50N.
+    warnings
+        What was repaired (empty when the input was valid).
+    """
+
+    geometry: shapely.Geometry
+    geometry_utm: shapely.Geometry = field(repr=False)
+    warnings: tuple[str, ...] = ()
+
+
+def to_utm_geom(geom: shapely.Geometry, *, name: str = "geometry") -> shapely.Geometry:
+    """Return a WGS84 geometry in UTM 50N."""
+    coords = shapely.get_coordinates(geom)
+    x, y = lonlat_to_utm(coords[:, 0], coords[:, 1], name=name)
+    return shapely.set_coordinates(geom, np.column_stack([x, y]))
+
+
+def to_lonlat(geom: shapely.Geometry) -> shapely.Geometry:
+    """Return a UTM 50N geometry in WGS84 (coordinates rounded to 1e-7 degrees)."""
+    if geom.is_empty:
+        return geom
+    coords = shapely.get_coordinates(geom)
+    lon, lat = utm_to_lonlat(coords[:, 0], coords[:, 1])
+    return shapely.set_coordinates(geom, np.round(np.column_stack([lon, lat]), 7))
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """Return the polygonal part of a geometry (make_valid can return collections)."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [g for g in shapely.get_parts(geom) if g.geom_type in ("Polygon", "MultiPolygon")]
+    flat = [p for g in parts for p in shapely.get_parts(g)]
+    return shapely.MultiPolygon(flat) if flat else shapely.Polygon()
+
+
+def parse_footprint(doc: Any, *, label: str = "footprint") -> Footprint:  # noqa: ANN401 - parsed JSON
+    """Validate a GeoJSON Polygon or MultiPolygon (or a Feature of one) in WGS84.
+
+    Invalid polygons (self-intersections, bow-ties) are repaired with ``make_valid`` and
+    a warning, unless the repair changes the area by more than 1 %, which is refused
+    with the reason.
+
+    Raises
+    ------
+    InvalidGeometryError
+        Not a polygon, empty, too many vertices, too large, or not repairable.
+    InvalidInputError
+        Coordinates outside Beijing or given as latitude, longitude.
+    """
+    if isinstance(doc, dict) and doc.get("type") == "Feature":
+        doc = doc.get("geometry")
+    if not isinstance(doc, dict) or "type" not in doc:
+        raise InvalidGeometryError(
+            f"`{label}` must be a GeoJSON Polygon or MultiPolygon object; got {type(doc).__name__}."
+        )
+    if doc["type"] not in ("Polygon", "MultiPolygon"):
+        raise InvalidGeometryError(f"`{label}` must be a Polygon or MultiPolygon; got a {doc['type']}.")
+    try:
+        geom = shapely.geometry.shape(doc)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        raise InvalidGeometryError(f"`{label}` is not well-formed GeoJSON: {exc}.") from exc
+    if geom.is_empty:
+        raise InvalidGeometryError(f"`{label}` is empty; draw at least one ring of three or more points.")
+    n = shapely.get_num_coordinates(geom)
+    if n > MAX_VERTICES:
+        raise InvalidGeometryError(
+            f"`{label}` has {n} vertices; at most {MAX_VERTICES} are allowed. Simplify it first."
+        )
+    coords = shapely.get_coordinates(geom)
+    if not np.isfinite(coords).all():
+        raise InvalidGeometryError(f"`{label}` has non-finite coordinates.")
+    _check_beijing(coords, label)
+    warnings: list[str] = []
+    utm = to_utm_geom(geom, name=label)
+    if not utm.is_valid:
+        reason = explain_validity(geom)
+        fixed = _polygonal(shapely.make_valid(utm))
+        before = abs(_signed_area(utm))
+        change = abs(fixed.area - before) / before if before > 0 else 1.0
+        if fixed.is_empty or change > MAX_REPAIR_CHANGE:
+            raise InvalidGeometryError(
+                f"`{label}` is not a valid polygon ({reason}); repairing it would change its area by "
+                f"{100 * change:.1f} % (more than {100 * MAX_REPAIR_CHANGE:g} %). Redraw it without crossing edges."
+            )
+        warnings.append(
+            f"`{label}` was not valid ({reason}); repaired with make_valid (area changed {100 * change:.2f} %)."
+        )
+        utm = fixed
+    area = float(utm.area)
+    if area <= 0:
+        raise InvalidGeometryError(f"`{label}` has no area.")
+    if area > MAX_AREA_M2:
+        raise InvalidGeometryError(
+            f"`{label}` covers {area / 1e6:.2f} km²; at most {MAX_AREA_M2 / 1e6:g} km² are allowed for one footprint."
+        )
+    return Footprint(to_lonlat(utm) if warnings else geom, utm, tuple(warnings))
+
+
+def _signed_area(geom: shapely.Geometry) -> float:
+    """Return the shoelace area of the rings as drawn (exterior minus holes), even when invalid."""
+    total = 0.0
+    for poly in shapely.get_parts(geom):
+        rings = [poly.exterior, *poly.interiors]
+        for i, ring in enumerate(rings):
+            xy = np.asarray(ring.coords)
+            a = 0.5 * abs(float(np.dot(xy[:-1, 0], xy[1:, 1]) - np.dot(xy[1:, 0], xy[:-1, 1])))
+            total += a if i == 0 else -a
+    return total
+
+
+def _check_beijing(coords: NDArray[np.float64], label: str) -> None:
+    minx, miny, maxx, maxy = _BEIJING
+    lon, lat = coords[:, 0], coords[:, 1]
+    inside = (lon >= minx) & (lon <= maxx) & (lat >= miny) & (lat <= maxy)
+    if inside.all():
+        return
+    swapped = (lat >= minx) & (lat <= maxx) & (lon >= miny) & (lon <= maxy)
+    if swapped.all():
+        raise InvalidInputError(
+            f"`{label}` coordinates look like [latitude, longitude] (first point {coords[0, 0]}, {coords[0, 1]}); "
+            "GeoJSON needs [longitude, latitude]: swap them."
+        )
+    raise InvalidInputError(
+        f"`{label}` lies outside Beijing ({minx}–{maxx} E, {miny}–{maxy} N); first point outside: "
+        f"{coords[~inside][0].tolist()}. Give WGS84 longitude, latitude in Beijing."
+    )
+
+
+def setback(geom_utm: shapely.Geometry, distance_m: float) -> shapely.Geometry:
+    """Return the footprint grown (positive) or shrunk (negative) by ``distance_m``, UTM."""
+    out = shapely.buffer(geom_utm, distance_m, join_style="mitre", mitre_limit=2.0)
+    return _polygonal(out)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One thing a footprint touches that a planner must know about."""
+
+    severity: str  # high, medium, low
+    kind: str
+    message: str
+
+
+def conflicts(analysis: dict[str, Any], *, underground: bool) -> list[Conflict]:
+    """Return the conflicts of an analysis (see `layers.footprints`), most severe first."""
+    out: list[Conflict] = []
+    heritage = analysis["heritage"]
+    if heritage:
+        names = ", ".join(sorted({h["name"] for h in heritage})[:5])
+        more = "" if len(heritage) <= 5 else f" and {len(heritage) - 5} more"
+        out.append(
+            Conflict(
+                "high",
+                "heritage_building",
+                f"covers {len(heritage)} heritage building{'s' if len(heritage) > 1 else ''}: {names}{more} "
+                f"({sum(h['overlap_m2'] for h in heritage):.0f} m²)",
+            )
+        )
+    for z in analysis["protection_zones"]:
+        sev = "medium" if underground else "high"
+        out.append(
+            Conflict(
+                sev,
+                "protection_zone",
+                f"{100 * z['share']:.0f} % ({z['overlap_m2']:.0f} m²) inside the protection zone of {z['name']}"
+                + (" (underground)" if underground else ""),
+            )
+        )
+    for z in analysis["buffer_zones"]:
+        out.append(
+            Conflict(
+                "medium",
+                "buffer_zone",
+                f"{z['overlap_m2']:.0f} m² inside the {analysis['buffer_m']:g} m buffer zone of {z['name']}",
+            )
+        )
+    roads = analysis["roads"]
+    if roads["count"] and not underground:
+        major = [r for r in roads["streets"] if r["major"]]
+        sev = "medium" if major else "low"
+        names = ", ".join(r["name"] or "(unnamed)" for r in roads["streets"][:5])
+        out.append(
+            Conflict(sev, "road", f"covers or cuts {roads['count']} road segments ({roads['length_m']:.0f} m): {names}")
+        )
+    access = analysis["access"]
+    if access["drive_distance_m"] is None:
+        out.append(Conflict("medium", "access", "no drivable road in the loaded networks near the footprint"))
+    elif access["drive_distance_m"] > 300:
+        out.append(
+            Conflict(
+                "medium", "access", f"the nearest drivable road is {access['drive_distance_m']:.0f} m away (over 300 m)"
+            )
+        )
+    elev = analysis["elevation"]
+    if elev.get("available") and elev.get("slope_pct_max", 0) > 15:
+        out.append(Conflict("low", "slope", f"slopes up to {elev['slope_pct_max']:.0f} % on the footprint"))
+    order = {"high": 0, "medium": 1, "low": 2}
+    return sorted(out, key=lambda c: order[c.severity])
+
+
+def overlaps(geom_utm: shapely.Geometry, zones: gpd.GeoDataFrame, *, name_col: str) -> list[dict[str, Any]]:
+    """Return the zones (UTM frame) a footprint overlaps, with overlap area and shares."""
+    if zones.empty:
+        return []
+    idx = zones.sindex.query(geom_utm, predicate="intersects")
+    out = []
+    area = geom_utm.area
+    for i in idx:
+        z = zones.geometry.iloc[i]
+        inter = shapely.intersection(geom_utm, z).area
+        if inter <= 0.01:
+            continue
+        out.append(
+            {
+                "name": str(zones[name_col].iloc[i]),
+                "overlap_m2": round(float(inter), 2),
+                "share": round(float(inter / area), 6),
+                "share_of_zone": round(float(inter / z.area), 6) if z.area > 0 else 0.0,
+            }
+        )
+    return sorted(out, key=lambda d: -d["overlap_m2"])
+
+
+def buildable(parcel_utm: shapely.Geometry, zones_utm: list[shapely.Geometry], *, buffer_m: float) -> dict[str, Any]:
+    """Return the buildable part of a parcel after removing protection zones and their buffers.
+
+    Returns a dict with ``buildable``, ``protected`` and ``buffer`` geometries (UTM) that
+    partition the parcel, and their areas.
+    """
+    if not zones_utm:
+        empty = shapely.Polygon()
+        return {"buildable": parcel_utm, "protected": empty, "buffer": empty}
+    zones = shapely.union_all(zones_utm)
+    grown = shapely.union_all([zones, shapely.buffer(zones, buffer_m)]) if buffer_m > 0 else zones
+    protected = _polygonal(shapely.intersection(parcel_utm, zones))
+    buffer_part = _polygonal(shapely.difference(shapely.intersection(parcel_utm, grown), zones))
+    rest = _polygonal(shapely.difference(parcel_utm, grown))
+    return {"buildable": rest, "protected": protected, "buffer": buffer_part}
+
+
+# Metrics of the comparison table: key, label, which way is better.
+COMPARE_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("area_m2", "Area (m²)", "max"),
+    ("perimeter_m", "Perimeter (m)", "min"),
+    ("heritage_overlap_m2", "Heritage buildings covered (m²)", "min"),
+    ("protection_overlap_m2", "Inside protection zones (m²)", "min"),
+    ("buffer_overlap_m2", "Inside buffer zones (m²)", "min"),
+    ("roads_cut", "Road segments covered or cut", "min"),
+    ("drive_distance_m", "Distance to a drivable road (m)", "min"),
+    ("walk_to_subway_m", "Walk to the nearest subway entrance (m)", "min"),
+    ("population_500m", "People within 500 m", "max"),
+    ("population_1km", "People within 1 km", "max"),
+    ("conflicts_high", "High-severity conflicts", "min"),
+)
+
+
+def compare(rows: list[dict[str, float | None]]) -> list[dict[str, Any]]:
+    """Return the comparison table: per metric, each footprint's value and the best one(s).
+
+    ``rows`` hold one dict of metric values per footprint (None when unknown).
+    """
+    table = []
+    for key, label, better in COMPARE_ROWS:
+        values = [r.get(key) for r in rows]
+        known = [v for v in values if v is not None]
+        best: list[int] = []
+        if known and len(set(known)) > 1:
+            target = max(known) if better == "max" else min(known)
+            best = [
+                i for i, v in enumerate(values) if v is not None and abs(v - target) <= 1e-9 * max(1.0, abs(target))
+            ]
+        table.append({"metric": key, "label": label, "better": better, "values": values, "best": best})
+    return table
