@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import Context
 from api.errors import install_error_handlers
-from api.routers import coverage, health, layers, maps, routes, sites
+from api.routers import coverage, footprints, health, layers, maps, routes, sites
 from api.settings import Settings
 from geo.network import MODES
 
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # The road layer (a frame of every edge) serves every site page: build it now,
             # not on a planner's first click.
             await run_in_threadpool(ctx.layers.query, "roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
+            await run_in_threadpool(lambda: (ctx.footprints.heritage_utm, ctx.footprints.zones_utm))
             # The graphs hold millions of long-lived objects: keep the cyclic collector off
             # them, or its full passes stall requests (measured p99 140 ms before, see bench/).
             gc.collect()
@@ -57,7 +58,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = ctx
     install_error_handlers(app)
-    for r in (health.router, layers.router, sites.router, routes.router, coverage.router, maps.router):
+    for r in (
+        health.router,
+        layers.router,
+        sites.router,
+        routes.router,
+        coverage.router,
+        footprints.router,
+        maps.router,
+    ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

@@ -8,7 +8,9 @@ from fastapi import Request
 
 from api.settings import Settings
 from layers.coverage import CoverageService
+from layers.footprints import FootprintService
 from layers.networks import NetworkStore
+from layers.proposals import ProposalStore
 from layers.registry import LayerStore
 from layers.routing import RoutingService
 from layers.sites import SiteCatalog
@@ -26,6 +28,8 @@ class Context:
     sites: SiteCatalog
     routing: RoutingService
     coverage: CoverageService
+    footprints: FootprintService
+    proposals: ProposalStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -35,7 +39,9 @@ class Context:
         sites = SiteCatalog(layers)
         routing = RoutingService(networks, sites, site_access_max_m=settings.site_access_max_m)
         coverage = CoverageService(networks, layers, routing)
-        return cls(settings, networks, layers, sites, routing, coverage)
+        footprints = FootprintService(layers, networks, sites, routing, coverage)
+        proposals = ProposalStore(settings.data_dir / "proposals.sqlite")
+        return cls(settings, networks, layers, sites, routing, coverage, footprints, proposals)
 
 
 def get_context(request: Request) -> Context:

@@ -130,7 +130,7 @@ def parse_footprint(doc: Any, *, label: str = "footprint") -> Footprint:  # noqa
         reason = explain_validity(geom)
         fixed = _polygonal(shapely.make_valid(utm))
         before = abs(_signed_area(utm))
-        change = abs(fixed.area - before) / before if before > 0 else 1.0
+        change = abs(fixed.area - before) / max(before, fixed.area) if max(before, fixed.area) > 0 else 1.0
         if fixed.is_empty or change > MAX_REPAIR_CHANGE:
             raise InvalidGeometryError(
                 f"`{label}` is not a valid polygon ({reason}); repairing it would change its area by "
@@ -147,6 +147,8 @@ def parse_footprint(doc: Any, *, label: str = "footprint") -> Footprint:  # noqa
         raise InvalidGeometryError(
             f"`{label}` covers {area / 1e6:.2f} km²; at most {MAX_AREA_M2 / 1e6:g} km² are allowed for one footprint."
         )
+    if not warnings:  # keep the drawing, at 1e-7 degrees (about 1 cm)
+        geom = shapely.set_coordinates(geom, np.round(shapely.get_coordinates(geom), 7))
     return Footprint(to_lonlat(utm) if warnings else geom, utm, tuple(warnings))
 
 

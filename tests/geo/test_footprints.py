@@ -1,0 +1,225 @@
+"""Footprint validation and analysis against hand-computed cases on the shipped data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from api.context import Context
+from geo import footprints as fp
+from geo.crs import lonlat_to_utm, utm_to_lonlat
+from geo.errors import InvalidGeometryError, InvalidInputError
+
+
+def utm_rect(x0: float, y0: float, w: float, h: float) -> dict[str, Any]:
+    """Return a GeoJSON Polygon (WGS84) of a rectangle drawn in UTM 50N."""
+    xs = np.array([x0, x0 + w, x0 + w, x0, x0])
+    ys = np.array([y0, y0, y0 + h, y0 + h, y0])
+    lon, lat = utm_to_lonlat(xs, ys)
+    return {"type": "Polygon", "coordinates": [list(zip(lon.tolist(), lat.tolist(), strict=True))]}
+
+
+# Near Wanping (UTM 50N metres).
+X0, Y0 = 433_000.0, 4_410_500.0
+
+
+@pytest.mark.parametrize(("w", "h"), [(200.0, 150.0), (35.5, 80.25), (1000.0, 2000.0)])
+def test_area_and_perimeter_of_rectangles(w: float, h: float) -> None:
+    f = fp.parse_footprint(utm_rect(X0, Y0, w, h))
+    # Coordinates are kept to 1e-7 degrees (about 1 cm): the area may move by perimeter x 1 cm.
+    assert f.geometry_utm.area == pytest.approx(w * h, abs=2 * (w + h) * 0.01)
+    assert f.geometry_utm.length == pytest.approx(2 * (w + h), abs=0.1)
+    assert f.warnings == ()
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    w=st.floats(5, 2000),
+    h=st.floats(5, 2000),
+    d=st.floats(-2, 50),
+)
+def test_setback_changes_area_as_expected(w: float, h: float, d: float) -> None:
+    f = fp.parse_footprint(utm_rect(X0, Y0, w, h))
+    g = fp.setback(f.geometry_utm, d)
+    # Mitred corners: a rectangle grown or shrunk by d stays a rectangle.
+    expected = max(w + 2 * d, 0) * max(h + 2 * d, 0)
+    assert g.area == pytest.approx(expected, rel=1e-3, abs=2 * (w + h) * 0.02 + 1)
+
+
+def _building(ctx: Context, name: str) -> shapely.Geometry:
+    h = ctx.footprints.heritage_utm
+    return h.geometry[h["name"] == name].iloc[0]
+
+
+def test_overlap_with_real_forbidden_city_buildings(ctx: Context) -> None:
+    hall = _building(ctx, "太和殿")  # the Hall of Supreme Harmony, UTM
+    minx, miny, maxx, maxy = hall.bounds
+    # A box over the western half of the hall's bounding box.
+    box = shapely.box(minx - 5, miny - 5, (minx + maxx) / 2, maxy + 5)
+    doc = utm_rect(minx - 5, miny - 5, (maxx - minx) / 2 + 5, maxy - miny + 10)
+    f = fp.parse_footprint(doc)
+    a = ctx.footprints.analyze(f)
+    got = {h["name"]: h for h in a["heritage"]}
+    key = next(k for k in got if k.startswith("太和殿"))
+    expected = shapely.intersection(hall, box).area
+    assert got[key]["overlap_m2"] == pytest.approx(expected, rel=0.002)
+    assert got[key]["share_of_zone"] == pytest.approx(expected / hall.area, rel=0.002)
+    assert a["conflicts"][0]["severity"] == "high"
+    assert a["conflicts"][0]["kind"] == "heritage_building"
+    assert "太和殿" in a["conflicts"][0]["message"]
+    assert a["site"] == "central-axis"
+    assert a["sub_site"] == "forbidden-city"
+    kinds = {c["kind"] for c in a["conflicts"]}
+    assert "protection_zone" in kinds
+
+
+def test_access_point_lies_on_a_drivable_edge(ctx: Context) -> None:
+    f = fp.parse_footprint(utm_rect(X0, Y0, 120, 90))
+    a = ctx.footprints.analyze(f)
+    acc = a["access"]
+    net = ctx.networks.get(acc["network"], "drive")
+    u, v, k = acc["access_edge"]
+    assert net.graph.has_edge(u, v, k)  # an edge of the drive graph
+    idx = net.edge_index
+    i = next(j for j, e in enumerate(idx.edges) if tuple(int(t) for t in e) == (u, v, k))
+    x, y = lonlat_to_utm(np.array([acc["access_point"][0]]), np.array([acc["access_point"][1]]))
+    pt = shapely.Point(float(x[0]), float(y[0]))
+    assert idx.geoms[i].distance(pt) < 0.05
+    assert acc["drive_distance_m"] == pytest.approx(f.geometry_utm.distance(idx.geoms[i]), abs=0.1)
+    # No other drivable edge is nearer to the footprint.
+    assert acc["drive_distance_m"] <= float(shapely.distance(idx.geoms, f.geometry_utm).min()) + 0.1
+    assert acc["walk_to_subway_m"] is not None
+    assert "宛平城" in acc["subway_entrance"]
+
+
+def test_population_within_radius(ctx: Context) -> None:
+    f = fp.parse_footprint(utm_rect(X0, Y0, 100, 100))
+    a = ctx.footprints.analyze(f)
+    p = a["population"]
+    assert 0 < p["within_500m"] < p["within_1000m"]
+    # Independent: cell centres within 1 km, from the raster.
+    people = ctx.coverage.people
+    _, tf = ctx.coverage._population
+    zone = shapely.buffer(f.geometry_utm, 1000)
+    minx, miny, maxx, maxy = zone.bounds
+    c0, r0 = (int(v) for v in ~tf @ (minx, maxy))
+    c1, r1 = (int(v) + 1 for v in ~tf @ (maxx, miny))
+    cols, rows = np.meshgrid(np.arange(c0, c1), np.arange(r0, r1))
+    xs, ys = tf.c + (cols + 0.5) * tf.a, tf.f + (rows + 0.5) * tf.e
+    inside = shapely.contains_xy(zone, xs, ys)
+    assert p["within_1000m"] == pytest.approx(
+        float(people[rows[inside], cols[inside]].sum()), abs=0.1
+    )  # rounded to 0.1
+
+
+def test_elevation_where_covered_and_said_where_not(ctx: Context) -> None:
+    doc = {
+        "type": "Polygon",
+        "coordinates": [[[116.30, 40.00], [116.302, 40.00], [116.302, 40.002], [116.30, 40.002], [116.30, 40.00]]],
+    }
+    e = ctx.footprints.analyze(fp.parse_footprint(doc))["elevation"]
+    assert e["available"] is True
+    assert 30 < e["elevation_m_min"] <= e["elevation_m_mean"] <= e["elevation_m_max"] < 200
+    e2 = ctx.footprints.analyze(fp.parse_footprint(utm_rect(X0, Y0, 50, 50)))["elevation"]
+    assert e2["available"] is False
+    assert "no elevation data here" in e2["message"]
+
+
+def test_buildable_plus_removed_equals_parcel(ctx: Context) -> None:
+    hall = _building(ctx, "太和殿")
+    minx, miny, _, _ = hall.bounds
+    parcel = fp.parse_footprint(utm_rect(minx - 150, miny - 100, 300, 250))
+    out = ctx.footprints.buildable(parcel, buffer_m=20)
+    parts = {k: fp.to_utm_geom(v) for k, v in out["geometries"].items() if not v.is_empty}
+    total = out["buildable_m2"] + out["protected_m2"] + out["buffer_m2"]
+    assert total == pytest.approx(out["parcel_m2"], rel=1e-6)
+    assert out["protected_m2"] > 0
+    assert out["buffer_m2"] > 0
+    union = shapely.union_all(list(parts.values()))
+    # The parts are served in WGS84 at 1e-7 degrees (about 1 cm): allow that much at the seams.
+    assert shapely.symmetric_difference(union, parcel.geometry_utm).area < 1e-4 * parcel.geometry_utm.area
+    names = list(parts)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            assert shapely.intersection(parts[a], parts[b]).area < 1e-4 * parcel.geometry_utm.area
+
+
+def _bowtie() -> dict[str, Any]:
+    lon, lat = 116.2263972, 39.8484
+    return {
+        "type": "Polygon",
+        "coordinates": [[[lon, lat], [lon + 0.002, lat + 0.0015], [lon + 0.002, lat], [lon, lat + 0.0015], [lon, lat]]],
+    }
+
+
+def _small_loop() -> dict[str, Any]:
+    """Return a square whose ring crosses itself in a tiny loop at one corner (repairable)."""
+    x0, y0 = X0, Y0
+    pts = [(x0, y0), (x0 + 200, y0), (x0 + 200, y0 + 200), (x0, y0 + 200), (x0 + 1, y0 - 1), (x0 - 1, y0 + 1), (x0, y0)]
+    lon, lat = utm_to_lonlat(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
+    return {"type": "Polygon", "coordinates": [list(zip(lon.tolist(), lat.tolist(), strict=True))]}
+
+
+def test_repair_small_self_intersection_with_warning() -> None:
+    f = fp.parse_footprint(_small_loop())
+    assert f.geometry_utm.is_valid
+    assert f.geometry_utm.area == pytest.approx(40_000, rel=0.01)
+    assert len(f.warnings) == 1
+    assert "make_valid" in f.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("doc", "error", "words"),
+    [
+        (_bowtie(), InvalidGeometryError, "would change its area"),
+        ({"type": "Point", "coordinates": [116.4, 39.9]}, InvalidGeometryError, "got a Point"),
+        (
+            {"type": "LineString", "coordinates": [[116.4, 39.9], [116.41, 39.9]]},
+            InvalidGeometryError,
+            "got a LineString",
+        ),
+        ({"type": "Polygon", "coordinates": []}, InvalidGeometryError, "empty"),
+        ("not geojson", InvalidGeometryError, "must be a GeoJSON"),
+        (utm_rect(X0, Y0, 3000, 2000), InvalidGeometryError, "at most 5 km²"),
+        (
+            {"type": "Polygon", "coordinates": [[[39.85, 116.22], [39.85, 116.23], [39.86, 116.23], [39.85, 116.22]]]},
+            InvalidInputError,
+            "latitude, longitude",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[121.4, 31.2], [121.5, 31.2], [121.5, 31.3], [121.4, 31.2]]]},
+            InvalidInputError,
+            "outside Beijing",
+        ),
+    ],
+)
+def test_bad_footprints(doc: Any, error: type[Exception], words: str) -> None:
+    with pytest.raises(error, match=words):
+        fp.parse_footprint(doc)
+
+
+def test_too_many_vertices() -> None:
+    t = np.linspace(0, 2 * np.pi, 10_050)
+    lon, lat = 116.30 + 0.001 * np.cos(t), 39.95 + 0.001 * np.sin(t)
+    lon[-1], lat[-1] = lon[0], lat[0]
+    with pytest.raises(InvalidGeometryError, match="at most 10000"):
+        fp.parse_footprint({"type": "Polygon", "coordinates": [np.column_stack([lon, lat]).tolist()]})
+
+
+def test_compare_marks_the_best() -> None:
+    table = fp.compare(
+        [
+            {"area_m2": 100.0, "roads_cut": 2.0},
+            {"area_m2": 150.0, "roads_cut": 2.0},
+            {"area_m2": 120.0, "roads_cut": 0.0},
+        ]
+    )
+    rows = {r["metric"]: r for r in table}
+    assert rows["area_m2"]["best"] == [1]
+    assert rows["roads_cut"]["best"] == [2]
+    assert rows["perimeter_m"]["best"] == []  # unknown everywhere
