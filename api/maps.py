@@ -15,9 +15,12 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
+from folium import plugins
+from jinja2 import Template
 
 from api.routers.sites import access_info
+from geo.crs import distance_m
 from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.routing import route_overlap
 from layers.routing import Closures, Place
@@ -54,14 +57,45 @@ def _root(m: folium.Map) -> Figure:
     return root
 
 
-def _new_map(location: tuple[float, float], *, basemap: str) -> folium.Map:
-    m = folium.Map(location=list(location), zoom_start=14, tiles=None, control_scale=True)
-    m.default_js = [("leaflet", "/static/vendor/leaflet/leaflet.js"), ("jquery", "/static/vendor/jquery/jquery.min.js")]
-    m.default_css = [("leaflet_css", "/static/vendor/leaflet/leaflet.css")]
+_VENDOR = "/static/vendor"
+
+
+def _vendored(plugin: Any, js: list[tuple[str, str]], css: list[tuple[str, str]]) -> Any:  # noqa: ANN401 - folium plugins
+    """Point a folium plugin at the copies served by the service (no CDN)."""
+    plugin.default_js = [(name, f"{_VENDOR}/{path}") for name, path in js]
+    plugin.default_css = [(name, f"{_VENDOR}/{path}") for name, path in css]
+    return plugin
+
+
+def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> folium.Map:
+    """Return a map with both base layers, a scale bar, measure, fullscreen and mini-map controls."""
+    m = folium.Map(location=list(location), zoom_start=zoom, tiles=None, control_scale=True)
+    m.default_js = [("leaflet", f"{_VENDOR}/leaflet/leaflet.js"), ("jquery", f"{_VENDOR}/jquery/jquery.min.js")]
+    m.default_css = [("leaflet_css", f"{_VENDOR}/leaflet/leaflet.css")]
     folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap", attr=f"Map tiles {OSM_CREDIT}; {DATA_CREDIT}", show=basemap == "osm"
     ).add_to(m)
     folium.TileLayer(_BLANK_TILE, name="No basemap", attr=DATA_CREDIT, show=basemap == "none", max_zoom=19).add_to(m)
+    _vendored(
+        plugins.Fullscreen(position="topleft"),
+        [("Control.Fullscreen.js", "leaflet-fullscreen/Control.FullScreen.js")],
+        [("Control.FullScreen.css", "leaflet-fullscreen/Control.FullScreen.css")],
+    ).add_to(m)
+    _vendored(
+        plugins.MeasureControl(position="topleft", primary_length_unit="meters", primary_area_unit="sqmeters"),
+        [("leaflet_measure_js", "leaflet-measure/leaflet-measure.js")],
+        [("leaflet_measure_css", "leaflet-measure/leaflet-measure.css")],
+    ).add_to(m)
+    mini_tiles = (
+        folium.TileLayer("OpenStreetMap", attr=OSM_CREDIT)
+        if basemap == "osm"
+        else folium.TileLayer(_BLANK_TILE, attr=DATA_CREDIT)
+    )
+    _vendored(
+        plugins.MiniMap(tile_layer=mini_tiles, position="bottomleft", toggle_display=True, zoom_level_offset=-5),
+        [("Control_MiniMap_js", "leaflet-minimap/Control.MiniMap.min.js")],
+        [("Control_MiniMap_css", "leaflet-minimap/Control.MiniMap.min.css")],
+    ).add_to(m)
     return m
 
 
@@ -158,10 +192,12 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
                 tooltip=html.escape(str(en["name"])),
             ).add_to(fg)  # fmt: skip
         fg.add_to(m)
-    legend = ""
+    band_title: str = ""
+    band_rows: list[tuple[str, str]] = []
     iso_mode = next((a.mode for a in access if a.covered), None)
     if iso_mode is not None:
-        legend = _isochrone_layers(ctx, site.id, iso_mode, m)
+        band_title, band_rows = _isochrone_layers(ctx, site.id, iso_mode, m)
+    _proposal_layer(ctx, site.id, m)
     if drive.covered:
         _access_routes(ctx, site.id, m)
     fg = folium.FeatureGroup(name="Access points")
@@ -186,10 +222,129 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     if not drive.covered:
         lines.append(f'<span style="color:#b2182b" id="coverage-notice">{html.escape(drive.message or "")}</span>')
     _root(m).html.add_child(_panel(html.escape(site.name_en), "<br>".join(lines)))
-    if legend:
-        _root(m).html.add_child(Element(legend))
+    _root(m).html.add_child(
+        Element(_legend(band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)]))
+    )
+    _draw_tool(m, site.id)
     _root(m).header.add_child(Element(f"<title>{html.escape(site.name_en)} — venue planner</title>"))
     return _root(m).render()
+
+
+_SITE_KEY = [
+    ("#b2182b", "site boundary (dashed: approximate)"),
+    ("#ef8a62", "sub-site"),
+    ("#e34a33", "motorway / trunk road"),
+    ("#fdbb84", "primary road"),
+    ("#969696", "other drivable road"),
+    ("#d8b365", "heritage building"),
+    ("#ffff33", "access point"),
+    ("#e41a1c", "proposal with a high-severity conflict"),
+    ("#fd8d3c", "proposal with a medium conflict"),
+    ("#3182bd", "proposal, no serious conflict"),
+]
+_SEVERITY_COLOUR = {"high": "#e41a1c", "medium": "#fd8d3c"}
+
+
+def _proposal_layer(ctx: Context, site_id: str, m: folium.Map) -> None:
+    """Draw the saved proposals of a site and its sub-sites, coloured by their worst conflict."""
+    ids = {site_id, *ctx.sites.children(site_id)["id"]}
+    props = [p for p in ctx.proposals.list() if p.site_id in ids]
+    fg = folium.FeatureGroup(name=f"Saved proposals ({len(props)})")
+    for p in props:
+        conflicts = p.analysis.get("conflicts", [])
+        worst = next((c["severity"] for c in conflicts if c["severity"] in ("high", "medium")), None)
+        colour = _SEVERITY_COLOUR.get(worst or "", "#3182bd")
+        items = (
+            "".join(f"<li><b>{html.escape(c['severity'])}</b>: {html.escape(c['message'])}</li>" for c in conflicts)
+            or "<li>no conflicts</li>"
+        )
+        layer = folium.GeoJson(
+            shapely.geometry.mapping(p.geometry),
+            style_function=lambda _, c=colour: {"color": c, "weight": 3, "fillColor": c, "fillOpacity": 0.3},
+            tooltip=html.escape(f"{p.name} (v{p.version})"),
+        )
+        folium.Popup(
+            f"<b>{html.escape(p.name)}</b> — version {p.version} of {p.versions}<br>"
+            f"{html.escape(str(p.properties.get('use') or ''))} {p.analysis.get('area_m2', 0):,.0f} m²"
+            f"<ul style='margin:2px 0;padding-left:16px'>{items}</ul>"
+            f"<a href='/proposals/{p.id}/versions' target='_blank'>history</a>",
+            max_width=360,
+        ).add_to(layer)
+        layer.add_to(fg)
+    fg.add_to(m)
+
+
+_DRAW_JS = """
+(function () {
+  var map = MAP;
+  window.plannerMap = map;
+  var panel = document.getElementById('footprint-panel');
+  var last = null;
+  function esc(s) { return String(s === null || s === undefined ? '' : s).replace(/[&<>"]/g, function (c) {
+    return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]; }); }
+  function fmt(x, d) { return x === null || x === undefined ? '—' : Number(x).toLocaleString('en', {maximumFractionDigits: d || 0}); }
+  function render(a) {
+    var c = a.conflicts.map(function (k) { return '<li class="conflict-' + k.severity + '"><b>' + esc(k.severity) + '</b>: ' + esc(k.message) + '</li>'; }).join('');
+    var e = a.elevation.available ? fmt(a.elevation.elevation_m_min) + '–' + fmt(a.elevation.elevation_m_max) + ' m, slope ≤ ' + fmt(a.elevation.slope_pct_max, 1) + ' %' : esc(a.elevation.message);
+    panel.innerHTML = '<b>Footprint analysis</b> <a href="#" onclick="return closeFootprint()">×</a><br>' +
+      '<span id="fp-area">' + fmt(a.area_m2) + ' m²</span>, perimeter ' + fmt(a.perimeter_m) + ' m<br>' +
+      'Site: ' + esc(a.site || '—') + (a.sub_site ? ' / ' + esc(a.sub_site) : '') + '<br>' +
+      'People within 500 m / 1 km: ' + fmt(a.population.within_500m) + ' / ' + fmt(a.population.within_1000m) + '<br>' +
+      'Nearest drivable road: ' + fmt(a.access.drive_distance_m) + ' m' + (a.access.access_street ? ' (' + esc(a.access.access_street) + ')' : '') + '<br>' +
+      'Walk to the subway: ' + fmt(a.access.walk_to_subway_m) + ' m (' + esc(a.access.subway_entrance) + ')<br>' +
+      'Terrain: ' + e + '<br>' +
+      (a.warnings.length ? '<i>' + esc(a.warnings.join(' ')) + '</i><br>' : '') +
+      '<ul id="fp-conflicts" style="margin:4px 0;padding-left:16px">' + (c || '<li>no conflicts</li>') + '</ul>' +
+      '<input id="fp-name" placeholder="proposal name" style="width:60%"> <button id="fp-save" onclick="saveFootprint()">Save as proposal</button>' +
+      '<div id="fp-saved"></div>';
+  }
+  map.on('draw:created', function (e) {
+    last = e.layer.toGeoJSON().geometry;
+    panel.style.display = 'block';
+    panel.innerHTML = 'Analysing…';
+    fetch('/footprints/analyze', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({footprint: last})})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, b: b}; }); })
+      .then(function (x) { if (!x.ok) { panel.innerHTML = '<b>Cannot analyse this footprint</b><br><span id="fp-error">' + esc(x.b.error.message) + '</span>'; } else { render(x.b); } })
+      .catch(function (err) { panel.innerHTML = 'The service did not answer: ' + esc(err); });
+  });
+  window.closeFootprint = function () { panel.style.display = 'none'; return false; };
+  window.saveFootprint = function () {
+    var name = document.getElementById('fp-name').value || 'Untitled proposal';
+    fetch('/proposals', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({name: name, footprint: last, site_id: SITE})})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, b: b}; }); })
+      .then(function (x) { document.getElementById('fp-saved').innerHTML = x.ok ? 'Saved as <b id="fp-saved-id">' + esc(x.b.id) + '</b> (version ' + x.b.version + ')' : esc(x.b.error.message); });
+  };
+})();
+"""
+
+
+def _draw_tool(m: folium.Map, site_id: str) -> None:
+    """Add the draw tool: a drawn polygon is analysed at once and can be saved as a proposal."""
+    _vendored(
+        plugins.Draw(
+            export=False,
+            position="topleft",
+            draw_options={"polyline": False, "circle": False, "marker": False, "circlemarker": False},
+            edit_options={"edit": False, "remove": True},
+        ),
+        [("leaflet_draw_js", "leaflet-draw/leaflet.draw.js")],
+        [("leaflet_draw_css", "leaflet-draw/leaflet.draw.css")],
+    ).add_to(m)
+    _root(m).html.add_child(
+        Element(
+            '<div id="footprint-panel" style="display:none;position:fixed;top:170px;left:60px;z-index:1000;'
+            "max-width:420px;background:rgba(255,255,255,.95);padding:8px 12px;border-radius:6px;"
+            'font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)"></div>'
+        )
+    )
+    _script(m, _DRAW_JS.replace("MAP", m.get_name()).replace("SITE", json.dumps(site_id)))
+
+
+def _script(m: folium.Map, js: str) -> None:
+    """Run ``js`` after the map and its layers exist (a MacroElement child of the map renders after it)."""
+    el = MacroElement()
+    el._template = Template("{% macro script(this, kwargs) %}" + js + "{% endmacro %}")
+    m.add_child(el)
 
 
 # Colour ramp of isochrone bands (ColorBrewer RdYlGn, 5 classes, green = near).
@@ -199,16 +354,27 @@ SITE_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
 DISPLAY_TOLERANCE_M = 20.0
 
 
-def _legend(title: str, rows: list[tuple[str, str]], *, element_id: str) -> str:
-    items = "".join(
-        f'<div><span style="display:inline-block;width:14px;height:14px;background:{c};opacity:.8;'
-        f'margin-right:6px;vertical-align:middle;border:1px solid #555"></span>{label}</div>'
-        for c, label in rows
+def _legend(
+    title: str,
+    rows: list[tuple[str, str]],
+    *,
+    element_id: str,
+    sections: list[tuple[str, list[tuple[str, str]]]] | None = None,
+) -> str:
+    def items(rs: list[tuple[str, str]]) -> str:
+        return "".join(
+            f'<div><span style="display:inline-block;width:14px;height:14px;background:{c};opacity:.8;'
+            f'margin-right:6px;vertical-align:middle;border:1px solid #555"></span>{label}</div>'
+            for c, label in rs
+        )
+
+    body = (f"<b>{title}</b>{items(rows)}" if rows else "") + "".join(
+        f"<b>{t}</b>{items(rs)}" for t, rs in (sections or [])
     )
     return (
         f'<div id="{element_id}" class="map-legend" style="position:fixed;bottom:24px;right:10px;z-index:1000;'
         "background:rgba(255,255,255,.93);padding:6px 10px;border-radius:6px;font:12px/1.5 sans-serif;"
-        f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><b>{title}</b>{items}</div>'
+        f'box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:45vh;overflow:auto">{body}</div>'
     )
 
 
@@ -222,8 +388,8 @@ def _band_popup(props: dict[str, Any], mode: str) -> str:
     )
 
 
-def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> str:
-    """Draw a site's travel-time bands (largest first) and return the legend's HTML."""
+def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> tuple[str, list[tuple[str, str]]]:
+    """Draw a site's travel-time bands (largest first) and return the legend's title and rows."""
     iso = ctx.coverage.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
     rows = []
     for i in reversed(range(len(iso.bands))):
@@ -249,7 +415,7 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> s
         rows.append(
             (colour, f"≤ {b.minutes:g} min: {b.population / 1e6:.2f} M people, {props['station_count']} stations")
         )
-    return _legend(f"Travel time by {mode}", rows[::-1], element_id="band-legend")
+    return f"Travel time by {mode}", rows[::-1]
 
 
 def _fmt_min(seconds: float) -> str:
@@ -360,6 +526,33 @@ def route_map(
     return _root(m).render()
 
 
+def _figure_row(ctx: Context, r: dict[str, Any]) -> str:
+    """Return a table row of a site's key figures (blank where the networks do not reach)."""
+    sid = str(r["id"])
+    people = airport = "—"
+    try:
+        fig = ctx.coverage.site_set([sid], mode="drive", minutes=15.0, polygons=False).union
+        people = f"{fig.population / 1e6:.2f} M"
+    except (OutsideCoverageError, NoRouteError, InvalidInputError):
+        people = "outside network"
+    if sid != "capital-airport":
+        try:
+            route = ctx.routing.routes("capital-airport", sid)[0][0]
+            airport = f"{route.travel_time_s / 60:.0f} min"
+        except (OutsideCoverageError, NoRouteError, InvalidInputError):
+            airport = "outside network"
+    st = ctx.layers.load("subway-stations")
+    d = distance_m(float(r["centre_lon"]), float(r["centre_lat"]), st.geometry.x.to_numpy(), st.geometry.y.to_numpy())
+    j = int(np.argmin(d))
+    ids = {sid, *ctx.sites.children(sid)["id"]}
+    count = sum(n for s_, n in ctx.proposals.count_by_site().items() if s_ in ids)
+    return (
+        f'<tr><td><a href="/maps/sites/{sid}">{html.escape(str(r["name_en"]))}</a> {html.escape(str(r["name_zh"]))}</td>'
+        f"<td align=right>{people}</td><td>{html.escape(str(st['name'].iloc[j]))} ({d[j]:,.0f} m)</td>"
+        f"<td align=right>{airport}</td><td align=right>{count}</td></tr>"
+    )
+
+
 def index_map(ctx: Context, *, basemap: str = "osm") -> str:
     """Return the page with every site on one map and links to the site pages."""
     df = ctx.sites.frame()
@@ -384,13 +577,13 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
     folium.LayerControl(collapsed=False).add_to(m)
     minx, miny, maxx, maxy = df.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    items = "".join(
-        f'<li><a href="/maps/sites/{r["id"]}">{html.escape(str(r["name_en"]))}</a> {html.escape(str(r["name_zh"]))}</li>'
-        for _, r in df[df["kind"] != "sub_site"].iterrows()
+    rows = "".join(_figure_row(ctx, r) for r in df[df["kind"] != "sub_site"].to_dict("records"))
+    table = (
+        "<table id='site-figures' style='border-collapse:collapse;font-size:12px'>"
+        "<tr><th align=left>Site</th><th>People ≤ 15 min drive</th><th>Nearest subway</th>"
+        "<th>From Capital Airport</th><th>Proposals</th></tr>" + rows + "</table>"
     )
-    _root(m).html.add_child(
-        _panel("Beijing venue and heritage-site planner", f"<ul style='margin:4px 0;padding-left:18px'>{items}</ul>")
-    )
+    _root(m).html.add_child(_panel("Beijing venue and heritage-site planner", table))
     _root(m).header.add_child(Element("<title>Sites — venue planner</title>"))
     return _root(m).render()
 

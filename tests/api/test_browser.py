@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import threading
@@ -15,6 +16,9 @@ import pytest
 import uvicorn
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from api.app import create_app
 from api.settings import REPO_ROOT, Settings
@@ -28,7 +32,8 @@ CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
 @pytest.fixture(scope="module")
-def base_url(settings: Settings) -> Iterator[str]:
+def base_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("browser-data")})
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -106,9 +111,16 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
         assert int(got["paths"]) >= 1, sid
         assert "Site boundary" in str(got["layers"]), sid
         assert "© OpenStreetMap contributors" in str(got["credit"]), sid
-        legend = browser.execute_script("var e = document.getElementById('band-legend'); return e && e.innerText")
+        legend = browser.execute_script("return document.getElementById('site-legend').innerText")
+        assert "Map key" in legend, sid
+        assert "Saved proposals" in str(got["layers"]), sid
+        controls = browser.execute_script(
+            "return ['.leaflet-control-scale', '.leaflet-control-measure', '.leaflet-control-minimap',"
+            " '.leaflet-draw', '[class*=fullscreen]'].map(function (c) { return !!document.querySelector(c); })"
+        )
+        assert all(controls), (sid, controls)
         if sid in {"grand-canal", "yanqi-lake", "daxing-airport"}:  # outside the shipped networks
-            assert legend is None, sid
+            assert "≤ 15 min" not in legend, sid
             assert "Within" not in str(got["layers"]), sid
         else:
             assert "Within 15 min" in str(got["layers"]), sid
@@ -118,6 +130,34 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
             assert "Roads, drive" in str(got["layers"])
             assert "Subway stations (44)" in str(got["layers"])
             assert int(got["paths"]) > 1000
+
+
+def test_draw_a_footprint_and_save_it(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps/sites/lugou-wanping?basemap=none", "draw-before")
+    assert got["errors"] == []
+    browser.find_element(By.CSS_SELECTOR, ".leaflet-draw-draw-rectangle").click()
+    body = browser.find_element(By.CSS_SELECTOR, ".leaflet-container")
+    size = body.size
+    chain = ActionChains(browser)
+    chain.move_to_element_with_offset(body, -size["width"] // 10, size["height"] // 10)
+    chain.click_and_hold().move_by_offset(60, 30).move_by_offset(60, 30).release().perform()
+    area = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "fp-area").text)
+    assert area.endswith("m²")
+    assert float(area.split()[0].replace(",", "")) > 100
+    conflicts = browser.find_element(By.ID, "fp-conflicts").text
+    assert conflicts  # a list, even if it says there are none
+    browser.find_element(By.ID, "fp-name").send_keys("Drawn in the browser test")
+    browser.find_element(By.ID, "fp-save").click()
+    pid = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "fp-saved-id").text)
+    browser.save_screenshot(str(ARTIFACTS / "draw-after.png"))
+    with urllib.request.urlopen(f"{base_url}/proposals/{pid}") as r:
+        saved = json.load(r)
+    assert saved["name"] == "Drawn in the browser test"
+    assert saved["site_id"] == "lugou-wanping"
+    assert saved["analysis"]["area_m2"] == pytest.approx(float(area.split()[0].replace(",", "")), abs=1)
+    # The next load of the page draws it.
+    got = _load(browser, f"{base_url}/maps/sites/lugou-wanping?basemap=none", "draw-saved")
+    assert "Saved proposals (1)" in str(got["layers"])
 
 
 def test_coverage_page(browser: webdriver.Chrome, base_url: str) -> None:
