@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api.context import Context
 from api.errors import install_error_handlers
-from api.routers import coverage, footprints, health, layers, maps, routes, sites
+from api.routers import coverage, footprints, health, layers, maps, ogc, routes, sites
 from api.settings import Settings
 from geo.network import MODES
 
@@ -66,12 +66,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         coverage.router,
         footprints.router,
         maps.router,
+        ogc.router,
     ):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
+    @app.get("/", include_in_schema=False, response_model=None)
+    def root(request: Request) -> RedirectResponse | JSONResponse:
+        # JSON clients (QGIS, OGC API tools) get the OGC API landing page; browsers the maps.
+        accept = request.headers.get("accept", "")
+        if request.query_params.get("f") == "json" or ("json" in accept and "text/html" not in accept):
+            return JSONResponse(ogc.landing(request))
         return RedirectResponse("/maps")
 
     @app.get("/favicon.ico", include_in_schema=False)

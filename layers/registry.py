@@ -185,6 +185,8 @@ class LayerStore:
             keep = [c for c in ("u", "v", "key", "osmid", "highway", "name", "oneway", "length_m", "speed_kph",
                                 "travel_time_s", "maxspeed") if c in edges.columns]  # fmt: skip
             gdf = _flatten(gpd.GeoDataFrame(edges[keep], geometry=edges.geometry, crs=WGS84_EPSG))
+            # Two OSM nodes at one position make a zero-length edge: not a drawable line.
+            gdf = gdf[shapely.is_valid(gdf.geometry.values)].reset_index(drop=True)
         else:
             path = self.seeds_dir / spec.file
             if not path.is_file():

@@ -1,0 +1,250 @@
+"""OGC API – Features, Part 1 (Core, GeoJSON, OpenAPI 3.0), so QGIS can add any layer.
+
+Landing page at ``/ogc`` (and at ``/`` for JSON clients), conformance, collections,
+items with ``bbox``, ``limit``, ``offset`` and ``next``/``prev`` links, and single
+features. Coordinates are CRS84 (longitude, latitude), as the standard requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import geopandas as gpd
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.context import Context, get_context
+from api.errors import error_body
+from geo.errors import NotFoundError
+
+router = APIRouter(tags=["ogc-api-features"])
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+PROPOSALS = "proposals"
+_ITEM_PARAMS = {"bbox", "limit", "offset", "datetime", "f"}
+GEOJSON = "application/geo+json"
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _bad(message: str) -> JSONResponse:
+    """Return 400 Bad Request (what OGC API – Features asks for invalid or unknown parameters)."""
+    return JSONResponse(error_body(400, "invalid_parameter", message), status_code=400)
+
+
+def landing(request: Request) -> dict[str, Any]:
+    """Return the landing page document."""
+    b = _base(request)
+    return {
+        "title": "Beijing venue and heritage-site planner — OGC API Features",
+        "description": "Sites, townships, subway, heritage buildings, road networks and saved proposals. "
+        "Map data © OpenStreetMap contributors (ODbL); population WorldPop (CC BY 4.0).",
+        "links": [
+            {"href": f"{b}/ogc", "rel": "self", "type": "application/json", "title": "This document"},
+            {"href": f"{b}/openapi.json", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "The API definition"},
+            {"href": f"{b}/docs", "rel": "service-doc", "type": "text/html", "title": "The API documentation"},
+            {"href": f"{b}/conformance", "rel": "conformance", "type": "application/json", "title": "Conformance classes"},
+            {"href": f"{b}/collections", "rel": "data", "type": "application/json", "title": "The collections"},
+        ],
+    }  # fmt: skip
+
+
+@router.get("/ogc", operation_id="ogc_landing")
+def get_landing(request: Request) -> dict[str, Any]:
+    """Return the OGC API landing page (add this URL in QGIS as an "OGC API – Features" connection)."""
+    return landing(request)
+
+
+@router.get("/conformance", operation_id="ogc_conformance")
+def get_conformance() -> dict[str, list[str]]:
+    """Return the conformance classes the service implements."""
+    return {"conformsTo": CONFORMANCE}
+
+
+def _collection_ids(ctx: Context) -> list[str]:
+    return [s.id for s in ctx.layers.specs() if s.kind != "raster"] + [PROPOSALS]
+
+
+def _frame(ctx: Context, cid: str, bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+    if cid == PROPOSALS:
+        gdf = ctx.proposals.frame().set_index("id", drop=False)
+        if bbox is not None and not gdf.empty:
+            gdf = gdf.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
+        return gdf
+    return ctx.layers.query(cid, bbox=bbox)
+
+
+def _collection(ctx: Context, cid: str, b: str) -> dict[str, Any]:
+    if cid == PROPOSALS:
+        title, description, attribution = (
+            "Saved proposals",
+            "Renovation proposals, latest versions",
+            "venue planner users",
+        )
+        gdf = _frame(ctx, cid)
+        bounds = [float(v) for v in gdf.total_bounds] if not gdf.empty else [115.41, 39.44, 117.51, 41.06]
+    else:
+        spec = ctx.layers.spec(cid)
+        title, description, attribution = spec.title, spec.description, spec.attribution
+        bounds = [float(v) for v in ctx.layers.query(cid, bbox=None).total_bounds]
+    return {
+        "id": cid,
+        "title": title,
+        "description": f"{description} Source: {attribution}",
+        "attribution": attribution,
+        "itemType": "feature",
+        "crs": [CRS84],
+        "extent": {"spatial": {"bbox": [bounds], "crs": CRS84}},
+        "links": [
+            {"href": f"{b}/collections/{cid}", "rel": "self", "type": "application/json", "title": title},
+            {"href": f"{b}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": f"{title} (features)"},
+            {"href": f"{b}/collections/{cid}/items?f=gpkg", "rel": "enclosure", "type": "application/geopackage+sqlite3", "title": "Download as GeoPackage"},
+        ],
+    }  # fmt: skip
+
+
+@router.get("/collections", operation_id="ogc_collections")
+def get_collections(request: Request, ctx: Annotated[Context, Depends(get_context)]) -> dict[str, Any]:
+    """Return every vector layer and the saved proposals as collections."""
+    b = _base(request)
+    return {
+        "links": [{"href": f"{b}/collections", "rel": "self", "type": "application/json", "title": "Collections"}],
+        "collections": [_collection(ctx, cid, b) for cid in _collection_ids(ctx)],
+    }
+
+
+def _check_collection(ctx: Context, cid: str) -> None:
+    if cid not in _collection_ids(ctx):
+        raise NotFoundError(f"no collection {cid!r}; known: {', '.join(_collection_ids(ctx))}.")
+
+
+@router.get("/collections/{cid}", operation_id="ogc_collection")
+def get_collection(cid: str, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> dict[str, Any]:
+    """Return one collection."""
+    _check_collection(ctx, cid)
+    return _collection(ctx, cid, _base(request))
+
+
+def _features(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    if gdf.empty:
+        return []
+    doc: dict[str, Any] = json.loads(gdf.to_json(na="null", drop_id=False, show_bbox=False))
+    return list(doc["features"])
+
+
+def _parse_bbox(raw: str) -> tuple[float, float, float, float] | str:
+    try:
+        parts = [float(p) for p in raw.split(",")]
+    except ValueError:
+        return f"`bbox` {raw!r} is not four numbers minlon,minlat,maxlon,maxlat."
+    if len(parts) != 4:
+        return f"`bbox` needs four numbers (2D, CRS84); got {len(parts)}."
+    minx, miny, maxx, maxy = parts
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        return f"`bbox` {raw!r} must be lon/lat with min < max (CRS84: longitude first)."
+    return minx, miny, maxx, maxy
+
+
+def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> int | str:
+    if raw is None:
+        return default
+    try:
+        v = int(raw)
+    except ValueError:
+        return f"`{name}` must be an integer; got {raw!r}."
+    if not lo <= v <= hi:
+        return f"`{name}` must be between {lo} and {hi}; got {v}."
+    return v
+
+
+@router.get(
+    "/collections/{cid}/items",
+    operation_id="ogc_items",
+    responses={200: {"content": {GEOJSON: {}, "application/geopackage+sqlite3": {}}}},
+)
+def get_items(cid: str, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> Response:
+    """Return features of a collection: bbox (CRS84), limit (1-10000, default 10) and offset; next/prev links.
+
+    ``datetime`` is accepted and ignored (no layer has a time dimension). ``f=gpkg``
+    returns the selection (without paging) as a GeoPackage.
+    """
+    _check_collection(ctx, cid)
+    q = request.query_params
+    unknown = sorted(set(q) - _ITEM_PARAMS)
+    if unknown:
+        return _bad(f"unknown query parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ITEM_PARAMS))}.")
+    bbox = None
+    if "bbox" in q:
+        parsed = _parse_bbox(q["bbox"])
+        if isinstance(parsed, str):
+            return _bad(parsed)
+        bbox = parsed
+    limit = _int_param(q.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _int_param(q.get("offset"), "offset", 0, 0, 10**9)
+    if isinstance(limit, str):
+        return _bad(limit)
+    if isinstance(offset, str):
+        return _bad(offset)
+    gdf = _frame(ctx, cid, bbox)
+    if q.get("f") == "gpkg":
+        from api.downloads import vector_response
+
+        feats = [(g, props["properties"]) for g, props in zip(gdf.geometry, _features(gdf), strict=True)]
+        return vector_response(feats, {}, fmt="gpkg", layer=cid, attribution=_collection(ctx, cid, "")["attribution"])
+    page = gdf.iloc[offset : offset + limit]
+    b = _base(request)
+
+    def link(rel: str, off: int) -> dict[str, str]:
+        params = {k: v for k, v in q.items() if k not in ("offset", "limit")}
+        params.update({"limit": str(limit), "offset": str(off)})
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return {"href": f"{b}/collections/{cid}/items?{query}", "rel": rel, "type": GEOJSON, "title": rel}
+
+    links = [link("self", offset)]
+    if offset + limit < len(gdf):
+        links.append(link("next", offset + limit))
+    if offset > 0:
+        links.append(link("prev", max(offset - limit, 0)))
+    links.append({"href": f"{b}/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid})
+    body = {
+        "type": "FeatureCollection",
+        "features": _features(page),
+        "links": links,
+        "numberMatched": len(gdf),
+        "numberReturned": len(page),
+        "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+    }
+    return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON)
+
+
+@router.get("/collections/{cid}/items/{fid}", operation_id="ogc_item")
+def get_item(cid: str, fid: str, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> Response:
+    """Return one feature by id."""
+    _check_collection(ctx, cid)
+    gdf = _frame(ctx, cid)
+    key: Any = fid
+    if cid != PROPOSALS:
+        try:
+            key = int(fid)
+        except ValueError:
+            raise NotFoundError(f"no feature {fid!r} in {cid!r} (ids are integers).") from None
+    if key not in gdf.index:
+        raise NotFoundError(f"no feature {fid!r} in {cid!r}.")
+    feat = _features(gdf.loc[[key]])[0]
+    b = _base(request)
+    feat["links"] = [
+        {"href": f"{b}/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
+        {"href": f"{b}/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid},
+    ]
+    return Response(json.dumps(feat, ensure_ascii=False), media_type=GEOJSON)

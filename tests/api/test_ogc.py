@@ -1,0 +1,126 @@
+"""OGC API – Features Part 1 (Core, GeoJSON): the requirements a client such as QGIS relies on."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+import geopandas as gpd
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+
+from api.settings import REPO_ROOT
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+
+
+def _rels(doc: dict[str, object]) -> dict[str, dict[str, str]]:
+    return {link["rel"]: link for link in doc["links"]}  # type: ignore[attr-defined]
+
+
+def _path(href: str) -> str:
+    u = urllib.parse.urlsplit(href)
+    return f"{u.path}?{u.query}" if u.query else u.path
+
+
+def test_landing_page(client: TestClient) -> None:
+    for r in (client.get("/ogc"), client.get("/", headers={"accept": "application/json"})):
+        assert r.status_code == 200
+        rels = _rels(r.json())
+        # /req/core/root-success: links to the API definition, conformance and collections.
+        assert {"self", "service-desc", "conformance", "data"} <= set(rels)
+        assert rels["service-desc"]["type"].startswith("application/vnd.oai.openapi+json")
+        assert client.get(_path(rels["service-desc"]["href"])).status_code == 200
+    assert client.get("/", follow_redirects=False, headers={"accept": "text/html"}).status_code in (302, 307)
+
+
+def test_conformance(client: TestClient) -> None:
+    body = client.get("/conformance").json()
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in body["conformsTo"]
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in body["conformsTo"]
+
+
+def test_collections(client: TestClient) -> None:
+    body = client.get("/collections").json()
+    assert "self" in _rels(body)
+    ids = [c["id"] for c in body["collections"]]
+    assert {"sites", "townships", "subway-stations", "heritage-buildings", "roads-drive", "proposals"} <= set(ids)
+    assert "population" not in ids  # rasters are not feature collections
+    for c in body["collections"]:
+        rels = _rels(c)
+        assert rels["items"]["type"] == "application/geo+json"
+        assert c["extent"]["spatial"]["crs"] == CRS84
+        minx, miny, maxx, maxy = c["extent"]["spatial"]["bbox"][0]
+        assert 115 < minx <= maxx < 118  # longitude first
+        assert 39 < miny <= maxy < 42
+        one = client.get(f"/collections/{c['id']}").json()
+        assert one["id"] == c["id"]
+
+
+def test_items_bbox_and_paging(client: TestClient) -> None:
+    bbox = (116.30, 39.85, 116.45, 39.95)
+    stations = gpd.read_file(REPO_ROOT / "seeds" / "subway_stations.geojson")
+    expected = int(shapely.intersects(stations.geometry.values, shapely.box(*bbox)).sum())
+    url = "/collections/subway-stations/items?limit=25&bbox=" + ",".join(map(str, bbox))
+    seen: list[str] = []
+    pages = 0
+    while url:
+        r = client.get(url)
+        assert r.status_code == 200
+        assert r.headers["content-type"] == "application/geo+json"
+        body = r.json()
+        assert body["type"] == "FeatureCollection"
+        assert body["numberMatched"] == expected
+        assert body["numberReturned"] == len(body["features"]) <= 25
+        assert "timeStamp" in body
+        for f in body["features"]:
+            lon, lat = f["geometry"]["coordinates"]
+            assert bbox[0] <= lon <= bbox[2]  # CRS84: longitude, latitude
+            assert bbox[1] <= lat <= bbox[3]
+            seen.append(str(f["id"]))
+        rels = _rels(body)
+        assert "self" in rels
+        url = _path(rels["next"]["href"]) if "next" in rels else ""
+        pages += 1
+    assert len(seen) == len(set(seen)) == expected
+    assert pages == -(-expected // 25)
+
+
+def test_single_item(client: TestClient) -> None:
+    first = client.get("/collections/sites/items?limit=1").json()["features"][0]
+    r = client.get(f"/collections/sites/items/{first['id']}")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/geo+json"
+    feat = r.json()
+    assert feat["type"] == "Feature"
+    assert feat["properties"] == first["properties"]
+    assert {"self", "collection"} <= set(_rels(feat))
+
+
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [
+        ("/collections/nowhere", 404),
+        ("/collections/nowhere/items", 404),
+        ("/collections/sites/items/99999", 404),
+        ("/collections/sites/items/not-a-number", 404),
+        ("/collections/sites/items?colour=red", 400),  # unknown parameter
+        ("/collections/sites/items?limit=0", 400),
+        ("/collections/sites/items?limit=10001", 400),
+        ("/collections/sites/items?limit=ten", 400),
+        ("/collections/sites/items?bbox=1,2,3", 400),
+        ("/collections/sites/items?bbox=39.8,116.3,39.9,116.4", 400),  # latitude 116: lat/lon swapped
+        ("/collections/sites/items?bbox=10,10,11,11", 200),  # valid, an empty selection
+    ],
+)
+def test_item_errors(client: TestClient, url: str, status: int) -> None:
+    r = client.get(url)
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert r.json()["numberMatched"] == 0
+
+
+def test_items_as_geopackage(client: TestClient, tmp_path: object) -> None:
+    r = client.get("/collections/heritage-buildings/items?f=gpkg&bbox=116.385,39.914,116.395,39.920")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/geopackage+sqlite3"
