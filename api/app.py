@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.context import Context
 from api.errors import install_error_handlers
+from api.maps import warm_site_pages
 from api.routers import coverage, footprints, health, layers, maps, ogc, routes, sites
 from api.settings import Settings
 from geo.network import MODES
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # not on a planner's first click.
             await run_in_threadpool(ctx.layers.query, "roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
             await run_in_threadpool(lambda: (ctx.footprints.heritage_utm, ctx.footprints.zones_utm))
+            await run_in_threadpool(warm_site_pages, ctx)  # the bands of every site page, about 5 s
             # The graphs hold millions of long-lived objects: keep the cyclic collector off
             # them, or its full passes stall requests (measured p99 140 ms before, see bench/).
             gc.collect()

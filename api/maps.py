@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
 from folium import plugins
-from jinja2 import Template
 
 from api.routers.sites import access_info
 from geo.crs import distance_m
@@ -28,7 +28,7 @@ from layers.routing import Closures, Place
 if TYPE_CHECKING:
     from api.context import Context
 
-__all__ = ["ACCESS_ORIGINS", "BAND_COLOURS", "coverage_map", "index_map", "route_map", "site_map"]
+__all__ = ["ACCESS_ORIGINS", "BAND_COLOURS", "coverage_map", "index_map", "route_map", "site_map", "warm_site_pages"]
 
 # Where delegations arrive: routes from these are drawn on every site page they reach.
 ACCESS_ORIGINS = ("capital-airport", "beijing-south-station", "beijing-west-station")
@@ -99,10 +99,89 @@ def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> 
     return m
 
 
-def _road_style(feature: dict[str, Any]) -> dict[str, Any]:
-    hw = str(feature["properties"].get("highway", ""))
-    hw = hw.strip('[]"').split('"')[0].removesuffix("_link")
-    return {"color": _ROAD_COLOUR.get(hw, "#969696"), "weight": _ROAD_WEIGHT.get(hw, 1.2), "opacity": 0.9}
+def _road_class(highway: object) -> str:
+    hw = str(highway)
+    return hw.strip('[]"').split('"')[0].removesuffix("_link")
+
+
+_ROAD_STYLE_JS = (
+    "function (f) { var c = "
+    + json.dumps(_ROAD_COLOUR)
+    + ", w = "
+    + json.dumps(_ROAD_WEIGHT)
+    + "; var h = f.properties.highway; return {color: c[h] || '#969696', weight: w[h] || 1.2, opacity: 0.9}; }"
+)
+
+
+def _features_json(gdf: gpd.GeoDataFrame, *, tolerance_deg: float = 0.0, decimals: int = 6) -> str:
+    """Return a compact GeoJSON FeatureCollection: simplified geometry, coordinates to ``decimals`` places."""
+    geoms = gdf.geometry.to_numpy()
+    if tolerance_deg > 0:
+        geoms = shapely.simplify(geoms, tolerance_deg, preserve_topology=True)
+    geoms = shapely.transform(geoms, lambda c: np.round(c, decimals))
+    props = gdf.drop(columns=gdf.geometry.name).to_dict("records")
+    parts = [
+        '{"type":"Feature","geometry":'
+        + shapely.to_geojson(g)
+        + ',"properties":'
+        + json.dumps(p, ensure_ascii=False, default=str)
+        + "}"
+        for g, p in zip(geoms, props, strict=True)
+    ]
+    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
+
+
+class FastGeoJson(folium.map.Layer):
+    """A GeoJSON layer styled in the browser: the data is written once, compactly.
+
+    folium's GeoJson evaluates a Python style function per feature and embeds the
+    result; for thousands of roads that doubles the page and takes most of its build
+    time. Here the style and tooltip are JavaScript expressions (``p`` is the
+    feature's properties, ``esc`` escapes HTML).
+    """
+
+    def render(self, **kwargs: Any) -> str:  # noqa: ANN401 - branca's signature
+        """Write the layer's script as is (a template would re-parse the data: 0.1 s per MB)."""
+        assert self._parent is not None  # added to a map before rendering
+        name, parent = self.get_name(), self._parent.get_name()
+        opts = []
+        if self.style:
+            opts.append(f"style: {self.style}")
+        if self.point:
+            opts.append(f"pointToLayer: function (f, ll) {{ return {self.point}; }}")
+        each = ["var p = f.properties;"]
+        if self.tooltip:
+            each.append(f"layer.bindTooltip({self.tooltip}, {{sticky: true}});")
+        if self.popup:
+            each.append(f"layer.bindPopup({self.popup}, {{maxWidth: 360}});")
+        opts.append("onEachFeature: function (f, layer) { " + " ".join(each) + " }")
+        js = (
+            f"var {name} = (function () {{ function esc(s) {{ return String(s === null || s === undefined ? '' : s)"
+            ".replace(/[&<>\"]/g, function (c) { return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '\"': '&quot;'}[c]; }); }"
+            f" return L.geoJSON({self.data}, {{{', '.join(opts)}}}); }})();\n"
+            + (f"{name}.addTo({parent});\n" if self.show else "")
+        )
+        _root_of(self).script.add_child(_Raw(js), name=name)
+        return ""
+
+    def __init__(
+        self,
+        data: str,
+        *,
+        name: str,
+        style: str = "",
+        point: str = "",
+        tooltip: str = "",
+        popup: str = "",
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "FastGeoJson"
+        self.data = data
+        self.style = style
+        self.point = point
+        self.tooltip = tooltip
+        self.popup = popup
 
 
 def _panel(title: str, body: str) -> Element:
@@ -111,11 +190,6 @@ def _panel(title: str, body: str) -> Element:
         "background:rgba(255,255,255,.93);padding:8px 12px;border-radius:6px;font:13px/1.4 sans-serif;"
         f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><b style="font-size:15px">{title}</b><br>{body}</div>'
     )
-
-
-def _geojson(gdf: gpd.GeoDataFrame) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(gdf.to_json(na="null", drop_id=True))
-    return doc
 
 
 def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
@@ -133,33 +207,33 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     drive = next(a for a in access if a.mode == "drive")
     if drive.covered:
         roads = ctx.layers.query("roads-drive", bbox=view)
-        roads = roads[["name", "highway", "speed_kph", "length_m", "geometry"]].copy()
-        roads["geometry"] = shapely.simplify(roads.geometry.values, 0.00002)
-        roads["speed_kph"] = roads["speed_kph"].round(0)
-        roads["length_m"] = roads["length_m"].round(0)
-        folium.GeoJson(
-            _geojson(roads),
+        # A two-way street is two edges on one line: draw each line once.
+        pair = np.sort(roads[["u", "v"]].to_numpy(), axis=1)
+        roads = roads[~pd.DataFrame(pair).duplicated().to_numpy()]
+        roads = roads[["name", "highway", "speed_kph", "geometry"]].copy()
+        roads["highway"] = [_road_class(h) for h in roads["highway"]]
+        roads["speed_kph"] = roads["speed_kph"].round(0).astype(int)
+        FastGeoJson(
+            _features_json(roads, tolerance_deg=0.00002),
             name=f"Roads, drive ({len(roads)} edges)",
-            style_function=_road_style,
-            tooltip=folium.GeoJsonTooltip(["name", "highway", "speed_kph"], aliases=["Street", "Class", "km/h"]),
+            style=_ROAD_STYLE_JS,
+            tooltip="esc(p.name || '(unnamed)') + ' — ' + p.highway + ', ' + p.speed_kph + ' km/h'",
         ).add_to(m)
     heritage = ctx.layers.query("heritage-buildings", bbox=view)
     if not heritage.empty:
-        folium.GeoJson(
-            _geojson(heritage[["name", "area_m2", "geometry"]]),
+        FastGeoJson(
+            _features_json(heritage[["name", "area_m2", "geometry"]], tolerance_deg=0.000005),
             name=f"Heritage buildings ({len(heritage)})",
-            style_function=lambda _: {"color": "#8c510a", "weight": 1, "fillColor": "#d8b365", "fillOpacity": 0.6},
-            tooltip=folium.GeoJsonTooltip(["name", "area_m2"], aliases=["Building", "m²"]),
+            style="function (f) { return {color: '#8c510a', weight: 1, fillColor: '#d8b365', fillOpacity: 0.6}; }",
+            tooltip="esc(p.name || 'building') + ', ' + Math.round(p.area_m2) + ' m²'",
         ).add_to(m)
     kids = ctx.sites.children(site.id)
     if not kids.empty:
-        folium.GeoJson(
-            _geojson(kids[["id", "name_en", "name_zh", "boundary_source", "geometry"]]),
+        FastGeoJson(
+            _features_json(kids[["id", "name_en", "name_zh", "boundary_source", "geometry"]]),
             name=f"Sub-sites ({len(kids)})",
-            style_function=lambda _: {"color": "#ef8a62", "weight": 2, "fillOpacity": 0.12},
-            tooltip=folium.GeoJsonTooltip(
-                ["name_en", "name_zh", "boundary_source"], aliases=["Sub-site", "", "Outline"]
-            ),
+            style="function (f) { return {color: '#ef8a62', weight: 2, fillOpacity: 0.12}; }",
+            tooltip="'<a href=\"/maps/sites/' + p.id + '\">' + esc(p.name_en) + '</a> ' + esc(p.name_zh) + '<br>' + esc(p.boundary_source)",
         ).add_to(m)
     approx = str(site.properties["boundary_source"]).startswith("outline")
     folium.GeoJson(
@@ -175,23 +249,20 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     ).add_to(m)
     stations = ctx.layers.query("subway-stations", bbox=view)
     if not stations.empty:
-        fg = folium.FeatureGroup(name=f"Subway stations ({len(stations)})")
-        for _, st in stations.iterrows():
-            folium.CircleMarker(
-                [st.geometry.y, st.geometry.x], radius=6, color="#ffffff", weight=2, fill=True,
-                fill_color=st["colour"], fill_opacity=1.0,
-                tooltip=html.escape(f"{st['name']} — {st['lines']}"),
-            ).add_to(fg)  # fmt: skip
-        fg.add_to(m)
+        FastGeoJson(
+            _features_json(stations[["name", "lines", "colour", "geometry"]]),
+            name=f"Subway stations ({len(stations)})",
+            point="L.circleMarker(ll, {radius: 6, color: '#ffffff', weight: 2, fillColor: f.properties.colour, fillOpacity: 1})",
+            tooltip="esc(p.name) + ' — ' + esc(p.lines)",
+        ).add_to(m)
     entrances = ctx.layers.query("subway-entrances", bbox=view)
     if not entrances.empty:
-        fg = folium.FeatureGroup(name=f"Subway entrances ({len(entrances)})")
-        for _, en in entrances.iterrows():
-            folium.CircleMarker(
-                [en.geometry.y, en.geometry.x], radius=2.5, color="#252525", weight=1, fill=True, fill_opacity=1.0,
-                tooltip=html.escape(str(en["name"])),
-            ).add_to(fg)  # fmt: skip
-        fg.add_to(m)
+        FastGeoJson(
+            _features_json(entrances[["name", "geometry"]]),
+            name=f"Subway entrances ({len(entrances)})",
+            point="L.circleMarker(ll, {radius: 2.5, color: '#252525', weight: 1, fillColor: '#252525', fillOpacity: 1})",
+            tooltip="esc(p.name)",
+        ).add_to(m)
     band_title: str = ""
     band_rows: list[tuple[str, str]] = []
     iso_mode = next((a.mode for a in access if a.covered), None)
@@ -340,11 +411,40 @@ def _draw_tool(m: folium.Map, site_id: str) -> None:
     _script(m, _DRAW_JS.replace("MAP", m.get_name()).replace("SITE", json.dumps(site_id)))
 
 
+class _Raw(Element):
+    """Text written into the page as is (branca's Element would parse it as a template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__("")
+        self.text = text
+
+    def render(self, **kwargs: Any) -> str:  # noqa: ANN401 - branca's signature
+        """Return the text."""
+        return self.text
+
+
+class _Script(MacroElement):
+    """Script run after the map and the layers added before it exist."""
+
+    def __init__(self, js: str) -> None:
+        super().__init__()
+        self.js = js
+
+    def render(self, **kwargs: Any) -> str:  # noqa: ANN401 - branca's signature
+        """Add the script to the page."""
+        _root_of(self).script.add_child(_Raw(self.js), name=self.get_name())
+        return ""
+
+
+def _root_of(el: MacroElement) -> Figure:
+    root = el.get_root()
+    assert isinstance(root, Figure)  # elements of a map sit in a Figure
+    return root
+
+
 def _script(m: folium.Map, js: str) -> None:
-    """Run ``js`` after the map and its layers exist (a MacroElement child of the map renders after it)."""
-    el = MacroElement()
-    el._template = Template("{% macro script(this, kwargs) %}" + js + "{% endmacro %}")
-    m.add_child(el)
+    """Run ``js`` after the map and its layers exist."""
+    m.add_child(_Script(js))
 
 
 # Colour ramp of isochrone bands (ColorBrewer RdYlGn, 5 classes, green = near).
@@ -388,6 +488,16 @@ def _band_popup(props: dict[str, Any], mode: str) -> str:
     )
 
 
+def warm_site_pages(ctx: Context) -> None:
+    """Compute the travel-time bands of every site page now (about 0.3 s each), not on a first visit."""
+    for sid in ctx.sites.ids():
+        site = ctx.sites.get(sid)
+        for a in access_info(ctx, site):
+            if a.covered:
+                ctx.coverage.isochrone(sid, mode=a.mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+                break
+
+
 def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> tuple[str, list[tuple[str, str]]]:
     """Draw a site's travel-time bands (largest first) and return the legend's title and rows."""
     iso = ctx.coverage.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
@@ -404,14 +514,14 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> t
             "entrances": b.entrances,
             "stations": b.stations,
         }
-        layer = folium.GeoJson(
-            shapely.geometry.mapping(b.polygon),
+        frame = gpd.GeoDataFrame({"popup": [_band_popup(props, mode)]}, geometry=[b.polygon], crs=4326)
+        FastGeoJson(
+            _features_json(frame),
             name=f"Within {b.minutes:g} min ({mode})",
-            style_function=lambda _, c=colour: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.22},
+            style=f"function (f) {{ return {{color: '{colour}', weight: 1, fillColor: '{colour}', fillOpacity: 0.22}}; }}",
+            popup="p.popup",
             show=b.minutes <= 15,
-        )
-        folium.Popup(_band_popup(props, mode), max_width=320).add_to(layer)
-        layer.add_to(m)
+        ).add_to(m)
         rows.append(
             (colour, f"≤ {b.minutes:g} min: {b.population / 1e6:.2f} M people, {props['station_count']} stations")
         )
