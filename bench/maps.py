@@ -1,0 +1,105 @@
+"""Benchmark of the map pages on the shipped data (prints figures; not tests).
+
+Run with ``make bench`` (or ``.venv/bin/python bench/maps.py``). After the start-up work
+of the service (engines, reach indexes, the bands of every site page), it builds every
+site page, the index and the coverage page five times and prints the median build time
+and the size, against the targets (site pages under 500 ms and 3 MB). As a baseline in
+the same run, the central axis's road layer is also written the usual folium way
+(``folium.GeoJson`` with a Python style function and tooltip).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import folium
+
+from api.context import Context
+from api.maps import (
+    _MARGIN_LAT,
+    _MARGIN_LON,
+    FastGeoJson,
+    _features_json,
+    _new_map,
+    _road_class,
+    coverage_map,
+    index_map,
+    site_map,
+    warm_site_pages,
+)
+from api.settings import Settings
+
+REPEAT = 5
+
+
+def timed(fn, repeat: int = REPEAT) -> tuple[float, str]:
+    out = ""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), out
+
+
+def main() -> None:
+    ctx = Context.from_settings(Settings(data_dir=Path(tempfile.mkdtemp(prefix="venue-planner-bench-"))))
+    t0 = time.perf_counter()
+    for mode in ("drive", "walk"):
+        ctx.routing.warm(mode)
+        ctx.coverage.warm(mode)
+    ctx.layers.query("roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
+    warm_site_pages(ctx)
+    print(f"start-up work (engines, reach indexes, site bands): {time.perf_counter() - t0:.1f} s")
+    print(f"site pages, median of {REPEAT} builds (targets: < 500 ms, < 3 MB)")
+    worst_ms, worst_mb = 0.0, 0.0
+    for sid in ctx.sites.ids():
+        ms, html = timed(lambda s=sid: site_map(ctx, s, basemap="osm"))
+        mb = len(html.encode()) / 1e6
+        worst_ms, worst_mb = max(worst_ms, ms), max(worst_mb, mb)
+        flag = "" if ms < 500 and mb < 3 else "   OVER TARGET"
+        print(f"  {sid:28s} {ms:7.0f} ms {mb:6.2f} MB{flag}")
+    print(f"  worst                        {worst_ms:7.0f} ms {worst_mb:6.2f} MB")
+    ms, html = timed(lambda: index_map(ctx))
+    print(f"index page                     {ms:7.0f} ms {len(html.encode()) / 1e6:6.2f} MB")
+    ms, html = timed(lambda: coverage_map(ctx, ["central-axis", "three-hills-five-gardens", "lugou-wanping"]), 2)
+    print(f"coverage page (3 sites, 15 min) {ms:6.0f} ms {len(html.encode()) / 1e6:6.2f} MB")
+    # Baseline: the central axis's roads the usual folium way, next to the compact layer.
+    site = ctx.sites.get("central-axis")
+    minx, miny, maxx, maxy = site.boundary.bounds
+    roads = ctx.layers.query(
+        "roads-drive", bbox=(minx - _MARGIN_LON, miny - _MARGIN_LAT, maxx + _MARGIN_LON, maxy + _MARGIN_LAT)
+    )
+    roads = roads[["name", "highway", "speed_kph", "geometry"]].copy()
+    roads["highway"] = [_road_class(h) for h in roads["highway"]]
+
+    def usual() -> str:
+        m = _new_map((site.lat, site.lon), basemap="osm")
+        folium.GeoJson(
+            roads.to_json(),
+            name="roads",
+            style_function=lambda f: {
+                "color": "#969696" if f["properties"]["highway"] != "primary" else "#fdbb84",
+                "weight": 1.5,
+            },
+            tooltip=folium.GeoJsonTooltip(["name", "highway", "speed_kph"]),
+        ).add_to(m)
+        return m.get_root().render()
+
+    def compact() -> str:
+        m = _new_map((site.lat, site.lon), basemap="osm")
+        FastGeoJson(_features_json(roads, tolerance_deg=0.00002), name="roads", style="function (f) { return {}; }",
+                    tooltip="esc(p.name)").add_to(m)  # fmt: skip
+        return m.get_root().render()
+
+    ms_u, h_u = timed(usual, 3)
+    ms_c, h_c = timed(compact, 3)
+    print(f"central-axis roads only ({len(roads)} edges): folium.GeoJson {ms_u:.0f} ms {len(h_u) / 1e6:.2f} MB; "
+          f"compact layer {ms_c:.0f} ms {len(h_c) / 1e6:.2f} MB; ratio {ms_u / ms_c:.1f} x time, {len(h_u) / len(h_c):.1f} x size")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
