@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
 from api.context import Context, get_context
-from api.maps import coverage_map, index_map, route_map, site_map
+from api.maps import coverage_map, index_map, planner_map, route_map, site_map
 from api.routers.routes import MetricT, ModeT, to_place
 from layers.routing import Closures
 
@@ -71,3 +71,15 @@ def get_coverage_map(
 ) -> HTMLResponse:
     """Show what a set of sites covers together, the overlap, and the townships left uncovered."""
     return HTMLResponse(coverage_map(ctx, sites or DEFAULT_COVERAGE_SITES, minutes=minutes, mode=mode, basemap=basemap))
+
+
+@router.get("/planner", response_class=HTMLResponse, operation_id="planner_map")
+def get_planner(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
+    """Plan routes interactively: click origin and destination (or pick sites), choose mode and closures."""
+    return HTMLResponse(planner_map(ctx, kind="route", basemap=basemap))
+
+
+@router.get("/isochrones", response_class=HTMLResponse, operation_id="isochrone_map")
+def get_isochrone_page(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
+    """Draw isochrones interactively: click a point (or pick a site), choose mode, bands and direction."""
+    return HTMLResponse(planner_map(ctx, kind="isochrone", basemap=basemap))

@@ -180,3 +180,44 @@ def test_route_planner_page(browser: webdriver.Chrome, base_url: str) -> None:
     assert "Best route" in str(got["layers"])
     rows = browser.execute_script("return document.querySelectorAll('#route-summary tr').length")
     assert rows == 4  # header and three routes
+
+
+def _click(browser: webdriver.Chrome, dx: int, dy: int) -> None:
+    """Click the map at an offset (pixels) from its centre."""
+    body = browser.find_element(By.CSS_SELECTOR, ".leaflet-container")
+    ActionChains(browser).move_to_element_with_offset(body, dx, dy).click().perform()
+
+
+def test_route_planner_clicks(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps/planner?basemap=none", "planner-before")
+    assert got["errors"] == []
+    before = int(got["paths"])
+    _click(browser, -150, 40)  # west of Tiananmen
+    _click(browser, 160, -60)  # north-east
+    rows = WebDriverWait(browser, 30).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#planner-table tr") or b.find_elements(By.ID, "planner-error")
+    )
+    assert browser.find_elements(By.ID, "planner-error") == [], browser.find_element(By.ID, "planner-error").text
+    assert len(rows) >= 2  # the header and at least the best route
+    first = rows[1].text
+    assert "min" in first
+    assert "km" in first
+    time.sleep(0.5)
+    browser.save_screenshot(str(ARTIFACTS / "planner-route.png"))
+    after = browser.execute_script("return document.querySelectorAll('path.leaflet-interactive').length")
+    assert after >= before + 1 + 2  # a route line and the two snapped endpoints
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_isochrone_page_click(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps/isochrones?basemap=none", "isochrones-before")
+    assert got["errors"] == []
+    _click(browser, 0, 0)
+    rows = WebDriverWait(browser, 30).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#planner-table tr") or b.find_elements(By.ID, "planner-error")
+    )
+    assert browser.find_elements(By.ID, "planner-error") == []
+    assert len(rows) == 4  # the four default bands
+    assert "M people" in rows[0].text
+    time.sleep(0.5)
+    browser.save_screenshot(str(ARTIFACTS / "isochrones-click.png"))
