@@ -75,11 +75,27 @@ def _analyze(
     return f, a
 
 
-@router.post("/footprints/analyze", response_model=Analysis, operation_id="analyze_footprint")
-def analyze(req: AnalyzeRequest, ctx: Annotated[Context, Depends(get_context)]) -> dict[str, Any]:
+@router.post(
+    "/footprints/analyze",
+    response_model=Analysis,
+    responses={200: {"content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}}}},
+    operation_id="analyze_footprint",
+)
+def analyze(
+    req: AnalyzeRequest,
+    ctx: Annotated[Context, Depends(get_context)],
+    format: Annotated[
+        Literal["json", "geojson", "gpkg"],
+        Query(description="json (the analysis), or the footprint as a GeoJSON / GeoPackage feature carrying it"),
+    ] = "json",
+) -> dict[str, Any] | Response:
     """Analyse a footprint: area, site, heritage and protection-zone overlaps, roads, access, people, terrain, conflicts."""
-    _, a = _analyze(ctx, req, buffer_m=req.buffer_m)
-    return a
+    f, a = _analyze(ctx, req, buffer_m=req.buffer_m)
+    if format == "json":
+        return a
+    return vector_response(
+        [(f.geometry, a)], {"attribution": ATTRIBUTION}, fmt=format, layer="footprint", attribution=ATTRIBUTION
+    )
 
 
 class Alternative(FootprintIn):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
+import shapely
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from geojson_pydantic import Feature, FeatureCollection, LineString
 from pydantic import BaseModel, Field
 
 from api.context import Context, get_context
+from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import GeoJSONResponse
 from geo.errors import InvalidInputError
 from geo.routing import Route
@@ -229,13 +232,35 @@ def compute_routes(ctx: Context, req: RouteRequest) -> RouteCollection:
     return RouteCollection(type="FeatureCollection", features=feats)
 
 
-@router.post("/routes", response_model=RouteCollection, response_class=GeoJSONResponse, operation_id="post_routes")
-def post_routes(req: RouteRequest, ctx: Annotated[Context, Depends(get_context)]) -> RouteCollection:
+def as_download(body: FeatureCollection[Any], fmt: str, layer: str) -> Response:
+    """Return a route collection as a GeoPackage (nested properties as JSON text)."""
+    data = body.model_dump(mode="json")
+    feats = [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in data["features"]]
+    return vector_response(feats, data, fmt=fmt, layer=layer, attribution=OSM_CREDIT)
+
+
+@router.post(
+    "/routes",
+    response_model=RouteCollection,
+    response_class=GeoJSONResponse,
+    responses=FORMAT_DOC,
+    operation_id="post_routes",
+)
+def post_routes(
+    req: RouteRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
+) -> RouteCollection | Response:
     """Return the best route between two places, and alternatives, honouring closures."""
-    return compute_routes(ctx, req)
+    body = compute_routes(ctx, req)
+    return body if format == "geojson" else as_download(body, format, "routes")
 
 
-@router.get("/routes", response_model=RouteCollection, response_class=GeoJSONResponse, operation_id="get_routes")
+@router.get(
+    "/routes",
+    response_model=RouteCollection,
+    response_class=GeoJSONResponse,
+    responses=FORMAT_DOC,
+    operation_id="get_routes",
+)
 def get_routes(
     ctx: Annotated[Context, Depends(get_context)],
     origin: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
@@ -244,7 +269,8 @@ def get_routes(
     metric: MetricT = "fastest",
     alternatives: Annotated[int, Query(ge=1, le=5)] = 1,
     close_street: Annotated[list[str] | None, Query(description="Street names to close (repeatable)")] = None,
-) -> RouteCollection:
+    format: FormatQ = "geojson",
+) -> RouteCollection | Response:
     """Return routes for simple cases (POST /routes takes avoid-areas too)."""
     req = RouteRequest(
         origin=origin,
@@ -254,7 +280,8 @@ def get_routes(
         alternatives=alternatives,
         closures=ClosuresIn(streets=close_street or []),
     )
-    return compute_routes(ctx, req)
+    body = compute_routes(ctx, req)
+    return body if format == "geojson" else as_download(body, format, "routes")
 
 
 def _cell(v: float) -> float | None:
@@ -290,7 +317,9 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
 @router.post(
     "/itineraries", response_model=ItineraryResponse, response_class=GeoJSONResponse, operation_id="post_itinerary"
 )
-def post_itinerary(req: ItineraryRequest, ctx: Annotated[Context, Depends(get_context)]) -> ItineraryResponse:
+def post_itinerary(
+    req: ItineraryRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
+) -> ItineraryResponse | Response:
     """Return the legs of a trip through ordered stops (airport → hotel → venue → banquet)."""
     closures = req.closures.to_closures() if req.closures else None
     out = ctx.routing.itinerary(
@@ -313,4 +342,5 @@ def post_itinerary(req: ItineraryRequest, ctx: Annotated[Context, Depends(get_co
         length_m=round(sum(leg.length_m for leg in legs), 2),
         given_order_cost=None if out["given_order_cost"] is None else round(out["given_order_cost"], 3),
     )
-    return ItineraryResponse(type="FeatureCollection", features=feats, summary=summary)
+    body = ItineraryResponse(type="FeatureCollection", features=feats, summary=summary)
+    return body if format == "geojson" else as_download(body, format, "itinerary")
