@@ -469,6 +469,13 @@ def build_elevation(folder: Path, out_dir: Path, report: SeedReport) -> None:
 # ---------------------------------------------------------------- sites
 
 
+def _largest_part(geom: shapely.Geometry, centre: Point) -> shapely.Geometry:
+    """Return the part of a (multi)polygon holding ``centre``, else its largest part."""
+    parts = list(shapely.get_parts(geom))
+    holding = [p for p in parts if p.contains(centre)]
+    return holding[0] if holding else max(parts, key=lambda p: p.area)
+
+
 def _road_blocks(lines: gpd.GeoDataFrame) -> gpd.GeoSeries:
     """Polygonise the drivable roads (UTM) into road-bounded blocks."""
     drive = lines[~lines["highway"].isin(DRIVE_EXCLUDED_HIGHWAYS) & (lines.geom_type == "LineString")]
@@ -524,7 +531,11 @@ def build_sites(
     sources: dict[str, str] = {}
     uncert: dict[str, float | None] = {}
     # Children first so that parents can use them.
-    order = [k for k, r in records.items() if r["parent"]] + [k for k, r in records.items() if not r["parent"]]
+    # Among children, those with a precise outline (building footprints) first, so that a
+    # road block around several sub-sites can leave them out.
+    order = sorted(
+        (k for k, r in records.items() if r["parent"]), key=lambda k: records[k]["outline"] != "buildings"
+    ) + [k for k, r in records.items() if not r["parent"]]
     for sid in order:
         r = records[sid]
         c = centre_utm[sid]
@@ -537,6 +548,16 @@ def build_sites(
             if cands and cands[0].area <= 15e6:
                 geom = cands[0]
                 sources[sid] = "road-bounded block containing the centre, polygonised from the 2013 OSM drive network"
+                # A block can hold a sibling with a precise outline (Zhongshan Park's block holds
+                # the Forbidden City): leave the sibling out.
+                sibs = [
+                    k
+                    for k in geoms_utm
+                    if records[k]["parent"] == r["parent"] and r["parent"] and geom.contains(geoms_utm[k].centroid)
+                ]
+                if sibs:
+                    geom = _largest_part(geom.difference(shapely.union_all([geoms_utm[k] for k in sibs])), c)
+                    sources[sid] += f", minus the outline of {', '.join(records[k]['name_en'] for k in sibs)}"
         if outline == "buildings":
             geom = shapely.convex_hull(shapely.union_all(buildings.to_crs(UTM_EPSG).geometry.values))
             sources[sid] = "convex hull of the palace's OSM building footprints (approximates the outer wall)"
