@@ -214,6 +214,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     m = _new_map((site.lat, site.lon), basemap=basemap)
     access = access_info(ctx, site)
     drive = next(a for a in access if a.mode == "drive")
+    _population_layer(ctx, view, m)  # first, so that it lies under the other layers
     if drive.covered:
         roads = ctx.layers.query("roads-drive", bbox=view)
         # A two-way street is two edges on one line: draw each line once.
@@ -321,8 +322,33 @@ _SITE_KEY = [
     ("#e41a1c", "proposal with a high-severity conflict"),
     ("#fd8d3c", "proposal with a medium conflict"),
     ("#3182bd", "proposal, no serious conflict"),
+    ("#bd0026", "≥ 30,000 people/km² (population layer)"),
+    ("#fd8d3c", "10,000–20,000 people/km²"),
+    ("#ffffb2", "< 3,000 people/km²"),
 ]
 _SEVERITY_COLOUR = {"high": "#e41a1c", "medium": "#fd8d3c"}
+
+
+# People per km² (townships, WorldPop spread evenly), ColorBrewer YlOrRd.
+_DENSITY_CLASSES = ((30_000, "#bd0026"), (20_000, "#f03b20"), (10_000, "#fd8d3c"), (3_000, "#fecc5c"), (0, "#ffffb2"))
+
+
+def _population_layer(ctx: Context, view: tuple[float, float, float, float], m: folium.Map) -> None:
+    """Draw the townships around a site as a choropleth of people per km² (hidden until chosen)."""
+    towns = ctx.layers.query("townships", bbox=view)
+    if towns.empty:
+        return
+    towns = towns[["district", "township", "population", "area_km2", "geometry"]].copy()
+    towns["density"] = (towns["population"] / towns["area_km2"].clip(lower=0.01)).round(0)
+    towns["colour"] = [next(c for lo, c in _DENSITY_CLASSES if d >= lo) for d in towns["density"]]
+    FastGeoJson(
+        _features_json(towns, tolerance_deg=0.0002, decimals=5),
+        name=f"Population density ({len(towns)} townships)",
+        style="function (f) { return {color: '#636363', weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.5}; }",
+        tooltip="esc(p.district) + ' ' + esc(p.township) + ': ' + p.population.toLocaleString('en') + ' people, ' + "
+        "p.density.toLocaleString('en') + ' per km²'",
+        show=False,
+    ).add_to(m)
 
 
 def _proposal_layer(ctx: Context, site_id: str, m: folium.Map) -> None:

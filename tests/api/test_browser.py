@@ -114,6 +114,7 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
         legend = browser.execute_script("return document.getElementById('site-legend').innerText")
         assert "Map key" in legend, sid
         assert "Saved proposals" in str(got["layers"]), sid
+        assert "Population density" in str(got["layers"]), sid
         controls = browser.execute_script(
             "return ['.leaflet-control-scale', '.leaflet-control-measure', '.leaflet-control-minimap',"
             " '.leaflet-draw', '[class*=fullscreen]'].map(function (c) { return !!document.querySelector(c); })"
