@@ -35,7 +35,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"venue-planner: serving on http://{args.host}:{args.port}  (maps: /maps, API docs: /docs)", flush=True)
     print(
-        "venue-planner: the first start builds the road graphs and routing engines (about 45 s); later starts take about 25 s.",
+        "venue-planner: the first start builds the road graphs, routing engines and isochrone grids (about 45 s); "
+        "later starts take about 30 s.",
         flush=True,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
@@ -148,6 +149,51 @@ def cmd_networks_fetch(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_proposals_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List saved proposals."""
+    ctx = _context(settings)
+    rows = ctx.proposals.list(site_id=args.site)
+    for p in rows:
+        worst = next((c["severity"] for c in p.analysis.get("conflicts", [])), "none")
+        print(
+            f"{p.id:<14} v{p.version:<3} {p.site_id or '-':<26} {p.analysis.get('area_m2', 0):>10,.0f} m²  {worst:<7} {p.name}"
+        )
+    print(f"{len(rows)} proposals in {ctx.proposals.path}")
+    return 0
+
+
+def cmd_proposals_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Export every proposal with its history."""
+    from layers.registry import export_vector
+
+    ctx = _context(settings)
+    gdf = ctx.proposals.frame(all_versions=not args.latest)
+    out = export_vector(
+        gdf, Path(args.output), fmt=args.format, layer="proposals", attribution="venue planner proposals"
+    )
+    print(f"wrote {len(gdf)} versions of {gdf['id'].nunique() if len(gdf) else 0} proposals to {out}")
+    return 0
+
+
+def cmd_proposals_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Import an export (all or nothing)."""
+    ctx = _context(settings)
+    n = ctx.proposals.import_file(Path(args.file))
+    print(f"imported {n} versions into {ctx.proposals.path}")
+    return 0
+
+
+def cmd_coverage_surface(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the travel-time GeoTIFF to the nearest of some sites."""
+    ctx = _context(settings)
+    body = ctx.coverage.surface_tif(list(args.site), mode=args.mode, limit_min=args.limit_min)
+    Path(args.output).write_bytes(body)
+    print(
+        f"wrote {args.output} ({len(body) / 1e6:.1f} MB): {args.mode} minutes to the nearest of {', '.join(args.site)}"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     p = argparse.ArgumentParser(prog="venue-planner", description="Beijing venue and heritage-site planner.")
@@ -191,6 +237,27 @@ def build_parser() -> argparse.ArgumentParser:
     nf.add_argument("--name", default=None)
     nf.add_argument("--dist-m", type=float, default=5000.0)
     nf.set_defaults(func=cmd_networks_fetch)
+
+    props = sub.add_parser("proposals", help="saved proposals").add_subparsers(dest="proposals_cmd", required=True)
+    pl = props.add_parser("list", help="list the saved proposals")
+    pl.add_argument("--site", default=None)
+    pl.set_defaults(func=cmd_proposals_list)
+    pe = props.add_parser("export", help="export every proposal with its history (a lossless backup)")
+    pe.add_argument("--format", choices=["gpkg", "geojson"], default="gpkg")
+    pe.add_argument("--latest", action="store_true", help="only the latest version of each")
+    pe.add_argument("-o", "--output", required=True)
+    pe.set_defaults(func=cmd_proposals_export)
+    pi = props.add_parser("import", help="import an export (all or nothing)")
+    pi.add_argument("file")
+    pi.set_defaults(func=cmd_proposals_import)
+
+    cov = sub.add_parser("coverage", help="coverage").add_subparsers(dest="coverage_cmd", required=True)
+    cs = cov.add_parser("surface", help="GeoTIFF of minutes to the nearest of the sites (100 m, UTM 50N)")
+    cs.add_argument("--site", action="append", required=True, help="a site id or 'lon,lat' (repeatable)")
+    cs.add_argument("--mode", choices=["drive", "walk"], default="drive")
+    cs.add_argument("--limit-min", type=float, default=180.0)
+    cs.add_argument("-o", "--output", required=True)
+    cs.set_defaults(func=cmd_coverage_surface)
     return p
 
 

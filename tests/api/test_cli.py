@@ -74,3 +74,38 @@ def test_networks_import_broken_file_exits_1(env: Settings, tmp_path: Path, caps
 def test_unknown_site_for_fetch(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["networks", "fetch", "--site", "atlantis"]) == 1
     assert "no site 'atlantis'" in capsys.readouterr().err
+
+
+def test_proposals_export_import_round_trip(env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from layers.proposals import ProposalStore
+    from tests.api.test_footprints_api import WANPING
+
+    store = ProposalStore(env.data_dir / "proposals.sqlite")
+    import shapely
+
+    p = store.create(
+        name="CLI test", geometry=shapely.geometry.shape(WANPING), properties={"use": "hall"}, analysis={"area_m2": 1.0}
+    )
+    store.update(p.id, properties={"use": "museum"})
+    out = tmp_path / "backup.gpkg"
+    assert main(["proposals", "export", "-o", str(out)]) == 0
+    assert "2 versions of 1 proposals" in capsys.readouterr().out
+    assert main(["proposals", "list"]) == 0
+    assert "CLI test" in capsys.readouterr().out
+    # Importing into the same store refuses (the id exists) and changes nothing.
+    assert main(["proposals", "import", str(out)]) == 1
+    assert "exists already" in capsys.readouterr().err
+    assert len(store.versions(p.id)) == 2
+
+
+def test_coverage_surface(env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import rasterio
+
+    out = tmp_path / "s.tif"
+    assert main(["coverage", "surface", "--site", "temple-of-heaven", "--site", "summer-palace", "-o", str(out)]) == 0
+    assert "minutes to the nearest" in capsys.readouterr().out
+    with rasterio.open(out) as src:
+        assert src.crs.to_epsg() == 32650
+        assert src.nodata == -9999.0
+    assert main(["coverage", "surface", "--site", "yanqi-lake", "-o", str(out)]) == 1
+    assert "outside every loaded drive road network" in capsys.readouterr().err
