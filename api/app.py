@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -57,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "Map data © OpenStreetMap contributors (ODbL).",
         version="0.3.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from the vendored Swagger UI: no CDN needed
+        redoc_url=None,
     )
     app.state.context = ctx
     install_error_handlers(app)
@@ -80,6 +83,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if request.query_params.get("f") == "json" or ("json" in accept and "text/html" not in accept):
             return JSONResponse(ogc.landing(request))
         return RedirectResponse("/maps")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/favicon.ico",
+        )
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon() -> FileResponse:

@@ -1,4 +1,7 @@
-"""OGC API – Features, Part 1 (Core, GeoJSON, OpenAPI 3.0), so QGIS can add any layer.
+"""OGC API – Features, Part 1 (Core, GeoJSON), so QGIS can add any layer.
+
+The API definition (``/openapi.json``) is OpenAPI 3.1, as FastAPI writes it, so the
+"oas30" conformance class is not claimed.
 
 Landing page at ``/ogc`` (and at ``/`` for JSON clients), conformance, collections,
 items with ``bbox``, ``limit``, ``offset`` and ``next``/``prev`` links, and single
@@ -24,7 +27,6 @@ router = APIRouter(tags=["ogc-api-features"])
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
-    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 ]
 DEFAULT_LIMIT = 10
@@ -52,7 +54,7 @@ def landing(request: Request) -> dict[str, Any]:
         "Map data © OpenStreetMap contributors (ODbL); population WorldPop (CC BY 4.0).",
         "links": [
             {"href": f"{b}/ogc", "rel": "self", "type": "application/json", "title": "This document"},
-            {"href": f"{b}/openapi.json", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.0", "title": "The API definition"},
+            {"href": f"{b}/openapi.json", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.1", "title": "The API definition"},
             {"href": f"{b}/docs", "rel": "service-doc", "type": "text/html", "title": "The API documentation"},
             {"href": f"{b}/conformance", "rel": "conformance", "type": "application/json", "title": "Conformance classes"},
             {"href": f"{b}/collections", "rel": "data", "type": "application/json", "title": "The collections"},

@@ -222,3 +222,14 @@ def test_isochrone_page_click(browser: webdriver.Chrome, base_url: str) -> None:
     assert "M people" in rows[0].text
     time.sleep(0.5)
     browser.save_screenshot(str(ARTIFACTS / "isochrones-click.png"))
+
+
+def test_api_docs_page_works_offline(browser: webdriver.Chrome, base_url: str) -> None:
+    browser.get_log("browser")
+    browser.get(f"{base_url}/docs")
+    ops = WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".opblock"))
+    assert len(ops) > 30  # every operation is listed
+    scripts = browser.execute_script("return Array.from(document.scripts).map(function (s) { return s.src; })")
+    assert all(s == "" or s.startswith(base_url) for s in scripts)  # nothing from a CDN
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    browser.save_screenshot(str(ARTIFACTS / "docs.png"))
