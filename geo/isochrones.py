@@ -15,6 +15,7 @@ cell), so population within a band is exact sums over whole cells, with no resam
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -118,6 +119,43 @@ class Grid:
     def transform(self) -> Affine:
         """Return the affine transform of the grid."""
         return Affine(self.cell_m, 0.0, self.x0, 0.0, -self.cell_m, self.y0)
+
+    @cached_property
+    def _lonlat_fit(self) -> tuple[NDArray[np.float64], NDArray[np.float64]] | None:
+        """Fit polynomials UTM -> lon, lat over the grid (pyproj costs 0.1 us a point; these 0.01).
+
+        The fit is checked against pyproj on a denser grid and used only when it agrees
+        within `_FIT_MAX_ERROR_DEG`.
+        """
+        w, h = self.width * self.cell_m, self.height * self.cell_m
+
+        def sample(n: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+            gx, gy = np.meshgrid(np.linspace(0, w, n), np.linspace(0, h, n))
+            return self.x0 + gx.ravel(), self.y0 - gy.ravel()
+
+        x, y = sample(40)
+        lon, lat = utm_to_lonlat(x, y)
+        a = _design((x - self.x0) / max(w, 1.0), (self.y0 - y) / max(h, 1.0))
+        c_lon = np.linalg.lstsq(a, lon, rcond=None)[0]
+        c_lat = np.linalg.lstsq(a, lat, rcond=None)[0]
+        x, y = sample(97)
+        lon, lat = utm_to_lonlat(x, y)
+        a = _design((x - self.x0) / max(w, 1.0), (self.y0 - y) / max(h, 1.0))
+        err = max(float(np.abs(a @ c_lon - lon).max()), float(np.abs(a @ c_lat - lat).max()))
+        return (
+            (np.asarray(c_lon, dtype=np.float64), np.asarray(c_lat, dtype=np.float64))
+            if err <= _FIT_MAX_ERROR_DEG
+            else None
+        )
+
+    def lonlat(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return WGS84 lon, lat of UTM points in the grid (a checked polynomial fit, else pyproj)."""
+        fit = self._lonlat_fit
+        if fit is None:
+            return utm_to_lonlat(x, y)
+        w, h = max(self.width * self.cell_m, 1.0), max(self.height * self.cell_m, 1.0)
+        a = _design((x - self.x0) / w, (self.y0 - y) / h)
+        return a @ fit[0], a @ fit[1]
 
     def cell_of(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
         """Return flat cell indices of UTM points (-1 outside the grid)."""
@@ -252,7 +290,19 @@ class Band:
         """Return the cells as a (multi)polygon, UTM 50N (empty if none), junctions carved."""
         geom = _polygon(self.mask, self.grid, self.row0, self.col0)
         if len(self.carve_out):
-            geom = _carve(geom, self.carve_out)
+            squares = []
+            for x, y in self.carve_out:
+                # The square is inside the polygon when the cells of its four corners are in:
+                # the polygon's edges run only between cells that are in and cells that are not.
+                for h in (1.0, 0.05):
+                    g = h + 0.1  # keep 10 cm from the edges: coordinates are later rounded to ~1 cm
+                    cx = np.array([x - g, x + g, x + g, x - g])
+                    cy = np.array([y - g, y - g, y + g, y + g])
+                    if self.contains(cx, cy).all():
+                        squares.append(shapely.box(x - h, y - h, x + h, y + h))
+                        break
+            if squares:
+                geom = _carve(geom, squares)
         return geom
 
     def polygon(self, *, tolerance_m: float = 0.0) -> shapely.Geometry:
@@ -263,7 +313,7 @@ class Band:
         geom = self.polygon_utm()
         if tolerance_m > 0:
             geom = shapely.simplify(geom, tolerance_m, preserve_topology=True)
-        return _to_lonlat(geom)
+        return _to_lonlat(geom, self.grid)
 
     @cached_property
     def _share(self) -> tuple[int, int, NDArray[np.float64]]:
@@ -295,30 +345,24 @@ class Band:
         return out
 
 
-def _carve(geom: shapely.Geometry, points: NDArray[np.float64], half_m: float = 1.0) -> shapely.Geometry:
-    """Return ``geom`` with a small square hole around each point inside it.
+def _carve(geom: shapely.Geometry, squares: list[shapely.Geometry]) -> shapely.Geometry:
+    """Return ``geom`` with small square holes, each added as an interior ring of its part.
 
-    An overlay with a polygon of 100,000 vertices costs tens of milliseconds; a square
-    added as an interior ring of the part that holds the point costs nothing. Near a
-    part's edge the square shrinks to stay inside it, so the result stays valid.
+    An overlay with a polygon of 100,000 vertices costs tens of milliseconds; adding a
+    ring costs nothing. The squares must lie in the interior of ``geom`` (see
+    `Band.polygon_utm`, which checks that against the cells).
     """
     parts = list(shapely.get_parts(geom))
-    shapely.prepare(parts)
     tree = shapely.STRtree(parts)
+    merged = list(shapely.get_parts(shapely.union_all(squares)))
+    centres = shapely.point_on_surface(np.asarray(merged, dtype=object))
+    pairs = tree.query(centres, predicate="within")
     holes: dict[int, list[shapely.Geometry]] = {}
-    for x, y in points:
-        pt = shapely.Point(x, y)
-        owner = next((int(i) for i in tree.query(pt, predicate="within")), None)
-        if owner is None:
-            continue
-        h = min(half_m, parts[owner].boundary.distance(pt) / 2.0)
-        if h < 1e-3:
-            continue
-        holes.setdefault(owner, []).append(shapely.box(x - h, y - h, x + h, y + h))
-    for i, hs in holes.items():
-        merged = shapely.get_parts(shapely.union_all(hs)) if len(hs) > 1 else hs
-        p = parts[i]
-        parts[i] = shapely.Polygon(p.exterior, [*p.interiors, *(m.exterior for m in merged)])
+    for i, j in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
+        holes.setdefault(int(j), []).append(merged[i])
+    for j, hs in holes.items():
+        p = parts[j]
+        parts[j] = shapely.Polygon(p.exterior, [*p.interiors, *(h.exterior for h in hs)])
     return shapely.multipolygons(parts)
 
 
@@ -331,33 +375,55 @@ def _polygon(mask: NDArray[np.bool_], grid: Grid, row0: int, col0: int) -> shape
     if not mask.any():
         return shapely.Polygon()
     tf = grid.transform @ Affine.translation(col0, row0)
-    coords, ring_of, poly_of = [], [], []
-    ring = 0
+    ring_lists: list[list[tuple[float, float]]] = []
+    poly_of: list[int] = []
     n_poly = 0
     for geom, value in features.shapes(mask.view(np.uint8), mask=mask, transform=tf, connectivity=4):
         if value != 1:
             continue
         for r in geom["coordinates"]:
-            xy = np.asarray(r, dtype=float)
-            coords.append(xy)
-            ring_of.append(np.full(len(xy), ring))
+            ring_lists.append(r)
             poly_of.append(n_poly)
-            ring += 1
         n_poly += 1
-    rings = shapely.linearrings(np.concatenate(coords), indices=np.concatenate(ring_of))
+    # One conversion for every coordinate (one per ring costs more in overhead).
+    lengths = np.fromiter(map(len, ring_lists), dtype=np.int64, count=len(ring_lists))
+    flat = np.array(list(itertools.chain.from_iterable(ring_lists)), dtype=float)
+    rings = shapely.linearrings(flat, indices=np.repeat(np.arange(len(ring_lists)), lengths))
     polys = shapely.polygons(rings, indices=np.asarray(poly_of))
     return shapely.multipolygons(polys)
 
 
-def _to_lonlat(geom: shapely.Geometry) -> shapely.Geometry:
+def _to_lonlat(geom: shapely.Geometry, grid: Grid | None = None) -> shapely.Geometry:
     if geom.is_empty:
         return geom
 
     def fn(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        lon, lat = utm_to_lonlat(xy[:, 0], xy[:, 1])
+        if grid is not None:
+            lon, lat = grid.lonlat(xy[:, 0], xy[:, 1])
+        else:
+            lon, lat = utm_to_lonlat(xy[:, 0], xy[:, 1])
         return np.asarray(np.round(np.column_stack([lon, lat]), 7), dtype=np.float64)  # about 1 cm
 
     return shapely.transform(geom, fn)
+
+
+_FIT_DEGREE = 3
+_FIT_MAX_ERROR_DEG = 1e-8  # about 1 mm, far below the 1e-7 degrees the polygons are rounded to
+
+
+def _design(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Return the monomials u^i v^j (i + j <= degree) as columns, by products (no pow)."""
+    up, vp = [np.ones_like(u)], [np.ones_like(v)]
+    for _ in range(_FIT_DEGREE):
+        up.append(up[-1] * u)
+        vp.append(vp[-1] * v)
+    out = np.empty((len(u), (_FIT_DEGREE + 1) * (_FIT_DEGREE + 2) // 2))
+    k = 0
+    for i in range(_FIT_DEGREE + 1):
+        for j in range(_FIT_DEGREE + 1 - i):
+            np.multiply(up[i], vp[j], out=out[:, k])
+            k += 1
+    return out
 
 
 class ReachIndex:
@@ -428,6 +494,9 @@ class ReachIndex:
         self._from_sample = (1.0 - self.sample_frac) * w_row
         self._tail = self._src[self.sample_row]
         self._head = self._dst[self.sample_row]
+        # The samples of each edge row, for the snapped edges.
+        self._row_order = np.argsort(self.sample_row, kind="stable")
+        self._row_start = np.searchsorted(self.sample_row[self._row_order], np.arange(len(lines) + 1))
         self._build_blocks(max_fill_m2)
 
     def _build_blocks(self, max_fill_m2: float) -> None:
@@ -519,10 +588,10 @@ class ReachIndex:
         hit_cell[cells] = True
         near = (self._node_cell >= 0) & hit_cell[np.maximum(self._node_cell, 0)]
         node_cells = self._node_cell[near]
-        node_min = np.full(g.height * g.width, -np.inf, dtype=np.float32)
-        node_min[node_cells] = np.inf
-        np.minimum.at(node_min, node_cells, (node_s[near] / 60.0).astype(np.float32))
-        np.maximum(cell_min, node_min, out=cell_min)
+        uniq, inv = np.unique(node_cells, return_inverse=True)
+        node_min = np.full(len(uniq), np.inf, dtype=np.float32)
+        np.minimum.at(node_min, inv, (node_s[near] / 60.0).astype(np.float32))
+        cell_min[uniq] = np.maximum(cell_min[uniq], node_min)
         # A block takes the time of the slowest road cell around it (inf if any is unreached).
         block_min = np.full(self._n_blocks + 1, np.inf, dtype=np.float32)
         if len(self._pair_block):
@@ -557,7 +626,7 @@ class ReachIndex:
         return out
 
     def _along(self, cost: NDArray[np.float64], row: int, f: float, *, reverse: bool) -> NDArray[np.float64]:
-        sel = np.flatnonzero(self.sample_row == row)
+        sel = self._row_order[self._row_start[row] : self._row_start[row + 1]]
         fr = self.sample_frac[sel]
         w = self._w[row]
         direct = (f - fr) * w if reverse else (fr - f) * w

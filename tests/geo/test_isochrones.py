@@ -8,6 +8,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
+import shapely.validation
 
 from api.context import Context
 from geo import coverage as cov
@@ -176,3 +177,34 @@ def test_surface_matches_routes(ctx: Context) -> None:
             assert value <= min(times) + 0.05  # the cell's best road is at least as quick
             diffs.append(min(times) - value)
     assert np.median(diffs) < 0.5
+
+
+def test_grid_lonlat_fit_agrees_with_pyproj(ctx: Context) -> None:
+    from geo.crs import utm_to_lonlat
+
+    net = ctx.routing.resolve("temple-of-heaven", mode="drive", label="o").network
+    grid = ctx.coverage.index(net).grid
+    rng = np.random.default_rng(7)
+    x = grid.x0 + rng.random(20_000) * grid.width * grid.cell_m
+    y = grid.y0 - rng.random(20_000) * grid.height * grid.cell_m
+    lon, lat = grid.lonlat(x, y)
+    ref_lon, ref_lat = utm_to_lonlat(x, y)
+    assert grid._lonlat_fit is not None
+    assert float(np.abs(lon - ref_lon).max()) < 1e-8  # about 1 mm
+    assert float(np.abs(lat - ref_lat).max()) < 1e-8
+
+
+def test_every_site_band_is_valid_geojson(ctx: Context) -> None:
+    # The polygons are served in WGS84 at 1e-7 degrees: carved junctions must stay clear of edges.
+    checked = 0
+    for sid in ctx.sites.ids():
+        try:
+            place = ctx.routing.resolve(sid, mode="drive", label="site")
+        except Exception:
+            continue
+        reach = ctx.coverage.index(place.network).reach([place.snap], limit_min=30)
+        for band in (5.0, 15.0, 30.0):
+            poly = reach.band(band).polygon()
+            assert poly.is_valid, (sid, band, shapely.validation.explain_validity(poly))
+            checked += 1
+    assert checked >= 17 * 3
