@@ -228,17 +228,6 @@ class Reach:
         np.minimum(near[:, :-1], m[:, 1:], out=near[:, :-1])
         return np.where(self.roads, m, near)
 
-    def minutes_at(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Return the travel minutes at UTM points (inf outside the reach)."""
-        flat = self.grid.cell_of(x, y)
-        row, col = np.divmod(np.maximum(flat, 0), self.grid.width)
-        h, w = self.minutes.shape
-        r, c = row - self.row0, col - self.col0
-        ok = (flat >= 0) & (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        out = np.full(len(x), np.inf)
-        out[ok] = self.minutes[r[ok], c[ok]]
-        return out
-
 
 @dataclass(frozen=True)
 class Band:

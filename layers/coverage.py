@@ -106,6 +106,7 @@ class CoverageService:
         self._lock = threading.Lock()
         self._outlines: dict[int, shapely.Geometry] | None = None
         self._iso_cache: dict[tuple[object, ...], Isochrone] = {}
+        self._assessed_cache: dict[tuple[str, str], NDArray[np.bool_]] = {}
 
     # -- data -----------------------------------------------------------------------
 
@@ -297,11 +298,14 @@ class CoverageService:
         )
 
     def _assessed(self, net: RoadNetwork) -> NDArray[np.bool_]:
-        """Return which townships lie mostly (>= 50 % of their area) inside the network's extent."""
-        t = self.townships
-        areas = shapely.area(t.geometry.to_numpy())
-        inter = shapely.area(shapely.intersection(t.geometry.to_numpy(), net.extent))
-        return np.asarray(inter >= 0.5 * np.maximum(areas, 1e-12))
+        """Return which townships lie mostly (>= 50 % of their area) inside the network's extent (cached)."""
+        key = (net.name, net.mode)
+        if key not in self._assessed_cache:
+            t = self.townships
+            areas = shapely.area(t.geometry.to_numpy())
+            inter = shapely.area(shapely.intersection(t.geometry.to_numpy(), net.extent))
+            self._assessed_cache[key] = np.asarray(inter >= 0.5 * np.maximum(areas, 1e-12))
+        return self._assessed_cache[key].copy()
 
     def choose(
         self, candidates: list[Place], *, mode: str = "drive", minutes: float = 15.0, k: int = 1

@@ -203,7 +203,8 @@ def get_items(cid: str, request: Request, ctx: Annotated[Context, Depends(get_co
         from api.downloads import vector_response
 
         feats = [(g, props["properties"]) for g, props in zip(gdf.geometry, _features(gdf), strict=True)]
-        return vector_response(feats, {}, fmt="gpkg", layer=cid, attribution=_collection(ctx, cid, "")["attribution"])
+        attribution = "venue planner users" if cid == PROPOSALS else ctx.layers.spec(cid).attribution
+        return vector_response(feats, {}, fmt="gpkg", layer=cid, attribution=attribution)
     page = gdf.iloc[offset : offset + limit]
     b = _base(request)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.parse
+from typing import Any
 
 import geopandas as gpd
 import pytest
@@ -14,8 +15,8 @@ from api.settings import REPO_ROOT
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 
-def _rels(doc: dict[str, object]) -> dict[str, dict[str, str]]:
-    return {link["rel"]: link for link in doc["links"]}  # type: ignore[attr-defined]
+def _rels(doc: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {link["rel"]: link for link in doc["links"]}
 
 
 def _path(href: str) -> str:

@@ -15,7 +15,7 @@ from geo import coverage as cov
 from geo.crs import lonlat_to_utm, to_utm
 from geo.errors import InvalidInputError
 from geo.isochrones import check_bands
-from layers.routing import ResolvedPlace
+from layers.routing import Place, ResolvedPlace
 
 BANDS = (5.0, 10.0, 15.0, 30.0)
 
@@ -41,8 +41,8 @@ def _brute_minutes(ctx: Context, place: ResolvedPlace, *, reverse: bool) -> dict
         ("summer-palace", "walk", False),
     ],
 )
-def test_isochrone_polygons_match_brute_force(ctx: Context, place: object, mode: str, reverse: bool) -> None:
-    resolved = ctx.routing.resolve(place, mode=mode, label="origin")  # type: ignore[arg-type]
+def test_isochrone_polygons_match_brute_force(ctx: Context, place: Place, mode: str, reverse: bool) -> None:
+    resolved = ctx.routing.resolve(place, mode=mode, label="origin")
     index = ctx.coverage.index(resolved.network)
     reach = index.reach([resolved.snap], limit_min=max(BANDS), reverse=reverse)
     brute = _brute_minutes(ctx, resolved, reverse=reverse)
