@@ -6,8 +6,8 @@ travel time to every node; the time at a sample is the time of the edge's tail p
 edge's time to that sample (or, in reverse, the time from the sample to the edge's head
 plus the head's time to the target). Each grid cell takes the smallest time of its
 samples, one cell of dilation fills the road's width, and a band is the set of cells
-within its time. Polygons are those cells traced (rasterio) and simplified: they follow
-the reachable roads, with holes where nothing is reachable.
+within its time. Polygons are those cells traced (`geo.tracing`, exact cell outlines):
+they follow the reachable roads, with holes where nothing is reachable.
 
 The grid is aligned with the 100 m population raster (a cell is 1/k of a population
 cell), so population within a band is exact sums over whole cells, with no resampling.
@@ -15,7 +15,6 @@ cell), so population within a band is exact sums over whole cells, with no resam
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -23,12 +22,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio import features
 from scipy import ndimage
 from scipy.sparse.csgraph import dijkstra
 
 from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidInputError
+from geo.tracing import trace_cells
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -361,25 +360,7 @@ def _polygon(mask: NDArray[np.bool_], grid: Grid, row0: int, col0: int) -> shape
     Edge-connected cells trace into valid polygons whose vertices are cell corners, so
     no simplification (which could leave reached junctions outside) is applied.
     """
-    if not mask.any():
-        return shapely.Polygon()
-    tf = grid.transform @ Affine.translation(col0, row0)
-    ring_lists: list[list[tuple[float, float]]] = []
-    poly_of: list[int] = []
-    n_poly = 0
-    for geom, value in features.shapes(mask.view(np.uint8), mask=mask, transform=tf, connectivity=4):
-        if value != 1:
-            continue
-        for r in geom["coordinates"]:
-            ring_lists.append(r)
-            poly_of.append(n_poly)
-        n_poly += 1
-    # One conversion for every coordinate (one per ring costs more in overhead).
-    lengths = np.fromiter(map(len, ring_lists), dtype=np.int64, count=len(ring_lists))
-    flat = np.array(list(itertools.chain.from_iterable(ring_lists)), dtype=float)
-    rings = shapely.linearrings(flat, indices=np.repeat(np.arange(len(ring_lists)), lengths))
-    polys = shapely.polygons(rings, indices=np.asarray(poly_of))
-    return shapely.multipolygons(polys)
+    return trace_cells(mask, grid.transform @ Affine.translation(col0, row0))
 
 
 def _to_lonlat(geom: shapely.Geometry, grid: Grid | None = None) -> shapely.Geometry:
