@@ -56,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Beijing venue and heritage-site planner",
         description="Sites, layers, road networks and maps for planning venues and heritage sites in Beijing. "
         "Map data © OpenStreetMap contributors (ODbL).",
-        version="0.3.0",
+        version=health.package_version(),
         lifespan=lifespan,
         docs_url=None,  # served below from the vendored Swagger UI: no CDN needed
         redoc_url=None,

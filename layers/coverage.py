@@ -176,9 +176,7 @@ class CoverageService:
     def warm(self, mode: str) -> None:
         """Build the reach indexes of every network of ``mode`` and load the layers now."""
         for net in self.networks.all(mode):
-            index = self.index(net)
-            # The first polygon traced pays GDAL's start-up (about 0.5 s): pay it here.
-            Band(index.grid, 0, 0, np.ones((index.grid.k, index.grid.k), dtype=bool), 1.0).polygon()
+            self.index(net)
         _ = self.zones, self._stations, self._entrances, self.total_population
 
     # -- figures --------------------------------------------------------------------

@@ -13,16 +13,20 @@ from api.schemas import Health
 router = APIRouter(tags=["health"])
 
 
+def package_version() -> str:
+    """Return the installed package's version ("0+unknown" from a source tree not installed)."""
+    try:
+        return version("venue-planner")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 @router.get("/health", response_model=Health, operation_id="health")
 def health(ctx: Annotated[Context, Depends(get_context)]) -> Health:
     """Report that the service runs, and which road networks are loaded."""
-    try:
-        ver = version("venue-planner")
-    except PackageNotFoundError:  # running from a source tree without installing
-        ver = "0+unknown"
     return Health(
         status="ok",
-        version=ver,
+        version=package_version(),
         networks_loaded=sorted(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()),
         attribution="© OpenStreetMap contributors",
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import io
 import json
 from pathlib import Path
@@ -21,6 +22,9 @@ def test_health(client: TestClient) -> None:
     assert body["status"] == "ok"
     assert "central-beijing-2013:drive" in body["networks_loaded"]
     assert "OpenStreetMap" in body["attribution"]
+    # The installed package's version, the same in the API description.
+    assert body["version"] == importlib.metadata.version("venue-planner")
+    assert client.get("/openapi.json").json()["info"]["version"] == body["version"]
 
 
 def test_layers_list(client: TestClient) -> None:
