@@ -350,16 +350,22 @@ class RoutingEngine:
     @staticmethod
     def _partial(line: NDArray[np.float64], f0: float, f1: float) -> NDArray[np.float64]:
         """Return the part of a lon/lat line between fractions f0 <= f1 of its (planar) length."""
-        seg = np.hypot(np.diff(line[:, 0]), np.diff(line[:, 1]))
-        cum = np.concatenate([[0.0], np.cumsum(seg)])
+        step = np.diff(line, axis=0)
+        cum = np.empty(len(line))
+        cum[0] = 0.0
+        np.cumsum(np.hypot(step[:, 0], step[:, 1]), out=cum[1:])
         total = cum[-1]
         if total <= 0:
             return line[:1].copy()
         d0, d1 = f0 * total, f1 * total
-        x = np.interp([d0, d1], cum, line[:, 0])
-        y = np.interp([d0, d1], cum, line[:, 1])
+        x = np.interp((d0, d1), cum, line[:, 0])
+        y = np.interp((d0, d1), cum, line[:, 1])
         inner = line[(cum > d0) & (cum < d1)]
-        return np.vstack([[x[0], y[0]], inner, [x[1], y[1]]])
+        out = np.empty((len(inner) + 2, 2))
+        out[0] = x[0], y[0]
+        out[1:-1] = inner
+        out[-1] = x[1], y[1]
+        return out
 
     def _assemble(
         self,
@@ -381,7 +387,7 @@ class RoutingEngine:
                 pieces.append(self._partial(line, origin.fraction, destination.fraction))
             else:
                 pieces.append(self._partial(line, destination.fraction, origin.fraction)[::-1])
-            coords = np.vstack(pieces)
+            coords = np.concatenate(pieces)
             one = np.array([_edge_name(fwd)], dtype=object)
             return self._finish(coords, (), (), one, np.array([s[3]]), np.array([s[2]]), metric)
         line = self._edge_line(origin.u, origin.v, origin.key)
@@ -405,7 +411,7 @@ class RoutingEngine:
             pieces.append(self._partial(dline, 0.0, destination.fraction))
         else:
             pieces.append(self._partial(dline, destination.fraction, 1.0)[::-1])
-        coords = np.vstack(pieces)
+        coords = np.concatenate(pieces)  # every piece is (n, 2)
         names = np.concatenate(
             [np.array([legs[0][0]], dtype=object), mid_names, np.array([_edge_name(dedge)], dtype=object)]
         )
@@ -442,7 +448,7 @@ class RoutingEngine:
         run_time = np.add.reduceat(times, starts)
         streets = tuple(
             StreetLeg(str(names[i]), float(ln), float(t))
-            for i, ln, t in zip(starts.tolist(), run_len, run_time, strict=True)
+            for i, ln, t in zip(starts.tolist(), run_len.tolist(), run_time.tolist(), strict=True)
         )
         return Route(
             coords=coords,
