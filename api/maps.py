@@ -676,7 +676,10 @@ def _figure_row(ctx: Context, r: dict[str, Any]) -> str:
     sid = str(r["id"])
     people = airport = "—"
     try:
-        fig = ctx.coverage.site_set([sid], mode="drive", minutes=15.0, polygons=False).union
+        # The site page's bands (computed at start-up and kept): the same figure as a
+        # one-site coverage within 15 minutes.
+        iso = ctx.coverage.isochrone(sid, mode="drive", bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+        fig = next(b for b in iso.bands if b.minutes == 15.0)
         people = f"{fig.population / 1e6:.2f} M"
     except (OutsideCoverageError, NoRouteError, InvalidInputError):
         people = "outside network"

@@ -106,6 +106,7 @@ class RoutingService:
         self._engines: dict[tuple[str, str], RoutingEngine] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        self._site_snaps: dict[tuple[str, str, str, float], Snap] = {}
 
     def engine(self, net: RoadNetwork) -> RoutingEngine:
         """Return the routing engine of a network, built on first use."""
@@ -130,15 +131,25 @@ class RoutingService:
         m = check_mode(mode)
         if isinstance(place, str):
             site = self.sites.get(place)
-            net, snap = site_access(
-                self.networks,
-                site.lon,
-                site.lat,
-                site.boundary_utm(),
-                mode=m,
-                label=f"{label} site {site.id!r}",
-                max_distance_m=self.site_access_max_m,
-            )
+            site_label = f"{label} site {site.id!r}"
+            # A site's access point is kept per network, like its engine (a network's name
+            # names one graph while the service runs).
+            net = self.networks.locate(site.lon, site.lat, mode=m, label=site_label)
+            key = (net.name, net.mode, site.id, self.site_access_max_m)
+            with self._lock:
+                snap = self._site_snaps.get(key)
+            if snap is None:
+                net, snap = site_access(
+                    self.networks,
+                    site.lon,
+                    site.lat,
+                    site.boundary_utm(),
+                    mode=m,
+                    label=site_label,
+                    max_distance_m=self.site_access_max_m,
+                )
+                with self._lock:
+                    self._site_snaps[(net.name, net.mode, site.id, self.site_access_max_m)] = snap
             return ResolvedPlace(f"{site.name_en} ({site.id})", site.id, site.lon, site.lat, net, snap)
         lon, lat = float(place[0]), float(place[1])
         if not (np.isfinite(lon) and np.isfinite(lat)):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,27 +63,48 @@ class SiteCatalog:
 
     def get(self, key: str) -> Site:
         """Return a site by id, or by its Chinese or English name (case-insensitive)."""
-        df = self.frame()
-        k = key.strip().lower()
-        hit = df[(df["id"] == k) | (df["name_zh"] == key.strip()) | (df["name_en"].str.lower() == k)]
-        if hit.empty:
-            close = difflib.get_close_matches(k, list(df["id"]) + list(df["name_en"].str.lower()), n=3)
+        sites, keys = self._lookup
+        k = key.strip()
+        sid = keys.get(k.lower(), keys.get(k))
+        if sid is None:
+            df = self.frame()
+            close = difflib.get_close_matches(k.lower(), list(df["id"]) + list(df["name_en"].str.lower()), n=3)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
             raise NotFoundError(f"no site {key!r}.{hint} Known ids: {', '.join(df['id'])}.")
-        row = hit.iloc[0]
-        props = {c: row[c] for c in df.columns if c != "geometry"}
-        return Site(
-            id=str(row["id"]),
-            parent=str(row["parent"] or ""),
-            group=str(row["group"]),
-            kind=str(row["kind"]),
-            name_zh=str(row["name_zh"]),
-            name_en=str(row["name_en"]),
-            lon=float(row["centre_lon"]),
-            lat=float(row["centre_lat"]),
-            boundary=row.geometry,
-            properties=props,
-        )
+        site = sites[sid]
+        return replace(site, properties=dict(site.properties))  # callers may change their copy
+
+    @cached_property
+    def _lookup(self) -> tuple[dict[str, Site], dict[str, str]]:
+        """Return every site by id, and the id of every lower-case id and English name and Chinese name.
+
+        Built once: the catalogue is read-only while the service runs. The first site wins
+        where two share a name, as the frame's order.
+        """
+        df = self.frame()
+        sites: dict[str, Site] = {}
+        keys: dict[str, str] = {}
+        for row in df.to_dict("records"):
+            sid = str(row["id"])
+            sites[sid] = Site(
+                id=sid,
+                parent=str(row["parent"] or ""),
+                group=str(row["group"]),
+                kind=str(row["kind"]),
+                name_zh=str(row["name_zh"]),
+                name_en=str(row["name_en"]),
+                lon=float(row["centre_lon"]),
+                lat=float(row["centre_lat"]),
+                boundary=row["geometry"],
+                properties={c: v for c, v in row.items() if c != "geometry"},
+            )
+        # Ids first, so that an id always means its own site; then names, first match wins.
+        for sid in sites:
+            keys.setdefault(sid, sid)
+        for sid, site in sites.items():
+            keys.setdefault(site.name_en.lower(), sid)
+            keys.setdefault(site.name_zh, sid)
+        return sites, keys
 
     def children(self, site_id: str) -> gpd.GeoDataFrame:
         """Return the sub-sites of a site."""
