@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.context import Context
 from api.errors import install_error_handlers
 from api.maps import warm_site_pages
+from api.middleware import BodyGuard, RequestContext
 from api.routers import coverage, footprints, health, layers, maps, ogc, routes, sites
 from api.settings import Settings
 from geo.network import MODES
@@ -50,7 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # them, or its full passes stall requests (measured p99 140 ms before, see bench/).
             gc.collect()
             gc.freeze()
-        yield
+        # Compute requests run in workers forked from this warmed process (see api/compute.py).
+        await run_in_threadpool(ctx.pool.start, ctx)
+        try:
+            yield
+        finally:
+            ctx.pool.close()
 
     app = FastAPI(
         title="Beijing venue and heritage-site planner",
@@ -63,6 +70,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = ctx
     install_error_handlers(app)
+    # Outermost last: request id and Host check, then CORS, then the body limits.
+    app.add_middleware(BodyGuard, max_json_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "if-match", "x-request-id"],
+            expose_headers=["etag", "x-request-id"],
+        )
+    app.add_middleware(RequestContext, allowed_hosts=settings.allowed_hosts)
     for r in (
         health.router,
         layers.router,

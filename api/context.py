@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from api.compute import ComputePool
 from api.settings import Settings
 from layers.coverage import CoverageService
 from layers.footprints import FootprintService
@@ -30,6 +31,7 @@ class Context:
     coverage: CoverageService
     footprints: FootprintService
     proposals: ProposalStore
+    pool: ComputePool
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -41,7 +43,10 @@ class Context:
         coverage = CoverageService(networks, layers, routing)
         footprints = FootprintService(layers, networks, sites, routing, coverage)
         proposals = ProposalStore(settings.data_dir / "proposals.sqlite")
-        return cls(settings, networks, layers, sites, routing, coverage, footprints, proposals)
+        pool = ComputePool(workers=settings.compute_workers, timeout_s=settings.compute_timeout_s)
+        ctx = cls(settings, networks, layers, sites, routing, coverage, footprints, proposals, pool)
+        pool.bind(ctx)
+        return ctx
 
 
 def get_context(request: Request) -> Context:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
     CRSError,
@@ -21,7 +23,9 @@ from geo.errors import (
     RegistrationError,
 )
 
-__all__ = ["ERROR_TABLE", "error_body", "install_error_handlers", "status_for"]
+__all__ = ["ERROR_TABLE", "HTTP_CODES", "ApiError", "error_body", "install_error_handlers", "status_for"]
+
+log = logging.getLogger(__name__)
 
 # Most specific first is not required: the handler walks the exception's MRO.
 ERROR_TABLE: dict[type[PlannerError], tuple[int, str]] = {
@@ -38,6 +42,72 @@ ERROR_TABLE: dict[type[PlannerError], tuple[int, str]] = {
 }
 
 
+# The framework's own errors (unknown path, wrong method, ...) in the same shape.
+HTTP_CODES: dict[int, str] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    408: "timeout",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    428: "precondition_required",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+    504: "timeout",
+}
+
+
+class ApiError(Exception):
+    """An error raised by the api layer itself (authentication, preconditions, budgets).
+
+    Parameters
+    ----------
+    status
+        HTTP status.
+    code
+        Stable error code.
+    message
+        What was wrong and how to fix it.
+    headers
+        Extra response headers (``WWW-Authenticate``, ``ETag``).
+    extra
+        Extra members of the error body.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle (errors come back from compute workers)."""
+        return (_rebuild_api_error, (self.status, self.code, self.message, self.headers, self.extra))
+
+
+def _rebuild_api_error(
+    status: int, code: str, message: str, headers: dict[str, str], extra: dict[str, Any]
+) -> ApiError:
+    return ApiError(status, code, message, headers=headers, extra=extra)
+
+
 def status_for(exc: PlannerError) -> tuple[int, str]:
     """Return the HTTP status and error code of a planner error."""
     for cls in type(exc).__mro__:
@@ -51,18 +121,53 @@ def error_body(status: int, code: str, message: str, **extra: object) -> dict[st
     return {"error": {"status": status, "code": code, "message": message, **extra}}
 
 
+def _rid(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "-"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn errors into stable JSON answers."""
+    """Register the handlers that turn every error, the framework's included, into one JSON shape."""
 
     @app.exception_handler(PlannerError)
-    async def planner_error(_: Request, exc: PlannerError) -> JSONResponse:
+    async def planner_error(request: Request, exc: PlannerError) -> JSONResponse:
         status, code = status_for(exc)
-        return JSONResponse(error_body(status, code, str(exc)), status_code=status)
+        return JSONResponse(error_body(status, code, str(exc), request_id=_rid(request)), status_code=status)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        body = error_body(exc.status, exc.code, exc.message, request_id=_rid(request), **exc.extra)
+        return JSONResponse(body, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
         ]
-        msg = "; ".join(f"{'.'.join(str(p) for p in d['loc'])}: {d['msg']}" for d in details)
-        return JSONResponse(error_body(422, "invalid_request", msg, details=details), status_code=422)
+        msg = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
+        body = error_body(422, "invalid_request", msg[:2000], details=details[:50], request_id=_rid(request))
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        if exc.status_code == 404:
+            msg = f"no such path: {request.url.path[:200]}; see /docs for the API."
+        elif exc.status_code == 405:
+            msg = f"{request.method} is not allowed on {request.url.path[:200]}; see /docs for the methods."
+        else:
+            msg = str(exc.detail)
+        body = error_body(exc.status_code, code, msg, request_id=_rid(request))
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        rid = _rid(request)
+        log.exception("%s unexpected error on %s %s", rid, request.method, request.url.path)
+        body = error_body(
+            500,
+            "internal_error",
+            f"the service failed on this request; report request id {rid} to its operators.",
+            request_id=rid,
+        )
+        return JSONResponse(body, status_code=500, headers={"x-request-id": rid})

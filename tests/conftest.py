@@ -14,6 +14,8 @@ from api.settings import REPO_ROOT, Settings
 
 SEEDS = REPO_ROOT / "seeds"
 TEST_DATA = Path(__file__).parent / "data"
+# TestClient sends Host: testserver; the browser tests use 127.0.0.1.
+TEST_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +26,9 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(seeds_dir=SEEDS, data_dir=tmp_path_factory.mktemp("data"), cache_dir=cache_dir)
+    return Settings(
+        seeds_dir=SEEDS, data_dir=tmp_path_factory.mktemp("data"), cache_dir=cache_dir, allowed_hosts=TEST_HOSTS
+    )
 
 
 @pytest.fixture(scope="session")
@@ -41,4 +45,4 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def fresh_settings(cache_dir: Path, tmp_path: Path) -> Settings:
     """Settings with an empty data folder of its own (for imports)."""
-    return Settings(seeds_dir=SEEDS, data_dir=tmp_path / "data", cache_dir=cache_dir)
+    return Settings(seeds_dir=SEEDS, data_dir=tmp_path / "data", cache_dir=cache_dir, allowed_hosts=TEST_HOSTS)

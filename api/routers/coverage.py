@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.routers.routes import OSM_CREDIT, Endpoint, ModeT, PlaceIn, endpoint, to_place
@@ -86,6 +87,7 @@ def band_feature(b: BandFigures, **extra: str | None) -> tuple[shapely.Geometry,
 
 
 @router.post("/isochrones", response_model=IsochroneResponse, responses=FORMAT_DOC, operation_id="post_isochrones")
+@bounded()
 def post_isochrones(
     req: IsochroneRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
 ) -> Response:
@@ -191,6 +193,7 @@ def _coverage(
 
 
 @router.post("/coverage", response_model=CoverageResponse, responses=FORMAT_DOC, operation_id="post_coverage")
+@bounded()
 def post_coverage(
     req: CoverageRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
 ) -> Response:
@@ -230,6 +233,7 @@ class GapsResponse(BaseModel):
 
 
 @router.post("/coverage/gaps", response_model=GapsResponse, responses=FORMAT_DOC, operation_id="post_coverage_gaps")
+@bounded()
 def post_gaps(req: GapsRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson") -> Response:
     """Return the townships with no site within the time (gaps), partial and covered ones."""
     body, _ = _coverage(ctx, req, min_share=req.min_share, polygons=False)
@@ -281,6 +285,7 @@ class ChooseResponse(BaseModel):
 
 
 @router.post("/coverage/choose-sites", response_model=ChooseResponse, operation_id="post_choose_sites")
+@bounded()
 def post_choose(req: ChooseRequest, ctx: Annotated[Context, Depends(get_context)]) -> ChooseResponse:
     """Choose sites: the k that cover the most people, and the fewest that cover everyone reachable."""
     places, units, best_k, fewest = ctx.coverage.choose(
@@ -312,6 +317,7 @@ def post_choose(req: ChooseRequest, ctx: Annotated[Context, Depends(get_context)
     responses={200: {"content": {"image/tiff": {}}, "description": "GeoTIFF, float32 minutes, UTM 50N, 100 m"}},
     operation_id="get_coverage_surface",
 )
+@bounded()
 def get_surface(
     ctx: Annotated[Context, Depends(get_context)],
     sites: Annotated[list[str], Query(description="Site ids or 'lon,lat' (repeatable)", min_length=1)],

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
+from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.routers.routes import OSM_CREDIT
@@ -81,6 +82,7 @@ def _analyze(
     responses={200: {"content": {"application/geo+json": {}, "application/geopackage+sqlite3": {}}}},
     operation_id="analyze_footprint",
 )
+@bounded(model=Analysis)
 def analyze(
     req: AnalyzeRequest,
     ctx: Annotated[Context, Depends(get_context)],
@@ -130,6 +132,7 @@ class CompareResponse(BaseModel):
 
 
 @router.post("/footprints/compare", response_model=CompareResponse, operation_id="compare_footprints")
+@bounded()
 def compare(req: CompareRequest, ctx: Annotated[Context, Depends(get_context)]) -> CompareResponse:
     """Compare alternative footprints: one table, the best value of each row marked."""
     analyses = [
@@ -155,6 +158,7 @@ class BuildableRequest(BaseModel):
 
 
 @router.post("/footprints/buildable", response_model=None, responses=FORMAT_DOC, operation_id="buildable_area")
+@bounded()
 def buildable(
     req: BuildableRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
 ) -> Response:
@@ -180,6 +184,7 @@ class SetbackRequest(BaseModel):
 
 
 @router.post("/footprints/setback", response_model=None, operation_id="setback_footprint")
+@bounded()
 def setback(req: SetbackRequest, ctx: Annotated[Context, Depends(get_context)]) -> Response:
     """Return the footprint grown or shrunk by a distance, with its area."""
     f = fp.parse_footprint(req.footprint)
@@ -264,6 +269,7 @@ def _props(req: FootprintIn) -> dict[str, Any]:
 
 
 @router.post("/proposals", response_model=ProposalOut, status_code=201, operation_id="create_proposal")
+@bounded(status=201)
 def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context)]) -> ProposalOut:
     """Save a proposal with its analysis (version 1)."""
     f, a = _analyze(ctx, req, buffer_m=req.buffer_m)
@@ -338,6 +344,7 @@ def get_proposal(
 
 
 @router.put("/proposals/{proposal_id}", response_model=ProposalOut, operation_id="update_proposal")
+@bounded()
 def update_proposal(
     proposal_id: str, req: ProposalUpdate, ctx: Annotated[Context, Depends(get_context)]
 ) -> ProposalOut:

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 
+from api.compute import bounded
 from api.context import Context, get_context
 from api.maps import coverage_map, index_map, planner_map, route_map, site_map
 from api.routers.routes import MetricT, ModeT, to_place
@@ -20,18 +21,21 @@ Basemap = Annotated[
 
 
 @router.get("", response_class=HTMLResponse, operation_id="index_map")
+@bounded(media_type="text/html")
 def get_index_map(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Show every site on one map."""
     return HTMLResponse(index_map(ctx, basemap=basemap))
 
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse, operation_id="site_map")
+@bounded(media_type="text/html")
 def get_site_map(site_id: str, ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Show one site: boundary, sub-sites, roads, subway stations and entrances, access points."""
     return HTMLResponse(site_map(ctx, site_id, basemap=basemap))
 
 
 @router.get("/routes", response_class=HTMLResponse, operation_id="route_map")
+@bounded(media_type="text/html")
 def get_route_map(
     ctx: Annotated[Context, Depends(get_context)],
     origin: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
@@ -62,6 +66,7 @@ DEFAULT_COVERAGE_SITES = ["central-axis", "three-hills-five-gardens", "lugou-wan
 
 
 @router.get("/coverage", response_class=HTMLResponse, operation_id="coverage_map")
+@bounded(media_type="text/html")
 def get_coverage_map(
     ctx: Annotated[Context, Depends(get_context)],
     sites: Annotated[list[str] | None, Query(description="Site ids or 'lon,lat' (repeatable)")] = None,
@@ -74,12 +79,14 @@ def get_coverage_map(
 
 
 @router.get("/planner", response_class=HTMLResponse, operation_id="planner_map")
+@bounded(media_type="text/html")
 def get_planner(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Plan routes interactively: click origin and destination (or pick sites), choose mode and closures."""
     return HTMLResponse(planner_map(ctx, kind="route", basemap=basemap))
 
 
 @router.get("/isochrones", response_class=HTMLResponse, operation_id="isochrone_map")
+@bounded(media_type="text/html")
 def get_isochrone_page(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Draw isochrones interactively: click a point (or pick a site), choose mode, bands and direction."""
     return HTMLResponse(planner_map(ctx, kind="isochrone", basemap=basemap))

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from geojson_pydantic import Feature, FeatureCollection, LineString
 from pydantic import BaseModel, Field
 
+from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import GeoJSONResponse
@@ -246,6 +247,7 @@ def as_download(body: FeatureCollection[Any], fmt: str, layer: str) -> Response:
     responses=FORMAT_DOC,
     operation_id="post_routes",
 )
+@bounded(media_type="application/geo+json")
 def post_routes(
     req: RouteRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
 ) -> RouteCollection | Response:
@@ -261,6 +263,7 @@ def post_routes(
     responses=FORMAT_DOC,
     operation_id="get_routes",
 )
+@bounded(media_type="application/geo+json")
 def get_routes(
     ctx: Annotated[Context, Depends(get_context)],
     origin: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
@@ -289,6 +292,7 @@ def _cell(v: float) -> float | None:
 
 
 @router.post("/routes/matrix", response_model=MatrixResponse, operation_id="post_matrix")
+@bounded()
 def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)]) -> MatrixResponse:
     """Return travel times (fastest) or distances (shortest) from every origin to every destination."""
     if len(req.origins) * len(req.destinations) > MAX_MATRIX_CELLS:
@@ -317,6 +321,7 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
 @router.post(
     "/itineraries", response_model=ItineraryResponse, response_class=GeoJSONResponse, operation_id="post_itinerary"
 )
+@bounded(media_type="application/geo+json")
 def post_itinerary(
     req: ItineraryRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
 ) -> ItineraryResponse | Response:

@@ -25,7 +25,10 @@ PALACE = sq(116.3900, 39.9160, 0.0015, 0.001)
 @pytest.fixture(scope="module")
 def fresh(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """A client with a proposal store of its own (empty at the start of this module)."""
-    own = settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("proposals"), "preload_networks": False})
+    # Not preloaded: requests build what they need, in the server (no worker would be warm).
+    own = settings.model_copy(
+        update={"data_dir": tmp_path_factory.mktemp("proposals"), "preload_networks": False, "compute_workers": 0}
+    )
     with TestClient(create_app(own)) as c:
         yield c
 

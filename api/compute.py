@@ -1,0 +1,311 @@
+"""Compute requests in worker processes that can really be stopped, under a time budget.
+
+A request that routes, draws isochrones or analyses a footprint runs in a worker process,
+never in the server: when it overruns its budget the worker is killed (SIGKILL, so even
+GEOS deep in ``make_valid`` stops) and replaced, and the client gets a 504 with the
+budget in the message. The server's own threads only wait, so ``/health`` and the
+cheap reads stay fast while workers are busy.
+
+Workers are forked, with everything the service warmed at start-up (graphs, engines,
+grids, bands) shared copy-on-write, from a *zygote*: a process forked once, right
+after the warm-up, that does nothing but fork. A replacement worker is therefore ready in
+milliseconds, and no worker is ever forked from the multi-threaded server itself. Each
+worker connects back to the server over a Unix socket with a random key.
+
+A job is a module-level function ``fn(ctx, *args)``; its result comes back pickled, so
+jobs return plain data or a finished :class:`~starlette.responses.Response` (the
+serialising happens in the worker, too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import logging
+import multiprocessing as mp
+import os
+import queue
+import secrets
+import signal
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Client, Connection, Listener
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from api.errors import ApiError
+
+if TYPE_CHECKING:
+    from api.context import Context
+
+__all__ = ["ComputePool", "WorkerCrashedError", "bounded"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_CTX: Context | None = None  # the context a worker computes with (inherited from the zygote)
+_IN_WORKER = False  # True inside a worker: nested runs happen in place
+
+
+class WorkerCrashedError(RuntimeError):
+    """A worker died while computing (out of memory, a crash in a C library)."""
+
+
+def _worker_main(address: str, authkey: bytes) -> None:
+    """Serve jobs until the server hangs up (runs in a forked worker)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    global _IN_WORKER
+    _IN_WORKER = True
+    conn = Client(address, family="AF_UNIX", authkey=authkey)
+    conn.send(os.getpid())
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        fn, args = job
+        try:
+            out: tuple[str, Any] = ("ok", fn(_CTX, *args))
+        except Exception as exc:  # the server turns it into the error table's answer
+            try:
+                out = ("err", exc)
+                conn.send(out)
+                continue
+            except Exception:  # an exception that does not pickle
+                out = ("err", RuntimeError(f"{type(exc).__name__}: {exc}"))
+            log.debug("job failed: %s", traceback.format_exc())
+        conn.send(out)
+
+
+def _zygote_main(commands: Connection, address: str, authkey: bytes) -> None:
+    """Fork a worker for every command received; exit when the server hangs up."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped by the kernel
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            cmd = commands.recv()
+        except (EOFError, OSError):
+            os._exit(0)
+        if cmd != "spawn":
+            os._exit(0)
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                commands.close()
+                _worker_main(address, authkey)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+
+
+@dataclass
+class _Worker:
+    pid: int
+    conn: Connection
+
+
+class ComputePool:
+    """Worker processes for compute requests, each job under a time budget.
+
+    Parameters
+    ----------
+    workers
+        How many worker processes (0: run jobs in the calling thread, without a budget).
+    timeout_s
+        Time budget of one job, queueing for a free worker included.
+    """
+
+    def __init__(self, *, workers: int, timeout_s: float) -> None:
+        self.size = workers
+        self.timeout_s = timeout_s
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._lock = threading.Lock()
+        self._zygote: Any = None
+        self._commands: Connection | None = None
+        self._listener: Listener | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._closed = False
+        self._ctx: Context | None = None
+        self.killed = 0
+
+    @property
+    def running(self) -> bool:
+        """True when jobs run in worker processes."""
+        return self._zygote is not None and not self._closed
+
+    def bind(self, ctx: Context) -> None:
+        """Set the context jobs run with (in place, until `start`)."""
+        self._ctx = ctx
+
+    def start(self, ctx: Context) -> None:
+        """Fork the zygote from this (warmed) process and start the workers."""
+        global _CTX
+        self._ctx = ctx
+        if self.size <= 0 or self.running:
+            return
+        _CTX = ctx
+        self._tmp = tempfile.TemporaryDirectory(prefix="venue-planner-pool-")
+        address = str(Path(self._tmp.name) / "pool.sock")
+        authkey = secrets.token_bytes(32)
+        self._listener = Listener(address, family="AF_UNIX", authkey=authkey)
+        parent, child = mp.get_context("fork").Pipe()
+        self._zygote = mp.get_context("fork").Process(
+            target=_zygote_main, args=(child, address, authkey), name="venue-planner-zygote", daemon=True
+        )
+        self._zygote.start()
+        child.close()
+        self._commands = parent
+        for _ in range(self.size):
+            self._idle.put(self._spawn())
+        log.info("compute pool: %d workers, budget %.1f s", self.size, self.timeout_s)
+
+    def _spawn(self) -> _Worker:
+        assert self._commands is not None
+        assert self._listener is not None
+        with self._lock:
+            self._commands.send("spawn")
+            conn = self._listener.accept()
+        pid = int(conn.recv())
+        return _Worker(pid, conn)
+
+    def close(self) -> None:
+        """Stop every worker and the zygote."""
+        self._closed = True
+        while True:
+            try:
+                w = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            with contextlib.suppress(OSError):
+                w.conn.send(None)
+            w.conn.close()
+        if self._commands is not None:
+            with contextlib.suppress(OSError):
+                self._commands.send("stop")
+            self._commands.close()
+        if self._zygote is not None:
+            self._zygote.join(timeout=5)
+            if self._zygote.is_alive():
+                self._zygote.kill()
+        if self._listener is not None:
+            self._listener.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def _kill(self, w: _Worker) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(w.pid, signal.SIGKILL)
+        w.conn.close()
+        self.killed += 1
+
+    def run(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:  # noqa: ANN401 - any job
+        """Run ``fn(ctx, *args)`` in a worker and return its result (blocking; call from a thread).
+
+        Raises
+        ------
+        ApiError
+            504 ``timeout`` when the budget runs out (the worker is killed and replaced),
+            503 ``busy`` when no worker came free within the budget.
+        """
+        budget = self.timeout_s if timeout_s is None else timeout_s
+        if not self.running or _IN_WORKER:
+            assert self._ctx is not None, "the pool has no context: call bind() or start()"
+            return fn(self._ctx, *args)
+        deadline = time.monotonic() + budget
+        try:
+            w = self._idle.get(timeout=budget)
+        except queue.Empty:
+            raise ApiError(
+                503,
+                "busy",
+                f"every compute worker stayed busy for the whole time budget ({budget:g} s); try again shortly.",
+                headers={"retry-after": "5"},
+            ) from None
+        try:
+            w.conn.send((fn, args))
+            if not w.conn.poll(max(0.0, deadline - time.monotonic())):
+                self._kill(w)
+                w = self._spawn()
+                raise ApiError(
+                    504,
+                    "timeout",
+                    f"the request ran out of its time budget of {budget:g} s and was stopped; "
+                    "make it smaller (fewer points or vertices, shorter times) or raise VENUE_PLANNER_COMPUTE_TIMEOUT_S.",
+                )
+            status, value = w.conn.recv()
+        except (EOFError, OSError) as exc:
+            self._kill(w)
+            w = self._spawn()
+            raise WorkerCrashedError(f"a compute worker died on this request: {exc}") from exc
+        finally:
+            if not self._closed:
+                self._idle.put(w)
+        if status == "err":
+            raise value
+        result: T = value
+        return result
+
+
+def _call(ctx: Context, module: str, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:  # noqa: ANN401
+    """Run a `bounded` route's own body in a worker and serialise its answer there."""
+    fn = getattr(importlib.import_module(module), qualname).__wrapped__
+    out = fn(*args, ctx=ctx, **kwargs)
+    spec: _Spec = fn.__bounded__
+    if isinstance(out, FileResponse):  # a download written to a temporary file: send its bytes
+        data = Path(out.path).read_bytes()
+        if out.background is not None:
+            out.background.func(*out.background.args, **out.background.kwargs)
+        headers = {k: v for k, v in out.headers.items() if k.lower() in ("content-disposition",)}
+        return Response(data, status_code=out.status_code, media_type=out.media_type, headers=headers)
+    if isinstance(out, Response):
+        out.background = None
+        return out
+    if isinstance(out, str):
+        return Response(out, status_code=spec.status, media_type=spec.media_type)
+    if spec.model is not None and not isinstance(out, BaseModel):
+        out = spec.model.model_validate(out)
+    body = out.model_dump_json().encode() if isinstance(out, BaseModel) else JSONResponse(out).body
+    return Response(body, status_code=spec.status, media_type=spec.media_type)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    media_type: str
+    status: int
+    model: type[BaseModel] | None
+
+
+def bounded(
+    *, media_type: str = "application/json", status: int = 200, model: type[BaseModel] | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Run a route's body in a compute worker under the time budget (the route takes ``ctx``).
+
+    The route's result is serialised in the worker: a model as JSON, a dict validated by
+    ``model`` first, a `Response` as it is, with ``status`` and ``media_type``.
+    """
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__bounded__ = _Spec(media_type, status, model)  # type: ignore[attr-defined]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own
+            ctx: Context = kwargs.pop("ctx")
+            return ctx.pool.run(_call, fn.__module__, fn.__qualname__, args, kwargs)
+
+        return wrapper
+
+    return deco
