@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import folium
 import geopandas as gpd
@@ -18,7 +18,10 @@ import pandas as pd
 import shapely
 from branca.element import Element, Figure, MacroElement
 from folium import plugins
+from folium.elements import JSCSSMixin
+from jinja2 import Template
 
+from api.middleware import NONCE_TOKEN
 from api.routers.sites import access_info
 from geo.crs import distance_m
 from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
@@ -60,6 +63,42 @@ _MARGIN_LAT = 0.0135  # about 1.5 km
 _MARGIN_LON = 0.0176
 
 
+
+
+def _esc(text: object) -> str:
+    """Escape text for HTML that folium also places inside a JavaScript template literal.
+
+    ``html.escape`` alone leaves ``${`` and backticks, which a template literal would
+    run or end; they become character references, which the browser shows as typed.
+    """
+    return html.escape(str(text)).replace("$", "&#36;").replace("`", "&#96;").replace("\\", "&#92;")
+
+
+def _js_json(value: object) -> str:
+    """Return ``value`` as JSON that is safe inside a ``<script>`` element."""
+    return _js_safe(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def _js_safe(text: str) -> str:
+    """Return JSON text made safe inside a ``<script>`` element (no ``</script>``, no U+2028).
+
+    ``<``, ``>``, ``&`` and the two line separators only occur inside JSON strings, where
+    their ``\\u`` escapes mean the same characters.
+    """
+    return (
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+def _page(m: folium.Map) -> str:
+    """Render a page; only the scripts written here carry the page's CSP nonce."""
+    return _root(m).render().replace("<script>", f'<script nonce="{NONCE_TOKEN}">')
+
+
 def _root(m: folium.Map) -> Figure:
     root = m.get_root()
     assert isinstance(root, Figure)  # folium maps always sit in a Figure
@@ -90,11 +129,7 @@ def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> 
         [("Control.Fullscreen.js", "leaflet-fullscreen/Control.FullScreen.js")],
         [("Control.FullScreen.css", "leaflet-fullscreen/Control.FullScreen.css")],
     ).add_to(m)
-    _vendored(
-        plugins.MeasureControl(position="topleft", primary_length_unit="meters", primary_area_unit="sqmeters"),
-        [("leaflet_measure_js", "leaflet-measure/leaflet-measure.js")],
-        [("leaflet_measure_css", "leaflet-measure/leaflet-measure.css")],
-    ).add_to(m)
+    _MeasureControl().add_to(m)
     mini_tiles = (
         folium.TileLayer("OpenStreetMap", attr=OSM_CREDIT)
         if basemap == "osm"
@@ -106,6 +141,27 @@ def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> 
         [("Control_MiniMap_css", "leaflet-minimap/Control.MiniMap.min.css")],
     ).add_to(m)
     return m
+
+
+class _MeasureControl(JSCSSMixin, MacroElement):
+    """Distance measuring (Leaflet.PolylineMeasure, vendored; needs no eval, unlike leaflet-measure)."""
+
+    default_js: ClassVar[list[tuple[str, str]]] = [
+        ("polylinemeasure_js", f"{_VENDOR}/leaflet-polylinemeasure/Leaflet.PolylineMeasure.js")
+    ]
+    default_css: ClassVar[list[tuple[str, str]]] = [
+        ("polylinemeasure_css", f"{_VENDOR}/leaflet-polylinemeasure/Leaflet.PolylineMeasure.css")
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MeasureControl"
+        self._template = Template(
+            "{% macro script(this, kwargs) %}"
+            "L.control.polylineMeasure({position: 'topleft', unit: 'metres', showBearings: false, "
+            "clearMeasurementsOnStop: false, showClearControl: true}).addTo({{ this._parent.get_name() }});"
+            "{% endmacro %}"
+        )
 
 
 def _road_class(highway: object) -> str:
@@ -137,7 +193,7 @@ def _features_json(gdf: gpd.GeoDataFrame, *, tolerance_deg: float = 0.0, decimal
         + "}"
         for g, p in zip(geoms, props, strict=True)
     ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
+    return _js_safe('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
 
 
 class FastGeoJson(folium.map.Layer):
@@ -193,8 +249,8 @@ class FastGeoJson(folium.map.Layer):
         self.popup = popup
 
 
-def _panel(title: str, body: str) -> Element:
-    return Element(
+def _panel(title: str, body: str) -> _Raw:
+    return _Raw(
         '<div id="site-panel" style="position:fixed;top:10px;left:60px;z-index:1000;max-width:420px;'
         "background:rgba(255,255,255,.93);padding:8px 12px;border-radius:6px;font:13px/1.4 sans-serif;"
         f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><b style="font-size:15px">{title}</b><br>{body}</div>'
@@ -243,7 +299,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
             _features_json(kids[["id", "name_en", "name_zh", "boundary_source", "geometry"]]),
             name=f"Sub-sites ({len(kids)})",
             style="function (f) { return {color: '#ef8a62', weight: 2, fillOpacity: 0.12}; }",
-            tooltip="'<a href=\"/maps/sites/' + p.id + '\">' + esc(p.name_en) + '</a> ' + esc(p.name_zh) + '<br>' + esc(p.boundary_source)",
+            tooltip="'<a href=\"/maps/sites/' + esc(encodeURIComponent(p.id)) + '\">' + esc(p.name_en) + '</a> ' + esc(p.name_zh) + '<br>' + esc(p.boundary_source)",
         ).add_to(m)
     approx = str(site.properties["boundary_source"]).startswith("outline")
     folium.GeoJson(
@@ -255,7 +311,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
             "fillOpacity": 0.05,
             "dashArray": "8 6" if approx else None,
         },
-        tooltip=html.escape(f"{site.name_en} {site.name_zh}"),
+        tooltip=_esc(f"{site.name_en} {site.name_zh}"),
     ).add_to(m)
     stations = ctx.layers.query("subway-stations", bbox=view)
     if not stations.empty:
@@ -293,22 +349,22 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     lines = [
-        html.escape(site.name_zh),
-        f"Boundary: {html.escape(str(site.properties['boundary_source']).removeprefix('outline: '))}",
+        _esc(site.name_zh),
+        f"Boundary: {_esc(str(site.properties['boundary_source']).removeprefix('outline: '))}",
         f"Area {site.properties['area_km2']} km²",
     ]
     unc = site.properties.get("uncertainty_m")
     if unc is not None and unc == unc:  # NaN when the outline is exact
         lines.append(f"Uncertainty ±{float(site.properties['uncertainty_m']):.0f} m")
     if not drive.covered:
-        lines.append(f'<span style="color:#b2182b" id="coverage-notice">{html.escape(drive.message or "")}</span>')
-    _root(m).html.add_child(_panel(html.escape(site.name_en), "<br>".join(lines)))
+        lines.append(f'<span style="color:#b2182b" id="coverage-notice">{_esc(drive.message or "")}</span>')
+    _root(m).html.add_child(_panel(_esc(site.name_en), "<br>".join(lines)))
     _root(m).html.add_child(
-        Element(_legend(band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)]))
+        _Raw(_legend(band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)]))
     )
     _draw_tool(m, site.id)
-    _root(m).header.add_child(Element(f"<title>{html.escape(site.name_en)} — venue planner</title>"))
-    return _root(m).render()
+    _root(m).header.add_child(_Raw(f"<title>{_esc(site.name_en)} — venue planner</title>"))
+    return _page(m)
 
 
 _SITE_KEY = [
@@ -352,32 +408,30 @@ def _population_layer(ctx: Context, view: tuple[float, float, float, float], m: 
 
 
 def _proposal_layer(ctx: Context, site_id: str, m: folium.Map) -> None:
-    """Draw the saved proposals of a site and its sub-sites, coloured by their worst conflict."""
+    """Draw the saved proposals of a site and its sub-sites, coloured by their worst conflict.
+
+    Proposals are data written once as JSON and labelled in the browser with ``esc``:
+    nothing a planner typed is ever part of the page's markup or script.
+    """
     ids = {site_id, *ctx.sites.children(site_id)["id"]}
-    props = [p for p in ctx.proposals.list() if p.site_id in ids]
-    fg = folium.FeatureGroup(name=f"Saved proposals ({len(props)})")
-    for p in props:
-        conflicts = p.analysis.get("conflicts", [])
-        worst = next((c["severity"] for c in conflicts if c["severity"] in ("high", "medium")), None)
-        colour = _SEVERITY_COLOUR.get(worst or "", "#3182bd")
-        items = (
-            "".join(f"<li><b>{html.escape(c['severity'])}</b>: {html.escape(c['message'])}</li>" for c in conflicts)
-            or "<li>no conflicts</li>"
-        )
-        layer = folium.GeoJson(
-            shapely.geometry.mapping(p.geometry),
-            style_function=lambda _, c=colour: {"color": c, "weight": 3, "fillColor": c, "fillOpacity": 0.3},
-            tooltip=html.escape(f"{p.name} (v{p.version})"),
-        )
-        folium.Popup(
-            f"<b>{html.escape(p.name)}</b> — version {p.version} of {p.versions}<br>"
-            f"{html.escape(str(p.properties.get('use') or ''))} {p.analysis.get('area_m2', 0):,.0f} m²"
-            f"<ul style='margin:2px 0;padding-left:16px'>{items}</ul>"
-            f"<a href='/proposals/{p.id}/versions' target='_blank'>history</a>",
-            max_width=360,
-        ).add_to(layer)
-        layer.add_to(fg)
-    fg.add_to(m)
+    items = ctx.proposals.map_features(ids)
+    feats = []
+    for p in items:
+        worst = next((c["severity"] for c in p["conflicts"] if c["severity"] in ("high", "medium")), None)
+        geometry = p.pop("geometry")
+        p["colour"] = _SEVERITY_COLOUR.get(worst or "", "#3182bd")
+        feats.append('{"type":"Feature","geometry":' + geometry + ',"properties":' + json.dumps(p, ensure_ascii=False) + "}")
+    FastGeoJson(
+        _js_safe('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"),
+        name=f"Saved proposals ({len(items)})",
+        style="function (f) { var c = f.properties.colour; return {color: c, weight: 3, fillColor: c, fillOpacity: 0.3}; }",
+        tooltip="esc(p.name) + ' (v' + p.version + ')'",
+        popup="'<b class=\"proposal-name\">' + esc(p.name) + '</b> — version ' + p.version + ' of ' + p.versions + '<br>' + "
+        "esc(p.use || '') + ' ' + (p.area_m2 === null ? '' : Math.round(p.area_m2).toLocaleString('en') + ' m²') + "
+        "'<ul style=\"margin:2px 0;padding-left:16px\">' + (p.conflicts.map(function (c) { return '<li><b>' + "
+        "esc(c.severity) + '</b>: ' + esc(c.message) + '</li>'; }).join('') || '<li>no conflicts</li>') + '</ul>' + "
+        "'<a href=\"/proposals/' + esc(encodeURIComponent(p.id)) + '/versions\" target=\"_blank\">history</a>'",
+    ).add_to(m)
 
 
 _DRAW_JS = """
@@ -392,7 +446,7 @@ _DRAW_JS = """
   function render(a) {
     var c = a.conflicts.map(function (k) { return '<li class="conflict-' + k.severity + '"><b>' + esc(k.severity) + '</b>: ' + esc(k.message) + '</li>'; }).join('');
     var e = a.elevation.available ? fmt(a.elevation.elevation_m_min) + '–' + fmt(a.elevation.elevation_m_max) + ' m, slope ≤ ' + fmt(a.elevation.slope_pct_max, 1) + ' %' : esc(a.elevation.message);
-    panel.innerHTML = '<b>Footprint analysis</b> <a href="#" onclick="return closeFootprint()">×</a><br>' +
+    panel.innerHTML = '<b>Footprint analysis</b> <a href="#" id="fp-close">×</a><br>' +
       '<span id="fp-area">' + fmt(a.area_m2) + ' m²</span>, perimeter ' + fmt(a.perimeter_m) + ' m<br>' +
       'Site: ' + esc(a.site || '—') + (a.sub_site ? ' / ' + esc(a.sub_site) : '') + '<br>' +
       'People within 500 m / 1 km: ' + fmt(a.population.within_500m) + ' / ' + fmt(a.population.within_1000m) + '<br>' +
@@ -401,8 +455,12 @@ _DRAW_JS = """
       'Terrain: ' + e + '<br>' +
       (a.warnings.length ? '<i>' + esc(a.warnings.join(' ')) + '</i><br>' : '') +
       '<ul id="fp-conflicts" style="margin:4px 0;padding-left:16px">' + (c || '<li>no conflicts</li>') + '</ul>' +
-      '<input id="fp-name" placeholder="proposal name" style="width:60%"> <button id="fp-save" onclick="saveFootprint()">Save as proposal</button>' +
+      '<input id="fp-name" placeholder="proposal name" style="width:60%"> <button id="fp-save">Save as proposal</button><br>' +
+      '<input id="fp-key" type="password" placeholder="API key (editor), kept for this tab only" style="width:80%;display:' +
+      (sessionStorage.getItem('venuePlannerKey') ? 'none' : 'inline') + '">' +
       '<div id="fp-saved"></div>';
+    document.getElementById('fp-close').addEventListener('click', function (ev) { ev.preventDefault(); window.closeFootprint(); });
+    document.getElementById('fp-save').addEventListener('click', function () { window.saveFootprint(); });
   }
   map.on('draw:created', function (e) {
     last = e.layer.toGeoJSON().geometry;
@@ -416,9 +474,22 @@ _DRAW_JS = """
   window.closeFootprint = function () { panel.style.display = 'none'; return false; };
   window.saveFootprint = function () {
     var name = document.getElementById('fp-name').value || 'Untitled proposal';
-    fetch('/proposals', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({name: name, footprint: last, site_id: SITE})})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, b: b}; }); })
-      .then(function (x) { document.getElementById('fp-saved').innerHTML = x.ok ? 'Saved as <b id="fp-saved-id">' + esc(x.b.id) + '</b> (version ' + x.b.version + ')' : esc(x.b.error.message); });
+    var typed = document.getElementById('fp-key').value.trim();
+    if (typed) { sessionStorage.setItem('venuePlannerKey', typed); }
+    var key = sessionStorage.getItem('venuePlannerKey');
+    var out = document.getElementById('fp-saved');
+    if (!key) { out.innerHTML = '<span id="fp-need-key">Saving needs an API key with the editor role: type it above.</span>'; return; }
+    fetch('/proposals', {method: 'POST', headers: {'content-type': 'application/json', 'authorization': 'Bearer ' + key},
+      body: JSON.stringify({name: name, footprint: last, site_id: SITE})})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, b: b}; }); })
+      .then(function (x) {
+        if (x.status === 401 || x.status === 403) {
+          sessionStorage.removeItem('venuePlannerKey');
+          document.getElementById('fp-key').style.display = 'inline';
+        }
+        out.innerHTML = x.ok ? 'Saved as <b id="fp-saved-id">' + esc(x.b.id) + '</b> (version ' + x.b.version + ')'
+          : '<span id="fp-save-error">' + esc(x.b.error.message) + '</span>';
+      });
   };
 })();
 """
@@ -437,13 +508,13 @@ def _draw_tool(m: folium.Map, site_id: str) -> None:
         [("leaflet_draw_css", "leaflet-draw/leaflet.draw.css")],
     ).add_to(m)
     _root(m).html.add_child(
-        Element(
+        _Raw(
             '<div id="footprint-panel" style="display:none;position:fixed;top:170px;left:60px;z-index:1000;'
             "max-width:420px;background:rgba(255,255,255,.95);padding:8px 12px;border-radius:6px;"
             'font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)"></div>'
         )
     )
-    _script(m, _DRAW_JS.replace("MAP", m.get_name()).replace("SITE", json.dumps(site_id)))
+    _script(m, _DRAW_JS.replace("MAP", m.get_name()).replace("SITE", _js_json(site_id)))
 
 
 class _Raw(Element):
@@ -514,7 +585,7 @@ def _legend(
 
 
 def _band_popup(props: dict[str, Any], mode: str) -> str:
-    lines = "".join(f"<li>{html.escape(line)}: {len(names)}</li>" for line, names in sorted(props["stations"].items()))
+    lines = "".join(f"<li>{_esc(line)}: {len(names)}</li>" for line, names in sorted(props["stations"].items()))
     return (
         f"<b>{props['minutes']:g} min by {mode}</b><br>"
         f"{props['population']:,.0f} people ({100 * props['population_share']:.2f} % of Beijing)<br>"
@@ -584,7 +655,7 @@ def _access_routes(ctx: Context, site_id: str, m: folium.Map) -> None:
             color=_ROUTE_COLOURS[i % len(_ROUTE_COLOURS)],
             weight=5,
             opacity=0.85,
-            tooltip=html.escape(f"From {a.label}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.1f} km"),
+            tooltip=_esc(f"From {a.label}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.1f} km"),
         ).add_to(fg)
         drawn += 1
     if drawn:
@@ -641,7 +712,7 @@ def route_map(
             weight=7 if rank == 0 else 4,
             opacity=0.9 if rank == 0 else 0.7,
             dash_array=None if rank == 0 else "10 8",
-            tooltip=html.escape(f"{name}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.2f} km"),
+            tooltip=_esc(f"{name}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.2f} km"),
         ).add_to(group)
         group.add_to(m)
     for rank, r in enumerate(routes):
@@ -650,12 +721,12 @@ def route_map(
         rows.append(
             f"<tr><td style='color:{_ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)]}'>&#9632; {rank}</td>"
             f"<td>{_fmt_min(r.travel_time_s)}</td><td>{r.length_m / 1000:.2f} km</td><td>{overlap:.0f}%</td>"
-            f"<td>{html.escape(', '.join(main))}</td></tr>"
+            f"<td>{_esc(', '.join(main))}</td></tr>"
         )
     for p, label, colour in ((a, "Origin", "#1a9850"), (b, "Destination", "#d73027")):
         folium.CircleMarker(
             [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color=colour, fill_opacity=1,
-            tooltip=html.escape(f"{label}: {p.label} (snapped {p.snap.distance_m:.0f} m)"),
+            tooltip=_esc(f"{label}: {p.label} (snapped {p.snap.distance_m:.0f} m)"),
         ).add_to(m)  # fmt: skip
     folium.LayerControl(collapsed=False).add_to(m)
     m.fit_bounds([[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]])
@@ -665,13 +736,13 @@ def route_map(
         + "".join(rows)
         + "</table>"
     )
-    body = f"{html.escape(a.label)} → {html.escape(b.label)}<br>{mode}, {metric}<br>{table}"
+    body = f"{_esc(a.label)} → {_esc(b.label)}<br>{mode}, {metric}<br>{table}"
     _root(m).html.add_child(_panel("Access routes", body))
-    _root(m).header.add_child(Element("<title>Routes — venue planner</title>"))
-    return _root(m).render()
+    _root(m).header.add_child(_Raw("<title>Routes — venue planner</title>"))
+    return _page(m)
 
 
-def _figure_row(ctx: Context, r: dict[str, Any]) -> str:
+def _figure_row(ctx: Context, r: dict[str, Any], counts: dict[str, int]) -> str:
     """Return a table row of a site's key figures (blank where the networks do not reach)."""
     sid = str(r["id"])
     people = airport = "—"
@@ -693,10 +764,10 @@ def _figure_row(ctx: Context, r: dict[str, Any]) -> str:
     d = distance_m(float(r["centre_lon"]), float(r["centre_lat"]), st.geometry.x.to_numpy(), st.geometry.y.to_numpy())
     j = int(np.argmin(d))
     ids = {sid, *ctx.sites.children(sid)["id"]}
-    count = sum(n for s_, n in ctx.proposals.count_by_site().items() if s_ in ids)
+    count = sum(n for s_, n in counts.items() if s_ in ids)
     return (
-        f'<tr><td><a href="/maps/sites/{sid}">{html.escape(str(r["name_en"]))}</a> {html.escape(str(r["name_zh"]))}</td>'
-        f"<td align=right>{people}</td><td>{html.escape(str(st['name'].iloc[j]))} ({d[j]:,.0f} m)</td>"
+        f'<tr><td><a href="/maps/sites/{_esc(sid)}">{_esc(str(r["name_en"]))}</a> {_esc(str(r["name_zh"]))}</td>'
+        f"<td align=right>{people}</td><td>{_esc(str(st['name'].iloc[j]))} ({d[j]:,.0f} m)</td>"
         f"<td align=right>{airport}</td><td align=right>{count}</td></tr>"
     )
 
@@ -714,10 +785,10 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
             outline = folium.GeoJson(
                 shapely.geometry.mapping(row.geometry),
                 style_function=lambda _, c=colour: {"color": c, "weight": 2, "fillOpacity": 0.1},
-                tooltip=html.escape(f"{row['name_en']} {row['name_zh']}"),
+                tooltip=_esc(f"{row['name_en']} {row['name_zh']}"),
             )
             folium.Popup(
-                f'<a href="/maps/sites/{row["id"]}">{html.escape(str(row["name_en"]))}</a><br>{row["kind"]}',
+                f'<a href="/maps/sites/{row["id"]}">{_esc(str(row["name_en"]))}</a><br>{row["kind"]}',
                 max_width=260,
             ).add_to(outline)
             outline.add_to(fg)
@@ -725,7 +796,8 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
     folium.LayerControl(collapsed=False).add_to(m)
     minx, miny, maxx, maxy = df.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    rows = "".join(_figure_row(ctx, r) for r in df[df["kind"] != "sub_site"].to_dict("records"))
+    counts = ctx.proposals.count_by_site()  # one query for the whole table
+    rows = "".join(_figure_row(ctx, r, counts) for r in df[df["kind"] != "sub_site"].to_dict("records"))
     table = (
         "<table id='site-figures' style='border-collapse:collapse;font-size:12px'>"
         "<tr><th align=left>Site</th><th>People ≤ 15 min drive</th><th>Nearest subway</th>"
@@ -736,8 +808,8 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
         "<a href='/maps/coverage'>Coverage and gaps</a> · <a href='/docs'>API</a> · <a href='/ogc'>OGC API</a><br>"
     )
     _root(m).html.add_child(_panel("Beijing venue and heritage-site planner", links + table))
-    _root(m).header.add_child(Element("<title>Sites — venue planner</title>"))
-    return _root(m).render()
+    _root(m).header.add_child(_Raw("<title>Sites — venue planner</title>"))
+    return _page(m)
 
 
 _SHARE_CLASSES = (
@@ -764,7 +836,7 @@ def coverage_map(
         folium.GeoJson(
             shapely.geometry.mapping(outlines[int(r["township_id"])]),
             style_function=lambda _, c=colour: {"color": "#555", "weight": 0.6, "fillColor": c, "fillOpacity": 0.45},
-            tooltip=html.escape(
+            tooltip=_esc(
                 f"{r['district']} {r['township']}: {100 * share:.0f} % of {int(r['population']):,} people "
                 f"within {minutes:g} min ({float(r['uncovered']):,.0f} not)"
             ),
@@ -784,7 +856,7 @@ def coverage_map(
     for p, fig in zip(sc.places, sc.per_site, strict=True):
         folium.CircleMarker(
             [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color="#ffff33", fill_opacity=1,
-            tooltip=html.escape(f"{p.label}: {fig.population:,.0f} people within {minutes:g} min"),
+            tooltip=_esc(f"{p.label}: {fig.population:,.0f} people within {minutes:g} min"),
         ).add_to(fg)  # fmt: skip
     fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -802,7 +874,7 @@ def coverage_map(
     )
     _root(m).html.add_child(_panel("Coverage and gaps", body))
     _root(m).html.add_child(
-        Element(
+        _Raw(
             _legend(
                 "Township people within reach",
                 [(c, label) for _, c, label in _SHARE_CLASSES],
@@ -810,8 +882,8 @@ def coverage_map(
             )
         )
     )
-    _root(m).header.add_child(Element("<title>Coverage — venue planner</title>"))
-    return _root(m).render()
+    _root(m).header.add_child(_Raw("<title>Coverage — venue planner</title>"))
+    return _page(m)
 
 
 _PLANNER_JS = """
@@ -845,6 +917,7 @@ _PLANNER_JS = """
     markers.clearLayers();
     window.runPlanner();
   };
+  document.getElementById('pick-go').addEventListener('click', function () { window.pickSites(); });
   function fail(b) { status('<span id="planner-error" style="color:#b2182b">' + esc(b.error ? b.error.message : b) + '</span>'); }
   window.runPlanner = function () {
     results.clearLayers();
@@ -915,13 +988,13 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
     m = _new_map((39.905, 116.39), basemap=basemap, zoom=12)
     df = ctx.sites.frame()
     opts = "".join(
-        f'<option value="{r["id"]}">{html.escape(str(r["name_en"]))}</option>' for r in df.to_dict("records")
+        f'<option value="{_esc(r["id"])}">{_esc(str(r["name_en"]))}</option>' for r in df.to_dict("records")
     )
     if kind == "route":
         form = (
             "Click the origin, then the destination, or pick two sites:<br>"
             f"<select id='pick-a'>{opts}</select> → <select id='pick-b'>{opts}</select> "
-            "<button onclick='pickSites()'>Route</button><br>"
+            "<button id='pick-go'>Route</button><br>"
             "<select id='mode'><option>drive</option><option>walk</option></select> "
             "<select id='metric'><option>fastest</option><option>shortest</option></select> "
             "alternatives <select id='alternatives'><option>1</option><option>2</option><option selected>3</option></select><br>"
@@ -931,7 +1004,7 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
     else:
         form = (
             "Click a point, or pick a site:<br>"
-            f"<select id='pick-a'>{opts}</select> <button onclick='pickSites()'>Isochrones</button><br>"
+            f"<select id='pick-a'>{opts}</select> <button id='pick-go'>Isochrones</button><br>"
             "<select id='mode'><option>drive</option><option>walk</option></select> "
             "bands <input id='bands' value='5,10,15,30' style='width:90px'> min "
             "<label><input type='checkbox' id='reverse'> to the point</label>"
@@ -942,10 +1015,10 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
     colours = list(_ROUTE_COLOURS) if kind == "route" else list(BAND_COLOURS)
     js = (
         _PLANNER_JS.replace("MAP", m.get_name())
-        .replace("PAGEKIND", json.dumps(kind))
-        .replace("COLOURS", json.dumps(colours))
+        .replace("PAGEKIND", _js_json(kind))
+        .replace("COLOURS", _js_json(colours))
     )
     _script(m, js)
     folium.LayerControl(collapsed=True).add_to(m)
-    _root(m).header.add_child(Element(f"<title>{title} — venue planner</title>"))
-    return _root(m).render()
+    _root(m).header.add_child(_Raw(f"<title>{title} — venue planner</title>"))
+    return _page(m)

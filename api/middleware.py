@@ -23,7 +23,7 @@ from typing import Any
 
 from api.errors import error_body
 
-__all__ = ["BodyGuard", "RequestContext", "request_id_of"]
+__all__ = ["NONCE_TOKEN", "BodyGuard", "RequestContext", "request_id_of"]
 
 log = logging.getLogger("api.access")
 
@@ -43,6 +43,8 @@ CSP_PAGE = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'self'; form-action 'self'"
 )
 CSP_API = "default-src 'none'; frame-ancestors 'none'"
+# Pages mark their own scripts with this token; each answer swaps in a fresh nonce.
+NONCE_TOKEN = "__CSP_NONCE__"
 
 
 def request_id_of(scope: Scope) -> str:
@@ -115,9 +117,23 @@ class RequestContext:
             await _send_json(send, 400, body, [rid_header])
             return
         status = 0
+        nonce = scope["state"]["csp_nonce"]
+        held: Message | None = None  # an HTML answer's start, held until its body is whole
+        parts: list[bytes] = []
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, held
+            if held is not None and message["type"] == "http.response.body":
+                parts.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = b"".join(parts).replace(NONCE_TOKEN.encode(), nonce.encode())
+                held["headers"] = [(k, v) for k, v in held["headers"] if k.lower() != b"content-length"] + [
+                    (b"content-length", str(len(body)).encode())
+                ]
+                await send(held)
+                await send({"type": "http.response.body", "body": body})
+                return
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 out = list(message.get("headers", []))
@@ -127,13 +143,13 @@ class RequestContext:
                     out.append((b"x-content-type-options", b"nosniff"))
                 ctype = next((v for k, v in out if k.lower() == b"content-type"), b"")
                 if b"content-security-policy" not in names:
-                    if ctype.startswith(b"text/html"):
-                        csp = CSP_PAGE.format(nonce=scope["state"]["csp_nonce"])
-                    else:
-                        csp = CSP_API
+                    csp = CSP_PAGE.format(nonce=nonce) if ctype.startswith(b"text/html") else CSP_API
                     out.append((b"content-security-policy", csp.encode()))
                     out.append((b"referrer-policy", b"same-origin"))
                 message["headers"] = out
+                if ctype.startswith(b"text/html"):
+                    held = message
+                    return
             await send(message)
 
         try:

@@ -6,18 +6,25 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from geojson_pydantic import Feature, FeatureCollection, MultiPolygon, Polygon
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AccessInfo",
     "GeoJSONResponse",
     "Health",
     "LayerInfo",
+    "RequestModel",
     "SiteCollection",
     "SiteDetail",
     "SiteFeature",
     "SiteProperties",
 ]
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused (422 naming the field), numbers must be finite."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class GeoJSONResponse(JSONResponse):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_AREA_M2",
+    "MAX_REPAIR_VERTICES",
     "MAX_VERTICES",
     "Conflict",
     "Footprint",
@@ -39,6 +40,9 @@ __all__ = [
 MAX_AREA_M2 = 5_000_000.0
 MAX_VERTICES = 10_000
 MAX_REPAIR_CHANGE = 0.01
+# GEOS's make_valid grows steeply with crossings (a 200-vertex scribble took 5 s, 400
+# took 52 s): larger invalid polygons are refused with where they cross, not repaired.
+MAX_REPAIR_VERTICES = 100
 # Beijing municipality (from the township polygons), rounded out.
 _BEIJING = (115.41, 39.44, 117.51, 41.06)
 
@@ -87,12 +91,19 @@ def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
     return shapely.MultiPolygon(flat) if flat else shapely.Polygon()
 
 
-def parse_footprint(doc: Any, *, label: str = "footprint") -> Footprint:  # noqa: ANN401 - parsed JSON
+def parse_footprint(
+    doc: Any,  # noqa: ANN401 - parsed JSON
+    *,
+    label: str = "footprint",
+    max_vertices: int = MAX_VERTICES,
+    max_area_m2: float | None = MAX_AREA_M2,
+) -> Footprint:
     """Validate a GeoJSON Polygon or MultiPolygon (or a Feature of one) in WGS84.
 
-    Invalid polygons (self-intersections, bow-ties) are repaired with ``make_valid`` and
-    a warning, unless the repair changes the area by more than 1 %, which is refused
-    with the reason.
+    This is the one polygon rule of the planner (footprints, parcels and closure areas).
+    Invalid polygons (self-intersections, bow-ties) of at most `MAX_REPAIR_VERTICES`
+    vertices are repaired with ``make_valid`` and a warning, unless the repair changes
+    the area by more than 1 %; larger ones, and those, are refused with where they cross.
 
     Raises
     ------
@@ -116,9 +127,9 @@ def parse_footprint(doc: Any, *, label: str = "footprint") -> Footprint:  # noqa
     if geom.is_empty:
         raise InvalidGeometryError(f"`{label}` is empty; draw at least one ring of three or more points.")
     n = shapely.get_num_coordinates(geom)
-    if n > MAX_VERTICES:
+    if n > max_vertices:
         raise InvalidGeometryError(
-            f"`{label}` has {n} vertices; at most {MAX_VERTICES} are allowed. Simplify it first."
+            f"`{label}` has {n} vertices; at most {max_vertices} are allowed. Simplify it first."
         )
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
@@ -128,6 +139,11 @@ def parse_footprint(doc: Any, *, label: str = "footprint") -> Footprint:  # noqa
     utm = to_utm_geom(geom, name=label)
     if not utm.is_valid:
         reason = explain_validity(geom)
+        if n > MAX_REPAIR_VERTICES:
+            raise InvalidGeometryError(
+                f"`{label}` is not a valid polygon ({reason}); it has {n} vertices, more than the "
+                f"{MAX_REPAIR_VERTICES} that are repaired automatically. Redraw it without crossing edges."
+            )
         fixed = _polygonal(shapely.make_valid(utm))
         before = abs(_signed_area(utm))
         change = abs(fixed.area - before) / max(before, fixed.area) if max(before, fixed.area) > 0 else 1.0
@@ -143,9 +159,9 @@ def parse_footprint(doc: Any, *, label: str = "footprint") -> Footprint:  # noqa
     area = float(utm.area)
     if area <= 0:
         raise InvalidGeometryError(f"`{label}` has no area.")
-    if area > MAX_AREA_M2:
+    if max_area_m2 is not None and area > max_area_m2:
         raise InvalidGeometryError(
-            f"`{label}` covers {area / 1e6:.2f} km²; at most {MAX_AREA_M2 / 1e6:g} km² are allowed for one footprint."
+            f"`{label}` covers {area / 1e6:.2f} km²; at most {max_area_m2 / 1e6:g} km² are allowed for one footprint."
         )
     if not warnings:  # keep the drawing, at 1e-7 degrees (about 1 cm)
         geom = shapely.set_coordinates(geom, np.round(shapely.get_coordinates(geom), 7))

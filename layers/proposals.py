@@ -9,6 +9,7 @@ deleted (its history stays, and `ProposalStore.undelete` brings it back).
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 import re
@@ -26,7 +27,7 @@ import shapely
 from geo.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
 __all__ = ["Proposal", "ProposalStore"]
 
@@ -77,6 +78,53 @@ def _as_type(geom: shapely.Geometry, geom_type: object) -> shapely.Geometry:
     if geom_type == "Polygon" and geom.geom_type == "MultiPolygon" and len(geom.geoms) == 1:
         return geom.geoms[0]
     return geom
+
+
+_COLUMNS = (
+    "v.proposal_id, v.version, l.n, v.name, v.site_id, v.geometry, v.properties, v.analysis, v.note, "
+    "v.created_at, p.created_at, p.deleted_at"
+)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """Parse a stored JSON object; anything else (a list, a broken value) reads as empty."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _clean_conflicts(text: object) -> list[dict[str, str]]:
+    try:
+        items = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return []
+    if not isinstance(items, list):
+        return []
+    return [
+        {"severity": str(c["severity"]), "message": str(c["message"])}
+        for c in items
+        if isinstance(c, dict) and isinstance(c.get("severity"), str) and isinstance(c.get("message"), str)
+    ]
+
+
+def _row_to_proposal(r: tuple[Any, ...]) -> Proposal:
+    pid, version, n, name, site_id, geometry, properties, analysis, note, v_created, p_created, deleted = r
+    return Proposal(
+        id=str(pid),
+        version=int(version),
+        versions=int(n),
+        name=str(name),
+        site_id=site_id,
+        geometry=shapely.from_geojson(geometry),
+        properties=_json_object(properties),
+        analysis=_json_object(analysis),
+        note=note,
+        created_at=str(p_created),
+        updated_at=str(v_created),
+        deleted=deleted is not None,
+    )
 
 
 def _now() -> str:
@@ -232,24 +280,77 @@ class ProposalStore:
             ).fetchall()
             return [self._version(con, proposal_id, int(r[0])) for r in rows]
 
-    def list(self, *, site_id: str | None = None, include_deleted: bool = False) -> list[Proposal]:
-        """Return the latest version of every proposal (of one site), newest first."""
+    def list(
+        self, *, site_id: str | None = None, site_ids: Iterable[str] | None = None, include_deleted: bool = False
+    ) -> list[Proposal]:
+        """Return the latest version of every proposal (of one site, or of several), newest first.
+
+        One query, however many proposals are stored.
+        """
+        wanted = [site_id] if site_id is not None else (sorted(set(site_ids)) if site_ids is not None else None)
+        where = "" if include_deleted else "p.deleted_at IS NULL"
+        args: list[Any] = []
+        if wanted is not None:
+            where += (" AND " if where else "") + f"v.site_id IN ({','.join('?' * len(wanted))})"
+            args += wanted
         with self._connect() as con:
-            ids = con.execute(
-                "SELECT id FROM proposals WHERE (? OR deleted_at IS NULL) ORDER BY created_at DESC", (include_deleted,)
+            rows = con.execute(
+                f"SELECT {_COLUMNS} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+                "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
+                "ON l.proposal_id = v.proposal_id AND l.latest = v.version "
+                + (f"WHERE {where} " if where else "")
+                + "ORDER BY p.created_at DESC, p.id",
+                args,
             ).fetchall()
-            out = [self._latest(con, str(r[0]), include_deleted=True) for r in ids]
-        if site_id is not None:
-            out = [p for p in out if p.site_id == site_id]
+        return [_row_to_proposal(r) for r in rows]
+
+    def map_features(self, site_ids: Iterable[str]) -> builtins.list[dict[str, Any]]:
+        """Return what a site page draws of the live proposals of some sites: one query, no full analyses.
+
+        Each item has ``id``, ``version``, ``versions``, ``name``, ``use``, ``area_m2``,
+        ``conflicts`` (severity and message; malformed entries left out) and ``geometry``
+        (GeoJSON text).
+        """
+        wanted = sorted(set(site_ids))
+        if not wanted:
+            return []
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT v.proposal_id, v.version, l.n, v.name, json_extract(v.properties, '$.use'), "
+                "json_extract(v.analysis, '$.area_m2'), json_extract(v.analysis, '$.conflicts'), v.geometry "
+                "FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+                "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
+                "ON l.proposal_id = v.proposal_id AND l.latest = v.version "
+                f"WHERE p.deleted_at IS NULL AND v.site_id IN ({','.join('?' * len(wanted))}) "
+                "ORDER BY p.created_at DESC, p.id",
+                wanted,
+            ).fetchall()
+        out: builtins.list[dict[str, Any]] = []
+        for pid, version, n, name, use, area, conflicts, geometry in rows:
+            out.append(
+                {
+                    "id": str(pid),
+                    "version": int(version),
+                    "versions": int(n),
+                    "name": str(name),
+                    "use": use if isinstance(use, str) else None,
+                    "area_m2": float(area) if isinstance(area, int | float) else None,
+                    "conflicts": _clean_conflicts(conflicts),
+                    "geometry": str(geometry),
+                }
+            )
         return out
 
     def count_by_site(self) -> dict[str, int]:
-        """Return how many live proposals each site has."""
-        counts: dict[str, int] = {}
-        for p in self.list():
-            if p.site_id:
-                counts[p.site_id] = counts.get(p.site_id, 0) + 1
-        return counts
+        """Return how many live proposals each site has (one query)."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT v.site_id, COUNT(*) FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+                "JOIN (SELECT proposal_id, MAX(version) AS latest FROM versions GROUP BY proposal_id) l "
+                "ON l.proposal_id = v.proposal_id AND l.latest = v.version "
+                "WHERE p.deleted_at IS NULL AND v.site_id IS NOT NULL GROUP BY v.site_id"
+            ).fetchall()
+        return {str(site): int(n) for site, n in rows}
 
     def check(self) -> str:
         """Return SQLite's integrity check ("ok" when the file is sound)."""
@@ -385,24 +486,11 @@ class ProposalStore:
     @staticmethod
     def _version(con: sqlite3.Connection, pid: str, version: int) -> Proposal:
         row = con.execute(
-            "SELECT v.version, v.name, v.site_id, v.geometry, v.properties, v.analysis, v.note, v.created_at, "
-            "p.created_at, p.deleted_at, (SELECT COUNT(*) FROM versions WHERE proposal_id = v.proposal_id) "
-            "FROM versions v JOIN proposals p ON p.id = v.proposal_id WHERE v.proposal_id = ? AND v.version = ?",
-            (pid, version),
+            f"SELECT {_COLUMNS} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+            "JOIN (SELECT proposal_id, COUNT(*) AS n FROM versions WHERE proposal_id = ? GROUP BY proposal_id) l "
+            "ON l.proposal_id = v.proposal_id WHERE v.proposal_id = ? AND v.version = ?",
+            (pid, pid, version),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"proposal {pid!r} has no version {version}.")
-        return Proposal(
-            id=pid,
-            version=int(row[0]),
-            versions=int(row[10]),
-            name=str(row[1]),
-            site_id=row[2],
-            geometry=shapely.from_geojson(row[3]),
-            properties=json.loads(row[4]),
-            analysis=json.loads(row[5]),
-            note=row[6],
-            created_at=str(row[8]),
-            updated_at=str(row[7]),
-            deleted=row[9] is not None,
-        )
+        return _row_to_proposal(row)

@@ -17,7 +17,8 @@ import numpy as np
 import shapely
 
 from geo.crs import lonlat_to_utm
-from geo.errors import InvalidGeometryError, InvalidInputError, NoRouteError, OutsideCoverageError
+from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
+from geo.footprints import parse_footprint
 from geo.network import check_mode
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
 from layers.networks import NetworkStore, RoadNetwork, site_access
@@ -35,6 +36,7 @@ BEIJING_BBOX = (115.41, 39.44, 117.51, 41.06)
 MAX_STOPS = 25
 MAX_OPTIMISED_STOPS = 10
 MAX_MATRIX_CELLS = 10_000
+MAX_AREA_VERTICES = 2_000  # of one closure area
 
 
 Place = tuple[float, float] | str
@@ -375,21 +377,9 @@ def overlap_with_best(routes: list[Route]) -> list[float]:
 
 
 def parse_polygon(geojson: dict[str, Any], *, label: str) -> shapely.Geometry:
-    """Return a valid WGS84 polygon from a GeoJSON Polygon/MultiPolygon/Feature."""
-    if not isinstance(geojson, dict):
-        raise InvalidGeometryError(f"`{label}` must be a GeoJSON object; got {type(geojson).__name__}.")
-    geom = geojson.get("geometry") if geojson.get("type") == "Feature" else geojson
-    try:
-        shape = shapely.geometry.shape(geom)
-    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
-        raise InvalidGeometryError(f"`{label}` is not valid GeoJSON geometry: {exc}.") from exc
-    if shape.geom_type not in ("Polygon", "MultiPolygon"):
-        raise InvalidGeometryError(f"`{label}` must be a Polygon or MultiPolygon; got {shape.geom_type}.")
-    if shape.is_empty:
-        raise InvalidGeometryError(f"`{label}` is empty.")
-    minx, miny, maxx, maxy = shape.bounds
-    check_lonlat(minx, miny, label=label)
-    check_lonlat(maxx, maxy, label=label)
-    if not shape.is_valid:
-        shape = shapely.make_valid(shape)
-    return shape
+    """Return a valid WGS84 polygon from a GeoJSON Polygon/MultiPolygon/Feature (a closure area).
+
+    The footprints' rule (`geo.footprints.parse_footprint`) with at most
+    `MAX_AREA_VERTICES` vertices and no area limit.
+    """
+    return parse_footprint(geojson, label=label, max_vertices=MAX_AREA_VERTICES, max_area_m2=None).geometry

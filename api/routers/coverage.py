@@ -13,6 +13,7 @@ from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.routers.routes import OSM_CREDIT, Endpoint, ModeT, PlaceIn, endpoint, to_place
+from api.schemas import RequestModel
 from geo.coverage import Choice
 from geo.isochrones import DEFAULT_BANDS_MIN, MAX_MINUTES
 from layers.coverage import MAX_CANDIDATES, MAX_SITES, BandFigures
@@ -23,7 +24,7 @@ POPULATION_CREDIT = "Population: WorldPop (www.worldpop.org, CC BY 4.0), spread 
 ATTRIBUTION = f"{OSM_CREDIT}; {POPULATION_CREDIT}"
 
 
-class IsochroneRequest(BaseModel):
+class IsochroneRequest(RequestModel):
     """Bands of travel time around a place."""
 
     origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
@@ -117,7 +118,7 @@ def post_isochrones(
     return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION)
 
 
-class CoverageRequest(BaseModel):
+class CoverageRequest(RequestModel):
     """A set of sites and a travel time."""
 
     sites: list[PlaceIn] = Field(description=f"Sites or points (at most {MAX_SITES})")
@@ -254,7 +255,7 @@ def post_gaps(req: GapsRequest, ctx: Annotated[Context, Depends(get_context)], f
     return vector_response(feats, out, fmt=format, layer="coverage-gaps", attribution=ATTRIBUTION)
 
 
-class ChooseRequest(BaseModel):
+class ChooseRequest(RequestModel):
     """Candidate sites to choose from."""
 
     candidates: list[PlaceIn] = Field(description=f"2 to {MAX_CANDIDATES} sites or points")

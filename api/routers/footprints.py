@@ -16,6 +16,7 @@ from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.routers.routes import OSM_CREDIT
+from api.schemas import RequestModel
 from geo import footprints as fp
 from geo.errors import InvalidInputError
 from layers.footprints import DEFAULT_BUFFER_M
@@ -30,7 +31,7 @@ GeoJSONGeometry = dict[str, Any]
 NEAR_SITE_M = 500.0
 
 
-class FootprintIn(BaseModel):
+class FootprintIn(RequestModel):
     """A proposed footprint and what it is for."""
 
     footprint: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon (or a Feature), WGS84 lon/lat")
@@ -106,7 +107,7 @@ class Alternative(FootprintIn):
     name: str = Field(min_length=1, max_length=100)
 
 
-class CompareRequest(BaseModel):
+class CompareRequest(RequestModel):
     """Alternatives for one site."""
 
     alternatives: list[Alternative] = Field(min_length=2, max_length=10)
@@ -147,7 +148,7 @@ def compare(req: CompareRequest, ctx: Annotated[Context, Depends(get_context)]) 
     )
 
 
-class BuildableRequest(BaseModel):
+class BuildableRequest(RequestModel):
     """A parcel and the zones to keep clear."""
 
     parcel: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon, WGS84")
@@ -176,7 +177,7 @@ def buildable(
     )
 
 
-class SetbackRequest(BaseModel):
+class SetbackRequest(RequestModel):
     """A footprint grown or shrunk."""
 
     footprint: GeoJSONGeometry
@@ -218,7 +219,7 @@ class ProposalIn(FootprintIn):
     buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=1000)
 
 
-class ProposalUpdate(BaseModel):
+class ProposalUpdate(RequestModel):
     """Changes to a proposal; what is absent is carried over. Each update is a new version."""
 
     name: str | None = Field(None, min_length=1, max_length=200)
@@ -397,7 +398,7 @@ def proposal_versions(proposal_id: str, ctx: Annotated[Context, Depends(get_cont
     return [_out(p) for p in ctx.proposals.versions(proposal_id)]
 
 
-class RestoreRequest(BaseModel):
+class RestoreRequest(RequestModel):
     """Which version to bring back."""
 
     version: int = Field(ge=1)

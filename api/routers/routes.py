@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.schemas import GeoJSONResponse
+from api.schemas import GeoJSONResponse, RequestModel
 from geo.errors import InvalidInputError
 from geo.routing import Route
 from layers.routing import MAX_MATRIX_CELLS, MAX_STOPS, Closures, Place, ResolvedPlace, overlap_with_best, parse_polygon
@@ -26,20 +26,25 @@ ModeT = Literal["drive", "walk"]
 MetricT = Literal["fastest", "shortest"]
 
 
-class LonLat(BaseModel):
+class LonLat(RequestModel):
     """A WGS84 point."""
 
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
 
 
-class SiteRef(BaseModel):
+class SiteRef(RequestModel):
     """A site of the catalogue, by id or name."""
 
     site: str = Field(min_length=1, max_length=100)
 
 
-PlaceIn = LonLat | SiteRef | Annotated[list[float], Field(min_length=2, max_length=2)] | str
+PlaceIn = (
+    LonLat
+    | SiteRef
+    | Annotated[list[float], Field(min_length=2, max_length=2)]
+    | Annotated[str, Field(min_length=1, max_length=200)]
+)
 
 
 def to_place(p: PlaceIn) -> Place:
@@ -59,10 +64,10 @@ def to_place(p: PlaceIn) -> Place:
     return p.strip()
 
 
-class ClosuresIn(BaseModel):
+class ClosuresIn(RequestModel):
     """Event closures: streets by name and avoid-areas as GeoJSON polygons."""
 
-    streets: list[str] = Field(default_factory=list, max_length=50)
+    streets: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=50)
     areas: list[dict[str, Any]] = Field(
         default_factory=list, max_length=20, description="GeoJSON Polygon, MultiPolygon or Feature"
     )
@@ -75,7 +80,7 @@ class ClosuresIn(BaseModel):
         )
 
 
-class RouteRequest(BaseModel):
+class RouteRequest(RequestModel):
     """A route between two places."""
 
     origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
@@ -129,7 +134,7 @@ class RouteCollection(FeatureCollection[RouteFeature]):
     attribution: str = OSM_CREDIT
 
 
-class MatrixRequest(BaseModel):
+class MatrixRequest(RequestModel):
     """Many-to-many travel costs."""
 
     origins: list[PlaceIn] = Field(min_length=1, max_length=MAX_MATRIX_CELLS)
@@ -152,7 +157,7 @@ class MatrixResponse(BaseModel):
     attribution: str = OSM_CREDIT
 
 
-class ItineraryRequest(BaseModel):
+class ItineraryRequest(RequestModel):
     """A trip through ordered stops."""
 
     stops: list[PlaceIn] = Field(min_length=2, max_length=MAX_STOPS)

@@ -116,7 +116,7 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
         assert "Saved proposals" in str(got["layers"]), sid
         assert "Population density" in str(got["layers"]), sid
         controls = browser.execute_script(
-            "return ['.leaflet-control-scale', '.leaflet-control-measure', '.leaflet-control-minimap',"
+            "return ['.leaflet-control-scale', '.polyline-measure-unicode-icon', '.leaflet-control-minimap',"
             " '.leaflet-draw', '[class*=fullscreen]'].map(function (c) { return !!document.querySelector(c); })"
         )
         assert all(controls), (sid, controls)
