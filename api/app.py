@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import reader
 from api.context import Context
 from api.errors import install_error_handlers
 from api.maps import warm_site_pages
@@ -81,8 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["etag", "x-request-id"],
         )
     app.add_middleware(RequestContext, allowed_hosts=settings.allowed_hosts)
+    app.include_router(health.router)
     for r in (
-        health.router,
         layers.router,
         sites.router,
         routes.router,
@@ -91,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maps.router,
         ogc.router,
     ):
-        app.include_router(r)
+        app.include_router(r, dependencies=[Depends(reader)])
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get("/", include_in_schema=False, response_model=None)

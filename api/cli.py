@@ -15,6 +15,7 @@ from geo.errors import PlannerError
 
 if TYPE_CHECKING:
     from api.context import Context
+    from layers.keys import KeyStore
 
 __all__ = ["main"]
 
@@ -40,6 +41,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         flush=True,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def _keys(settings: Settings) -> KeyStore:
+    from layers.keys import KeyStore
+
+    return KeyStore(settings.data_dir / "keys.sqlite")
+
+
+def cmd_keys_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Create an API key; the key alone is printed on the last line (it is stored only hashed)."""
+    key = _keys(settings).add(args.name, role=args.role)
+    print(f"venue-planner: key {args.name!r} ({args.role}) created; it is shown only now:", file=sys.stderr)
+    print(key)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    """List the keys (names, roles, dates; never the keys)."""
+    for k in _keys(settings).list():
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        print(f"{k.name}\t{k.role}\tcreated {k.created_at}\t{state}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke a key by name."""
+    _keys(settings).revoke(args.name)
+    print(f"venue-planner: key {args.name!r} revoked.")
     return 0
 
 
@@ -250,6 +280,16 @@ def build_parser() -> argparse.ArgumentParser:
     pi = props.add_parser("import", help="import an export (all or nothing)")
     pi.add_argument("file")
     pi.set_defaults(func=cmd_proposals_import)
+
+    keys = sub.add_parser("keys", help="API keys for writes").add_subparsers(dest="keys_cmd", required=True)
+    ka = keys.add_parser("add", help="create a key; it is printed alone on the last line")
+    ka.add_argument("name")
+    ka.add_argument("--role", choices=["viewer", "editor", "admin"], required=True)
+    ka.set_defaults(func=cmd_keys_add)
+    keys.add_parser("list", help="list the keys (never the keys themselves)").set_defaults(func=cmd_keys_list)
+    kr = keys.add_parser("revoke", help="revoke a key by name")
+    kr.add_argument("name")
+    kr.set_defaults(func=cmd_keys_revoke)
 
     cov = sub.add_parser("coverage", help="coverage").add_subparsers(dest="coverage_cmd", required=True)
     cs = cov.add_parser("surface", help="GeoTIFF of minutes to the nearest of the sites (100 m, UTM 50N)")

@@ -10,6 +10,7 @@ from api.compute import ComputePool
 from api.settings import Settings
 from layers.coverage import CoverageService
 from layers.footprints import FootprintService
+from layers.keys import KeyStore
 from layers.networks import NetworkStore
 from layers.proposals import ProposalStore
 from layers.registry import LayerStore
@@ -32,6 +33,7 @@ class Context:
     footprints: FootprintService
     proposals: ProposalStore
     pool: ComputePool
+    keys: KeyStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -44,7 +46,8 @@ class Context:
         footprints = FootprintService(layers, networks, sites, routing, coverage)
         proposals = ProposalStore(settings.data_dir / "proposals.sqlite")
         pool = ComputePool(workers=settings.compute_workers, timeout_s=settings.compute_timeout_s)
-        ctx = cls(settings, networks, layers, sites, routing, coverage, footprints, proposals, pool)
+        keys = KeyStore(settings.data_dir / "keys.sqlite")
+        ctx = cls(settings, networks, layers, sites, routing, coverage, footprints, proposals, pool, keys)
         pool.bind(ctx)
         return ctx
 

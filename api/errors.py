@@ -11,8 +11,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
+    AuthError,
     CRSError,
     DataSourceError,
+    ForbiddenError,
     InvalidGeometryError,
     InvalidInputError,
     NetworkImportError,
@@ -20,7 +22,9 @@ from geo.errors import (
     NotFoundError,
     OutsideCoverageError,
     PlannerError,
+    PreconditionRequiredError,
     RegistrationError,
+    VersionConflictError,
 )
 
 __all__ = ["ERROR_TABLE", "HTTP_CODES", "ApiError", "error_body", "install_error_handlers", "status_for"]
@@ -37,6 +41,10 @@ ERROR_TABLE: dict[type[PlannerError], tuple[int, str]] = {
     NoRouteError: (422, "no_route"),
     NetworkImportError: (422, "network_import_failed"),
     DataSourceError: (503, "data_unavailable"),
+    VersionConflictError: (412, "version_conflict"),
+    PreconditionRequiredError: (428, "precondition_required"),
+    AuthError: (401, "unauthorized"),
+    ForbiddenError: (403, "forbidden"),
     RegistrationError: (500, "registration_failed"),
     PlannerError: (400, "planner_error"),
 }
@@ -131,7 +139,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PlannerError)
     async def planner_error(request: Request, exc: PlannerError) -> JSONResponse:
         status, code = status_for(exc)
-        return JSONResponse(error_body(status, code, str(exc), request_id=_rid(request)), status_code=status)
+        extra: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if isinstance(exc, VersionConflictError):
+            extra["current_version"] = exc.current_version
+            headers["etag"] = f'"v{exc.current_version}"'
+        if isinstance(exc, AuthError):
+            headers["www-authenticate"] = 'Bearer realm="venue-planner"'
+        body = error_body(status, code, str(exc), request_id=_rid(request), **extra)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -63,8 +63,6 @@ _MARGIN_LAT = 0.0135  # about 1.5 km
 _MARGIN_LON = 0.0176
 
 
-
-
 def _esc(text: object) -> str:
     """Escape text for HTML that folium also places inside a JavaScript template literal.
 
@@ -83,7 +81,7 @@ def _js_safe(text: str) -> str:
     """Return JSON text made safe inside a ``<script>`` element (no ``</script>``, no U+2028).
 
     ``<``, ``>``, ``&`` and the two line separators only occur inside JSON strings, where
-    their ``\\u`` escapes mean the same characters.
+    their unicode escapes mean the same characters.
     """
     return (
         text.replace("<", "\\u003c")
@@ -146,10 +144,10 @@ def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> 
 class _MeasureControl(JSCSSMixin, MacroElement):
     """Distance measuring (Leaflet.PolylineMeasure, vendored; needs no eval, unlike leaflet-measure)."""
 
-    default_js: ClassVar[list[tuple[str, str]]] = [
+    default_js = [  # noqa: RUF012 - folium's own class attribute
         ("polylinemeasure_js", f"{_VENDOR}/leaflet-polylinemeasure/Leaflet.PolylineMeasure.js")
     ]
-    default_css: ClassVar[list[tuple[str, str]]] = [
+    default_css = [  # noqa: RUF012 - folium's own class attribute
         ("polylinemeasure_css", f"{_VENDOR}/leaflet-polylinemeasure/Leaflet.PolylineMeasure.css")
     ]
 
@@ -420,7 +418,9 @@ def _proposal_layer(ctx: Context, site_id: str, m: folium.Map) -> None:
         worst = next((c["severity"] for c in p["conflicts"] if c["severity"] in ("high", "medium")), None)
         geometry = p.pop("geometry")
         p["colour"] = _SEVERITY_COLOUR.get(worst or "", "#3182bd")
-        feats.append('{"type":"Feature","geometry":' + geometry + ',"properties":' + json.dumps(p, ensure_ascii=False) + "}")
+        feats.append(
+            '{"type":"Feature","geometry":' + geometry + ',"properties":' + json.dumps(p, ensure_ascii=False) + "}"
+        )
     FastGeoJson(
         _js_safe('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"),
         name=f"Saved proposals ({len(items)})",
@@ -987,9 +987,7 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
         raise InvalidInputError(f"`kind` must be route or isochrone; got {kind!r}.")
     m = _new_map((39.905, 116.39), basemap=basemap, zoom=12)
     df = ctx.sites.frame()
-    opts = "".join(
-        f'<option value="{_esc(r["id"])}">{_esc(str(r["name_en"]))}</option>' for r in df.to_dict("records")
-    )
+    opts = "".join(f'<option value="{_esc(r["id"])}">{_esc(str(r["name_en"]))}</option>' for r in df.to_dict("records"))
     if kind == "route":
         form = (
             "Click the origin, then the destination, or pick two sites:<br>"

@@ -7,8 +7,10 @@ API maps each class to an HTTP status and a stable error code (``api/errors.py``
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
     "CRSError",
     "DataSourceError",
+    "ForbiddenError",
     "InvalidGeometryError",
     "InvalidInputError",
     "NetworkImportError",
@@ -16,7 +18,9 @@ __all__ = [
     "NotFoundError",
     "OutsideCoverageError",
     "PlannerError",
+    "PreconditionRequiredError",
     "RegistrationError",
+    "VersionConflictError",
 ]
 
 
@@ -62,3 +66,27 @@ class NetworkImportError(DataSourceError):
 
 class RegistrationError(PlannerError, ValueError):
     """The planar road network could not be registered to WGS84 within the bound."""
+
+
+class VersionConflictError(PlannerError, ValueError):
+    """An edit was based on a version that is no longer the latest (it would lose an edit)."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message, current_version)
+        self.current_version = current_version
+
+    def __str__(self) -> str:
+        """Return the message."""
+        return str(self.args[0])
+
+
+class PreconditionRequiredError(PlannerError, ValueError):
+    """An edit did not say which version it was based on."""
+
+
+class AuthError(PlannerError, PermissionError):
+    """No valid API key was given for an operation that needs one."""
+
+
+class ForbiddenError(PlannerError, PermissionError):
+    """The API key's role does not allow the operation."""

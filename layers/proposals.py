@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import tempfile
 import threading
 import uuid
 from contextlib import closing, contextmanager
@@ -24,14 +25,14 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import shapely
 
-from geo.errors import InvalidInputError, NotFoundError
+from geo.errors import InvalidInputError, NotFoundError, VersionConflictError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["Proposal", "ProposalStore"]
+__all__ = ["Proposal", "ProposalStore", "check_id", "check_properties"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS proposals (
@@ -49,10 +50,18 @@ CREATE TABLE IF NOT EXISTS versions (
     properties TEXT NOT NULL,    -- JSON: use, floors, height_m, underground, note, ...
     analysis TEXT NOT NULL,      -- JSON: the footprint analysis when saved
     note TEXT,                   -- what changed in this version
+    author TEXT,                 -- the API key's name that wrote it (schema 2)
     PRIMARY KEY (proposal_id, version)
 );
 """
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def check_id(pid: object) -> str:
+    """Return a proposal id, or raise if it is not 1-63 lower-case letters, digits and dashes."""
+    if not isinstance(pid, str) or not _ID_RE.fullmatch(pid):
+        raise InvalidInputError(f"`id` {pid!r} must be lower-case letters, digits and dashes (at most 63).")
+    return pid
 
 
 @dataclass(frozen=True)
@@ -71,6 +80,7 @@ class Proposal:
     created_at: str
     updated_at: str
     deleted: bool = False
+    author: str | None = None
 
 
 def _as_type(geom: shapely.Geometry, geom_type: object) -> shapely.Geometry:
@@ -82,7 +92,7 @@ def _as_type(geom: shapely.Geometry, geom_type: object) -> shapely.Geometry:
 
 _COLUMNS = (
     "v.proposal_id, v.version, l.n, v.name, v.site_id, v.geometry, v.properties, v.analysis, v.note, "
-    "v.created_at, p.created_at, p.deleted_at"
+    "v.created_at, p.created_at, p.deleted_at, v.author"
 )
 
 
@@ -110,7 +120,7 @@ def _clean_conflicts(text: object) -> list[dict[str, str]]:
 
 
 def _row_to_proposal(r: tuple[Any, ...]) -> Proposal:
-    pid, version, n, name, site_id, geometry, properties, analysis, note, v_created, p_created, deleted = r
+    pid, version, n, name, site_id, geometry, properties, analysis, note, v_created, p_created, deleted, author = r
     return Proposal(
         id=str(pid),
         version=int(version),
@@ -124,7 +134,114 @@ def _row_to_proposal(r: tuple[Any, ...]) -> Proposal:
         created_at=str(p_created),
         updated_at=str(v_created),
         deleted=deleted is not None,
+        author=author,
     )
+
+
+MAX_IMPORT_VERSIONS = 100_000
+# Attribute rules of a proposal, the same for an API write and an import.
+FLOORS_RANGE = (-10, 100)
+HEIGHT_RANGE_M = (0.0, 500.0)
+MAX_USE_CHARS = 100
+MAX_NOTE_CHARS = 1000
+MAX_NAME_CHARS = 200
+
+
+def _no_constants(name: str) -> float:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def check_properties(props: object, *, where: str = "properties") -> dict[str, Any]:
+    """Return a proposal's attributes checked (use, floors, height_m, underground), or raise."""
+    if not isinstance(props, dict):
+        raise InvalidInputError(f"`{where}` must be a JSON object; got {type(props).__name__}.")
+    unknown = set(props) - {"use", "floors", "height_m", "underground"}
+    if unknown:
+        raise InvalidInputError(
+            f"`{where}` has unknown fields {sorted(unknown)}; allowed: use, floors, height_m, underground."
+        )
+    use, floors, height, under = (props.get(k) for k in ("use", "floors", "height_m", "underground"))
+    if use is not None and (not isinstance(use, str) or len(use) > MAX_USE_CHARS):
+        raise InvalidInputError(f"`{where}.use` must be text of at most {MAX_USE_CHARS} characters.")
+    if floors is not None and (
+        isinstance(floors, bool) or not isinstance(floors, int) or not FLOORS_RANGE[0] <= floors <= FLOORS_RANGE[1]
+    ):
+        raise InvalidInputError(f"`{where}.floors` must be a whole number in {FLOORS_RANGE[0]}..{FLOORS_RANGE[1]}.")
+    if height is not None and (
+        isinstance(height, bool)
+        or not isinstance(height, int | float)
+        or not HEIGHT_RANGE_M[0] <= float(height) <= HEIGHT_RANGE_M[1]
+    ):
+        raise InvalidInputError(f"`{where}.height_m` must be a number in {HEIGHT_RANGE_M[0]:g}..{HEIGHT_RANGE_M[1]:g}.")
+    if under is not None and not isinstance(under, bool):
+        raise InvalidInputError(f"`{where}.underground` must be true or false.")
+    return dict(props)
+
+
+def _text(v: object, field: str, row: int, *, limit: int, required: bool = False) -> str | None:
+    if _missing(v) or v == "":
+        if required:
+            raise InvalidInputError(f"record {row}: `{field}` is missing.")
+        return None
+    if not isinstance(v, str) or len(v) > limit:
+        raise InvalidInputError(f"record {row}: `{field}` must be text of at most {limit} characters.")
+    return v
+
+
+def _stamp(v: object, field: str, row: int) -> str:
+    text = _text(v, field, row, limit=40, required=True)
+    assert text is not None
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidInputError(f"record {row}: `{field}` {text!r} is not an ISO 8601 time.") from exc
+    return text
+
+
+def _check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any]:
+    """Check one imported version as an API write is checked; return it in the store's form."""
+    from geo.footprints import parse_footprint
+
+    pid = check_id(r.get("id"))
+    version = r.get("version")
+    if isinstance(version, float) and version.is_integer():
+        version = int(version)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInputError(f"record {row}: `version` must be a whole number from 1; got {version!r}.")
+    name = _text(r.get("name"), "name", row, limit=MAX_NAME_CHARS, required=True)
+    assert name is not None
+    if not name.strip():
+        raise InvalidInputError(f"record {row}: `name` is blank.")
+    site_id = _text(r.get("site_id"), "site_id", row, limit=100)
+    note = _text(r.get("note"), "note", row, limit=MAX_NOTE_CHARS)
+    author = _text(r.get("author"), "author", row, limit=64)
+    out: dict[str, Any] = {"id": pid, "version": version, "name": name, "site_id": site_id, "note": note}
+    out["author"] = author
+    out["created_at"] = _stamp(r.get("created_at"), "created_at", row)
+    out["version_created_at"] = _stamp(r.get("version_created_at"), "version_created_at", row)
+    for field in ("properties", "analysis"):
+        raw = r.get(field)
+        try:
+            value = json.loads(raw, parse_constant=_no_constants) if isinstance(raw, str) else raw
+        except ValueError as exc:
+            raise InvalidInputError(f"record {row}: `{field}` is not JSON: {exc}.") from exc
+        if not isinstance(value, dict):
+            raise InvalidInputError(f"record {row}: `{field}` must be a JSON object; got {type(value).__name__}.")
+        out[field] = value
+    out["properties"] = check_properties(out["properties"], where=f"record {row}: properties")
+    if len(json.dumps(out["analysis"])) > 1_000_000:
+        raise InvalidInputError(f"record {row}: `analysis` is larger than 1 MB.")
+    doc = geometry
+    if isinstance(doc, dict) and r.get("geometry_type") == "Polygon" and doc.get("type") == "MultiPolygon":
+        coords = doc.get("coordinates")
+        if isinstance(coords, list | tuple) and len(coords) == 1:  # a GeoPackage's promotion, undone
+            doc = {"type": "Polygon", "coordinates": coords[0]}
+    out["geometry"] = parse_footprint(doc, label=f"record {row}: geometry").geometry
+    return out
 
 
 def _now() -> str:
@@ -154,6 +271,10 @@ class ProposalStore:
             con.execute("PRAGMA foreign_keys=ON")
             if not self._ready:
                 con.executescript(_SCHEMA)
+                cols = {str(r[1]) for r in con.execute("PRAGMA table_info(versions)")}
+                if "author" not in cols:  # a schema-1 file: add the column, keep every row
+                    con.execute("ALTER TABLE versions ADD COLUMN author TEXT")
+                con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
                 con.execute(
                     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -184,19 +305,31 @@ class ProposalStore:
         site_id: str | None = None,
         proposal_id: str | None = None,
         note: str | None = None,
+        author: str | None = None,
     ) -> Proposal:
         """Save a new proposal (version 1) and return it."""
         pid = proposal_id or uuid.uuid4().hex[:12]
-        if not _ID_RE.match(pid):
-            raise InvalidInputError(f"`id` {pid!r} must be lower-case letters, digits and dashes (at most 63).")
+        check_id(pid)
         self._check_name(name)
         now = _now()
         with self._write() as con:
             if con.execute("SELECT 1 FROM proposals WHERE id = ?", (pid,)).fetchone():
                 raise InvalidInputError(f"a proposal with id {pid!r} exists; update it or choose another id.")
             con.execute("INSERT INTO proposals(id, created_at) VALUES (?, ?)", (pid, now))
-            self._insert_version(con, pid, 1, now, name, site_id, geometry, properties, analysis, note or "created")
-        return self.get(pid)
+            self._insert_version(
+                con, pid, 1, now, name, site_id, geometry, properties, analysis, note or "created", author
+            )
+        return self.get(pid, 1)
+
+    @staticmethod
+    def require_version(cur: Proposal, base_version: int | None) -> None:
+        """Raise `VersionConflictError` when ``base_version`` is given and ``cur`` is not that version."""
+        if base_version is not None and base_version != cur.version:
+            raise VersionConflictError(
+                f"proposal {cur.id!r} is at version {cur.version}, not {base_version} that this edit was based on: "
+                f"someone else changed it. Fetch version {cur.version}, apply your change to it and send it again.",
+                cur.version,
+            )
 
     def update(
         self,
@@ -208,12 +341,22 @@ class ProposalStore:
         analysis: dict[str, Any] | None = None,
         site_id: str | None = None,
         note: str | None = None,
+        author: str | None = None,
+        base_version: int | None = None,
     ) -> Proposal:
-        """Add a version with the given changes (the rest carried over) and return it."""
+        """Add a version with the given changes (the rest carried over) and return it.
+
+        Raises
+        ------
+        VersionConflictError
+            ``base_version`` is given and is not the latest version (checked inside the
+            write transaction, so two concurrent edits of one version cannot both win).
+        """
         if name is not None:
             self._check_name(name)
         with self._write() as con:
             cur = self._latest(con, proposal_id)
+            self.require_version(cur, base_version)
             v = cur.version + 1
             self._insert_version(
                 con,
@@ -226,13 +369,17 @@ class ProposalStore:
                 properties if properties is not None else cur.properties,
                 analysis if analysis is not None else cur.analysis,
                 note or "updated",
+                author,
             )
-        return self.get(proposal_id)
+        return self.get(proposal_id, v)
 
-    def restore(self, proposal_id: str, version: int) -> Proposal:
+    def restore(
+        self, proposal_id: str, version: int, *, author: str | None = None, base_version: int | None = None
+    ) -> Proposal:
         """Add a version that copies ``version`` (nothing is rewritten) and return it."""
         with self._write() as con:
             cur = self._latest(con, proposal_id)
+            self.require_version(cur, base_version)
             old = self._version(con, proposal_id, version)
             self._insert_version(
                 con,
@@ -245,13 +392,15 @@ class ProposalStore:
                 old.properties,
                 old.analysis,
                 f"restored version {version}",
+                author,
             )
-        return self.get(proposal_id)
+        return self.get(proposal_id, cur.version + 1)
 
-    def delete(self, proposal_id: str) -> None:
+    def delete(self, proposal_id: str, *, base_version: int | None = None) -> None:
         """Mark a proposal deleted; its history is kept (see `undelete`)."""
         with self._write() as con:
-            self._latest(con, proposal_id)
+            cur = self._latest(con, proposal_id)
+            self.require_version(cur, base_version)
             con.execute("UPDATE proposals SET deleted_at = ? WHERE id = ?", (_now(), proposal_id))
 
     def undelete(self, proposal_id: str) -> Proposal:
@@ -385,22 +534,89 @@ class ProposalStore:
         ]  # fmt: skip
         return gpd.GeoDataFrame(rows, columns=cols, geometry="geometry", crs="EPSG:4326")
 
-    def import_file(self, path: Path) -> int:
-        """Load an export file (GeoPackage or GeoJSON) back; see `import_frame`."""
+    def import_file(self, path: Path, *, label: str | None = None) -> int:
+        """Load an export file back (GeoPackage or GeoJSON, recognised by content); see `import_frame`.
+
+        Only those two formats are opened, by content, not by name: a GeoPackage must be an
+        SQLite file with the GeoPackage application id and is read by GDAL's GPKG driver
+        alone; GeoJSON is parsed here as JSON, without GDAL (so no GDAL virtual format, such
+        as a VRT pointing at a server file, is ever opened). Messages name ``label`` (the
+        uploaded file's name), never a server path.
+        """
+        name = label or path.name
+        with path.open("rb") as fh:
+            head = fh.read(100)
+        if head[:16] == b"SQLite format 3\x00" and head[68:72] in (b"GPKG", b"GP10", b"GP11"):
+            if path.suffix.lower() == ".gpkg":
+                gdf = self._read_gpkg(path, name)
+            else:  # GDAL wants the extension: a link named .gpkg, the caller's file untouched
+                with tempfile.TemporaryDirectory(prefix="venue-planner-import-") as tmp:
+                    link = Path(tmp) / "import.gpkg"
+                    link.symlink_to(path.resolve())
+                    gdf = self._read_gpkg(link, name)
+        elif head.lstrip()[:1] == b"{":
+            gdf = self._read_geojson(path, name)
+        else:
+            raise InvalidInputError(
+                f"{name} is neither a GeoPackage nor a GeoJSON file (by its content); "
+                "import a file written by `proposals export` or GET /proposals/export."
+            )
+        return self.import_frame(gdf)
+
+    @staticmethod
+    def _read_gpkg(path: Path, name: str) -> gpd.GeoDataFrame:
         import pyogrio
 
         try:
-            # Timestamps stay exact text (the GeoJSON driver would parse them to milliseconds).
-            opts = {"DATE_AS_STRING": "YES"} if path.suffix.lower() in (".geojson", ".json") else {}
-            gdf = pyogrio.read_dataframe(path, datetime_as_string=True, **opts)
-        except Exception as exc:
-            raise InvalidInputError(f"{path.name} could not be read as GeoPackage or GeoJSON: {exc}") from exc
-        return self.import_frame(gdf)
+            info = pyogrio.read_info(path)
+            if info.get("driver") != "GPKG":
+                raise InvalidInputError(f"{name} is not a GeoPackage.")
+            layers = pyogrio.list_layers(path)
+            if len(layers) != 1:
+                raise InvalidInputError(f"{name} must hold one layer of proposals; it holds {len(layers)}.")
+            if int(info.get("features", 0)) > MAX_IMPORT_VERSIONS:
+                raise InvalidInputError(f"{name} holds more than {MAX_IMPORT_VERSIONS:,} versions; split it.")
+            return pyogrio.read_dataframe(path, datetime_as_string=True)
+        except InvalidInputError:
+            raise
+        except Exception as exc:  # GDAL's messages name the server's temporary path: leave them out
+            raise InvalidInputError(f"{name} could not be read as a GeoPackage ({type(exc).__name__}).") from exc
+
+    @staticmethod
+    def _read_geojson(path: Path, name: str) -> gpd.GeoDataFrame:
+        try:
+            doc = json.loads(path.read_bytes(), parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"{name} is not valid JSON: {exc}.") from exc
+        if (
+            not isinstance(doc, dict)
+            or doc.get("type") != "FeatureCollection"
+            or not isinstance(doc.get("features"), list)
+        ):
+            raise InvalidInputError(f"{name} must be a GeoJSON FeatureCollection.")
+        crs = doc.get("crs")
+        if crs is not None and "CRS84" not in json.dumps(crs) and "4326" not in json.dumps(crs):
+            raise InvalidInputError(f"{name} declares a CRS other than WGS84; export it as RFC 7946 GeoJSON.")
+        feats = doc["features"]
+        if len(feats) > MAX_IMPORT_VERSIONS:
+            raise InvalidInputError(f"{name} holds more than {MAX_IMPORT_VERSIONS:,} versions; split it.")
+        rows, geoms = [], []
+        for n, f in enumerate(feats):
+            if not isinstance(f, dict) or not isinstance(f.get("properties"), dict):
+                raise InvalidInputError(f"{name}: feature {n} is not a GeoJSON Feature with properties.")
+            rows.append(f["properties"])
+            geoms.append(f.get("geometry"))
+        frame = gpd.GeoDataFrame(rows)
+        frame["__geometry"] = geoms
+        return frame
 
     def import_frame(self, gdf: gpd.GeoDataFrame) -> int:
         """Load every version from an export (`frame(all_versions=True)`) in one transaction.
 
-        Proposals whose id already exists are refused (nothing is written).
+        Every record is checked as an API write is (id, name, note, attributes, site id,
+        timestamps, and the geometry by the footprint rule); versions of a proposal must be
+        1, 2, 3, ... Proposals whose id already exists are refused. Any fault refuses the
+        whole file: nothing is written.
         """
         need = {
             "id",
@@ -416,29 +632,48 @@ class ProposalStore:
         missing = need - set(gdf.columns)
         if missing:
             raise InvalidInputError(f"not a proposals export: missing columns {sorted(missing)}.")
-        gdf = gdf.to_crs(4326) if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf
+        if "__geometry" not in gdf.columns:
+            if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
+                gdf = gdf.to_crs(4326)
+            docs = [None if g is None else shapely.geometry.mapping(g) for g in gdf.geometry]
+        else:
+            docs = list(gdf["__geometry"])
+        records = [
+            _check_record(r, doc, n)
+            for n, (r, doc) in enumerate(
+                zip(gdf.drop(columns=["__geometry", "geometry"], errors="ignore").to_dict("records"), docs, strict=True)
+            )
+        ]
+        by_id: dict[str, builtins.list[dict[str, Any]]] = {}
+        for r in records:
+            by_id.setdefault(r["id"], []).append(r)
+        for pid, versions in by_id.items():
+            versions.sort(key=lambda r: r["version"])
+            got = [r["version"] for r in versions]
+            if got != list(range(1, len(got) + 1)):
+                raise InvalidInputError(f"proposal {pid!r} has versions {got[:20]}; they must be 1, 2, 3, ... in full.")
         with self._write() as con:
-            for pid in sorted(set(gdf["id"])):
+            for pid in sorted(by_id):
                 if con.execute("SELECT 1 FROM proposals WHERE id = ?", (pid,)).fetchone():
                     raise InvalidInputError(f"proposal {pid!r} exists already; nothing was imported.")
-            for pid, sub in gdf.sort_values(["id", "version"]).groupby("id"):
-                con.execute(
-                    "INSERT INTO proposals(id, created_at) VALUES (?, ?)", (pid, str(sub["created_at"].iloc[0]))
-                )
-                for r in sub.to_dict("records"):
+            for pid in sorted(by_id):
+                versions = by_id[pid]
+                con.execute("INSERT INTO proposals(id, created_at) VALUES (?, ?)", (pid, versions[0]["created_at"]))
+                for r in versions:
                     self._insert_version(
                         con,
-                        str(pid),
-                        int(r["version"]),
-                        str(r["version_created_at"]),
-                        str(r["name"]),
-                        None if r["site_id"] in (None, "") or r["site_id"] != r["site_id"] else str(r["site_id"]),
-                        _as_type(r["geometry"], r.get("geometry_type")),
-                        json.loads(r["properties"]),
-                        json.loads(r["analysis"]),
-                        None if r["note"] is None or r["note"] != r["note"] else str(r["note"]),
+                        pid,
+                        r["version"],
+                        r["version_created_at"],
+                        r["name"],
+                        r["site_id"],
+                        r["geometry"],
+                        r["properties"],
+                        r["analysis"],
+                        r["note"],
+                        r["author"],
                     )
-        return len(gdf)
+        return len(records)
 
     # -- internals ------------------------------------------------------------------
 
@@ -459,10 +694,11 @@ class ProposalStore:
         properties: dict[str, Any],
         analysis: dict[str, Any],
         note: str | None,
+        author: str | None = None,
     ) -> None:
         con.execute(
-            "INSERT INTO versions(proposal_id, version, created_at, name, site_id, geometry, properties, analysis, note) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO versions(proposal_id, version, created_at, name, site_id, geometry, properties, analysis, "
+            "note, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 pid,
                 version,
@@ -473,6 +709,7 @@ class ProposalStore:
                 json.dumps(properties, ensure_ascii=False, sort_keys=True),
                 json.dumps(analysis, ensure_ascii=False, sort_keys=True),
                 note,
+                author,
             ),
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.context import Context
 from api.settings import REPO_ROOT, Settings
+from layers.keys import KeyStore
 
 SEEDS = REPO_ROOT / "seeds"
 TEST_DATA = Path(__file__).parent / "data"
@@ -29,6 +31,17 @@ def settings(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Setti
     return Settings(
         seeds_dir=SEEDS, data_dir=tmp_path_factory.mktemp("data"), cache_dir=cache_dir, allowed_hosts=TEST_HOSTS
     )
+
+
+def make_key(data_dir: Path, role: str = "editor", name: str | None = None) -> str:
+    """Create an API key in a data folder (as `venue-planner keys add` does) and return it."""
+    return KeyStore(data_dir / "keys.sqlite").add(name or f"test-{role}-{secrets.token_hex(3)}", role=role)
+
+
+@pytest.fixture(scope="session")
+def editor_key(settings: Settings) -> str:
+    """An editor's key in the session's data folder."""
+    return make_key(settings.data_dir, "editor", "session-editor")
 
 
 @pytest.fixture(scope="session")

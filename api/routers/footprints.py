@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import shapely
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
+from api.auth import editor
 from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.routers.routes import OSM_CREDIT
 from api.schemas import RequestModel
 from geo import footprints as fp
-from geo.errors import InvalidInputError
+from geo.errors import InvalidInputError, PreconditionRequiredError
 from layers.footprints import DEFAULT_BUFFER_M
-from layers.proposals import Proposal
+from layers.keys import ApiKey
+from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS, Proposal, ProposalStore
 from layers.registry import export_vector
 
 router = APIRouter(tags=["footprints"])
@@ -35,9 +39,9 @@ class FootprintIn(RequestModel):
     """A proposed footprint and what it is for."""
 
     footprint: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon (or a Feature), WGS84 lon/lat")
-    use: str | None = Field(None, max_length=100, description="e.g. museum extension, parking, hall")
-    floors: int | None = Field(None, ge=-10, le=100)
-    height_m: float | None = Field(None, ge=0, le=500)
+    use: str | None = Field(None, max_length=MAX_USE_CHARS, description="e.g. museum extension, parking, hall")
+    floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
+    height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])
     underground: bool = False
 
 
@@ -224,13 +228,16 @@ class ProposalUpdate(RequestModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     footprint: GeoJSONGeometry | None = None
-    use: str | None = None
-    floors: int | None = Field(None, ge=-10, le=100)
-    height_m: float | None = Field(None, ge=0, le=500)
+    use: str | None = Field(None, max_length=MAX_USE_CHARS)
+    floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
+    height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])
     underground: bool | None = None
-    site_id: str | None = None
+    site_id: str | None = Field(None, max_length=100)
     note: str | None = Field(None, max_length=1000)
     buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=1000)
+    base_version: int | None = Field(
+        None, ge=1, description="The version this edit is based on (or send If-Match with its ETag); required"
+    )
 
 
 class ProposalOut(BaseModel):
@@ -245,6 +252,7 @@ class ProposalOut(BaseModel):
     properties: dict[str, Any]
     analysis: dict[str, Any]
     note: str | None
+    author: str | None = Field(None, description="Name of the API key that wrote this version")
     created_at: str
     updated_at: str
 
@@ -260,9 +268,45 @@ def _out(p: Proposal) -> ProposalOut:
         properties=p.properties,
         analysis=p.analysis,
         note=p.note,
+        author=p.author,
         created_at=p.created_at,
         updated_at=p.updated_at,
     )
+
+
+def etag(p: Proposal) -> str:
+    """Return the ETag of a proposal's version (what If-Match must repeat)."""
+    return f'"v{p.version}"'
+
+
+def _with_etag(p: Proposal, status: int = 200) -> Response:
+    return Response(
+        _out(p).model_dump_json(), status_code=status, media_type="application/json", headers={"etag": etag(p)}
+    )
+
+
+def _base_version(if_match: str | None, base_version: int | None) -> int:
+    """Return the version an edit was based on, from If-Match or the body (one is required)."""
+    if if_match is not None:
+        m = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', if_match)
+        if m is None:
+            raise InvalidInputError(f'If-Match must be the ETag of a version, such as "v3"; got {if_match[:40]!r}.')
+        v = int(m.group(1))
+        if base_version is not None and base_version != v:
+            raise InvalidInputError(f"If-Match says version {v} but base_version says {base_version}; send one.")
+        return v
+    if base_version is None:
+        raise PreconditionRequiredError(
+            "say which version this edit is based on: send If-Match with the ETag of GET /proposals/{id} "
+            '(such as "v3") or base_version in the body. Without it a concurrent edit could be lost.'
+        )
+    return base_version
+
+
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description='The ETag of the version the edit is based on, e.g. "v3"')
+]
+Editor = Annotated[ApiKey, Depends(editor)]
 
 
 def _props(req: FootprintIn) -> dict[str, Any]:
@@ -271,7 +315,7 @@ def _props(req: FootprintIn) -> dict[str, Any]:
 
 @router.post("/proposals", response_model=ProposalOut, status_code=201, operation_id="create_proposal")
 @bounded(status=201)
-def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context)]) -> ProposalOut:
+def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> Response:
     """Save a proposal with its analysis (version 1)."""
     f, a = _analyze(ctx, req, buffer_m=req.buffer_m)
     if req.site_id is not None:
@@ -288,8 +332,9 @@ def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context
         site_id=site,
         proposal_id=req.id,
         note=req.note,
+        author=key.name,
     )
-    return _out(p)
+    return _with_etag(p, 201)
 
 
 @router.get("/proposals", response_model=list[ProposalOut], operation_id="list_proposals")
@@ -324,14 +369,16 @@ def export_proposals(
 @router.post("/proposals/import", response_model=dict[str, int], operation_id="import_proposals")
 def import_proposals(
     ctx: Annotated[Context, Depends(get_context)],
-    file: Annotated[UploadFile, File(description="An export (.gpkg or .geojson)")],
+    file: Annotated[UploadFile, File(description="An export (.gpkg or .geojson), at most 20 MB by default")],
+    key: Editor,
 ) -> dict[str, int]:
-    """Load an export back (all or nothing; existing ids are refused)."""
-    suffix = Path(file.filename or "upload.gpkg").suffix or ".gpkg"
+    """Load an export back (all or nothing; existing ids are refused; every record checked as a write)."""
+    label = Path(file.filename or "upload").name[:100] or "upload"
     with tempfile.TemporaryDirectory(prefix="venue-planner-import-") as tmp:
-        path = Path(tmp) / f"upload{suffix}"
-        path.write_bytes(file.file.read())
-        return {"versions": ctx.proposals.import_file(path)}
+        path = Path(tmp) / "upload"
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out, 1 << 20)
+        return {"versions": ctx.proposals.import_file(path, label=label)}
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalOut, operation_id="get_proposal")
@@ -339,18 +386,28 @@ def get_proposal(
     proposal_id: str,
     ctx: Annotated[Context, Depends(get_context)],
     version: Annotated[int | None, Query(ge=1, description="A given version (default: the latest)")] = None,
-) -> ProposalOut:
-    """Return a proposal (the latest version, or a given one)."""
-    return _out(ctx.proposals.get(proposal_id, version))
+) -> Response:
+    """Return a proposal (the latest version, or a given one), with its version's ETag."""
+    return _with_etag(ctx.proposals.get(proposal_id, version))
 
 
 @router.put("/proposals/{proposal_id}", response_model=ProposalOut, operation_id="update_proposal")
 @bounded()
 def update_proposal(
-    proposal_id: str, req: ProposalUpdate, ctx: Annotated[Context, Depends(get_context)]
-) -> ProposalOut:
-    """Change a proposal: a new version is added; the analysis is redone when the footprint or use changes."""
+    proposal_id: str,
+    req: ProposalUpdate,
+    ctx: Annotated[Context, Depends(get_context)],
+    key: Editor,
+    if_match: IfMatch = None,
+) -> Response:
+    """Change a proposal: a new version is added; the analysis is redone when the footprint or use changes.
+
+    The edit must say which version it is based on (If-Match or base_version): when that
+    is no longer the latest, nothing is saved and the answer is 412 with the current version.
+    """
+    base = _base_version(if_match, req.base_version)
     cur = ctx.proposals.get(proposal_id)
+    ProposalStore.require_version(cur, base)  # early answer; the store checks again inside its transaction
     props = dict(cur.properties)
     for k in ("use", "floors", "height_m", "underground"):
         v = getattr(req, k)
@@ -375,21 +432,28 @@ def update_proposal(
         analysis=analysis,
         site_id=req.site_id,
         note=req.note,
+        author=key.name,
+        base_version=base,
     )
-    return _out(p)
+    return _with_etag(p)
 
 
 @router.delete("/proposals/{proposal_id}", status_code=204, operation_id="delete_proposal")
-def delete_proposal(proposal_id: str, ctx: Annotated[Context, Depends(get_context)]) -> Response:
-    """Delete a proposal (its history is kept; POST /proposals/{id}/undelete brings it back)."""
-    ctx.proposals.delete(proposal_id)
+def delete_proposal(
+    proposal_id: str, ctx: Annotated[Context, Depends(get_context)], key: Editor, if_match: IfMatch = None
+) -> Response:
+    """Delete a proposal (its history is kept; POST /proposals/{id}/undelete brings it back).
+
+    With If-Match, only when that version is still the latest (412 otherwise).
+    """
+    ctx.proposals.delete(proposal_id, base_version=None if if_match is None else _base_version(if_match, None))
     return Response(status_code=204)
 
 
 @router.post("/proposals/{proposal_id}/undelete", response_model=ProposalOut, operation_id="undelete_proposal")
-def undelete_proposal(proposal_id: str, ctx: Annotated[Context, Depends(get_context)]) -> ProposalOut:
+def undelete_proposal(proposal_id: str, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> Response:
     """Bring back a deleted proposal."""
-    return _out(ctx.proposals.undelete(proposal_id))
+    return _with_etag(ctx.proposals.undelete(proposal_id))
 
 
 @router.get("/proposals/{proposal_id}/versions", response_model=list[ProposalOut], operation_id="proposal_versions")
@@ -406,7 +470,12 @@ class RestoreRequest(RequestModel):
 
 @router.post("/proposals/{proposal_id}/restore", response_model=ProposalOut, operation_id="restore_proposal")
 def restore_proposal(
-    proposal_id: str, req: RestoreRequest, ctx: Annotated[Context, Depends(get_context)]
-) -> ProposalOut:
-    """Restore an old version (as a new version: history is never rewritten)."""
-    return _out(ctx.proposals.restore(proposal_id, req.version))
+    proposal_id: str,
+    req: RestoreRequest,
+    ctx: Annotated[Context, Depends(get_context)],
+    key: Editor,
+    if_match: IfMatch = None,
+) -> Response:
+    """Restore an old version (as a new version: history is never rewritten); If-Match is honoured."""
+    base = None if if_match is None else _base_version(if_match, None)
+    return _with_etag(ctx.proposals.restore(proposal_id, req.version, author=key.name, base_version=base))

@@ -23,6 +23,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from api.app import create_app
 from api.settings import REPO_ROOT, Settings
 from layers.sites import SiteCatalog
+from tests.conftest import make_key
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +32,14 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 
+KEYS: dict[str, str] = {}
+
+
 @pytest.fixture(scope="module")
 def base_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("browser-data")})
+    KEYS["editor"] = make_key(settings.data_dir, "editor", "browser-editor")
+    KEYS["data_dir"] = str(settings.data_dir)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -148,6 +154,9 @@ def test_draw_a_footprint_and_save_it(browser: webdriver.Chrome, base_url: str) 
     conflicts = browser.find_element(By.ID, "fp-conflicts").text
     assert conflicts  # a list, even if it says there are none
     browser.find_element(By.ID, "fp-name").send_keys("Drawn in the browser test")
+    browser.find_element(By.ID, "fp-save").click()  # no key yet: the panel asks for one, nothing is sent
+    assert "API key" in WebDriverWait(browser, 10).until(lambda b: b.find_element(By.ID, "fp-need-key").text)
+    browser.find_element(By.ID, "fp-key").send_keys(KEYS["editor"])
     browser.find_element(By.ID, "fp-save").click()
     pid = WebDriverWait(browser, 30).until(lambda b: b.find_element(By.ID, "fp-saved-id").text)
     browser.save_screenshot(str(ARTIFACTS / "draw-after.png"))

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from tests.conftest import make_key
 
 
 def sq(x: float, y: float, w: float = 0.002, h: float = 0.0015) -> dict[str, Any]:
@@ -29,7 +30,8 @@ def fresh(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
     own = settings.model_copy(
         update={"data_dir": tmp_path_factory.mktemp("proposals"), "preload_networks": False, "compute_workers": 0}
     )
-    with TestClient(create_app(own)) as c:
+    key = make_key(own.data_dir, "editor", "planner-li")
+    with TestClient(create_app(own), headers={"authorization": f"Bearer {key}"}) as c:
         yield c
 
 
@@ -75,11 +77,12 @@ def test_proposal_lifecycle(fresh: TestClient, tmp_path: Path) -> None:
     p = r.json()
     assert p["site_id"] == "lugou-wanping"  # 92 m from the site: it belongs to it
     pid = p["id"]
-    r = fresh.put(f"/proposals/{pid}", json={"floors": 3, "note": "one more floor"})
+    assert p["author"] == "planner-li"
+    r = fresh.put(f"/proposals/{pid}", json={"floors": 3, "note": "one more floor", "base_version": 1})
     assert r.json()["version"] == 2
     assert r.json()["properties"]["floors"] == 3
     # A failed update changes nothing.
-    bad = fresh.put(f"/proposals/{pid}", json={"footprint": sq(39.85, 116.22)})
+    bad = fresh.put(f"/proposals/{pid}", json={"footprint": sq(39.85, 116.22)}, headers={"if-match": '"v2"'})
     assert bad.status_code == 422
     assert bad.json()["error"]["code"] == "invalid_input"
     versions = fresh.get(f"/proposals/{pid}/versions").json()
