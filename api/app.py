@@ -20,6 +20,7 @@ from api.context import Context
 from api.errors import install_error_handlers
 from api.maps import warm_site_pages
 from api.middleware import NONCE_TOKEN, BodyGuard, RequestContext
+from api.openapi import install_openapi
 from api.routers import coverage, footprints, health, layers, maps, ogc, routes, sites
 from api.settings import Settings
 from geo.network import MODES
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ogc.router,
     ):
         app.include_router(r, dependencies=[Depends(reader)])
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.get("/", include_in_schema=False, response_model=None)

@@ -1,0 +1,72 @@
+"""The OpenAPI document, made self-contained.
+
+geojson-pydantic's generic models carry their own ``$defs`` (``Feature``, ``Polygon``,
+``Position2D``, ...) and refer to them as ``#/$defs/...``, which resolves nowhere in an
+OpenAPI document: here every nested ``$defs`` is hoisted into ``components/schemas`` and
+every reference rewritten to point there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+__all__ = ["install_openapi", "self_contained"]
+
+
+def _fix(ref: str) -> str:
+    return "#/components/schemas/" + ref.removeprefix("#/$defs/") if ref.startswith("#/$defs/") else ref
+
+
+def _hoist(node: Any, found: dict[str, Any]) -> Any:  # noqa: ANN401 - any JSON
+    if isinstance(node, dict):
+        defs = node.pop("$defs", None)
+        if isinstance(defs, dict):
+            for name, schema in defs.items():
+                found.setdefault(name, schema)
+        out = {}
+        for k, v in node.items():
+            if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/"):
+                out[k] = _fix(v)
+            elif k == "mapping" and isinstance(v, dict):  # a discriminator's references
+                out[k] = {name: _fix(ref) if isinstance(ref, str) else ref for name, ref in v.items()}
+            else:
+                out[k] = _hoist(v, found)
+        return out
+    if isinstance(node, list):
+        return [_hoist(v, found) for v in node]
+    return node
+
+
+def self_contained(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return ``doc`` with nested ``$defs`` moved into ``components/schemas`` and references fixed."""
+    found: dict[str, Any] = {}
+    out: dict[str, Any] = _hoist(doc, found)
+    schemas = out.setdefault("components", {}).setdefault("schemas", {})
+    while found:  # hoisted schemas may hold $defs of their own
+        more: dict[str, Any] = {}
+        for name, schema in found.items():
+            if name not in schemas:
+                schemas[name] = _hoist(schema, more)
+        found = {k: v for k, v in more.items() if k not in schemas}
+    return out
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve the self-contained document at ``/openapi.json`` (built once)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = self_contained(doc)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
