@@ -26,7 +26,7 @@ def _hoist(node: Any, found: dict[str, Any]) -> Any:  # noqa: ANN401 - any JSON
         if isinstance(defs, dict):
             for name, schema in defs.items():
                 found.setdefault(name, schema)
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in node.items():
             if k == "$ref" and isinstance(v, str) and v.startswith("#/$defs/"):
                 out[k] = _fix(v)
