@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 from selenium import webdriver
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
@@ -242,3 +243,48 @@ def test_api_docs_page_works_offline(browser: webdriver.Chrome, base_url: str) -
     assert all(s == "" or s.startswith(base_url) for s in scripts)  # nothing from a CDN
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     browser.save_screenshot(str(ARTIFACTS / "docs.png"))
+
+
+HOSTILE = [
+    "${document.title=document.domain}",
+    "quote ' \" ${x} `tick` \\",
+    "</script><script>document.title='pwned'</script>",
+    "<img src=x onerror=\"document.title='img'\">",
+]
+
+
+def test_hostile_proposal_names_are_shown_as_text(browser: webdriver.Chrome, base_url: str) -> None:
+    """Issue 11, finding 1: names with ${, quotes and </script> neither run nor break the page."""
+    square = [[116.2264, 39.8484], [116.2284, 39.8484], [116.2284, 39.8499], [116.2264, 39.8499], [116.2264, 39.8484]]
+    for name in HOSTILE:
+        req = urllib.request.Request(
+            f"{base_url}/proposals",
+            data=json.dumps({"name": name, "footprint": {"type": "Polygon", "coordinates": [square]}}).encode(),
+            headers={"content-type": "application/json", "authorization": f"Bearer {KEYS['editor']}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(req) as r:
+            assert r.status == 201
+    with urllib.request.urlopen(f"{base_url}/proposals?site=lugou-wanping") as r:
+        saved = len(json.load(r))
+    got = _load(browser, f"{base_url}/maps/sites/lugou-wanping?basemap=none", "hostile-names")
+    assert got["errors"] == []  # no CSP violation, no broken script
+    assert browser.title == "Lugou Bridge and Wanping — venue planner"
+    assert f"Saved proposals ({saved})" in str(got["layers"])  # every proposal is drawn
+    # Open each proposal's popup: the name shows exactly as typed.
+    shown = browser.execute_script(
+        "var out = []; window.plannerMap.eachLayer(function (l) {"
+        "  if (l.feature && l.feature.properties && l.feature.properties.versions) {"
+        "    l.openPopup(); var el = l.getPopup().getElement().querySelector('.proposal-name');"
+        "    if (el) { out.push(el.textContent); } l.closePopup(); } });"
+        "return out;"
+    )
+    for name in HOSTILE:
+        assert name in shown
+    assert browser.title == "Lugou Bridge and Wanping — venue planner"
+    try:
+        alert = browser.switch_to.alert
+        pytest.fail(f"a dialog opened: {alert.text}")
+    except NoAlertPresentException:
+        pass
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
