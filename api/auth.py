@@ -26,12 +26,12 @@ def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
     return None if cred is None else f"{cred.scheme} {cred.credentials}"
 
 
-def editor(ctx: Annotated[Context, Depends(get_context)], cred: Credentials) -> ApiKey:
+async def editor(ctx: Annotated[Context, Depends(get_context)], cred: Credentials) -> ApiKey:
     """Return the caller's key; it must have the editor or admin role (401 without one, 403 for a viewer)."""
     return ctx.keys.authorize(_header(cred), role="editor")
 
 
-def reader(ctx: Annotated[Context, Depends(get_context)], cred: Credentials) -> ApiKey | None:
+async def reader(ctx: Annotated[Context, Depends(get_context)], cred: Credentials) -> ApiKey | None:
     """Let reads through, or, with ``require_key_for_reads``, check for a key of any role."""
     if not ctx.settings.require_key_for_reads:
         return None

@@ -38,6 +38,8 @@ from multiprocessing.connection import Client, Connection, Listener
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from pydantic import BaseModel
 from starlette.responses import FileResponse, JSONResponse, Response
 
@@ -51,6 +53,7 @@ __all__ = ["ComputePool", "WorkerCrashedError", "bounded"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+MAX_WAITING = 256  # requests waiting for a worker at once; more wait for a thread first
 
 _CTX: Context | None = None  # the context a worker computes with (inherited from the zygote)
 _IN_WORKER = False  # True inside a worker: nested runs happen in place
@@ -141,11 +144,18 @@ class ComputePool:
         self._closed = False
         self._ctx: Context | None = None
         self.killed = 0
+        self._limiter: anyio.CapacityLimiter | None = None
 
     @property
     def running(self) -> bool:
         """True when jobs run in worker processes."""
         return self._zygote is not None and not self._closed
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        """Return the limiter of the threads that wait for workers (made in the event loop)."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(MAX_WAITING)
+        return self._limiter
 
     def bind(self, ctx: Context) -> None:
         """Set the context jobs run with (in place, until `start`)."""
@@ -302,9 +312,12 @@ def bounded(
         fn.__bounded__ = _Spec(media_type, status, model)  # type: ignore[attr-defined]
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own
             ctx: Context = kwargs.pop("ctx")
-            return ctx.pool.run(_call, fn.__module__, fn.__qualname__, args, kwargs)
+            job = functools.partial(ctx.pool.run, _call, fn.__module__, fn.__qualname__, args, kwargs)
+            # Waiting for a worker takes a thread of the pool's own limiter, never one of the
+            # threads that serve /health and the cheap reads.
+            return await anyio.to_thread.run_sync(job, limiter=ctx.pool.limiter())
 
         return wrapper
 

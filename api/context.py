@@ -52,7 +52,7 @@ class Context:
         return ctx
 
 
-def get_context(request: Request) -> Context:
+async def get_context(request: Request) -> Context:
     """Return the application's context (a FastAPI dependency)."""
     ctx: Context = request.app.state.context
     return ctx

@@ -200,6 +200,8 @@ def _check_beijing(coords: NDArray[np.float64], label: str) -> None:
 
 def setback(geom_utm: shapely.Geometry, distance_m: float) -> shapely.Geometry:
     """Return the footprint grown (positive) or shrunk (negative) by ``distance_m``, UTM."""
+    if abs(distance_m) < 1e-6:  # GEOS returns an empty polygon for a distance of a few ulps
+        return _polygonal(geom_utm)
     out = shapely.buffer(geom_utm, distance_m, join_style="mitre", mitre_limit=2.0)
     return _polygonal(out)
 

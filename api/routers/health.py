@@ -22,7 +22,7 @@ def package_version() -> str:
 
 
 @router.get("/health", response_model=Health, operation_id="health")
-def health(ctx: Annotated[Context, Depends(get_context)]) -> Health:
+async def health(ctx: Annotated[Context, Depends(get_context)]) -> Health:
     """Report that the service runs, and which road networks are loaded."""
     return Health(
         status="ok",

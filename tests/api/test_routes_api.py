@@ -95,7 +95,7 @@ RING = {
                 "closures": {"areas": [{"type": "Polygon", "coordinates": [[1, 2]]}]},
             },
             "invalid_geometry",
-            "not valid GeoJSON",
+            "not well-formed GeoJSON",
         ),
         (
             {
