@@ -22,6 +22,7 @@ from api.maps import warm_site_pages
 from api.middleware import NONCE_TOKEN, BodyGuard, RequestContext
 from api.openapi import install_openapi
 from api.routers import coverage, footprints, health, layers, maps, ogc, routes, sites
+from api.schemas import ERROR_RESPONSES
 from api.settings import Settings
 from geo.network import MODES
 
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["etag", "x-request-id"],
         )
     app.add_middleware(RequestContext, allowed_hosts=settings.allowed_hosts)
-    app.include_router(health.router)
+    app.include_router(health.router, responses=ERROR_RESPONSES)
     for r in (
         layers.router,
         sites.router,
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maps.router,
         ogc.router,
     ):
-        app.include_router(r, dependencies=[Depends(reader)])
+        app.include_router(r, dependencies=[Depends(reader)], responses=ERROR_RESPONSES)
     install_openapi(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 

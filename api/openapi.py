@@ -54,6 +54,20 @@ def self_contained(doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _errors_as_json(doc: dict[str, Any]) -> dict[str, Any]:
+    """Declare every error answer as ``application/json`` (routes that answer GeoJSON, GeoTIFF or HTML too)."""
+    for ops in doc.get("paths", {}).values():
+        for op in ops.values():
+            if not isinstance(op, dict):
+                continue
+            for status, resp in op.get("responses", {}).items():
+                content = resp.get("content") if isinstance(resp, dict) else None
+                if status[:1] in ("4", "5") and isinstance(content, dict) and content:
+                    schema = next(iter(content.values())).get("schema", {})
+                    resp["content"] = {"application/json": {"schema": schema}}
+    return doc
+
+
 def install_openapi(app: FastAPI) -> None:
     """Serve the self-contained document at ``/openapi.json`` (built once)."""
 
@@ -66,7 +80,7 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = self_contained(doc)
+            app.openapi_schema = _errors_as_json(self_contained(doc))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

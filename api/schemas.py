@@ -9,7 +9,9 @@ from geojson_pydantic import Feature, FeatureCollection, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ERROR_RESPONSES",
     "AccessInfo",
+    "ErrorBody",
     "GeoJSONResponse",
     "Health",
     "LayerInfo",
@@ -25,6 +27,41 @@ class RequestModel(BaseModel):
     """A request body: unknown fields are refused (422 naming the field), numbers must be finite."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    status: int
+    code: str = Field(description="Stable error code, e.g. not_found, invalid_request, version_conflict, timeout")
+    message: str = Field(description="What was wrong and how to fix it")
+    request_id: str = Field(description="The request's id (also in the X-Request-ID header and the server log)")
+    details: list[dict[str, Any]] | None = Field(None, description="Each invalid field (invalid_request)")
+    current_version: int | None = Field(None, description="The proposal's latest version (version_conflict)")
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the service."""
+
+    error: ErrorDetail
+
+
+_ERRORS = {
+    400: "Bad request or Host not allowed",
+    401: "No valid API key",
+    403: "The key's role does not allow this",
+    404: "Not found",
+    412: "The edit was based on an old version",
+    413: "Body or upload too large",
+    422: "Invalid input",
+    428: "The edit did not say which version it was based on",
+    500: "Unexpected error (report the request id)",
+    503: "Busy, or data unavailable",
+    504: "The request ran out of its time budget",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody, "description": text} for code, text in _ERRORS.items()
+}
 
 
 class GeoJSONResponse(JSONResponse):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import shapely
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
 from api.context import Context, get_context
@@ -26,6 +26,10 @@ ATTRIBUTION = f"{OSM_CREDIT}; {POPULATION_CREDIT}"
 
 class IsochroneRequest(RequestModel):
     """Bands of travel time around a place."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"origin": "temple-of-heaven", "mode": "drive", "bands_min": [5, 10, 15]}]}
+    )
 
     origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
     mode: ModeT = "drive"
@@ -121,6 +125,10 @@ def post_isochrones(
 class CoverageRequest(RequestModel):
     """A set of sites and a travel time."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"sites": ["temple-of-heaven", "summer-palace"], "minutes": 15}]}
+    )
+
     sites: list[PlaceIn] = Field(description=f"Sites or points (at most {MAX_SITES})")
     mode: ModeT = "drive"
     minutes: float = Field(15.0, description=f"Travel time, in (0, {MAX_MINUTES:g}]")
@@ -206,6 +214,10 @@ def post_coverage(
 class GapsRequest(CoverageRequest):
     """Coverage gaps of a set of sites."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"sites": ["central-axis", "lugou-wanping"], "minutes": 15, "min_share": 0.5}]}
+    )
+
     min_share: float = Field(0.5, ge=0, le=1, description="A township is a gap below this covered share")
 
 
@@ -257,6 +269,12 @@ def post_gaps(req: GapsRequest, ctx: Annotated[Context, Depends(get_context)], f
 
 class ChooseRequest(RequestModel):
     """Candidate sites to choose from."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"candidates": ["temple-of-heaven", "summer-palace", "lugou-bridge"], "minutes": 15, "k": 2}]
+        }
+    )
 
     candidates: list[PlaceIn] = Field(description=f"2 to {MAX_CANDIDATES} sites or points")
     mode: ModeT = "drive"
@@ -321,7 +339,10 @@ def post_choose(req: ChooseRequest, ctx: Annotated[Context, Depends(get_context)
 @bounded()
 def get_surface(
     ctx: Annotated[Context, Depends(get_context)],
-    sites: Annotated[list[str], Query(description="Site ids or 'lon,lat' (repeatable)", min_length=1)],
+    sites: Annotated[
+        list[str],
+        Query(description="Site ids or 'lon,lat' (repeatable)", min_length=1, max_length=20, examples=[["jingshan"]]),
+    ],
     mode: ModeT = "drive",
     limit_min: Annotated[float, Query(gt=0, le=MAX_MINUTES, description="Cells farther than this are nodata")] = 180.0,
 ) -> Response:

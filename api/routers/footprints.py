@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import shapely
 from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
 from api.auth import editor
@@ -47,6 +47,29 @@ class FootprintIn(RequestModel):
 
 class AnalyzeRequest(FootprintIn):
     """A footprint to analyse."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "footprint": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [116.2264, 39.8484],
+                                [116.2284, 39.8484],
+                                [116.2284, 39.8499],
+                                [116.2264, 39.8499],
+                                [116.2264, 39.8484],
+                            ]
+                        ],
+                    },
+                    "use": "museum extension",
+                    "floors": 2,
+                }
+            ]
+        }
+    )
 
     buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=1000, description="Width of the buffer zone around sites")
 
@@ -114,6 +137,47 @@ class Alternative(FootprintIn):
 class CompareRequest(RequestModel):
     """Alternatives for one site."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "alternatives": [
+                        {
+                            "name": "East",
+                            "footprint": {
+                                "type": "Polygon",
+                                "coordinates": [
+                                    [
+                                        [116.2264, 39.8484],
+                                        [116.2284, 39.8484],
+                                        [116.2284, 39.8499],
+                                        [116.2264, 39.8499],
+                                        [116.2264, 39.8484],
+                                    ]
+                                ],
+                            },
+                        },
+                        {
+                            "name": "Further east",
+                            "footprint": {
+                                "type": "Polygon",
+                                "coordinates": [
+                                    [
+                                        [116.229, 39.8484],
+                                        [116.2305, 39.8484],
+                                        [116.2305, 39.8495],
+                                        [116.229, 39.8495],
+                                        [116.229, 39.8484],
+                                    ]
+                                ],
+                            },
+                        },
+                    ]
+                }
+            ]
+        }
+    )
+
     alternatives: list[Alternative] = Field(min_length=2, max_length=10)
     buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=1000)
 
@@ -155,6 +219,28 @@ def compare(req: CompareRequest, ctx: Annotated[Context, Depends(get_context)]) 
 class BuildableRequest(RequestModel):
     """A parcel and the zones to keep clear."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "parcel": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [116.389, 39.915],
+                                [116.393, 39.915],
+                                [116.393, 39.918],
+                                [116.389, 39.918],
+                                [116.389, 39.915],
+                            ]
+                        ],
+                    },
+                    "buffer_m": 20,
+                }
+            ]
+        }
+    )
+
     parcel: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon, WGS84")
     buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=1000)
     protected_sites: list[str] | None = Field(
@@ -183,6 +269,28 @@ def buildable(
 
 class SetbackRequest(RequestModel):
     """A footprint grown or shrunk."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "footprint": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [116.2264, 39.8484],
+                                [116.2284, 39.8484],
+                                [116.2284, 39.8499],
+                                [116.2264, 39.8499],
+                                [116.2264, 39.8484],
+                            ]
+                        ],
+                    },
+                    "distance_m": -10,
+                }
+            ]
+        }
+    )
 
     footprint: GeoJSONGeometry
     distance_m: float = Field(ge=-500, le=500, description="Positive grows, negative shrinks (a setback)")
@@ -216,6 +324,30 @@ def setback(req: SetbackRequest, ctx: Annotated[Context, Depends(get_context)]) 
 class ProposalIn(FootprintIn):
     """A proposal to save."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Museum extension",
+                    "footprint": {
+                        "type": "Polygon",
+                        "coordinates": [
+                            [
+                                [116.2264, 39.8484],
+                                [116.2284, 39.8484],
+                                [116.2284, 39.8499],
+                                [116.2264, 39.8499],
+                                [116.2264, 39.8484],
+                            ]
+                        ],
+                    },
+                    "use": "museum",
+                    "floors": 2,
+                }
+            ]
+        }
+    )
+
     name: str = Field(min_length=1, max_length=200)
     id: str | None = Field(None, description="Optional id (lower-case letters, digits, dashes); generated if absent")
     site_id: str | None = Field(None, description="Site it belongs to (default: the site the footprint lies in)")
@@ -225,6 +357,10 @@ class ProposalIn(FootprintIn):
 
 class ProposalUpdate(RequestModel):
     """Changes to a proposal; what is absent is carried over. Each update is a new version."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"floors": 3, "note": "one more floor", "base_version": 1}]}
+    )
 
     name: str | None = Field(None, min_length=1, max_length=200)
     footprint: GeoJSONGeometry | None = None
@@ -464,6 +600,8 @@ def proposal_versions(proposal_id: str, ctx: Annotated[Context, Depends(get_cont
 
 class RestoreRequest(RequestModel):
     """Which version to bring back."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": 1}]})
 
     version: int = Field(ge=1)
 

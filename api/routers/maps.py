@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse
 
 from api.compute import bounded
@@ -15,6 +15,7 @@ from layers.routing import Closures
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
+SiteIdP = Annotated[str, Path(description="A site id or name", max_length=100, examples=["lugou-wanping"])]
 Basemap = Annotated[
     str, Query(description="osm (OpenStreetMap tiles) or none (no web tiles needed)", pattern="^(osm|none)$")
 ]
@@ -29,7 +30,9 @@ def get_index_map(ctx: Annotated[Context, Depends(get_context)], basemap: Basema
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse, operation_id="site_map")
 @bounded(media_type="text/html")
-def get_site_map(site_id: str, ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
+def get_site_map(
+    site_id: SiteIdP, ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm"
+) -> HTMLResponse:
     """Show one site: boundary, sub-sites, roads, subway stations and entrances, access points."""
     return HTMLResponse(site_map(ctx, site_id, basemap=basemap))
 
@@ -38,12 +41,18 @@ def get_site_map(site_id: str, ctx: Annotated[Context, Depends(get_context)], ba
 @bounded(media_type="text/html")
 def get_route_map(
     ctx: Annotated[Context, Depends(get_context)],
-    origin: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
-    destination: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
+    origin: Annotated[
+        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["capital-airport"])
+    ],
+    destination: Annotated[
+        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["forbidden-city"])
+    ],
     mode: ModeT = "drive",
     metric: MetricT = "fastest",
     alternatives: Annotated[int, Query(ge=1, le=5)] = 3,
-    close_street: Annotated[list[str] | None, Query(description="Street names to close (repeatable)")] = None,
+    close_street: Annotated[
+        list[str] | None, Query(description="Street names to close (repeatable, at most 50)", max_length=50)
+    ] = None,
     basemap: Basemap = "osm",
 ) -> HTMLResponse:
     """Show the route(s) between two places with alternatives, closures and a summary table."""
@@ -69,7 +78,7 @@ DEFAULT_COVERAGE_SITES = ["central-axis", "three-hills-five-gardens", "lugou-wan
 @bounded(media_type="text/html")
 def get_coverage_map(
     ctx: Annotated[Context, Depends(get_context)],
-    sites: Annotated[list[str] | None, Query(description="Site ids or 'lon,lat' (repeatable)")] = None,
+    sites: Annotated[list[str] | None, Query(description="Site ids or 'lon,lat' (repeatable)", max_length=20)] = None,
     minutes: Annotated[float, Query(gt=0, le=180)] = 15.0,
     mode: ModeT = "drive",
     basemap: Basemap = "osm",

@@ -9,7 +9,7 @@ import shapely
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from geojson_pydantic import Feature, FeatureCollection, LineString
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
 from api.context import Context, get_context
@@ -83,6 +83,12 @@ class ClosuresIn(RequestModel):
 class RouteRequest(RequestModel):
     """A route between two places."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"origin": "capital-airport", "destination": "forbidden-city", "alternatives": 2}]
+        }
+    )
+
     origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
     destination: PlaceIn
     mode: ModeT = "drive"
@@ -137,6 +143,17 @@ class RouteCollection(FeatureCollection[RouteFeature]):
 class MatrixRequest(RequestModel):
     """Many-to-many travel costs."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "origins": ["capital-airport", "beijing-south-station"],
+                    "destinations": ["forbidden-city", "summer-palace"],
+                }
+            ]
+        }
+    )
+
     origins: list[PlaceIn] = Field(min_length=1, max_length=MAX_MATRIX_CELLS)
     destinations: list[PlaceIn] = Field(min_length=1, max_length=MAX_MATRIX_CELLS)
     mode: ModeT = "drive"
@@ -159,6 +176,14 @@ class MatrixResponse(BaseModel):
 
 class ItineraryRequest(RequestModel):
     """A trip through ordered stops."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"stops": ["capital-airport", "olympic-green", "temple-of-heaven", "forbidden-city"], "optimize": True}
+            ]
+        }
+    )
 
     stops: list[PlaceIn] = Field(min_length=2, max_length=MAX_STOPS)
     mode: ModeT = "drive"
@@ -271,12 +296,18 @@ def post_routes(
 @bounded(media_type="application/geo+json")
 def get_routes(
     ctx: Annotated[Context, Depends(get_context)],
-    origin: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
-    destination: Annotated[str, Query(description="'lon,lat' or a site id/name", max_length=200)],
+    origin: Annotated[
+        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["capital-airport"])
+    ],
+    destination: Annotated[
+        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["forbidden-city"])
+    ],
     mode: ModeT = "drive",
     metric: MetricT = "fastest",
     alternatives: Annotated[int, Query(ge=1, le=5)] = 1,
-    close_street: Annotated[list[str] | None, Query(description="Street names to close (repeatable)")] = None,
+    close_street: Annotated[
+        list[str] | None, Query(description="Street names to close (repeatable, at most 50)", max_length=50)
+    ] = None,
     format: FormatQ = "geojson",
 ) -> RouteCollection | Response:
     """Return routes for simple cases (POST /routes takes avoid-areas too)."""

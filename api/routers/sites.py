@@ -6,7 +6,7 @@ import json
 from typing import Annotated
 
 import geopandas as gpd
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 
 from api.context import Context, get_context
 from api.schemas import AccessInfo, SiteCollection, SiteDetail, SiteFeature
@@ -59,7 +59,10 @@ def list_sites(ctx: Annotated[Context, Depends(get_context)]) -> SiteCollection:
 
 
 @router.get("/{site_id}", response_model=SiteDetail, operation_id="get_site")
-def get_site(site_id: str, ctx: Annotated[Context, Depends(get_context)]) -> SiteDetail:
+def get_site(
+    site_id: Annotated[str, Path(description="A site id or name", max_length=100, examples=["summer-palace"])],
+    ctx: Annotated[Context, Depends(get_context)],
+) -> SiteDetail:
     """Return one site (by id or name) with its sub-sites and road access."""
     site = ctx.sites.get(site_id)
     df = ctx.sites.frame()
