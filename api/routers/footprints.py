@@ -31,6 +31,7 @@ router = APIRouter(tags=["footprints"])
 
 ATTRIBUTION = f"{OSM_CREDIT}; heritage buildings OSM; population WorldPop (CC BY 4.0); elevation SRTM (NASA)"
 GeoJSONGeometry = dict[str, Any]
+MAX_VERSION = 1_000_000_000  # SQLite integers are 64-bit; nobody makes a billion edits
 # A proposal outside every site but this close to one belongs to it.
 NEAR_SITE_M = 500.0
 
@@ -296,7 +297,12 @@ class SetbackRequest(RequestModel):
     distance_m: float = Field(ge=-500, le=500, description="Positive grows, negative shrinks (a setback)")
 
 
-@router.post("/footprints/setback", response_model=None, operation_id="setback_footprint")
+@router.post(
+    "/footprints/setback",
+    response_model=None,
+    responses={200: {"content": {"application/geo+json": {}}, "description": "The footprint as a GeoJSON feature"}},
+    operation_id="setback_footprint",
+)
 @bounded()
 def setback(req: SetbackRequest, ctx: Annotated[Context, Depends(get_context)]) -> Response:
     """Return the footprint grown or shrunk by a distance, with its area."""
@@ -372,7 +378,10 @@ class ProposalUpdate(RequestModel):
     note: str | None = Field(None, max_length=1000)
     buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=1000)
     base_version: int | None = Field(
-        None, ge=1, description="The version this edit is based on (or send If-Match with its ETag); required"
+        None,
+        ge=1,
+        le=MAX_VERSION,
+        description="The version this edit is based on (or send If-Match with its ETag); required",
     )
 
 
@@ -521,7 +530,9 @@ def import_proposals(
 def get_proposal(
     proposal_id: str,
     ctx: Annotated[Context, Depends(get_context)],
-    version: Annotated[int | None, Query(ge=1, description="A given version (default: the latest)")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=MAX_VERSION, description="A given version (default: the latest)")
+    ] = None,
 ) -> Response:
     """Return a proposal (the latest version, or a given one), with its version's ETag."""
     return _with_etag(ctx.proposals.get(proposal_id, version))
@@ -603,7 +614,7 @@ class RestoreRequest(RequestModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"version": 1}]})
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
 
 
 @router.post("/proposals/{proposal_id}/restore", response_model=ProposalOut, operation_id="restore_proposal")

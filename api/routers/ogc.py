@@ -15,12 +15,17 @@ import json
 from typing import Annotated, Any
 
 import geopandas as gpd
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.context import Context, get_context
 from api.errors import error_body
 from geo.errors import NotFoundError
+
+CollectionId = Annotated[
+    str, Path(description="A collection id (see /collections)", max_length=100, examples=["sites"])
+]
+FeatureId = Annotated[str, Path(description="A feature id", max_length=100, examples=["0"])]
 
 router = APIRouter(tags=["ogc-api-features"])
 
@@ -132,7 +137,9 @@ def _check_collection(ctx: Context, cid: str) -> None:
 
 
 @router.get("/collections/{cid}", operation_id="ogc_collection")
-def get_collection(cid: str, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> dict[str, Any]:
+def get_collection(
+    cid: CollectionId, request: Request, ctx: Annotated[Context, Depends(get_context)]
+) -> dict[str, Any]:
     """Return one collection."""
     _check_collection(ctx, cid)
     return _collection(ctx, cid, _base(request))
@@ -175,7 +182,7 @@ def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> in
     operation_id="ogc_items",
     responses={200: {"content": {GEOJSON: {}, "application/geopackage+sqlite3": {}}}},
 )
-def get_items(cid: str, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> Response:
+def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> Response:
     """Return features of a collection: bbox (CRS84), limit (1-10000, default 10) and offset; next/prev links.
 
     ``datetime`` is accepted and ignored (no layer has a time dimension). ``f=gpkg``
@@ -232,7 +239,9 @@ def get_items(cid: str, request: Request, ctx: Annotated[Context, Depends(get_co
 
 
 @router.get("/collections/{cid}/items/{fid}", operation_id="ogc_item")
-def get_item(cid: str, fid: str, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> Response:
+def get_item(
+    cid: CollectionId, fid: FeatureId, request: Request, ctx: Annotated[Context, Depends(get_context)]
+) -> Response:
     """Return one feature by id."""
     _check_collection(ctx, cid)
     gdf = _frame(ctx, cid)

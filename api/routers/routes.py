@@ -355,7 +355,11 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
 
 
 @router.post(
-    "/itineraries", response_model=ItineraryResponse, response_class=GeoJSONResponse, operation_id="post_itinerary"
+    "/itineraries",
+    response_model=ItineraryResponse,
+    response_class=GeoJSONResponse,
+    responses=FORMAT_DOC,
+    operation_id="post_itinerary",
 )
 @bounded(media_type="application/geo+json")
 def post_itinerary(
