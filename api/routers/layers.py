@@ -6,7 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from geojson_pydantic import FeatureCollection
 from starlette.background import BackgroundTask
@@ -57,7 +58,7 @@ def list_layers(ctx: Annotated[Context, Depends(get_context)]) -> list[LayerInfo
 
 @router.get("/{layer_id}", response_model=None, responses=_GEOJSON_DOC, operation_id="get_layer")
 def get_layer(
-    layer_id: Annotated[str, Path(description="A layer id (see /layers)", max_length=100, examples=["sites"])],
+    layer_id: Annotated[str, PathParam(description="A layer id (see /layers)", max_length=100, examples=["sites"])],
     ctx: Annotated[Context, Depends(get_context)],
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
     format: Annotated[
