@@ -95,10 +95,48 @@ def main() -> None:
                     tooltip="esc(p.name)").add_to(m)  # fmt: skip
         return m.get_root().render()
 
+    many_proposals(ctx)
+
     ms_u, h_u = timed(usual, 3)
     ms_c, h_c = timed(compact, 3)
     print(f"central-axis roads only ({len(roads)} edges): folium.GeoJson {ms_u:.0f} ms {len(h_u) / 1e6:.2f} MB; "
           f"compact layer {ms_c:.0f} ms {len(h_c) / 1e6:.2f} MB; ratio {ms_u / ms_c:.1f} x time, {len(h_u) / len(h_c):.1f} x size")  # fmt: skip
+
+
+def many_proposals(ctx: Context, n: int = 2000) -> None:
+    """The Lugou page with ``n`` saved proposals (target < 1 s, < 3 MB), next to the 0.3 way of drawing them."""
+    import shapely
+
+    base = shapely.box(116.2264, 39.8484, 116.2284, 39.8499)
+    analysis = {
+        "area_m2": 3400.0,
+        "conflicts": [{"severity": "high", "kind": "heritage", "message": "overlaps the museum's protection zone"}],
+        "heritage": [{"name": f"building {i}", "overlap_m2": 10.0} for i in range(10)],
+    }
+    t0 = time.perf_counter()
+    for i in range(n):
+        geom = shapely.affinity.translate(base, 0.0001 * (i % 40), 0.0001 * (i // 40))
+        ctx.proposals.create(
+            name=f"proposal {i}", geometry=geom, properties={"use": "hall"}, analysis=analysis, site_id="wanping"
+        )
+    print(f"\n{n} proposals saved in {time.perf_counter() - t0:.1f} s")
+    ms, html = timed(lambda: site_map(ctx, "lugou-wanping", basemap="osm"), 3)
+    print(
+        f"lugou-wanping page with {n} proposals: {ms:.0f} ms {len(html.encode()) / 1e6:.2f} MB (targets < 1000 ms, < 3 MB)"
+    )
+
+    def old_way() -> str:  # 0.3.1: every proposal's latest version read whole, one folium layer each
+        m = _new_map((39.85, 116.22), basemap="osm")
+        fg = folium.FeatureGroup(name="Saved proposals")
+        for p in [p for p in ctx.proposals.list() if p.site_id in {"lugou-wanping", "lugou-bridge", "wanping"}]:
+            layer = folium.GeoJson(shapely.geometry.mapping(p.geometry), tooltip=p.name)
+            folium.Popup(f"<b>{p.name}</b> {p.analysis.get('area_m2', 0):,.0f} m²").add_to(layer)
+            layer.add_to(fg)
+        fg.add_to(m)
+        return m.get_root().render()
+
+    ms_old, h_old = timed(old_way, 1)
+    print(f"  the proposals layer alone, the 0.3.1 way: {ms_old:.0f} ms {len(h_old.encode()) / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":
