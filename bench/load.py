@@ -122,7 +122,12 @@ async def health_under_load(base: str, seconds: float) -> dict[str, float]:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, MB (from /proc)."""
+    """Proportional resident memory (PSS) of a process and all its descendants, MB (from /proc).
+
+    PSS splits each page shared copy-on-write between the server and its workers among
+    them, so the sum is the memory the service really holds (RSS would count shared
+    pages once per process).
+    """
     total = 0
     todo = [pid]
     seen = set()
@@ -132,8 +137,8 @@ def rss_mb(pid: int) -> float:
             continue
         seen.add(p)
         try:
-            status = Path(f"/proc/{p}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+            total += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
             children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
             todo += [int(c) for c in children]
         except (FileNotFoundError, StopIteration, ProcessLookupError):
@@ -172,7 +177,7 @@ def main() -> None:
             else:
                 sys.exit("the service did not start within 600 s")
             print(
-                f"service ready after {time.monotonic() - t0:.1f} s; {rss_mb(proc.pid):.0f} MB resident (all processes)"
+                f"service ready after {time.monotonic() - t0:.1f} s; {rss_mb(proc.pid):.0f} MB proportional resident memory (server, zygote and workers)"
             )
             memory = []
             total_errors = 0
@@ -190,7 +195,7 @@ def main() -> None:
                             f"{res['p99_ms']:>8.1f} {res['errors']:>7.0f} {res['error_kinds'] if res['errors'] else ''}"
                         )
                 memory.append(rss_mb(proc.pid))
-                print(f"resident memory after run {rep}: {memory[-1]:.0f} MB (server and workers)")
+                print(f"memory after run {rep}: {memory[-1]:.0f} MB PSS (server, zygote and workers)")
             h = asyncio.run(health_under_load(base, args.seconds))
             print(
                 f"\n/health while 4 heavy isochrone requests run: {h['probes']:.0f} probes, p50 {h['p50_ms']:.1f} ms, "

@@ -304,12 +304,19 @@ def buildable(parcel_utm: shapely.Geometry, zones_utm: list[shapely.Geometry], *
     if not zones_utm:
         empty = shapely.Polygon()
         return {"buildable": parcel_utm, "protected": empty, "buffer": empty}
-    zones = shapely.union_all(zones_utm)
-    grown = shapely.union_all([zones, shapely.buffer(zones, buffer_m)]) if buffer_m > 0 else zones
-    protected = _polygonal(shapely.intersection(parcel_utm, zones))
-    buffer_part = _polygonal(shapely.difference(shapely.intersection(parcel_utm, grown), zones))
+    # Only what lies inside the parcel matters: clip each zone and each zone's buffer to the
+    # parcel before any union (the same result, since intersection distributes over union,
+    # without buffering the union of a thousand palace buildings: 7 s -> well under 1 s).
+    arr = np.asarray(zones_utm, dtype=object)
+    zones = _polygonal(shapely.union_all(shapely.intersection(arr, parcel_utm)))
+    if buffer_m > 0:
+        near = shapely.intersection(shapely.buffer(arr, buffer_m), parcel_utm)
+        grown = _polygonal(shapely.union_all([zones, *near]))
+    else:
+        grown = zones
+    buffer_part = _polygonal(shapely.difference(grown, zones))
     rest = _polygonal(shapely.difference(parcel_utm, grown))
-    return {"buildable": rest, "protected": protected, "buffer": buffer_part}
+    return {"buildable": rest, "protected": zones, "buffer": buffer_part}
 
 
 # Metrics of the comparison table: key, label, which way is better.

@@ -508,29 +508,48 @@ class ProposalStore:
 
     # -- export / import ------------------------------------------------------------
 
+    def iter_versions(self, *, all_versions: bool = True) -> Iterator[Proposal]:
+        """Yield every version of every live proposal (or only the latest), newest proposal first.
+
+        One query, read row by row: an export of many proposals never holds them all.
+        """
+        latest = "" if all_versions else "AND v.version = l.latest "
+        with self._connect() as con:
+            cur = con.execute(
+                f"SELECT {_COLUMNS} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+                "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
+                "ON l.proposal_id = v.proposal_id WHERE p.deleted_at IS NULL "
+                + latest
+                + "ORDER BY p.created_at DESC, p.id, v.version"
+            )
+            for row in cur:
+                yield _row_to_proposal(row)
+
+    @staticmethod
+    def export_record(p: Proposal) -> dict[str, Any]:
+        """Return a version as an export row: the columns `import_file` reads back, geometry apart."""
+        return {
+            "id": p.id,
+            "version": p.version,
+            "name": p.name,
+            "site_id": p.site_id,
+            "created_at": p.created_at,
+            "version_created_at": p.updated_at,
+            "note": p.note,
+            "author": p.author,
+            "properties": json.dumps(p.properties, ensure_ascii=False, sort_keys=True),
+            "analysis": json.dumps(p.analysis, ensure_ascii=False, sort_keys=True),
+            "geometry_type": p.geometry.geom_type,
+        }
+
     def frame(self, *, all_versions: bool = False) -> gpd.GeoDataFrame:
         """Return the proposals (or every version) as a GeoDataFrame in WGS84."""
-        rows = []
-        items = [v for p in self.list() for v in self.versions(p.id)] if all_versions else self.list()
-        for p in items:
-            rows.append(
-                {
-                    "id": p.id,
-                    "version": p.version,
-                    "name": p.name,
-                    "site_id": p.site_id,
-                    "created_at": p.created_at,
-                    "version_created_at": p.updated_at,
-                    "note": p.note,
-                    "properties": json.dumps(p.properties, ensure_ascii=False, sort_keys=True),
-                    "analysis": json.dumps(p.analysis, ensure_ascii=False, sort_keys=True),
-                    "geometry_type": p.geometry.geom_type,
-                    "geometry": p.geometry,
-                }
-            )
+        rows = [
+            {**self.export_record(p), "geometry": p.geometry} for p in self.iter_versions(all_versions=all_versions)
+        ]
         cols = [
-            "id", "version", "name", "site_id", "created_at", "version_created_at", "note", "properties", "analysis",
-            "geometry_type", "geometry",
+            "id", "version", "name", "site_id", "created_at", "version_created_at", "note", "author", "properties",
+            "analysis", "geometry_type", "geometry",
         ]  # fmt: skip
         return gpd.GeoDataFrame(rows, columns=cols, geometry="geometry", crs="EPSG:4326")
 

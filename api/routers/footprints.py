@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import shapely
 from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
@@ -497,7 +499,16 @@ def export_proposals(
     format: FormatQ = "gpkg",
     all_versions: Annotated[bool, Query(description="Every version, not only the latest (lossless backup)")] = True,
 ) -> Response:
-    """Export the proposals as a GeoPackage (default) or GeoJSON; with every version it re-imports losslessly."""
+    """Export the proposals as a GeoPackage (default) or GeoJSON; with every version it re-imports losslessly.
+
+    GeoJSON is streamed, one feature at a time, straight from the database.
+    """
+    if format == "geojson":
+        return StreamingResponse(
+            _geojson_export(ctx, all_versions=all_versions),
+            media_type="application/geo+json",
+            headers={"content-disposition": 'attachment; filename="proposals.geojson"'},
+        )
     gdf = ctx.proposals.frame(all_versions=all_versions)
     tmpdir = tempfile.mkdtemp(prefix="venue-planner-export-")
     out = Path(tmpdir) / f"proposals.{format}"
@@ -509,6 +520,23 @@ def export_proposals(
 
     media = "application/geopackage+sqlite3" if format == "gpkg" else "application/geo+json"
     return FileResponse(out, media_type=media, filename=out.name, background=BackgroundTask(cleanup))
+
+
+def _geojson_export(ctx: Context, *, all_versions: bool) -> Iterator[bytes]:
+    yield b'{"type":"FeatureCollection","features":['
+    first = True
+    for p in ctx.proposals.iter_versions(all_versions=all_versions):
+        record = ctx.proposals.export_record(p)
+        feature = (
+            '{"type":"Feature","geometry":'
+            + shapely.to_geojson(p.geometry)
+            + ',"properties":'
+            + json.dumps(record, ensure_ascii=False)
+            + "}"
+        )
+        yield (("" if first else ",") + feature).encode()
+        first = False
+    yield ('],"attribution":' + json.dumps(ATTRIBUTION, ensure_ascii=False) + "}").encode()
 
 
 @router.post("/proposals/import", response_model=dict[str, int], operation_id="import_proposals")

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
-from geojson_pydantic import FeatureCollection
 from starlette.background import BackgroundTask
 
 from api.context import Context, get_context
@@ -19,10 +18,21 @@ from layers.registry import export_vector
 
 router = APIRouter(prefix="/layers", tags=["layers"])
 
+# A FeatureCollection (RFC 7946), written out plainly: geojson-pydantic's own schema of
+# bbox (prefixItems) trips some OpenAPI tools when inlined in a response.
+_FEATURE_COLLECTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "features": {"type": "array", "items": {"type": "object"}},
+        "attribution": {"type": "string"},
+    },
+}
 _GEOJSON_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
-            "application/geo+json": {"schema": FeatureCollection.model_json_schema()},
+            "application/geo+json": {"schema": _FEATURE_COLLECTION},
             "image/tiff": {},
             "application/geopackage+sqlite3": {},
         },

@@ -238,7 +238,11 @@ def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depen
     return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON)
 
 
-@router.get("/collections/{cid}/items/{fid}", operation_id="ogc_item")
+@router.get(
+    "/collections/{cid}/items/{fid}",
+    operation_id="ogc_item",
+    responses={200: {"content": {GEOJSON: {}}, "description": "One feature (GeoJSON)"}},
+)
 def get_item(
     cid: CollectionId, fid: FeatureId, request: Request, ctx: Annotated[Context, Depends(get_context)]
 ) -> Response:

@@ -93,7 +93,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(served: tupl
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         "--phases", "examples,coverage,fuzzing", "--max-examples", str(MAX_EXAMPLES), "--workers", "2",
         "--max-time", str(MAX_SECONDS), "--seed", "20261201", "--suppress-health-check", "all",
-        "--report", "har", "--report-har-path", str(har), "--no-color",
+        "--request-timeout", "30", "--report", "har", "--report-har-path", str(har), "--no-color",
     ]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=MAX_SECONDS + 120, check=False)
     out = res.stdout + res.stderr

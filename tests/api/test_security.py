@@ -486,3 +486,34 @@ def test_a_site_page_with_2000_proposals_stays_light(sec: tuple[TestClient, dict
 def _others(c: TestClient) -> int:
     """Live proposals of the Lugou site and its sub-sites other than Wanping."""
     return sum(1 for p in c.get("/proposals").json() if p["site_id"] in ("lugou-wanping", "lugou-bridge"))
+
+
+def test_geojson_export_streams_and_reimports_losslessly(
+    sec: tuple[TestClient, dict[str, str]], tmp_path: Path
+) -> None:
+    c, keys = sec
+    h = auth(keys["editor"])
+    pid = c.post("/proposals", json={"name": "exported", "footprint": WANPING, "floors": 2}, headers=h).json()["id"]
+    c.put(f"/proposals/{pid}", json={"note": "second", "base_version": 1}, headers=h)
+    with c.stream("GET", "/proposals/export", params={"format": "geojson"}) as r:
+        assert r.status_code == 200
+        assert "content-length" not in r.headers  # streamed
+        body = b"".join(r.iter_bytes())
+    doc = json.loads(body)
+    assert "OpenStreetMap" in doc["attribution"]
+    path = tmp_path / "export.geojson"
+    path.write_bytes(body)
+    from layers.proposals import ProposalStore
+
+    copy = ProposalStore(tmp_path / "copy.sqlite")
+    assert copy.import_file(path) == len(doc["features"])
+    original = {
+        (p.id, p.version): p for p in ProposalStore(Path(keys["data_dir"]) / "proposals.sqlite").iter_versions()
+    }
+    again = {(p.id, p.version): p for p in copy.iter_versions()}
+    assert set(again) == set(original)
+    a, b = original[(pid, 2)], again[(pid, 2)]
+    assert (a.name, a.note, a.author, a.properties, a.analysis, a.created_at, a.updated_at) == (
+        b.name, b.note, b.author, b.properties, b.analysis, b.created_at, b.updated_at,
+    )  # fmt: skip
+    assert a.geometry.equals(b.geometry)

@@ -223,3 +223,30 @@ def test_compare_marks_the_best() -> None:
     assert rows["area_m2"]["best"] == [1]
     assert rows["roads_cut"]["best"] == [2]
     assert rows["perimeter_m"]["best"] == []  # unknown everywhere
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    boxes=st.lists(
+        st.tuples(st.floats(-300, 300), st.floats(-300, 300), st.floats(1, 120), st.floats(1, 120)),
+        min_size=1,
+        max_size=12,
+    ),
+    buffer_m=st.sampled_from([0.0, 5.0, 50.0, 400.0]),
+)
+def test_buildable_equals_the_plain_overlay(boxes: list[tuple[float, float, float, float]], buffer_m: float) -> None:
+    """The clipped computation gives the parts of the textbook overlay: union, buffer, then intersect."""
+    x0, y0 = 446_000.0, 4_413_000.0
+    parcel = shapely.box(x0 - 200, y0 - 150, x0 + 200, y0 + 150)
+    zones = [shapely.box(x0 + x, y0 + y, x0 + x + w, y0 + y + h) for x, y, w, h in boxes]
+    got = fp.buildable(parcel, zones, buffer_m=buffer_m)
+    union = shapely.union_all(zones)
+    grown = shapely.union_all([union, shapely.buffer(union, buffer_m)]) if buffer_m > 0 else union
+    expected = {
+        "protected": shapely.intersection(parcel, union),
+        "buffer": shapely.difference(shapely.intersection(parcel, grown), union),
+        "buildable": shapely.difference(parcel, grown),
+    }
+    for k, geom in expected.items():
+        assert got[k].area == pytest.approx(geom.area, rel=1e-6, abs=0.05), k
+        assert shapely.symmetric_difference(got[k], geom).area < 0.05 + 1e-6 * parcel.area, k
