@@ -263,9 +263,12 @@ class ProposalStore:
         self._ready = False
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, *, any_thread: bool = False) -> Iterator[sqlite3.Connection]:
+        """Open the database; ``any_thread`` for a cursor that a stream reads from thread to thread, one at a time."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as con:
+        with closing(
+            sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=not any_thread)
+        ) as con:
             con.execute("PRAGMA journal_mode=WAL")
             con.execute("PRAGMA synchronous=FULL")
             con.execute("PRAGMA foreign_keys=ON")
@@ -514,7 +517,7 @@ class ProposalStore:
         One query, read row by row: an export of many proposals never holds them all.
         """
         latest = "" if all_versions else "AND v.version = l.latest "
-        with self._connect() as con:
+        with self._connect(any_thread=True) as con:
             cur = con.execute(
                 f"SELECT {_COLUMNS} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
                 "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
