@@ -58,7 +58,9 @@ async def run_load(base: str, name: str, concurrency: int, seconds: float) -> di
     lat: list[float] = []
     errors: dict[str, int] = {}
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them from
+    # its side (a request sent on a connection the server is closing fails with ReadError).
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=4.0)
     async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
 
         async def loop(seed: int) -> None:
@@ -128,19 +130,24 @@ def rss_mb(pid: int) -> float:
     them, so the sum is the memory the service really holds (RSS would count shared
     pages once per process).
     """
-    total = 0
-    todo = [pid]
-    seen = set()
-    while todo:
-        p = todo.pop()
-        if p in seen:
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents[int(stat.parent.name)] = int(fields[1])
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
             continue
-        seen.add(p)
+    family = {pid}
+    grew = True
+    while grew:  # children of any thread of the family (the zygote is forked from a worker thread)
+        more = {p for p, pp in parents.items() if pp in family} - family
+        family |= more
+        grew = bool(more)
+    total = 0
+    for p in family:
         try:
             rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
             total += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-            todo += [int(c) for c in children]
         except (FileNotFoundError, StopIteration, ProcessLookupError):
             continue
     return total / 1024
