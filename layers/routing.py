@@ -55,6 +55,17 @@ class ResolvedPlace:
 
 
 @dataclass(frozen=True)
+class PartialMatrix:
+    """A cost matrix where uncovered places are NaN rows or columns, with why."""
+
+    costs: NDArray[np.float64]
+    origins: list[ResolvedPlace | None]
+    destinations: list[ResolvedPlace | None]
+    network: RoadNetwork
+    unresolved: list[tuple[str, int, str]]  # (origins or destinations, index, reason)
+
+
+@dataclass(frozen=True)
 class Closures:
     """Streets (by name) and areas (WGS84 polygons) that routes must not use."""
 
@@ -279,6 +290,64 @@ class RoutingService:
             raise
         return found, a, b
 
+    def partial_matrix(
+        self,
+        origins: list[Place],
+        destinations: list[Place],
+        *,
+        mode: str = "drive",
+        metric: str = "fastest",
+        max_snap_m: float = 500.0,
+    ) -> PartialMatrix:
+        """Return the cost matrix, leaving out (NaN, with the reason) the places no loaded network covers.
+
+        Places of the network most of them lie in are computed; a place outside every
+        network, or in another network, gets NaN in its row or column and its reason in
+        ``unresolved``. Unknown sites and malformed places are still errors; so is a
+        matrix where no place can be resolved.
+        """
+        if not origins or not destinations:
+            raise InvalidInputError("`origins` and `destinations` must each hold at least one place.")
+        cells = len(origins) * len(destinations)
+        if cells > MAX_MATRIX_CELLS:
+            raise InvalidInputError(
+                f"the matrix has {len(origins)} x {len(destinations)} = {cells} cells; the limit is {MAX_MATRIX_CELLS}. "
+                "Split the request."
+            )
+        unresolved: list[tuple[str, int, str]] = []
+
+        def resolve(side: str, i: int, p: Place) -> ResolvedPlace | None:
+            try:
+                return self.resolve(p, mode=mode, label=f"{side}[{i}]", max_snap_m=max_snap_m)
+            except OutsideCoverageError as exc:
+                unresolved.append((side, i, str(exc)))
+                return None
+
+        ro = [resolve("origins", i, p) for i, p in enumerate(origins)]
+        rd = [resolve("destinations", i, p) for i, p in enumerate(destinations)]
+        found = [p for p in ro + rd if p is not None]
+        if not found:
+            raise OutsideCoverageError(
+                "no place of the matrix lies on a loaded road network: " + " ".join(m for _, _, m in unresolved[:3])
+            )
+        names = [p.network.name for p in found]
+        net = next(p.network for p in found if p.network.name == max(set(names), key=names.count))
+        for side, places in (("origins", ro), ("destinations", rd)):
+            for i, p in enumerate(places):
+                if p is not None and p.network.name != net.name:
+                    unresolved.append(
+                        (side, i, f"{p.label} lies in network {p.network.name!r}, the others in {net.name!r}; "
+                         "no route joins two networks.")
+                    )  # fmt: skip
+                    places[i] = None
+        costs = np.full((len(ro), len(rd)), np.nan)
+        oi = [i for i, p in enumerate(ro) if p is not None]
+        di = [j for j, p in enumerate(rd) if p is not None]
+        if oi and di:
+            sub = self.engine(net).matrix([ro[i].snap for i in oi], [rd[j].snap for j in di], metric=metric)  # type: ignore[union-attr]
+            costs[np.ix_(oi, di)] = sub
+        return PartialMatrix(costs, ro, rd, net, sorted(unresolved, key=lambda u: (u[0] != "origins", u[1])))
+
     def matrix(
         self,
         origins: list[Place],
@@ -288,7 +357,7 @@ class RoutingService:
         metric: str = "fastest",
         max_snap_m: float = 500.0,
     ) -> tuple[NDArray[np.float64], list[ResolvedPlace], list[ResolvedPlace]]:
-        """Return the origins x destinations cost matrix and the resolved places."""
+        """Return the origins x destinations cost matrix and the resolved places (every place must be covered)."""
         if not origins or not destinations:
             raise InvalidInputError("`origins` and `destinations` must each hold at least one place.")
         cells = len(origins) * len(destinations)

@@ -161,16 +161,27 @@ class MatrixRequest(RequestModel):
     max_snap_m: float = Field(500.0, gt=0, le=2000)
 
 
+class Unresolved(BaseModel):
+    """A place of a matrix that no loaded network covers: its row or column is null."""
+
+    side: Literal["origins", "destinations"]
+    index: int
+    message: str
+
+
 class MatrixResponse(BaseModel):
-    """Costs from every origin (rows) to every destination (columns); null = unreachable."""
+    """Costs from every origin (rows) to every destination (columns); null = unreachable or uncovered."""
 
     mode: str
     metric: str
     unit: str
     network: str
-    origins: list[Endpoint]
-    destinations: list[Endpoint]
+    origins: list[Endpoint | None] = Field(description="Where each origin meets the network; null when uncovered")
+    destinations: list[Endpoint | None]
     values: list[list[float | None]]
+    unresolved: list[Unresolved] = Field(
+        default_factory=list, description="Places outside the network (their cells are null), with why"
+    )
     attribution: str = OSM_CREDIT
 
 
@@ -336,7 +347,7 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
             f"the matrix has {len(req.origins)} x {len(req.destinations)} = {len(req.origins) * len(req.destinations)} "
             f"cells; the limit is {MAX_MATRIX_CELLS}. Split the request."
         )
-    costs, ro, rd = ctx.routing.matrix(
+    out = ctx.routing.partial_matrix(
         [to_place(p) for p in req.origins],
         [to_place(p) for p in req.destinations],
         mode=req.mode,
@@ -347,10 +358,11 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
         mode=req.mode,
         metric=req.metric,
         unit="s" if req.metric == "fastest" else "m",
-        network=ro[0].network.name,
-        origins=[endpoint(p) for p in ro],
-        destinations=[endpoint(p) for p in rd],
-        values=[[_cell(v) for v in row] for row in costs],
+        network=out.network.name,
+        origins=[None if p is None else endpoint(p) for p in out.origins],
+        destinations=[None if p is None else endpoint(p) for p in out.destinations],
+        values=[[_cell(v) for v in row] for row in out.costs],
+        unresolved=[Unresolved(side=s, index=i, message=m) for s, i, m in out.unresolved],
     )
 
 

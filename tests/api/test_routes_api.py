@@ -54,6 +54,31 @@ def test_matrix(client: TestClient) -> None:
     assert all(v is not None and v > 0 for row in body["values"] for v in row)
 
 
+def test_matrix_with_an_uncovered_place_answers_the_rest(client: TestClient) -> None:
+    """Issue 12: one place outside the network (the Grand Canal) nulls its row, not the whole matrix."""
+    covered = {"origins": ["capital-airport", "jingshan"], "destinations": ["forbidden-city", "summer-palace"]}
+    full = client.post("/routes/matrix", json=covered).json()
+    r = client.post(
+        "/routes/matrix",
+        json={"origins": ["capital-airport", "grand-canal", "jingshan"], "destinations": covered["destinations"]},
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["values"][1] == [None, None]
+    assert body["origins"][1] is None
+    assert [body["values"][0], body["values"][2]] == full["values"]  # the rest computed as without it
+    assert len(body["unresolved"]) == 1
+    miss = body["unresolved"][0]
+    assert (miss["side"], miss["index"]) == ("origins", 1)
+    assert "grand-canal" in miss["message"]
+    assert full["unresolved"] == []
+    # Nothing covered at all is still an error; an unknown site still a 404.
+    none = client.post("/routes/matrix", json={"origins": ["grand-canal"], "destinations": ["yanqi-lake"]})
+    assert none.status_code == 422
+    assert none.json()["error"]["code"] == "outside_coverage"
+    assert client.post("/routes/matrix", json={"origins": ["nowhere"], "destinations": ["jingshan"]}).status_code == 404
+
+
 def test_itinerary(client: TestClient) -> None:
     stops = ["capital-airport", "olympic-green", "temple-of-heaven", "forbidden-city"]
     r = client.post("/itineraries", json={"stops": stops, "optimize": True})
