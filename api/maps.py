@@ -92,9 +92,23 @@ def _js_safe(text: str) -> str:
     )
 
 
+# folium writes two inline scripts: its settings in the head and the page's script at the
+# end of the body. Nothing else on a page may be a bare <script> tag.
+_INLINE_SCRIPTS = 2
+
+
 def _page(m: folium.Map) -> str:
-    """Render a page; only the scripts written here carry the page's CSP nonce."""
-    return _root(m).render().replace("<script>", f'<script nonce="{NONCE_TOKEN}">')
+    """Render a page; its own inline scripts, and nothing else, get the CSP nonce.
+
+    Planner text reaches pages escaped, so it cannot contain a ``<script>`` tag; should an
+    escape ever be missed, the page is refused (a 500 with a request id) instead of
+    giving an injected script the nonce.
+    """
+    html = _root(m).render()
+    parts = html.split("<script>")
+    if len(parts) != _INLINE_SCRIPTS + 1:
+        raise RuntimeError(f"a page holds {len(parts) - 1} bare <script> tags, not {_INLINE_SCRIPTS}: refused")
+    return f'<script nonce="{NONCE_TOKEN}">'.join(parts)
 
 
 def _root(m: folium.Map) -> Figure:

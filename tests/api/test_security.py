@@ -93,6 +93,7 @@ def test_hostile_names_never_reach_markup_or_script(sec: tuple[TestClient, dict[
     assert tags
     for tag in tags:
         assert "src=" in tag or f'nonce="{nonce.group(1)}"' in tag, tag
+    assert sum("src=" not in tag for tag in tags) == 2  # folium's settings and the page's own script, no more
     assert "__CSP_NONCE__" not in html
     assert not re.search(
         r"\son[a-z]+\s*=", re.sub(r"<script\b.*?</script>", "", html, flags=re.S)
@@ -100,6 +101,19 @@ def test_hostile_names_never_reach_markup_or_script(sec: tuple[TestClient, dict[
     # A second answer gets a fresh nonce.
     again = c.get("/maps/sites/lugou-wanping?basemap=none").headers["content-security-policy"]
     assert again != csp
+
+
+def test_a_page_with_an_unexpected_script_is_refused() -> None:
+    """Should an escape ever be missed, the page fails closed rather than give the script the nonce."""
+    import folium
+
+    from api.maps import _page, _Raw, _root
+
+    m = folium.Map(location=[39.9, 116.4], tiles=None)
+    assert _page(m).count('nonce="__CSP_NONCE__"') == 2
+    _root(m).html.add_child(_Raw("<script>document.title='x'</script>"))
+    with pytest.raises(RuntimeError, match="3 bare <script> tags"):
+        _page(m)
 
 
 def test_imported_hostile_id_is_refused(sec: tuple[TestClient, dict[str, str]], tmp_path: Path) -> None:
