@@ -274,7 +274,7 @@ def _call(ctx: Context, module: str, qualname: str, args: tuple[Any, ...], kwarg
     """Run a `bounded` route's own body in a worker and serialise its answer there."""
     fn = getattr(importlib.import_module(module), qualname).__wrapped__
     out = fn(*args, ctx=ctx, **kwargs)
-    spec: _Spec = fn.__bounded__
+    spec = _SPECS[(module, qualname)]
     if isinstance(out, FileResponse):  # a download written to a temporary file: send its bytes
         data = Path(out.path).read_bytes()
         if out.background is not None:
@@ -299,6 +299,9 @@ class _Spec:
     model: type[BaseModel] | None
 
 
+_SPECS: dict[tuple[str, str], _Spec] = {}  # how each bounded route's answer is serialised
+
+
 def bounded(
     *, media_type: str = "application/json", status: int = 200, model: type[BaseModel] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -309,7 +312,7 @@ def bounded(
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.__bounded__ = _Spec(media_type, status, model)  # type: ignore[attr-defined]
+        _SPECS[(fn.__module__, fn.__qualname__)] = _Spec(media_type, status, model)
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -130,6 +131,17 @@ def error_body(status: int, code: str, message: str, **extra: object) -> dict[st
     return {"error": {"status": status, "code": code, "message": message, **extra}}
 
 
+def _invalid_request(request: Request, errors: Sequence[Any]) -> JSONResponse:
+    """Return the 422 of invalid fields, each named with its location."""
+    details = [
+        {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in errors
+    ]
+    msg = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
+    body = error_body(422, "invalid_request", msg[:2000], details=details[:50], request_id=_rid(request))
+    return JSONResponse(body, status_code=422)
+
+
 def _rid(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", "-"))
 
@@ -157,24 +169,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        msg = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
-        body = error_body(422, "invalid_request", msg[:2000], details=details[:50], request_id=_rid(request))
-        return JSONResponse(body, status_code=422)
+        return _invalid_request(request, exc.errors())
 
     @app.exception_handler(ValidationError)
     async def model_error(request: Request, exc: ValidationError) -> JSONResponse:
         # A model built inside a route from already-parsed parameters (e.g. GET /routes' closures).
-        details = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        msg = "; ".join(f"{'.'.join(d['loc'])}: {d['msg']}" for d in details)
-        body = error_body(422, "invalid_request", msg[:2000], details=details[:50], request_id=_rid(request))
-        return JSONResponse(body, status_code=422)
+        return _invalid_request(request, exc.errors())
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -83,13 +83,6 @@ class Proposal:
     author: str | None = None
 
 
-def _as_type(geom: shapely.Geometry, geom_type: object) -> shapely.Geometry:
-    """Undo a GeoPackage's promotion of a Polygon to a one-part MultiPolygon."""
-    if geom_type == "Polygon" and geom.geom_type == "MultiPolygon" and len(geom.geoms) == 1:
-        return geom.geoms[0]
-    return geom
-
-
 _COLUMNS = (
     "v.proposal_id, v.version, l.n, v.name, v.site_id, v.geometry, v.properties, v.analysis, v.note, "
     "v.created_at, p.created_at, p.deleted_at, v.author"

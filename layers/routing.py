@@ -306,14 +306,7 @@ class RoutingService:
         ``unresolved``. Unknown sites and malformed places are still errors; so is a
         matrix where no place can be resolved.
         """
-        if not origins or not destinations:
-            raise InvalidInputError("`origins` and `destinations` must each hold at least one place.")
-        cells = len(origins) * len(destinations)
-        if cells > MAX_MATRIX_CELLS:
-            raise InvalidInputError(
-                f"the matrix has {len(origins)} x {len(destinations)} = {cells} cells; the limit is {MAX_MATRIX_CELLS}. "
-                "Split the request."
-            )
+        _check_matrix_size(origins, destinations)
         unresolved: list[tuple[str, int, str]] = []
 
         def resolve(side: str, i: int, p: Place) -> ResolvedPlace | None:
@@ -344,8 +337,9 @@ class RoutingService:
         oi = [i for i, p in enumerate(ro) if p is not None]
         di = [j for j, p in enumerate(rd) if p is not None]
         if oi and di:
-            sub = self.engine(net).matrix([ro[i].snap for i in oi], [rd[j].snap for j in di], metric=metric)  # type: ignore[union-attr]
-            costs[np.ix_(oi, di)] = sub
+            osnaps = [p.snap for p in ro if p is not None]
+            dsnaps = [p.snap for p in rd if p is not None]
+            costs[np.ix_(oi, di)] = self.engine(net).matrix(osnaps, dsnaps, metric=metric)
         return PartialMatrix(costs, ro, rd, net, sorted(unresolved, key=lambda u: (u[0] != "origins", u[1])))
 
     def matrix(
@@ -358,14 +352,7 @@ class RoutingService:
         max_snap_m: float = 500.0,
     ) -> tuple[NDArray[np.float64], list[ResolvedPlace], list[ResolvedPlace]]:
         """Return the origins x destinations cost matrix and the resolved places (every place must be covered)."""
-        if not origins or not destinations:
-            raise InvalidInputError("`origins` and `destinations` must each hold at least one place.")
-        cells = len(origins) * len(destinations)
-        if cells > MAX_MATRIX_CELLS:
-            raise InvalidInputError(
-                f"the matrix has {len(origins)} x {len(destinations)} = {cells} cells; the limit is {MAX_MATRIX_CELLS}. "
-                "Split the request."
-            )
+        _check_matrix_size(origins, destinations)
         ro = [self.resolve(p, mode=mode, label=f"origins[{i}]", max_snap_m=max_snap_m) for i, p in enumerate(origins)]
         rd = [
             self.resolve(p, mode=mode, label=f"destinations[{i}]", max_snap_m=max_snap_m)
@@ -443,6 +430,17 @@ class RoutingService:
 def overlap_with_best(routes: list[Route]) -> list[float]:
     """Return each route's overlap (share of length) with the first."""
     return [1.0 if i == 0 else route_overlap(r, routes[0]) for i, r in enumerate(routes)]
+
+
+def _check_matrix_size(origins: list[Place], destinations: list[Place]) -> None:
+    if not origins or not destinations:
+        raise InvalidInputError("`origins` and `destinations` must each hold at least one place.")
+    cells = len(origins) * len(destinations)
+    if cells > MAX_MATRIX_CELLS:
+        raise InvalidInputError(
+            f"the matrix has {len(origins)} x {len(destinations)} = {cells} cells; the limit is {MAX_MATRIX_CELLS}. "
+            "Split the request."
+        )
 
 
 def parse_polygon(geojson: dict[str, Any], *, label: str) -> shapely.Geometry:

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import secrets
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -31,6 +39,34 @@ def settings(cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Setti
     return Settings(
         seeds_dir=SEEDS, data_dir=tmp_path_factory.mktemp("data"), cache_dir=cache_dir, allowed_hosts=TEST_HOSTS
     )
+
+
+@contextmanager
+def served_app(app: FastAPI, *, wait_s: float = 180) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yield its base URL once /health answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.3)
+    else:
+        server.should_exit = True
+        pytest.fail(f"the service did not start within {wait_s:g} s")
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def make_key(data_dir: Path, role: str = "editor", name: str | None = None) -> str:

@@ -33,6 +33,13 @@ router = APIRouter(tags=["footprints"])
 
 ATTRIBUTION = f"{OSM_CREDIT}; heritage buildings OSM; population WorldPop (CC BY 4.0); elevation SRTM (NASA)"
 GeoJSONGeometry = dict[str, Any]
+# The footprint of the request examples (OpenAPI, /docs): east of the Wanping museum.
+EXAMPLE_FOOTPRINT: dict[str, Any] = {
+    "type": "Polygon",
+    "coordinates": [
+        [[116.2264, 39.8484], [116.2284, 39.8484], [116.2284, 39.8499], [116.2264, 39.8499], [116.2264, 39.8484]]
+    ],
+}
 MAX_VERSION = 1_000_000_000  # SQLite integers are 64-bit; nobody makes a billion edits
 # A proposal outside every site but this close to one belongs to it.
 NEAR_SITE_M = 500.0
@@ -55,18 +62,7 @@ class AnalyzeRequest(FootprintIn):
         json_schema_extra={
             "examples": [
                 {
-                    "footprint": {
-                        "type": "Polygon",
-                        "coordinates": [
-                            [
-                                [116.2264, 39.8484],
-                                [116.2284, 39.8484],
-                                [116.2284, 39.8499],
-                                [116.2264, 39.8499],
-                                [116.2264, 39.8484],
-                            ]
-                        ],
-                    },
+                    "footprint": EXAMPLE_FOOTPRINT,
                     "use": "museum extension",
                     "floors": 2,
                 }
@@ -277,18 +273,7 @@ class SetbackRequest(RequestModel):
         json_schema_extra={
             "examples": [
                 {
-                    "footprint": {
-                        "type": "Polygon",
-                        "coordinates": [
-                            [
-                                [116.2264, 39.8484],
-                                [116.2284, 39.8484],
-                                [116.2284, 39.8499],
-                                [116.2264, 39.8499],
-                                [116.2264, 39.8484],
-                            ]
-                        ],
-                    },
+                    "footprint": EXAMPLE_FOOTPRINT,
                     "distance_m": -10,
                 }
             ]
@@ -337,18 +322,7 @@ class ProposalIn(FootprintIn):
             "examples": [
                 {
                     "name": "Museum extension",
-                    "footprint": {
-                        "type": "Polygon",
-                        "coordinates": [
-                            [
-                                [116.2264, 39.8484],
-                                [116.2284, 39.8484],
-                                [116.2284, 39.8499],
-                                [116.2264, 39.8499],
-                                [116.2264, 39.8484],
-                            ]
-                        ],
-                    },
+                    "footprint": EXAMPLE_FOOTPRINT,
                     "use": "museum",
                     "floors": 2,
                 }

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -13,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
@@ -24,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from api.app import create_app
 from api.settings import REPO_ROOT, Settings
 from layers.sites import SiteCatalog
-from tests.conftest import make_key
+from tests.conftest import make_key, served_app
 
 pytestmark = pytest.mark.browser
 
@@ -41,26 +38,8 @@ def base_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
     settings = settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("browser-data")})
     KEYS["editor"] = make_key(settings.data_dir, "editor", "browser-editor")
     KEYS["data_dir"] = str(settings.data_dir)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
-    else:
-        pytest.fail("the service did not start within 120 s")
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_app(create_app(settings), wait_s=120) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

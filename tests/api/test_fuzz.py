@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -23,11 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from api.app import create_app
 from api.settings import REPO_ROOT, Settings
-from tests.conftest import make_key
+from tests.conftest import make_key, served_app
 
 MAX_EXAMPLES = 12
 MAX_SECONDS = 240
@@ -53,26 +49,8 @@ COMPUTE_OPERATIONS = [
 def served(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     own = settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("fuzz-data")})
     key = make_key(own.data_dir, "editor", "fuzzer")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(own), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.3)
-    else:
-        pytest.fail("the service did not start within 180 s")
-    yield url, key
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served_app(create_app(own)) as url:
+        yield url, key
 
 
 def _operation(method: str, url: str, templates: list[tuple[str, re.Pattern[str]]]) -> str:

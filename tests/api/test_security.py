@@ -383,7 +383,7 @@ def test_unknown_hosts_are_refused(sec: tuple[TestClient, dict[str, str]]) -> No
 
 
 @pytest.fixture(scope="module")
-def light(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+def light(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, str]]:
     """A service that loads nothing at start-up, with a CORS allow-list and a route that fails."""
     own = settings.model_copy(
         update={
@@ -401,36 +401,39 @@ def light(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Itera
         raise RuntimeError("secret internal detail /srv/app/config.py")
 
     own.data_dir.mkdir(parents=True, exist_ok=True)
+    viewer = make_key(own.data_dir, "viewer")
     with TestClient(app, raise_server_exceptions=False) as c:
-        c.viewer = make_key(own.data_dir, "viewer")  # type: ignore[attr-defined]
-        yield c
+        yield c, viewer
 
 
-def test_cors_preflight_and_allow_list(light: TestClient) -> None:
-    ok = light.options(
+def test_cors_preflight_and_allow_list(light: tuple[TestClient, str]) -> None:
+    light_client, _ = light
+    ok = light_client.options(
         "/proposals",
         headers={"origin": "https://planner.example", "access-control-request-method": "POST",
                  "access-control-request-headers": "authorization, content-type"},
     )  # fmt: skip
     assert ok.status_code == 200
     assert ok.headers["access-control-allow-origin"] == "https://planner.example"
-    bad = light.options(
+    bad = light_client.options(
         "/proposals", headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
     )
     assert "access-control-allow-origin" not in bad.headers
 
 
-def test_reads_can_require_a_key(light: TestClient) -> None:
-    assert light.get("/sites").status_code == 401
-    assert light.get("/sites", headers=auth(light.viewer)).status_code == 200  # type: ignore[attr-defined]
-    assert light.get("/health").status_code == 200  # health stays open
+def test_reads_can_require_a_key(light: tuple[TestClient, str]) -> None:
+    c, viewer = light
+    assert c.get("/sites").status_code == 401
+    assert c.get("/sites", headers=auth(viewer)).status_code == 200
+    assert c.get("/health").status_code == 200  # health stays open
 
 
 # -- 10. one error shape -------------------------------------------------------------------------
 
 
-def test_every_error_has_the_one_shape(sec: tuple[TestClient, dict[str, str]], light: TestClient) -> None:
+def test_every_error_has_the_one_shape(sec: tuple[TestClient, dict[str, str]], light: tuple[TestClient, str]) -> None:
     c, _ = sec
+    light_client, viewer = light
     answers = [
         (c.get("/no/such/path"), 404, "not_found"),
         (c.delete("/health"), 405, "method_not_allowed"),
@@ -438,7 +441,7 @@ def test_every_error_has_the_one_shape(sec: tuple[TestClient, dict[str, str]], l
         (c.post("/routes", json={"origin": "jingshan", "destination": "temple-of-heaven", "depart_at": "9:00"}),
          422, "invalid_request"),
         (c.post("/isochrones", json={"origin": "jingshan", "minutes": 15}), 422, "invalid_request"),
-        (light.get("/boom", headers=auth(light.viewer)), 500, "internal_error"),  # type: ignore[attr-defined]
+        (light_client.get("/boom", headers=auth(viewer)), 500, "internal_error"),
     ]  # fmt: skip
     for r, status, code in answers:
         assert r.status_code == status, r.text
