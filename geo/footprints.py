@@ -252,7 +252,8 @@ def conflicts(analysis: dict[str, Any], *, underground: bool) -> list[Conflict]:
     if roads["count"] and not underground:
         major = [r for r in roads["streets"] if r["major"]]
         sev = "medium" if major else "low"
-        names = ", ".join(r["name"] or "(unnamed)" for r in roads["streets"][:5])
+        labels = list(dict.fromkeys(r.get("label") or r["name"] or "unnamed road" for r in roads["streets"]))
+        names = ", ".join(labels[:5]) + (f" and {len(labels) - 5} more" if len(labels) > 5 else "")
         out.append(
             Conflict(sev, "road", f"covers or cuts {roads['count']} road segments ({roads['length_m']:.0f} m): {names}")
         )

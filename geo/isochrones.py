@@ -586,13 +586,14 @@ class ReachIndex:
         keys = eng._keyarr["fastest"]
         out = cost
         for snap in snaps:
-            iu, iv = eng.index[snap.u], eng.index[snap.v]
-            fwd = rows_of.get((iu, iv))
-            if fwd is not None and int(keys[fwd]) == snap.key:
-                out = self._along(out, fwd, snap.fraction, reverse=reverse)
-            back = rows_of.get((iv, iu))
-            if back is not None and eng._reverse(snap) is not None:
-                out = self._along(out, back, 1.0 - snap.fraction, reverse=reverse)
+            for u, v, key, f in snap.candidates():
+                iu, iv = eng.index[u], eng.index[v]
+                fwd = rows_of.get((iu, iv))
+                if fwd is not None and int(keys[fwd]) == key:
+                    out = self._along(out, fwd, f, reverse=reverse)
+                back = rows_of.get((iv, iu))
+                if back is not None and eng._reverse(u, v, key) is not None:
+                    out = self._along(out, back, 1.0 - f, reverse=reverse)
         return out
 
     def _along(self, cost: NDArray[np.float64], row: int, f: float, *, reverse: bool) -> NDArray[np.float64]:

@@ -2,7 +2,9 @@
 
 The way filters mirror osmnx's ``network_type="drive"`` and ``"walk"`` Overpass
 filters, so that a network built here from an OSM file matches the one osmnx would
-download for the same area.
+download for the same area, with one deliberate difference: walking leaves out trunk
+roads and their links (Beijing's ring roads and expressways) unless a way is tagged
+``foot=yes``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ __all__ = [
     "Mode",
     "add_speeds",
     "check_mode",
+    "road_class",
+    "street_label",
+    "street_name",
     "way_allowed",
 ]
 
@@ -69,8 +74,14 @@ WALK_EXCLUDED_HIGHWAYS = frozenset(
         "proposed",
         "raceway",
         "razed",
+        # Not in osmnx's walk filter: in Beijing, trunk roads are the ring roads' and radial
+        # expressways' main carriageways, closed to pedestrians (they walk on the side roads).
+        "trunk",
+        "trunk_link",
     ]
 )
+# A way of an excluded class is walkable anyway when tagged for pedestrians.
+_FOOT_ALLOWED = frozenset(["yes", "designated", "permissive"])
 _DRIVE_EXCLUDED_SERVICE = frozenset(["alley", "driveway", "emergency_access", "parking", "parking_aisle", "private"])
 
 # Speeds for ways without a usable maxspeed: the design speeds of Chinese urban roads
@@ -95,6 +106,25 @@ DEFAULT_SPEEDS_KPH: Mapping[str, float] = {
     "service": 15.0,
 }
 WALK_SPEED_KPH = 4.5
+
+
+def street_name(data: Mapping[str, object]) -> str:
+    """Return an edge's street name: its OSM name, several joined by " / ", or ""."""
+    name = data.get("name")
+    if isinstance(name, list):
+        return " / ".join(str(n) for n in name)
+    return name if isinstance(name, str) else ""
+
+
+def road_class(data: Mapping[str, object]) -> str:
+    """Return an edge's OSM highway class (the first, where osmnx merged several)."""
+    hw = data.get("highway", "")
+    return str(hw[0] if isinstance(hw, list) else hw)
+
+
+def street_label(data: Mapping[str, object]) -> str:
+    """Return an edge's street name, or "unnamed <class>" for a road without one."""
+    return street_name(data) or f"unnamed {road_class(data) or 'road'}"
 
 
 def check_mode(mode: str) -> Mode:
@@ -125,7 +155,10 @@ def way_allowed(tags: Mapping[str, str], mode: Mode) -> bool:
             or tags.get("motorcar") == "no"
             or tags.get("service") in _DRIVE_EXCLUDED_SERVICE
         )
-    return not (hw in WALK_EXCLUDED_HIGHWAYS or tags.get("foot") == "no" or tags.get("service") == "private")
+    foot = tags.get("foot")
+    if foot in _FOOT_ALLOWED and hw not in ("motorway", "motorway_link"):
+        return True
+    return not (hw in WALK_EXCLUDED_HIGHWAYS or foot == "no" or tags.get("service") == "private")
 
 
 def add_speeds(graph: nx.MultiDiGraph, *, mode: Mode) -> nx.MultiDiGraph:

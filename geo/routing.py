@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import InvalidInputError, NoRouteError
+from geo.network import road_class, street_name
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -50,13 +51,41 @@ _WEIGHT = {"fastest": "travel_time_s", "shortest": "length_m"}
 _UNREACHABLE = 4_000_000.0  # pandana returns 4294967.295 for pairs with no path
 
 
+_AT_NODE = 1e-9  # a snap this close to an edge's end is on its node
+
+
+class _End(NamedTuple):
+    """How a snapped point joins a graph node: the cost, and the partial edge travelled.
+
+    The piece runs along edge (u, v, key) from fraction ``f0`` to ``f1`` of its line
+    (``f0 > f1`` when travelled against the line's direction, on the reverse edge).
+    ``node`` is -1 for a route that stays on one edge.
+    """
+
+    node: int
+    cost: float
+    time: float
+    length: float
+    u: int
+    v: int
+    key: int
+    f0: float
+    f1: float
+
+
 @dataclass(frozen=True)
 class StreetLeg:
-    """A run of consecutive edges with the same street name."""
+    """A run of consecutive edges of one street (or, unnamed, of one road class)."""
 
-    name: str
+    name: str  # "" for an unnamed road
     length_m: float
     travel_time_s: float
+    road_class: str = ""  # the OSM highway value of the leg's longest piece
+
+    @property
+    def label(self) -> str:
+        """The name, or "unnamed <class>" for a road without one."""
+        return self.name or f"unnamed {self.road_class or 'road'}"
 
 
 @dataclass(frozen=True)
@@ -105,11 +134,35 @@ def _quiet_stdout() -> Iterator[None]:
             os.close(saved)
 
 
+_SEP = "\x1f"  # between a street's name and its road class in the per-edge labels
+
+
 def _edge_name(data: dict[str, object]) -> str:
-    name = data.get("name")
-    if isinstance(name, list):
-        return " / ".join(str(n) for n in name)
-    return str(name) if isinstance(name, str) else ""
+    """Return an edge's street label: its name (names joined by " / "), the unit separator, its road class."""
+    return f"{street_name(data)}{_SEP}{road_class(data)}"
+
+
+def _merge_streets(labels: list[str], lengths: list[float], times: list[float]) -> tuple[StreetLeg, ...]:
+    """Return the streets of a route: consecutive pieces of one street merged into one leg.
+
+    Pieces belong to one street when their names share a name (osmnx joins the names of
+    ways merged into one edge: "Airport Expressway / 机场高速" continues "机场高速"), or,
+    unnamed, when their road class is the same. A leg is labelled by its longest piece.
+    """
+    runs: list[tuple[set[str], str, str, float, float, float]] = []  # names, name, class, length, time, longest
+    for label, ln, t in zip(labels, lengths, times, strict=True):
+        name, cls = label.split(_SEP)
+        key = set(name.split(" / ")) if name else set()
+        if runs:
+            prev_key, pname, pcls, pln, pt, plong = runs[-1]
+            same = bool(key & prev_key) if key else (not prev_key and cls == pcls)
+            if same:
+                longer = ln > plong
+                runs[-1] = (key or prev_key, name if longer else pname, cls if longer else pcls, pln + ln, pt + t,
+                            max(ln, plong))  # fmt: skip
+                continue
+        runs.append((key, name, cls, ln, t, ln))
+    return tuple(StreetLeg(name, ln, t, cls) for _, name, cls, ln, t, _ in runs)
 
 
 class RoutingEngine:
@@ -217,31 +270,57 @@ class RoutingEngine:
 
     def _ends(self, snap: Snap, metric: Metric, *, origin: bool) -> list[tuple[int, float, float, float]]:
         """Return (node index, cost, time, length) of the graph nodes reachable from/to a snap."""
-        g = self.graph
-        out = []
-        fwd = g.edges[snap.u, snap.v, snap.key]
-        t, ln = float(fwd["travel_time_s"]), float(fwd["length_m"])
-        w = float(fwd[_WEIGHT[metric]])
-        f = snap.fraction
-        if origin:
-            out.append((self.index[snap.v], (1 - f) * w, (1 - f) * t, (1 - f) * ln))
-        else:
-            out.append((self.index[snap.u], f * w, f * t, f * ln))
-        rev = self._reverse(snap)
-        if rev is not None:
-            rt, rl, rw = float(rev["travel_time_s"]), float(rev["length_m"]), float(rev[_WEIGHT[metric]])
-            if origin:
-                out.append((self.index[snap.u], f * rw, f * rt, f * rl))
-            else:
-                out.append((self.index[snap.v], (1 - f) * rw, (1 - f) * rt, (1 - f) * rl))
-        return out
+        return [(e.node, e.cost, e.time, e.length) for e in self.end_points(snap, metric, origin=origin)]
 
-    def _reverse(self, snap: Snap) -> dict[str, Any] | None:
-        """Return the edge running back along the snapped edge (a two-way street), if any."""
-        if not self.graph.has_edge(snap.v, snap.u):
+    def end_points(self, snap: Snap, metric: Metric, *, origin: bool) -> list[_End]:
+        """Return the ways from a snapped point to the graph's nodes (``origin``) or back.
+
+        Every candidate edge of the snap counts (a point on a junction meets each edge
+        there), in each direction the edge may be driven; per node, the cheapest is kept.
+        """
+        wname = _WEIGHT[metric]
+        best: dict[int, _End] = {}
+
+        def add(node: int, share: float, data: dict[str, Any], u: int, v: int, k: int, f0: float, f1: float) -> None:
+            e = _End(
+                self.index[node],
+                share * float(data[wname]),
+                share * float(data["travel_time_s"]),
+                share * float(data["length_m"]),
+                u,
+                v,
+                k,
+                f0,
+                f1,
+            )
+            old = best.get(e.node)
+            if old is None or e.cost < old.cost:
+                best[e.node] = e
+
+        for u, v, k, f in snap.candidates():
+            fwd = self.graph.edges[u, v, k]
+            rev = self._reverse(u, v, k)
+            if f <= _AT_NODE:
+                add(u, 0.0, fwd, u, v, k, 0.0, 0.0)
+            if f >= 1.0 - _AT_NODE:
+                add(v, 0.0, fwd, u, v, k, 1.0, 1.0)
+            if origin:
+                add(v, 1.0 - f, fwd, u, v, k, f, 1.0)
+                if rev is not None:
+                    add(u, f, rev, u, v, k, f, 0.0)
+            else:
+                add(u, f, fwd, u, v, k, 0.0, f)
+                if rev is not None:
+                    add(v, 1.0 - f, rev, u, v, k, 1.0, f)
+        return list(best.values())
+
+    def _reverse(self, u: int, v: int, key: int) -> dict[str, Any] | None:
+        """Return the edge running back along edge (u, v, key) (a two-way street), if any."""
+        back = self.graph.get_edge_data(v, u)
+        if not back:
             return None
-        ln = float(self.graph.edges[snap.u, snap.v, snap.key]["length_m"])
-        for data in self.graph.get_edge_data(snap.v, snap.u).values():
+        ln = float(self.graph.edges[u, v, key]["length_m"])
+        for data in back.values():
             if abs(float(data["length_m"]) - ln) < max(1.0, 0.02 * ln):
                 return dict(data)
         return None
@@ -276,21 +355,19 @@ class RoutingEngine:
             When no path joins the points.
         """
         m = self._check_metric(metric)
-        starts = self._ends(origin, m, origin=True)
-        ends = self._ends(destination, m, origin=False)
-        candidates: list[tuple[float, list[int], tuple[int, float, float, float], tuple[int, float, float, float]]] = []
+        starts = self.end_points(origin, m, origin=True)
+        ends = self.end_points(destination, m, origin=False)
+        candidates: list[tuple[float, list[int], _End, _End | None]] = []
         direct = self._same_edge(origin, destination, m)
         if blocked is None and penalty is None:
-            a = np.array([s[0] for s in starts for _ in ends], dtype=np.int64)
-            b = np.array([e[0] for _ in starts for e in ends], dtype=np.int64)
-            costs = self.node_costs(a, b, metric=m)
             combos = [(s, e) for s in starts for e in ends]
-            order = np.argsort(costs + np.array([s[1] + e[1] for s, e in combos]))
-            best_i = int(order[0])
-            total = float(costs[best_i] + combos[best_i][0][1] + combos[best_i][1][1])
-            if np.isfinite(total):
+            a = np.array([s.node for s, _ in combos], dtype=np.int64)
+            b = np.array([e.node for _, e in combos], dtype=np.int64)
+            totals = self.node_costs(a, b, metric=m) + np.array([s.cost + e.cost for s, e in combos])
+            best_i = int(np.argmin(totals))
+            if np.isfinite(totals[best_i]):
                 s, e = combos[best_i]
-                candidates.append((total, self.node_path(s[0], e[0], metric=m), s, e))
+                candidates.append((float(totals[best_i]), self.node_path(s.node, e.node, metric=m), s, e))
         else:
             weights = self._csr[m].data.copy()
             if penalty is not None:
@@ -300,43 +377,40 @@ class RoutingEngine:
             finite = np.isfinite(weights)
             mat = csr_matrix((weights[finite], (self._src[m][finite], self._dst[m][finite])), shape=self._csr[m].shape)
             for s in starts:
-                dist, pred = dijkstra(mat, indices=s[0], return_predecessors=True)
+                dist, pred = dijkstra(mat, indices=s.node, return_predecessors=True)
                 for e in ends:
-                    if np.isfinite(dist[e[0]]):
-                        total = float(dist[e[0]]) + s[1] + e[1]
-                        candidates.append((total, _walk_back(pred, s[0], e[0]), s, e))
+                    if np.isfinite(dist[e.node]):
+                        total = float(dist[e.node]) + s.cost + e.cost
+                        candidates.append((total, _walk_back(pred, s.node, e.node), s, e))
         if direct is not None:
-            candidates.append(direct)
+            candidates.append((direct.cost, [], direct, None))
         if not candidates:
             raise NoRouteError(
                 f"no {m} route joins the origin ({origin.lat:.5f} N, {origin.lon:.5f} E) and the destination "
                 f"({destination.lat:.5f} N, {destination.lon:.5f} E) on this network (one-way streets or "
                 "disconnected roads); move a point onto a connected road."
             )
-        _, path, s, e = min(candidates, key=lambda c: c[0])
-        return self._assemble(origin, destination, path, s, e, m)
+        _, path, first, last = min(candidates, key=lambda c: c[0])
+        return self._assemble(path, first, last, m)
 
-    def _same_edge(
-        self, origin: Snap, destination: Snap, metric: Metric
-    ) -> tuple[float, list[int], tuple[int, float, float, float], tuple[int, float, float, float]] | None:
-        if (origin.u, origin.v, origin.key) != (destination.u, destination.v, destination.key):
-            return None
-        if destination.fraction >= origin.fraction:
-            edge = self.graph.edges[origin.u, origin.v, origin.key]
-            df = destination.fraction - origin.fraction
-            w = df * float(edge[_WEIGHT[metric]])
-            return (
-                w,
-                [],
-                (-1, w, df * float(edge["travel_time_s"]), df * float(edge["length_m"])),
-                (-1, 0.0, 0.0, 0.0),
-            )
-        rev = self._reverse(origin)
-        if rev is None:
-            return None
-        df = origin.fraction - destination.fraction
-        w = df * float(rev[_WEIGHT[metric]])
-        return (w, [], (-2, w, df * float(rev["travel_time_s"]), df * float(rev["length_m"])), (-2, 0.0, 0.0, 0.0))
+    def _same_edge(self, origin: Snap, destination: Snap, metric: Metric) -> _End | None:
+        """Return the cheapest way along one edge from origin to destination, if they share one."""
+        best: _End | None = None
+        wname = _WEIGHT[metric]
+        dest = {(u, v, k): f for u, v, k, f in destination.candidates()}
+        for u, v, k, f0 in origin.candidates():
+            f1 = dest.get((u, v, k))
+            if f1 is None:
+                continue
+            data = self.graph.edges[u, v, k] if f1 >= f0 else self._reverse(u, v, k)
+            if data is None:
+                continue
+            df = abs(f1 - f0)
+            e = _End(-1, df * float(data[wname]), df * float(data["travel_time_s"]), df * float(data["length_m"]),
+                     u, v, k, f0, f1)  # fmt: skip
+            if best is None or e.cost < best.cost:
+                best = e
+        return best
 
     def _edge_line(self, u: int, v: int, key: int) -> NDArray[np.float64]:
         data = self.graph.edges[u, v, key]
@@ -367,56 +441,31 @@ class RoutingEngine:
         out[-1] = x[1], y[1]
         return out
 
-    def _assemble(
-        self,
-        origin: Snap,
-        destination: Snap,
-        path: list[int],
-        s: tuple[int, float, float, float],
-        e: tuple[int, float, float, float],
-        metric: Metric,
-    ) -> Route:
-        import shapely.ops  # noqa: F401 - substring lives in shapely.ops
+    def _piece(self, e: _End) -> NDArray[np.float64]:
+        """Return the line of an end's partial edge, in the direction travelled."""
+        line = self._edge_line(e.u, e.v, e.key)
+        if e.f0 <= e.f1:
+            return self._partial(line, e.f0, e.f1)
+        return self._partial(line, e.f1, e.f0)[::-1]
 
-        pieces: list[NDArray[np.float64]] = []
-        legs: list[tuple[str, float, float]] = []
-        fwd = self.graph.edges[origin.u, origin.v, origin.key]
-        if s[0] < 0:  # origin and destination on the same edge
-            line = self._edge_line(origin.u, origin.v, origin.key)
-            if s[0] == -1:
-                pieces.append(self._partial(line, origin.fraction, destination.fraction))
-            else:
-                pieces.append(self._partial(line, destination.fraction, origin.fraction)[::-1])
-            coords = np.concatenate(pieces)
-            one = np.array([_edge_name(fwd)], dtype=object)
-            return self._finish(coords, (), (), one, np.array([s[3]]), np.array([s[2]]), metric)
-        line = self._edge_line(origin.u, origin.v, origin.key)
-        if s[0] == self.index[origin.v]:
-            pieces.append(self._partial(line, origin.fraction, 1.0))
-        else:
-            pieces.append(self._partial(line, 0.0, origin.fraction)[::-1])
-        legs.append((_edge_name(fwd), s[3], s[2]))
+    def _assemble(self, path: list[int], s: _End, e: _End | None, metric: Metric) -> Route:
+        first = np.array([_edge_name(self.graph.edges[s.u, s.v, s.key])], dtype=object)
+        if e is None:  # origin and destination on the same edge
+            return self._finish(self._piece(s), (), (), first, np.array([s.length]), np.array([s.time]), metric)
+        pieces: list[NDArray[np.float64]] = [self._piece(s)]
         p = np.asarray(path, dtype=np.int64)
         rows = np.searchsorted(self._codes[metric], p[:-1] * len(self.node_ids) + p[1:])
         ids = self.node_ids
         edges = list(zip(ids[p[:-1]].tolist(), ids[p[1:]].tolist(), self._keyarr[metric][rows].tolist(), strict=True))
         coords_by_row = self._coords[metric]
         pieces.extend(coords_by_row[r] for r in rows.tolist())
-        mid_names = self._names[metric][rows]
         mid_lengths = self._length[metric][rows]
-        mid_times = self._time[metric][rows]
-        dline = self._edge_line(destination.u, destination.v, destination.key)
-        dedge = self.graph.edges[destination.u, destination.v, destination.key]
-        if e[0] == self.index[destination.u]:
-            pieces.append(self._partial(dline, 0.0, destination.fraction))
-        else:
-            pieces.append(self._partial(dline, destination.fraction, 1.0)[::-1])
+        pieces.append(self._piece(e))
         coords = np.concatenate(pieces)  # every piece is (n, 2)
-        names = np.concatenate(
-            [np.array([legs[0][0]], dtype=object), mid_names, np.array([_edge_name(dedge)], dtype=object)]
-        )
-        lengths = np.concatenate([[legs[0][1]], mid_lengths, [e[3]]])
-        times = np.concatenate([[legs[0][2]], mid_times, [e[2]]])
+        last = np.array([_edge_name(self.graph.edges[e.u, e.v, e.key])], dtype=object)
+        names = np.concatenate([first, self._names[metric][rows], last])
+        lengths = np.concatenate([[s.length], mid_lengths, [e.length]])
+        times = np.concatenate([[s.time], self._time[metric][rows], [e.time]])
         nodes = tuple(ids[p].tolist())
         return self._finish(coords, nodes, tuple(edges), names, lengths, times, metric, tuple(mid_lengths.tolist()))
 
@@ -446,10 +495,7 @@ class RoutingEngine:
         starts = np.flatnonzero(change)
         run_len = np.add.reduceat(lengths, starts)
         run_time = np.add.reduceat(times, starts)
-        streets = tuple(
-            StreetLeg(str(names[i]), float(ln), float(t))
-            for i, ln, t in zip(starts.tolist(), run_len.tolist(), run_time.tolist(), strict=True)
-        )
+        streets = _merge_streets(names[starts].tolist(), run_len.tolist(), run_time.tolist())
         return Route(
             coords=coords,
             nodes=nodes,
@@ -541,7 +587,7 @@ class RoutingEngine:
             for j, d in enumerate(destinations):
                 direct = self._same_edge(o, d, m)
                 if direct is not None:
-                    out[i, j] = min(out[i, j], direct[0])
+                    out[i, j] = min(out[i, j], direct.cost)
         return out
 
 

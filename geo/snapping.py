@@ -34,6 +34,10 @@ class Snap:
         Position along the edge from ``u`` (0) to ``v`` (1), by length.
     lon, lat
         The snapped point in WGS84.
+    others
+        Further edges as near to the point (within `TIE_M`) as this one, each as
+        ``(u, v, key, fraction)``: a point on a junction meets every edge there, and a
+        route may leave along any of them (as Valhalla and OSRM consider every candidate).
     """
 
     u: int
@@ -43,6 +47,14 @@ class Snap:
     fraction: float
     lon: float
     lat: float
+    others: tuple[tuple[int, int, int, float], ...] = ()
+
+    def candidates(self) -> list[tuple[int, int, int, float]]:
+        """Return every edge the point meets as ``(u, v, key, fraction)``, this one first."""
+        return [(self.u, self.v, self.key, self.fraction), *self.others]
+
+
+TIE_M = 1.0  # edges this much farther than the nearest are still candidates
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,20 @@ class EdgeIndex:
         on = shapely.line_interpolate_point(geom, frac, normalized=True)
         slon, slat = point_to_lonlat(on.x, on.y)
         u, v, k = (int(t) for t in self.edges[i])
-        return Snap(u, v, k, float(dist[0]), frac, slon, slat)
+        return Snap(u, v, k, float(dist[0]), frac, slon, slat, self._ties(pt, i, float(dist[0])))
+
+    def _ties(self, pt: shapely.Point, nearest: int, dist: float) -> tuple[tuple[int, int, int, float], ...]:
+        """Return the other edges within `TIE_M` of the nearest distance, with the point's fraction on each."""
+        near = self.tree.query(pt, predicate="dwithin", distance=dist + TIE_M)
+        out = []
+        for j in near.tolist():
+            if j == nearest:
+                continue
+            g = self.geoms[j]
+            if float(shapely.distance(g, pt)) <= dist + TIE_M:
+                u, v, k = (int(t) for t in self.edges[j])
+                out.append((u, v, k, float(shapely.line_locate_point(g, pt, normalized=True))))
+        return tuple(sorted(out))
 
 
 def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:

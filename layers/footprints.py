@@ -21,6 +21,7 @@ from rasterio.windows import from_bounds
 from geo import footprints as fp
 from geo.crs import point_to_lonlat, to_utm
 from geo.errors import InvalidInputError, NoRouteError, NotFoundError, OutsideCoverageError
+from geo.network import street_label, street_name
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -193,11 +194,15 @@ class FootprintService:
             if key in seen:
                 continue
             data = net.graph.edges[u, v, k]
-            name = data.get("name", "")
-            name = " / ".join(name) if isinstance(name, list) else (name if isinstance(name, str) else "")
             inside = float(shapely.intersection(idx.geoms[h], g).length)
             hw = _highway(data)
-            seen[key] = {"name": name, "highway": hw, "length_inside_m": round(inside, 1), "major": hw in MAJOR_ROADS}
+            seen[key] = {
+                "name": street_name(data),
+                "label": street_label(data),
+                "highway": hw,
+                "length_inside_m": round(inside, 1),
+                "major": hw in MAJOR_ROADS,
+            }
         streets = sorted(seen.values(), key=lambda r: -r["length_inside_m"])
         return {
             "count": len(streets),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.metadata
 import json
 import logging
 import pickle
@@ -43,7 +44,7 @@ __all__ = ["SEED_NETWORK", "NetworkSource", "NetworkStore", "RoadNetwork", "buil
 log = logging.getLogger(__name__)
 
 SEED_NETWORK = "central-beijing-2013"
-_CACHE_VERSION = "3"
+_CACHE_VERSION = "4"
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 OSM_LICENCE = "ODbL 1.0, © OpenStreetMap contributors"
@@ -200,7 +201,33 @@ def build_graph(path: Path, mode: Mode) -> nx.MultiDiGraph:
             raise NetworkImportError(f"osmnx could not build a `{mode}` graph from {path.name}: {exc}") from exc
     if graph.number_of_edges() == 0:
         raise NetworkImportError(f"{path.name} gives a `{mode}` graph with no edges.")
-    return add_speeds(graph, mode=mode)
+    return add_speeds(merge_coincident_nodes(graph), mode=mode)
+
+
+def merge_coincident_nodes(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Merge nodes joined by an edge of zero length (two OSM nodes at one position), in place.
+
+    Such an edge cannot be drawn (a line needs two distinct points) and adds nothing to a
+    route; merging its ends keeps every connection, so the edges a layer shows and the
+    edges a network reports are the same.
+    """
+    nodes = graph.nodes
+    pairs = [
+        (u, v)
+        for u, v in graph.edges()
+        if u != v and nodes[u]["x"] == nodes[v]["x"] and nodes[u]["y"] == nodes[v]["y"]
+    ]
+    kept: dict[int, int] = {}
+    for u, v in pairs:
+        while u in kept:
+            u = kept[u]
+        while v in kept:
+            v = kept[v]
+        if u != v:
+            nx.contracted_nodes(graph, u, v, self_loops=False, copy=False)
+            nodes[u].pop("contraction", None)
+            kept[v] = u
+    return graph
 
 
 class NetworkStore:
@@ -295,7 +322,10 @@ class NetworkStore:
     # -- cache ------------------------------------------------------------------
 
     def _cache_path(self, src: NetworkSource, mode: Mode, digest: str) -> Path:
-        return self.cache_dir / f"{src.name}.{mode}.{digest[:16]}.v{_CACHE_VERSION}.pkl"
+        # Keyed by the source, this code's graph rules and the libraries that build the graph.
+        versions = " ".join(importlib.metadata.version(p) for p in ("osmnx", "networkx", "osmium", "shapely"))
+        libs = hashlib.sha256(versions.encode()).hexdigest()[:8]
+        return self.cache_dir / f"{src.name}.{mode}.{digest[:16]}.v{_CACHE_VERSION}.{libs}.pkl"
 
     def _load(self, src: NetworkSource, mode: Mode) -> RoadNetwork:
         if not src.graph_file(mode).is_file():

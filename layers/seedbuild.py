@@ -28,7 +28,7 @@ from rasterio.transform import Affine
 from shapely.geometry import LineString, Point
 
 from geo.coverage import zone_cells
-from geo.crs import UTM_EPSG, WGS84_EPSG
+from geo.crs import UTM_EPSG, WGS84_EPSG, lonlat_to_utm
 from geo.errors import DataSourceError, RegistrationError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS
 from geo.registration import AffineLonLat, densify_polylines, fit_kernel_correlation
@@ -47,6 +47,7 @@ MAX_MEDIAN_RESIDUAL_M = 30.0
 POP_CELL_M = 100.0
 # The rough starting transform for the registration: x ~ (lon - 116) * 85, y ~ (lat - 39) * 120.
 _INITIAL = AffineLonLat(116.0, 1 / 85, 0.0, 39.0, 0.0, 1 / 120)
+_UINT32 = 1 << 32
 _EVENT_TIERS = "head_of_state;premier_minister;informal_no_tie;spouse_programme"
 # Subway line codes: the first two digits of the GTFS stop_code. Codes 01-19 are the line
 # numbers; the others were identified from the station names that carry them.
@@ -112,6 +113,7 @@ class RawRoads:
     name: list[str]
     speed_kph: list[int]
     clipped_ways: int
+    restored_ids: int = 0  # distinct node ids read negative and restored (see read_raw_roads)
 
 
 def read_raw_roads(folder: Path) -> RawRoads:
@@ -129,9 +131,17 @@ def read_raw_roads(folder: Path) -> RawRoads:
             lines.append(np.array([fh.readline().split() for _ in range(int(k))], dtype=float))
             ones.append(ow == "1")
     node_ids: list[NDArray[np.int64]] = []
+    restored: set[int] = set()
     with files[1].open(encoding="utf-8") as fh:
         for i, row in enumerate(fh):
             ids = np.array(row.split(), dtype=np.int64)
+            # OSM node ids passed 2**31 in February 2013; the source stored them as signed
+            # 32-bit integers, so ids above 2,147,483,647 read negative. Their unsigned value
+            # is the real id (the negative ones continue the positive range without a gap).
+            neg = ids < 0
+            if neg.any():
+                ids[neg] += _UINT32
+                restored.update(ids[neg].tolist())
             if i >= len(lines) or len(ids) != len(lines[i]):
                 raise DataSourceError(f"{files[1].name} line {i + 1}: {len(ids)} node ids, osm_data disagrees.")
             node_ids.append(ids)
@@ -151,7 +161,7 @@ def read_raw_roads(folder: Path) -> RawRoads:
             speeds.append(int(parts[4]))
     if len(highway) != len(lines):
         raise DataSourceError(f"{files[2].name} has {len(highway)} ways, osm_data has {len(lines)}.")
-    return RawRoads(lines, node_ids, highway, ones, names, speeds, clipped)
+    return RawRoads(lines, node_ids, highway, ones, names, speeds, clipped, len(restored))
 
 
 def read_gtfs_stops(folder: Path) -> pd.DataFrame:
@@ -485,6 +495,62 @@ def _road_blocks(lines: gpd.GeoDataFrame) -> gpd.GeoSeries:
     return gpd.GeoSeries(faces, crs=UTM_EPSG)
 
 
+def _street_ends(lines: gpd.GeoDataFrame, name: str, label: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Return the two ends (lon, lat) of a named street of the registered roads (farthest apart)."""
+    hit = lines[(lines["name"] == name) & (lines.geom_type == "LineString")]
+    if hit.empty:
+        raise DataSourceError(f"catalog row {label}: no road named {name} in the 2013 roads.")
+    pts = hit.get_coordinates().to_numpy()
+    x, y = lonlat_to_utm(pts[:, 0], pts[:, 1], name=label)
+    d = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :])
+    i, j = np.unravel_index(int(np.argmax(d)), d.shape)
+    a, b = sorted([(float(pts[i, 0]), float(pts[i, 1])), (float(pts[j, 0]), float(pts[j, 1]))])
+    return a, b
+
+
+def _check_near_roads(lines: gpd.GeoDataFrame, ends: list[tuple[float, ...]], label: str, limit_m: float = 30.0) -> None:
+    """Fail unless every stated point lies within ``limit_m`` of a 2013 road."""
+    utm = lines.to_crs(UTM_EPSG)
+    ex, ey = lonlat_to_utm([e[0] for e in ends], [e[1] for e in ends], name=label)
+    for x, y in zip(ex.tolist(), ey.tolist(), strict=True):
+        d = float(utm.distance(Point(x, y)).min())
+        if d > limit_m:
+            raise DataSourceError(f"catalog row {label}: a stated outline point is {d:.0f} m from the 2013 roads.")
+
+
+def _beside(block: shapely.Geometry, siblings: list[shapely.Geometry], centre: Point) -> shapely.Geometry:
+    """Return the part of a road block, without the siblings it holds, on the centre's side of them.
+
+    A block that rings a sibling (Zhongshan Park's block goes round the Forbidden City) would
+    otherwise label a place beside the sibling with the wrong site. Beyond the siblings'
+    bounding box on the side of the centre, and on the centre's side of their middle in the
+    other direction, is what is kept.
+    """
+    rest = block.difference(shapely.union_all(siblings))
+    minx, miny, maxx, maxy = shapely.union_all(siblings).bounds
+    mx, my = (minx + maxx) / 2, (miny + maxy) / 2
+    bx0, by0, bx1, by1 = block.bounds
+    out_x = max(minx - centre.x, centre.x - maxx, 0.0)
+    out_y = max(miny - centre.y, centre.y - maxy, 0.0)
+    if out_x == 0.0 and out_y == 0.0:
+        return _largest_part(rest, centre)
+    if out_y >= out_x:
+        ys = (by0, miny) if centre.y < miny else (maxy, by1)
+        xs = (bx0, mx) if centre.x < mx else (mx, bx1)
+    else:
+        xs = (bx0, minx) if centre.x < minx else (maxx, bx1)
+        ys = (by0, my) if centre.y < my else (my, by1)
+    return _largest_part(rest.intersection(shapely.box(xs[0], ys[0], xs[1], ys[1])), centre)
+
+
+def _check_no_enclosure(subs: dict[str, shapely.Geometry]) -> None:
+    """Fail when a sub-site's outline holds the middle or most of another's."""
+    for a, ga in subs.items():
+        for b, gb in subs.items():
+            if a != b and (ga.contains(gb.representative_point()) or ga.intersection(gb).area > 0.5 * gb.area):
+                raise DataSourceError(f"the outline of sub-site {a} encloses that of {b}; fix the catalog.")
+
+
 def build_sites(
     catalog: Path,
     raw: Path,
@@ -520,6 +586,10 @@ def build_sites(
                 raise DataSourceError(f"catalog row {row['id']}: railway station {name} not in station.json.")
             lon, lat, osm_id = rail_pos[name]
             ref = f"node/{osm_id.lstrip('n')}"
+        elif ref.startswith("street/"):
+            a, b = _street_ends(lines, ref.split("/", 1)[1], row["id"])
+            lon, lat = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
+            ref = ""
         else:
             lon, lat = float(row["lon"]), float(row["lat"])
         records[row["id"]] = {**row, "lon": lon, "lat": lat, "osm_ref": ref}
@@ -556,8 +626,33 @@ def build_sites(
                     if records[k]["parent"] == r["parent"] and r["parent"] and geom.contains(geoms_utm[k].centroid)
                 ]
                 if sibs:
-                    geom = _largest_part(geom.difference(shapely.union_all([geoms_utm[k] for k in sibs])), c)
-                    sources[sid] += f", minus the outline of {', '.join(records[k]['name_en'] for k in sibs)}"
+                    geom = _beside(geom, [geoms_utm[k] for k in sibs], c)
+                    sources[sid] += (
+                        f", minus the outline of {', '.join(records[k]['name_en'] for k in sibs)} and the parts of "
+                        "the block beyond it (only the side of the block that holds the centre)"
+                    )
+        if outline.startswith("segment:"):
+            ends = [tuple(float(t) for t in pt.split()) for pt in outline.split(":", 1)[1].split(";")]
+            _check_near_roads(lines, ends, sid)
+            ex, ey = lonlat_to_utm([e[0] for e in ends], [e[1] for e in ends], name=sid)
+            geom = LineString(np.column_stack([ex, ey])).buffer(unc or 30.0)
+            sources[sid] = (
+                f"outline: {2 * (unc or 30):.0f} m wide band over the gap in the 2013 roads between the road ends on "
+                "either bank (the old bridge carries no road of the 2013 network)"
+            )
+        elif outline.startswith("street-rect:"):
+            _, street, width = outline.split(":")
+            a, b = _street_ends(lines, street, sid)
+            ex, ey = lonlat_to_utm([a[0], b[0]], [a[1], b[1]], name=sid)
+            pa, pb = np.array([ex[0], ey[0]]), np.array([ex[1], ey[1]])
+            u = (pb - pa) / np.hypot(*(pb - pa))
+            ext = unc or 20.0
+            axis = LineString([pa - ext * u, pb + ext * u])
+            geom = axis.buffer(float(width) / 2, cap_style="flat")
+            sources[sid] = (
+                f"outline: {axis.length:.0f} x {float(width):.0f} m rectangle along {street} from end to end "
+                f"(its gates) plus {ext:.0f} m, the walled town's size from BRIEF.md"
+            )
         if outline == "buildings":
             geom = shapely.convex_hull(shapely.union_all(buildings.to_crs(UTM_EPSG).geometry.values))
             sources[sid] = "convex hull of the palace's OSM building footprints (approximates the outer wall)"
@@ -583,6 +678,7 @@ def build_sites(
             unc = radius
         geoms_utm[sid] = geom
         uncert[sid] = unc
+    _check_no_enclosure({k: g for k, g in geoms_utm.items() if records[k]["parent"]})
     boundaries = gpd.GeoSeries([geoms_utm[k] for k in records], index=list(records), crs=UTM_EPSG)
     areas = boundaries.area / 1e6
     boundaries_wgs = boundaries.to_crs(WGS84_EPSG)
@@ -687,7 +783,7 @@ def build_seeds(raw: Path, out_dir: Path, *, catalog: Path | None = None) -> See
         "features": f"{summary['nodes']} nodes, {summary['ways']} ways",
         "derivation": f"planar coordinates registered to WGS84 (median residual {stats['median_residual_m']} m, "
         f"p90 {stats['p90_residual_m']} m against {stats['reference_points_inside_extent']} subway entrances); "
-        f"{roads.clipped_ways} ways were clipped by the source to its extent; real OSM node ids; way ids are the record numbers 1..n (the source has no way ids); tags highway, "
+        f"{roads.clipped_ways} ways were clipped by the source to its extent; real OSM node ids (the {roads.restored_ids} ids the source stored as negative signed 32-bit integers restored to their unsigned value); way ids are the record numbers 1..n (the source has no way ids); tags highway, "
         f"name, oneway; maxspeed only on the {summary['maxspeed_tags']} ways whose speed differs from their "
         f"class default (the raw speeds are per-class defaults: {summary['class_default_speeds_kph']}).",
     }

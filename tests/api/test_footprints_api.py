@@ -46,6 +46,27 @@ def test_analyze(client: TestClient) -> None:
     assert a["elevation"]["available"] is False
 
 
+def test_a_footprint_in_the_walled_town_of_wanping_is_in_its_site(client: TestClient) -> None:
+    # 120 x 80 m on 城内街, inside the town walls (around 116.2225 E, 39.8505 N).
+    r = client.post("/footprints/analyze", json={"footprint": sq(116.2218, 39.8501, 0.0014, 0.00072)})
+    assert r.status_code == 200
+    a = r.json()
+    assert 9_000 < a["area_m2"] < 10_500
+    assert (a["site"], a["sub_site"]) == ("lugou-wanping", "wanping")
+    assert any(z["name"].endswith("(wanping)") for z in a["protection_zones"])
+    assert any("Wanping" in c["message"] for c in a["conflicts"])
+
+
+def test_a_footprint_beside_the_palace_names_no_other_park(client: TestClient) -> None:
+    # 30 m east of the palace's east wall: not Zhongshan Park (whose block rings the palace).
+    r = client.post("/footprints/analyze", json={"footprint": sq(116.3959, 39.9170, 0.0008, 0.0006)})
+    assert r.status_code == 200
+    a = r.json()
+    assert a["sub_site"] != "zhongshan-park"
+    assert not any("zhongshan-park" in z["name"] for z in a["protection_zones"] + a["buffer_zones"])
+    assert any(z["name"].endswith("(forbidden-city)") for z in a["buffer_zones"])
+
+
 def test_compare(client: TestClient) -> None:
     r = client.post(
         "/footprints/compare",

@@ -112,3 +112,66 @@ def test_population_raster_matches_townships() -> None:
     c = MANIFEST["checks"]
     assert c["population_townships_sum"] == 20_755_648
     assert abs(c["population_relative_difference"]) < 0.005
+
+
+def _sites_utm() -> gpd.GeoDataFrame:
+    return gpd.read_file(SEEDS / "sites.geojson").set_index("id").to_crs(UTM_EPSG)
+
+
+def test_wanping_outline_holds_the_walled_town(roads: gpd.GeoDataFrame) -> None:
+    # 城内街 runs through the walled town from the west gate to the east gate.
+    street = shapely.union_all(roads[roads["name"] == "城内街"].geometry.values)
+    wanping = _sites_utm().geometry["wanping"]
+    assert street.length > 600
+    assert wanping.contains(street)
+    town = gpd.GeoSeries([shapely.Point(116.2225, 39.8505)], crs=4326).to_crs(UTM_EPSG).iloc[0]
+    assert wanping.contains(town)
+
+
+def test_lugou_bridge_outline_crosses_the_river(roads: gpd.GeoDataFrame) -> None:
+    # The Yongding River flows north-south under the new Lugou bridge (卢沟新桥), 600 m
+    # downstream of the old one: its line is the meridian through the new bridge's middle.
+    new_bridge = shapely.union_all(roads[roads["name"] == "卢沟新桥"].geometry.values)
+    mid = new_bridge.centroid
+    river = shapely.LineString([(mid.x, mid.y - 2000), (mid.x, mid.y + 2000)])
+    bridge = _sites_utm().geometry["lugou-bridge"]
+    assert bridge.intersects(river)
+    assert 400 < bridge.centroid.distance(mid) < 800
+    # No road of the 2013 network runs along the old bridge: the roads of both banks end at
+    # it, and the 5th Ring Road passes its east end; none runs more than 25 m inside it.
+    core = bridge.buffer(-20)
+    inside = roads[roads.intersects(core)]
+    assert len(inside) >= 2
+    assert (inside.geometry.intersection(core).length < 25).all()
+
+
+def test_no_sub_site_outline_encloses_another() -> None:
+    sites = _sites_utm()
+    subs = sites[sites["kind"] == "sub_site"]
+    for a, ga in subs.geometry.items():
+        for b, gb in subs.geometry.items():
+            if a != b:
+                assert not ga.contains(gb.representative_point()), (a, b)
+                assert ga.intersection(gb).area < 0.05 * gb.area, (a, b)
+
+
+def test_a_place_beside_the_palace_is_not_zhongshan_park() -> None:
+    sites = _sites_utm()
+    fc = sites.geometry["forbidden-city"]
+    minx, miny, maxx, maxy = fc.bounds
+    east = shapely.Point(maxx + 30, (miny + maxy) / 2)
+    north = shapely.Point((minx + maxx) / 2, maxy + 30)
+    for p in (east, north):
+        assert not sites.geometry["zhongshan-park"].contains(p)
+    # The park itself (its OSM centre) stays inside.
+    zs = sites.loc["zhongshan-park"]
+    park = gpd.GeoSeries([shapely.Point(zs["centre_lon"], zs["centre_lat"])], crs=4326).to_crs(UTM_EPSG).iloc[0]
+    assert sites.geometry["zhongshan-park"].contains(park)
+
+
+def test_osm_node_ids_are_real_positive_ids() -> None:
+    ids = np.array([n.id for n in osmium.FileProcessor(str(SEEDS / "beijing_2013_roads.osm.bz2"), osmium.osm.NODE)])
+    assert (ids > 0).all()
+    # The ids the source stored as signed 32-bit integers continue the positive range.
+    assert ids.max() < 2**32
+    assert ((ids > 2**31) & (ids < 2_400_000_000)).sum() == 3755
