@@ -598,11 +598,21 @@ def _legend(
     )
 
 
+def _at_least(props: dict[str, Any]) -> str:
+    """Return "≥ " for a band cut by the edge of its network (its figures are lower bounds)."""
+    return "≥ " if props.get("truncated") else ""
+
+
 def _band_popup(props: dict[str, Any], mode: str) -> str:
     lines = "".join(f"<li>{_esc(line)}: {len(names)}</li>" for line, names in sorted(props["stations"].items()))
     return (
         f"<b>{props['minutes']:g} min by {mode}</b><br>"
-        f"{props['population']:,.0f} people ({100 * props['population_share']:.2f} % of Beijing)<br>"
+        + (
+            "<i>reaches the edge of the road network: the band would go farther, figures are lower bounds</i><br>"
+            if props.get("truncated")
+            else ""
+        )
+        + f"{_at_least(props)}{props['population']:,.0f} people ({100 * props['population_share']:.2f} % of Beijing)<br>"
         f"{props['area_km2']:.1f} km²; {props['station_count']} subway stations, {props['entrances']} entrances"
         + (f"<ul style='margin:2px 0;padding-left:16px'>{lines}</ul>" if lines else "")
     )
@@ -633,6 +643,7 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> t
             "station_count": len({n for names in b.stations.values() for n in names}),
             "entrances": b.entrances,
             "stations": b.stations,
+            "truncated": b.truncated,
         }
         frame = gpd.GeoDataFrame({"popup": [_band_popup(props, mode)]}, geometry=[b.polygon], crs=4326)
         FastGeoJson(
@@ -642,8 +653,13 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> t
             popup="p.popup",
             show=b.minutes <= 15,
         ).add_to(m)
+        more = _at_least(props)
         rows.append(
-            (colour, f"≤ {b.minutes:g} min: {b.population / 1e6:.2f} M people, {props['station_count']} stations")
+            (
+                colour,
+                f"≤ {b.minutes:g} min: {more}{b.population / 1e6:.2f} M people, {more}{props['station_count']} stations"
+                + (" (reaches the network's edge)" if b.truncated else ""),
+            )
         )
     return f"Travel time by {mode}", rows[::-1]
 
@@ -730,13 +746,22 @@ def route_map(
         ).add_to(group)
         group.add_to(m)
     for rank, r in enumerate(routes):
-        main = [st.name for st in sorted(r.streets, key=lambda st: -st.length_m) if st.name][:3]
+        main = list(dict.fromkeys(st.label for st in sorted(r.streets, key=lambda st: -st.length_m)))[:3]
         overlap = 100.0 if rank == 0 else 100 * route_overlap(r, routes[0])
         rows.append(
             f"<tr><td style='color:{_ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)]}'>&#9632; {rank}</td>"
             f"<td>{_fmt_min(r.travel_time_s)}</td><td>{r.length_m / 1000:.2f} km</td><td>{overlap:.0f}%</td>"
             f"<td>{_esc(', '.join(main))}</td></tr>"
         )
+    legs = (ctx.routing.access_leg(a, end="origin", mode=mode), ctx.routing.access_leg(b, end="destination", mode=mode))
+    warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
+    warnings += ctx.routing.walk_warnings(a.network, [routes[0].coords, *(np.asarray(leg.coords) for leg in legs)])
+    for leg in legs:
+        if leg.distance_m > 0:
+            folium.PolyLine(
+                [(lat, lon) for lon, lat in leg.coords], color="#333", weight=3, opacity=0.9, dash_array="4 6",
+                tooltip=_esc(f"{leg.end}: {leg.distance_m:.0f} m off the road network (straight line)"),
+            ).add_to(m)  # fmt: skip
     for p, label, colour in ((a, "Origin", "#1a9850"), (b, "Destination", "#d73027")):
         folium.CircleMarker(
             [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color=colour, fill_opacity=1,
@@ -750,7 +775,10 @@ def route_map(
         + "".join(rows)
         + "</table>"
     )
-    body = f"{_esc(a.label)} → {_esc(b.label)}<br>{mode}, {metric}<br>{table}"
+    notes = "".join(f"<li>{_esc(w)}</li>" for w in warnings)
+    body = f"{_esc(a.label)} → {_esc(b.label)}<br>{mode}, {metric}<br>{table}" + (
+        f"<ul id='route-warnings' style='max-width:420px;font-size:12px;color:#8c510a'>{notes}</ul>" if notes else ""
+    )
     _root(m).html.add_child(_panel("Access routes", body))
     _root(m).header.add_child(_Raw("<title>Routes — venue planner</title>"))
     return _page(m)
@@ -765,7 +793,7 @@ def _figure_row(ctx: Context, r: dict[str, Any], counts: dict[str, int]) -> str:
         # one-site coverage within 15 minutes.
         iso = ctx.coverage.isochrone(sid, mode="drive", bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
         fig = next(b for b in iso.bands if b.minutes == 15.0)
-        people = f"{fig.population / 1e6:.2f} M"
+        people = f"{'≥ ' if fig.truncated else ''}{fig.population / 1e6:.2f} M"
     except (OutsideCoverageError, NoRouteError, InvalidInputError):
         people = "outside network"
     if sid != "capital-airport":
@@ -870,7 +898,7 @@ def coverage_map(
     for p, fig in zip(sc.places, sc.per_site, strict=True):
         folium.CircleMarker(
             [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color="#ffff33", fill_opacity=1,
-            tooltip=_esc(f"{p.label}: {fig.population:,.0f} people within {minutes:g} min"),
+            tooltip=_esc(f"{p.label}: {'≥ ' if fig.truncated else ''}{fig.population:,.0f} people within {minutes:g} min"),
         ).add_to(fg)  # fmt: skip
     fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -879,7 +907,10 @@ def coverage_map(
     not_assessed = sc.townships[~sc.townships["assessed"]]
     body = (
         f"{len(sc.places)} sites, {mode}, within {minutes:g} min<br>"
-        f"Together: {sc.union.population:,.0f} people ({100 * sc.union.population_share:.1f} % of Beijing); "
+        f"Together: {'≥ ' if sc.union.truncated else ''}{sc.union.population:,.0f} people "
+        f"({100 * sc.union.population_share:.1f} % of Beijing"
+        + ("; a band reaches the edge of the road network, so this is a lower bound" if sc.union.truncated else "")
+        + "); "
         f"twice or more: {sc.overlap.population:,.0f}<br>"
         f"<span id='gap-summary'>Gaps: {len(gaps)} of {len(table)} townships in the network, "
         f"{float(table['uncovered'].sum()):,.0f} people not covered.</span><br>"
@@ -951,14 +982,23 @@ _PLANNER_JS = """
         });
         x.b.features.forEach(function (f) {
           var p = f.properties, k = p.rank;
-          var main = p.streets.slice().sort(function (a, b) { return b.length_m - a.length_m; }).filter(function (s) { return s.name; })
-            .slice(0, 3).map(function (s) { return esc(s.name); }).join(', ');
+          var seen = {}, main = p.streets.slice().sort(function (a, b) { return b.length_m - a.length_m; })
+            .filter(function (s) { var n = !seen[s.label]; seen[s.label] = true; return n; })
+            .slice(0, 3).map(function (s) { return esc(s.label); }).join(', ');
           rows += '<tr><td style="color:' + colours[k % colours.length] + '">&#9632; ' + k + '</td><td>' + (p.travel_time_s / 60).toFixed(1) +
             ' min</td><td>' + (p.length_m / 1000).toFixed(2) + ' km</td><td>' + Math.round(100 * p.overlap_with_best) + '%</td><td>' + main + '</td></tr>';
         });
-        var o = x.b.features[0].properties.origin, d = x.b.features[0].properties.destination;
+        var best = x.b.features[0].properties, o = best.origin, d = best.destination;
+        best.access.forEach(function (leg) {
+          if (leg.distance_m > 0) {
+            L.polyline(leg.coordinates.map(function (c) { return [c[1], c[0]]; }), {color: '#333', weight: 3, dashArray: '4 6'})
+              .bindTooltip(esc(leg.end + ': ' + Math.round(leg.distance_m) + ' m off the road network (straight line)')).addTo(results);
+          }
+        });
         mark([o.lon, o.lat], 'origin: ' + o.input, '#1a9850'); mark([d.lon, d.lat], 'destination: ' + d.input, '#d73027');
-        status('<table id="planner-table" style="border-collapse:collapse;font-size:12px"><tr><th>#</th><th>time</th><th>length</th><th>shared</th><th>main streets</th></tr>' + rows + '</table>');
+        var notes = best.warnings.map(function (w) { return '<li>' + esc(w) + '</li>'; }).join('');
+        status('<table id="planner-table" style="border-collapse:collapse;font-size:12px"><tr><th>#</th><th>time</th><th>length</th><th>shared</th><th>main streets</th></tr>' + rows + '</table>' +
+          (notes ? '<ul id="planner-warnings" style="max-width:420px;font-size:12px;color:#8c510a">' + notes + '</ul>' : ''));
         map.fitBounds(results.getLayers()[0].getBounds(), {padding: [40, 40]});
       }).catch(fail);
     } else {
@@ -972,12 +1012,12 @@ _PLANNER_JS = """
           x.b.features.forEach(function (f, i) {
             var c = colours[n - 1 - i], p = f.properties;
             L.geoJSON(f, {style: {color: c, weight: 1, fillColor: c, fillOpacity: 0.25}})
-              .bindPopup('<b>' + p.minutes + ' min</b><br>' + Math.round(p.population).toLocaleString('en') + ' people, ' + p.station_count + ' stations')
+              .bindPopup('<b>' + p.minutes + ' min</b><br>' + (p.truncated ? '≥ ' : '') + Math.round(p.population).toLocaleString('en') + ' people, ' + p.station_count + ' stations' + (p.truncated ? '<br><i>reaches the edge of the road network: a lower bound</i>' : ''))
               .addTo(results);
           });
           x.b.features.slice().reverse().forEach(function (f, i) {
             var p = f.properties;
-            rows += '<tr><td style="color:' + colours[i] + '">&#9632; ≤ ' + p.minutes + ' min</td><td>' + (p.population / 1e6).toFixed(2) +
+            rows += '<tr><td style="color:' + colours[i] + '">&#9632; ≤ ' + p.minutes + ' min</td><td>' + (p.truncated ? '≥ ' : '') + (p.population / 1e6).toFixed(2) +
               ' M people</td><td>' + p.station_count + ' stations</td><td>' + p.area_km2.toFixed(1) + ' km²</td></tr>';
           });
           var o = x.b.origin;

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BANDS_MIN",
     "MAX_BANDS",
+    "MAX_METRES",
     "MAX_MINUTES",
     "Band",
     "Grid",
@@ -49,22 +50,29 @@ __all__ = [
 
 DEFAULT_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
 MAX_MINUTES = 180.0
+MAX_METRES = 100_000.0
 MAX_BANDS = 8
 
 
-def check_bands(bands_min: tuple[float, ...] | list[float], *, label: str = "bands_min") -> tuple[float, ...]:
-    """Return the bands sorted and unique, or raise a clear error."""
-    if len(bands_min) == 0:
-        raise InvalidInputError(f"`{label}` is empty; give one to {MAX_BANDS} times in minutes, e.g. [5, 10, 15, 30].")
-    if len(bands_min) > MAX_BANDS:
-        raise InvalidInputError(f"`{label}` has {len(bands_min)} bands; at most {MAX_BANDS} are allowed.")
+def check_bands(
+    bands: tuple[float, ...] | list[float], *, label: str = "bands_min", unit: str = "minutes"
+) -> tuple[float, ...]:
+    """Return the bands sorted and unique, or raise a clear error.
+
+    ``unit`` is ``"minutes"`` (travel times, at most `MAX_MINUTES`) or ``"metres"``
+    (distances along the network, at most `MAX_METRES`).
+    """
+    top, what, eg = (MAX_MINUTES, "travel time", "[5, 10, 15, 30]") if unit == "minutes" else (
+        MAX_METRES, "distance", "[500, 1000, 2000]")  # fmt: skip
+    if len(bands) == 0:
+        raise InvalidInputError(f"`{label}` is empty; give one to {MAX_BANDS} {unit}, e.g. {eg}.")
+    if len(bands) > MAX_BANDS:
+        raise InvalidInputError(f"`{label}` has {len(bands)} bands; at most {MAX_BANDS} are allowed.")
     out = []
-    for b in bands_min:
+    for b in bands:
         t = float(b)
-        if not np.isfinite(t) or t <= 0 or t > MAX_MINUTES:
-            raise InvalidInputError(
-                f"`{label}`: {b!r} minutes is not a travel time; give times in (0, {MAX_MINUTES:g}]."
-            )
+        if not np.isfinite(t) or t <= 0 or t > top:
+            raise InvalidInputError(f"`{label}`: {b!r} {unit} is not a {what}; give {unit} in (0, {top:g}].")
         out.append(t)
     return tuple(sorted(set(out)))
 
@@ -402,18 +410,24 @@ class ReachIndex:
     Parameters
     ----------
     engine
-        The routing engine of one network; its ``fastest`` arrays are used.
+        The routing engine of one network.
     grid
         The grid; build it with `Grid.covering` around the network.
     max_fill_m2
         Roadless areas up to this size are filled when reached roads enclose them;
         larger ones (parks, lakes, walled sites) stay holes.
+    metric
+        ``"fastest"``: costs are seconds and bands minutes. ``"shortest"``: costs are
+        metres, and every "minute" of this class is 60 m (``limit_min = metres / 60``).
     """
 
-    def __init__(self, engine: RoutingEngine, grid: Grid, *, max_fill_m2: float = 200_000.0) -> None:
+    def __init__(
+        self, engine: RoutingEngine, grid: Grid, *, max_fill_m2: float = 200_000.0, metric: Metric = "fastest"
+    ) -> None:
         self.engine = engine
         self.grid = grid
-        m: Metric = "fastest"
+        self.metric: Metric = metric
+        m = metric
         self._csr: csr_matrix = engine._csr[m]
         self._csr_t: csr_matrix = self._csr.T.tocsr()
         self._w = self._csr.data.astype(float)
@@ -518,7 +532,7 @@ class ReachIndex:
         """Return seconds from the nearest snap to every node (to it, if ``reverse``); inf beyond ``limit_s``."""
         best = np.full(len(self.engine.node_ids), np.inf)
         for snap in snaps:
-            for node, offset, _, _ in self.engine._ends(snap, "fastest", origin=not reverse):
+            for node, offset, _, _ in self.engine._ends(snap, self.metric, origin=not reverse):
                 if offset > limit_s:
                     continue
                 mat = self._csr_t if reverse else self._csr
@@ -582,8 +596,8 @@ class ReachIndex:
     def _snapped_edges(self, cost: NDArray[np.float64], snaps: list[Snap], *, reverse: bool) -> NDArray[np.float64]:
         """Lower the times of samples on the snapped edges themselves (reached without a node)."""
         eng = self.engine
-        rows_of = eng._row["fastest"]
-        keys = eng._keyarr["fastest"]
+        rows_of = eng._row[self.metric]
+        keys = eng._keyarr[self.metric]
         out = cost
         for snap in snaps:
             for u, v, key, f in snap.candidates():

@@ -19,7 +19,7 @@ import shapely
 from geo import coverage as cov
 from geo.crs import lonlat_to_utm, to_utm
 from geo.errors import InvalidInputError, OutsideCoverageError
-from geo.isochrones import Band, Grid, Reach, ReachIndex, check_bands
+from geo.isochrones import DEFAULT_BANDS_MIN, Band, Grid, Reach, ReachIndex, check_bands
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from affine import Affine
     from numpy.typing import NDArray
 
+    from geo.routing import Metric
     from layers.networks import NetworkStore, RoadNetwork
     from layers.registry import LayerStore
     from layers.routing import Place, ResolvedPlace, RoutingService
@@ -44,6 +45,9 @@ MAX_SITES = 25
 MAX_CANDIDATES = 20
 SURFACE_NODATA = -9999.0
 ISOCHRONE_CACHE_SIZE = 64
+# Nodes this close to the outline of a network's extent (itself 300 m outside the data)
+# are at the edge of the data: a band reaching one is cut by the data, not by time.
+EDGE_MARGIN_M = 600.0
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
 CELLS_PER_POPULATION_CELL = 4
@@ -60,6 +64,8 @@ class BandFigures:
     population_share: float
     stations: dict[str, list[str]]
     entrances: int
+    truncated: bool = False  # the band reaches the edge of its network: people and stations are lower bounds
+    metres: float | None = None  # for a distance band: its distance along the network
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,8 @@ class CoverageService:
         self.networks = networks
         self.layers = layers
         self.routing = routing
-        self._indexes: dict[tuple[str, str], ReachIndex] = {}
+        self._indexes: dict[tuple[str, str, str], ReachIndex] = {}
+        self._edge_nodes: dict[tuple[str, str], NDArray[np.bool_]] = {}
         self._lock = threading.Lock()
         self._outlines: dict[int, shapely.Geometry] | None = None
         self._iso_cache: dict[tuple[object, ...], Isochrone] = {}
@@ -158,9 +165,9 @@ class CoverageService:
 
     # -- indexes --------------------------------------------------------------------
 
-    def index(self, net: RoadNetwork) -> ReachIndex:
-        """Return the reach index of a network, built on first use (about 1 s)."""
-        key = (net.name, net.mode)
+    def index(self, net: RoadNetwork, metric: Metric = "fastest") -> ReachIndex:
+        """Return the reach index of a network (by time, or by distance for ``shortest``), built on first use (about 1 s)."""
+        key = (net.name, net.mode, metric)
         with self._lock:
             if key not in self._indexes:
                 engine = self.routing.engine(net)
@@ -170,8 +177,32 @@ class CoverageService:
                     self._population[1],
                     k=CELLS_PER_POPULATION_CELL,
                 )
-                self._indexes[key] = ReachIndex(engine, grid)
+                self._indexes[key] = ReachIndex(engine, grid, metric=metric)
             return self._indexes[key]
+
+    def edge_nodes(self, net: RoadNetwork) -> NDArray[np.bool_]:
+        """Return which nodes lie at the edge of the network's data (within `EDGE_MARGIN_M` of its extent's outline).
+
+        A band that reaches one of them is cut by the end of the data, not by time.
+        """
+        key = (net.name, net.mode)
+        with self._lock:
+            hit = self._edge_nodes.get(key)
+        if hit is None:
+            engine = self.routing.engine(net)
+            x, y = lonlat_to_utm(engine.lon, engine.lat, name=f"network {net.name}")
+            ring = np.asarray(net.extent.exterior.coords)
+            rx, ry = lonlat_to_utm(ring[:, 0], ring[:, 1], name="extent")
+            outline = shapely.LineString(np.column_stack([rx, ry]))
+            hit = np.asarray(shapely.dwithin(outline, shapely.points(x, y), EDGE_MARGIN_M))
+            with self._lock:
+                self._edge_nodes[key] = hit
+        return hit
+
+    def _truncated(self, place: ResolvedPlace, reach: Reach, limit: float) -> bool:
+        """Return whether the part of ``reach`` within ``limit`` touches the edge of the network."""
+        edge = self.edge_nodes(place.network)
+        return bool((reach.node_minutes[edge] <= limit).any())
 
     def warm(self, mode: str) -> None:
         """Build the reach indexes of every network of ``mode`` and load the layers now."""
@@ -181,7 +212,15 @@ class CoverageService:
 
     # -- figures --------------------------------------------------------------------
 
-    def figures(self, band: Band, *, polygon: bool = True, tolerance_m: float = 0.0) -> BandFigures:
+    def figures(
+        self,
+        band: Band,
+        *,
+        polygon: bool = True,
+        tolerance_m: float = 0.0,
+        truncated: bool = False,
+        metres: float | None = None,
+    ) -> BandFigures:
         """Return the area, people and stations of a band.
 
         Its polygon too, unless ``polygon`` is False; ``tolerance_m`` simplifies it for display.
@@ -202,6 +241,8 @@ class CoverageService:
             population_share=people / self.total_population if self.total_population else 0.0,
             stations={k: sorted(v) for k, v in sorted(by_line.items())},
             entrances=int(band.contains(ex, ey).sum()),
+            truncated=truncated,
+            metres=metres,
         )
 
     def township_table(self, bands: list[Band]) -> pd.DataFrame:
@@ -214,39 +255,56 @@ class CoverageService:
 
     # -- requests -------------------------------------------------------------------
 
-    def _reach(self, place: ResolvedPlace, *, limit_min: float, reverse: bool) -> Reach:
-        return self.index(place.network).reach([place.snap], limit_min=limit_min, reverse=reverse)
+    def _reach(self, place: ResolvedPlace, *, limit_min: float, reverse: bool, metric: Metric = "fastest") -> Reach:
+        return self.index(place.network, metric).reach([place.snap], limit_min=limit_min, reverse=reverse)
 
     def isochrone(
         self,
         place: Place,
         *,
         mode: str = "drive",
-        bands_min: tuple[float, ...] | list[float] = (5.0, 10.0, 15.0, 30.0),
+        bands_min: tuple[float, ...] | list[float] | None = (5.0, 10.0, 15.0, 30.0),
+        bands_m: tuple[float, ...] | list[float] | None = None,
         reverse: bool = False,
         label: str = "origin",
         tolerance_m: float = 0.0,
     ) -> Isochrone:
-        """Return nested bands of travel time from (or, if ``reverse``, to) a place.
+        """Return nested bands of travel time (or of distance, ``bands_m``) from (or, if ``reverse``, to) a place.
 
-        ``tolerance_m`` > 0 simplifies the polygons for display (figures are unchanged).
-        Results for sites are kept (the shipped data does not change while serving).
+        Give ``bands_min`` or ``bands_m``, not both. A band that reaches the edge of the
+        network is marked ``truncated``. ``tolerance_m`` > 0 simplifies the polygons for
+        display (figures are unchanged). Results for sites are kept (the shipped data does
+        not change while serving).
         """
-        bands = check_bands(bands_min)
+        if bands_m is not None and bands_min is not None:
+            raise InvalidInputError("give `bands_min` (travel times) or `bands_m` (distances), not both.")
+        metric: Metric = "shortest" if bands_m is not None else "fastest"
+        if bands_m is not None:
+            metres = check_bands(bands_m, label="bands_m", unit="metres")
+            bands = tuple(m / 60.0 for m in metres)  # a shortest-metric reach counts 60 m as a "minute"
+        else:
+            bands = check_bands(bands_min if bands_min is not None else DEFAULT_BANDS_MIN)
         resolved = self.routing.resolve(place, mode=mode, label=label)
-        key = (resolved.network.name, mode, resolved.snap, bands, reverse, tolerance_m)
+        key = (resolved.network.name, mode, resolved.snap, bands, metric, reverse, tolerance_m)
         with self._lock:
             hit = self._iso_cache.get(key)
         if hit is not None:
             return Isochrone(resolved, reverse, hit.bands, hit.townships)
-        reach = self._reach(resolved, limit_min=bands[-1], reverse=reverse)
+        reach = self._reach(resolved, limit_min=bands[-1], reverse=reverse, metric=metric)
         cells = [reach.band(b) for b in bands]
-        iso = Isochrone(
-            resolved,
-            reverse,
-            [self.figures(c, tolerance_m=tolerance_m) for c in cells],
-            self.township_table(cells),
-        )
+        figs = [
+            self.figures(
+                c,
+                tolerance_m=tolerance_m,
+                truncated=self._truncated(resolved, reach, b),
+                metres=round(b * 60.0, 6) if metric == "shortest" else None,
+            )
+            for c, b in zip(cells, bands, strict=True)
+        ]
+        table = self.township_table(cells)
+        if metric == "shortest":
+            table = table.rename(columns={f"within_{b:g}": f"within_{b * 60.0:g}m" for b in bands})
+        iso = Isochrone(resolved, reverse, figs, table)
         with self._lock:
             self._iso_cache[key] = iso
             while len(self._iso_cache) > ISOCHRONE_CACHE_SIZE:
@@ -267,8 +325,17 @@ class CoverageService:
         return resolved
 
     def _bands(self, resolved: list[ResolvedPlace], minutes: float, *, reverse: bool = False) -> list[Band]:
+        return [band for band, _ in self._bands_truncated(resolved, minutes, reverse=reverse)]
+
+    def _bands_truncated(
+        self, resolved: list[ResolvedPlace], minutes: float, *, reverse: bool = False
+    ) -> list[tuple[Band, bool]]:
         (m,) = check_bands([minutes], label="minutes")
-        return [self._reach(r, limit_min=m, reverse=reverse).band(m) for r in resolved]
+        out = []
+        for r in resolved:
+            reach = self._reach(r, limit_min=m, reverse=reverse)
+            out.append((reach.band(m), self._truncated(r, reach, m)))
+        return out
 
     def site_set(
         self, places: list[Place], *, mode: str = "drive", minutes: float = 15.0, polygons: bool = True
@@ -278,7 +345,9 @@ class CoverageService:
         With ``polygons=False`` the bands' polygons are left empty (faster, for tables).
         """
         resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
-        bands = self._bands(resolved, minutes)
+        found = self._bands_truncated(resolved, minutes)
+        bands = [b for b, _ in found]
+        cut = [t for _, t in found]
         union, overlap = cov.union(bands), cov.overlap(bands)
         table = self.township_table([union])
         table = table.rename(columns={f"within_{union.minutes:g}": "covered"})
@@ -288,9 +357,9 @@ class CoverageService:
         return SiteSetCoverage(
             resolved,
             float(minutes),
-            [self.figures(b, polygon=polygons) for b in bands],
-            self.figures(union, polygon=polygons),
-            self.figures(overlap, polygon=polygons),
+            [self.figures(b, polygon=polygons, truncated=t) for b, t in found],
+            self.figures(union, polygon=polygons, truncated=any(cut)),
+            self.figures(overlap, polygon=polygons, truncated=any(cut)),
             table,
             resolved[0].network,
         )

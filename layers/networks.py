@@ -213,9 +213,7 @@ def merge_coincident_nodes(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     """
     nodes = graph.nodes
     pairs = [
-        (u, v)
-        for u, v in graph.edges()
-        if u != v and nodes[u]["x"] == nodes[v]["x"] and nodes[u]["y"] == nodes[v]["y"]
+        (u, v) for u, v in graph.edges() if u != v and nodes[u]["x"] == nodes[v]["x"] and nodes[u]["y"] == nodes[v]["y"]
     ]
     kept: dict[int, int] = {}
     for u, v in pairs:

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
+import shapely.ops
 
-from geo.crs import lonlat_to_utm
+from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.footprints import parse_footprint
-from geo.network import check_mode
+from geo.network import WALK_SPEED_KPH, check_mode
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
 from layers.networks import NetworkStore, RoadNetwork, site_access
 
@@ -29,7 +30,17 @@ if TYPE_CHECKING:
     from geo.snapping import Snap
     from layers.sites import SiteCatalog
 
-__all__ = ["BEIJING_BBOX", "Closures", "Place", "ResolvedPlace", "RoutingService"]
+__all__ = [
+    "ACCESS_WARN_M",
+    "BEIJING_BBOX",
+    "SPARSE_WALK_KM_PER_KM2",
+    "AccessLeg",
+    "Closures",
+    "Place",
+    "ResolvedPlace",
+    "RoutingService",
+    "WalkDensity",
+]
 
 # The municipality, from the township polygons (seeds/townships.geojson), rounded out.
 BEIJING_BBOX = (115.41, 39.44, 117.51, 41.06)
@@ -37,6 +48,17 @@ MAX_STOPS = 25
 MAX_OPTIMISED_STOPS = 10
 MAX_MATRIX_CELLS = 10_000
 MAX_AREA_VERTICES = 2_000  # of one closure area
+ACCESS_WARN_M = 100.0  # an access leg longer than this gets a warning
+# Walkable network inside a site below this (km of street per km², each street counted
+# once) means walking inside it is not modelled: central Beijing's street blocks have
+# 8-20 km/km², the Summer Palace in the 2013 roads has almost none.
+SPARSE_WALK_KM_PER_KM2 = 2.0
+WALK_INSET_M = 50.0  # ways are counted this far inside a site's boundary
+SPARSE_WALK_MIN_KM2 = 0.05  # smaller sites are crossed in a minute either way
+FOOTPATH_HINT = (
+    "import a current OpenStreetMap extract that has the footpaths (`venue-planner networks import FILE.osm.pbf`, "
+    "or `venue-planner networks fetch --site ID` where the internet is reachable)"
+)
 
 
 Place = tuple[float, float] | str
@@ -52,6 +74,69 @@ class ResolvedPlace:
     lat: float
     network: RoadNetwork
     snap: Snap
+
+
+@dataclass(frozen=True)
+class AccessLeg:
+    """The straight stretch between a place and the road where it meets the network.
+
+    Attributes
+    ----------
+    end
+        ``"origin"`` or ``"destination"`` (or ``"stops[i]"``).
+    distance_m
+        Its length: from the point to the road, or from a site's boundary to the road.
+    travel_time_s
+        Walking time at `geo.network.WALK_SPEED_KPH` for walk routes (counted in the
+        route's totals); None for driving (no road is known there).
+    coords
+        The stretch as two lon/lat points in the direction of travel (equal when 0 m).
+    """
+
+    end: str
+    distance_m: float
+    travel_time_s: float | None
+    coords: tuple[tuple[float, float], tuple[float, float]]
+
+    def warning(self, mode: str) -> str | None:
+        """Return the warning for a leg longer than `ACCESS_WARN_M`, else None."""
+        if self.distance_m <= ACCESS_WARN_M:
+            return None
+        how = (
+            f"walked in a straight line at {WALK_SPEED_KPH:g} km/h and counted in the totals"
+            if self.travel_time_s is not None
+            else "not counted in the totals (no road of the network is known there)"
+        )
+        return f"the {self.end} is {self.distance_m:.0f} m from the nearest road of the {mode} network; that stretch is {how}."
+
+
+@dataclass(frozen=True)
+class WalkDensity:
+    """How much walkable network lies inside a site's boundary."""
+
+    site_id: str
+    name: str
+    area_km2: float  # the whole site
+    inner_km2: float  # the site less a 50 m margin inside its boundary (`WALK_INSET_M`)
+    walkable_km: float  # inside that margin, each street once whatever its directions
+
+    @property
+    def km_per_km2(self) -> float:
+        """Walkable street length per km² of the site (inside the margin)."""
+        return self.walkable_km / self.inner_km2 if self.inner_km2 > 0 else 0.0
+
+    @property
+    def sparse(self) -> bool:
+        """Whether walking inside the site is in effect not modelled."""
+        return self.inner_km2 >= SPARSE_WALK_MIN_KM2 and self.km_per_km2 < SPARSE_WALK_KM_PER_KM2
+
+    def note(self, network: str) -> str:
+        """Return the warning for walking in a sparse site."""
+        return (
+            f"walking inside {self.name} ({self.area_km2:.1f} km²) is not modelled: network {network!r} has "
+            f"{self.km_per_km2:.1f} km of walkable way per km² there (its footpaths are missing; the shipped 2013 "
+            f"roads have none), so walks follow the streets around it. For walking inside it, {FOOTPATH_HINT}."
+        )
 
 
 @dataclass(frozen=True)
@@ -120,6 +205,8 @@ class RoutingService:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
         self._site_snaps: dict[tuple[str, str, str, float], Snap] = {}
+        self._density: dict[tuple[str, str, str], WalkDensity] = {}
+        self._sparse: dict[tuple[str, str, str], list[tuple[WalkDensity, shapely.Geometry]]] = {}
 
     def engine(self, net: RoadNetwork) -> RoutingEngine:
         """Return the routing engine of a network, built on first use."""
@@ -136,6 +223,95 @@ class RoutingService:
         for net in self.networks.all(mode):
             self.engine(net)
             net.edge_index  # noqa: B018 - built on first access; snapping needs it
+
+    # -- what the network can and cannot say ------------------------------------------------
+
+    def access_leg(self, place: ResolvedPlace, *, end: str, mode: str) -> AccessLeg:
+        """Return the straight stretch between a place and its road (towards the road for an origin)."""
+        snap = place.snap
+        road = (snap.lon, snap.lat)
+        if place.site_id is not None:
+            boundary = self.sites.get(place.site_id).boundary_utm()
+            x, y = lonlat_to_utm([snap.lon], [snap.lat], name=end)
+            near = shapely.ops.nearest_points(boundary, shapely.Point(float(x[0]), float(y[0])))[0]
+            blon, blat = utm_to_lonlat([near.x], [near.y])
+            at = (float(blon[0]), float(blat[0]))
+        else:
+            at = (place.lon, place.lat)
+        walk = check_mode(mode) == "walk"
+        seconds = snap.distance_m / (WALK_SPEED_KPH / 3.6) if walk else None
+        coords = (at, road) if end != "destination" else (road, at)
+        return AccessLeg(end, snap.distance_m, seconds, coords)
+
+    def walk_density(self, net: RoadNetwork, site_id: str) -> WalkDensity:
+        """Return the walkable network length inside a site's boundary (cached per network)."""
+        key = (net.name, net.mode, site_id)
+        with self._lock:
+            hit = self._density.get(key)
+        if hit is not None:
+            return hit
+        site = self.sites.get(site_id)
+        # The streets along a road-bounded site's edge are its boundary, not a way inside it.
+        boundary = site.boundary_utm().buffer(-WALK_INSET_M)
+        idx = net.edge_index
+        cand = idx.tree.query(boundary, predicate="intersects")
+        seen: set[tuple[int, int]] = set()
+        total = 0.0
+        for i in cand.tolist():
+            u, v, _ = (int(t) for t in idx.edges[i])
+            pair = (min(u, v), max(u, v))
+            if pair in seen:
+                continue
+            seen.add(pair)
+            total += float(shapely.intersection(idx.geoms[i], boundary).length)
+        area = float(site.boundary_utm().area) / 1e6
+        dens = WalkDensity(site.id, f"{site.name_en} ({site.id})", area, boundary.area / 1e6, total / 1000)
+        with self._lock:
+            self._density[key] = dens
+        return dens
+
+    def walk_warnings(
+        self,
+        net: RoadNetwork,
+        lines: list[NDArray[np.float64]] | None = None,
+        areas: list[shapely.Geometry] | None = None,
+    ) -> list[str]:
+        """Return a warning for each sparse site (no footpaths) that a walk starts, ends or passes in.
+
+        ``lines`` are lon/lat coordinate arrays (routes and their access legs); ``areas``
+        are WGS84 polygons (isochrone bands).
+        """
+        if net.mode != "walk" or not (lines or areas):
+            return []
+        geoms = []
+        for c in lines or []:
+            x, y = lonlat_to_utm(c[:, 0], c[:, 1], name="route")
+            geoms.append(shapely.LineString(np.column_stack([x, y])) if len(c) > 1 else shapely.Point(x[0], y[0]))
+        for a in areas or []:
+            xy = shapely.get_coordinates(a)
+            if len(xy):
+                x, y = lonlat_to_utm(xy[:, 0], xy[:, 1], name="band")
+                geoms.append(shapely.set_coordinates(a, np.column_stack([x, y])))
+        shape = shapely.union_all(geoms)
+        return [dens.note(net.name) for dens, boundary in self.sparse_sites(net) if shape.intersects(boundary)]
+
+    def sparse_sites(self, net: RoadNetwork) -> list[tuple[WalkDensity, shapely.Geometry]]:
+        """Return the sites of a walk network with almost no walkable way inside, with their UTM boundaries."""
+        key = (net.name, net.mode, "")
+        with self._lock:
+            hit = self._sparse.get(key)
+        if hit is not None:
+            return hit
+        out = []
+        for sid in self.sites.ids():
+            site = self.sites.get(sid)
+            if net.covers(site.lon, site.lat):
+                dens = self.walk_density(net, sid)
+                if dens.sparse:
+                    out.append((dens, site.boundary_utm()))
+        with self._lock:
+            self._sparse[key] = out
+        return out
 
     # -- places ---------------------------------------------------------------------
 
@@ -337,9 +513,15 @@ class RoutingService:
         oi = [i for i, p in enumerate(ro) if p is not None]
         di = [j for j, p in enumerate(rd) if p is not None]
         if oi and di:
-            osnaps = [p.snap for p in ro if p is not None]
-            dsnaps = [p.snap for p in rd if p is not None]
-            costs[np.ix_(oi, di)] = self.engine(net).matrix(osnaps, dsnaps, metric=metric)
+            ok_o = [p for p in ro if p is not None]
+            ok_d = [p for p in rd if p is not None]
+            costs[np.ix_(oi, di)] = self._with_access(
+                self.engine(net).matrix([p.snap for p in ok_o], [p.snap for p in ok_d], metric=metric),
+                ok_o,
+                ok_d,
+                mode=mode,
+                metric=metric,
+            )
         return PartialMatrix(costs, ro, rd, net, sorted(unresolved, key=lambda u: (u[0] != "origins", u[1])))
 
     def matrix(
@@ -360,7 +542,19 @@ class RoutingService:
         ]
         net = self._same_network(ro + rd)
         costs = self.engine(net).matrix([p.snap for p in ro], [p.snap for p in rd], metric=metric)
-        return costs, ro, rd
+        return self._with_access(costs, ro, rd, mode=mode, metric=metric), ro, rd
+
+    @staticmethod
+    def _with_access(
+        costs: NDArray[np.float64], ro: list[ResolvedPlace], rd: list[ResolvedPlace], *, mode: str, metric: str
+    ) -> NDArray[np.float64]:
+        """Add the walked access legs to a walking matrix (seconds or metres); driving ones are left as they are."""
+        if mode != "walk":
+            return costs
+        per = 1.0 / (WALK_SPEED_KPH / 3.6) if metric == "fastest" else 1.0
+        o = np.array([p.snap.distance_m for p in ro]) * per
+        d = np.array([p.snap.distance_m for p in rd]) * per
+        return costs + o[:, None] + d[None, :]
 
     def itinerary(
         self,

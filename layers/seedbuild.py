@@ -508,7 +508,9 @@ def _street_ends(lines: gpd.GeoDataFrame, name: str, label: str) -> tuple[tuple[
     return a, b
 
 
-def _check_near_roads(lines: gpd.GeoDataFrame, ends: list[tuple[float, ...]], label: str, limit_m: float = 30.0) -> None:
+def _check_near_roads(
+    lines: gpd.GeoDataFrame, ends: list[tuple[float, ...]], label: str, limit_m: float = 30.0
+) -> None:
     """Fail unless every stated point lies within ``limit_m`` of a 2013 road."""
     utm = lines.to_crs(UTM_EPSG)
     ex, ey = lonlat_to_utm([e[0] for e in ends], [e[1] for e in ends], name=label)

@@ -15,7 +15,7 @@ from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.routers.routes import OSM_CREDIT, Endpoint, ModeT, PlaceIn, endpoint, to_place
 from api.schemas import RequestModel
 from geo.coverage import Choice
-from geo.isochrones import DEFAULT_BANDS_MIN, MAX_MINUTES
+from geo.isochrones import DEFAULT_BANDS_MIN, MAX_BANDS, MAX_METRES, MAX_MINUTES
 from layers.coverage import MAX_CANDIDATES, MAX_SITES, BandFigures
 
 router = APIRouter(tags=["coverage"])
@@ -33,9 +33,16 @@ class IsochroneRequest(RequestModel):
 
     origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
     mode: ModeT = "drive"
-    bands_min: list[float] = Field(
-        default_factory=lambda: list(DEFAULT_BANDS_MIN),
-        description=f"Travel times in minutes, each in (0, {MAX_MINUTES:g}]; at most 8",
+    bands_min: list[float] | None = Field(
+        None,
+        max_length=MAX_BANDS,
+        description=f"Travel times in minutes, each in (0, {MAX_MINUTES:g}]; at most {MAX_BANDS}. "
+        f"Default {list(DEFAULT_BANDS_MIN)} unless bands_m is given",
+    )
+    bands_m: list[float] | None = Field(
+        None,
+        max_length=MAX_BANDS,
+        description=f"Distances along the network in metres, each in (0, {MAX_METRES:g}]; instead of bands_min",
     )
     reverse: bool = Field(False, description="Time to reach the origin instead of time from it")
 
@@ -43,9 +50,16 @@ class IsochroneRequest(RequestModel):
 class BandProperties(BaseModel):
     """What one band covers."""
 
-    minutes: float
+    minutes: float | None = Field(description="The band's travel time (null for a distance band)")
+    metres: float | None = Field(None, description="The band's distance along the network (distance bands only)")
+    truncated: bool = Field(
+        description="The band reaches the edge of its network's data: it would go farther, and its people, "
+        "stations and entrances are lower bounds"
+    )
     area_km2: float
-    population: float = Field(description="People inside the band (100 m population raster)")
+    population: float = Field(
+        description="People inside the band (100 m population raster); a lower bound if truncated"
+    )
     population_share: float = Field(description="Share of Beijing's population")
     stations: dict[str, list[str]] = Field(description="Subway stations inside, by line")
     station_count: int
@@ -70,13 +84,16 @@ class IsochroneResponse(BaseModel):
     network: str
     reverse: bool
     townships: list[dict[str, Any]] = Field(description="People of each township inside each band (non-zero only)")
+    warnings: list[str] = Field(default_factory=list, description="What this answer cannot be trusted for")
     attribution: str = ATTRIBUTION
 
 
 def band_properties(b: BandFigures) -> BandProperties:
     """Describe a band."""
     return BandProperties(
-        minutes=b.minutes,
+        minutes=None if b.metres is not None else b.minutes,
+        metres=b.metres,
+        truncated=b.truncated,
         area_km2=round(b.area_km2, 4),
         population=round(b.population, 1),
         population_share=round(b.population_share, 6),
@@ -97,7 +114,13 @@ def post_isochrones(
     req: IsochroneRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
 ) -> Response:
     """Return nested travel-time bands that follow the road network, with people and stations in each."""
-    iso = ctx.coverage.isochrone(to_place(req.origin), mode=req.mode, bands_min=req.bands_min, reverse=req.reverse)
+    iso = ctx.coverage.isochrone(
+        to_place(req.origin),
+        mode=req.mode,
+        bands_min=req.bands_min if req.bands_m is not None or req.bands_min is not None else DEFAULT_BANDS_MIN,
+        bands_m=req.bands_m,
+        reverse=req.reverse,
+    )
     table = iso.townships
     cols = [c for c in table.columns if c.startswith("within_")]
     rows = table[table[cols].sum(axis=1) > 0]
@@ -118,8 +141,22 @@ def post_isochrones(
             }
             for r in rows.to_dict("records")
         ],
+        warnings=band_warnings(iso.bands, iso.place.network.name)
+        + ctx.routing.walk_warnings(iso.place.network, areas=[b.polygon for b in iso.bands]),
     )
     return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION)
+
+
+def band_warnings(bands: list[BandFigures], network: str) -> list[str]:
+    """Return a warning for the bands cut by the edge of the network's data."""
+    cut = [b for b in bands if b.truncated]
+    if not cut:
+        return []
+    names = ", ".join(f"{b.metres:g} m" if b.metres is not None else f"{b.minutes:g} min" for b in cut)
+    return [
+        f"band(s) {names} reach the edge of network {network!r}: they would go farther, so their area, people, "
+        "stations and entrances are lower bounds (marked truncated). Import an extract that covers more to see all."
+    ]
 
 
 class CoverageRequest(RequestModel):

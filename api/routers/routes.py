@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -17,7 +18,16 @@ from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import GeoJSONResponse, RequestModel
 from geo.errors import InvalidInputError
 from geo.routing import Route
-from layers.routing import MAX_MATRIX_CELLS, MAX_STOPS, Closures, Place, ResolvedPlace, overlap_with_best, parse_polygon
+from layers.routing import (
+    MAX_MATRIX_CELLS,
+    MAX_STOPS,
+    AccessLeg,
+    Closures,
+    Place,
+    ResolvedPlace,
+    overlap_with_best,
+    parse_polygon,
+)
 
 router = APIRouter(tags=["routes"])
 
@@ -109,11 +119,22 @@ class Endpoint(BaseModel):
 
 
 class Street(BaseModel):
-    """A street used by a route."""
+    """A street used by a route: consecutive stretches of one street merged."""
 
-    name: str
+    name: str = Field(description="The OSM name; empty for an unnamed road")
+    road_class: str = Field(description="OSM highway class of the longest stretch")
+    label: str = Field(description="The name, or 'unnamed <class>'")
     length_m: float
     travel_time_s: float
+
+
+class AccessLegOut(BaseModel):
+    """The straight stretch between a place and the road where the route starts or ends."""
+
+    end: str = Field(description="origin or destination")
+    distance_m: float
+    travel_time_s: float | None = Field(description="Walking time (walk routes, counted in the totals); null for drive")
+    coordinates: list[tuple[float, float]] = Field(description="From the place to the road (origin) or back")
 
 
 class RouteProperties(BaseModel):
@@ -123,12 +144,16 @@ class RouteProperties(BaseModel):
     mode: str
     metric: str
     network: str
-    travel_time_s: float
-    length_m: float
+    travel_time_s: float = Field(description="Total; for walking it includes the access legs")
+    length_m: float = Field(description="Total; for walking it includes the access legs")
+    network_travel_time_s: float = Field(description="On the road network only")
+    network_length_m: float = Field(description="On the road network only")
     overlap_with_best: float = Field(description="Share of this route's length shared with the best route")
     streets: list[Street]
     origin: Endpoint
     destination: Endpoint
+    access: list[AccessLegOut] = Field(description="Each end's straight stretch to the road (drawn dashed on maps)")
+    warnings: list[str] = Field(default_factory=list, description="What this answer cannot be trusted for")
 
 
 RouteFeature = Feature[LineString, RouteProperties]
@@ -233,9 +258,19 @@ def endpoint(p: ResolvedPlace) -> Endpoint:
 
 
 def route_feature(
-    route: Route, rank: int, overlap: float, a: ResolvedPlace, b: ResolvedPlace, mode: str, network: str
+    route: Route,
+    rank: int,
+    overlap: float,
+    a: ResolvedPlace,
+    b: ResolvedPlace,
+    mode: str,
+    network: str,
+    legs: tuple[AccessLeg, AccessLeg],
+    warnings: list[str],
 ) -> RouteFeature:
-    """Return a route as a GeoJSON Feature."""
+    """Return a route as a GeoJSON Feature, with its access legs and warnings."""
+    extra_t = sum(leg.travel_time_s or 0.0 for leg in legs)
+    extra_m = sum(leg.distance_m for leg in legs if leg.travel_time_s is not None)
     return RouteFeature(
         type="Feature",
         geometry=LineString(type="LineString", coordinates=[(round(x, 7), round(y, 7)) for x, y in route.coords]),
@@ -244,17 +279,45 @@ def route_feature(
             mode=mode,
             metric=route.metric,
             network=network,
-            travel_time_s=round(route.travel_time_s, 3),
-            length_m=round(route.length_m, 2),
+            travel_time_s=round(route.travel_time_s + extra_t, 3),
+            length_m=round(route.length_m + extra_m, 2),
+            network_travel_time_s=round(route.travel_time_s, 3),
+            network_length_m=round(route.length_m, 2),
             overlap_with_best=round(overlap, 4),
             streets=[
-                Street(name=s.name, length_m=round(s.length_m, 1), travel_time_s=round(s.travel_time_s, 1))
+                Street(
+                    name=s.name,
+                    road_class=s.road_class,
+                    label=s.label,
+                    length_m=round(s.length_m, 1),
+                    travel_time_s=round(s.travel_time_s, 1),
+                )
                 for s in route.streets
             ],
             origin=endpoint(a),
             destination=endpoint(b),
+            access=[
+                AccessLegOut(
+                    end=leg.end,
+                    distance_m=round(leg.distance_m, 1),
+                    travel_time_s=None if leg.travel_time_s is None else round(leg.travel_time_s, 1),
+                    coordinates=[(round(x, 7), round(y, 7)) for x, y in leg.coords],
+                )
+                for leg in legs
+            ],
+            warnings=warnings,
         ),
     )
+
+
+def route_notes(
+    ctx: Context, route: Route, a: ResolvedPlace, b: ResolvedPlace, mode: str
+) -> tuple[tuple[AccessLeg, AccessLeg], list[str]]:
+    """Return a route's access legs and its warnings (long access legs, walks through sites without paths)."""
+    legs = (ctx.routing.access_leg(a, end="origin", mode=mode), ctx.routing.access_leg(b, end="destination", mode=mode))
+    warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
+    lines = [route.coords, *(np.asarray(leg.coords) for leg in legs)]
+    return legs, warnings + ctx.routing.walk_warnings(a.network, lines)
 
 
 def compute_routes(ctx: Context, req: RouteRequest) -> RouteCollection:
@@ -270,7 +333,10 @@ def compute_routes(ctx: Context, req: RouteRequest) -> RouteCollection:
         max_snap_m=req.max_snap_m,
     )
     overlaps = overlap_with_best(routes)
-    feats = [route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name) for i, r in enumerate(routes)]
+    feats = []
+    for i, r in enumerate(routes):
+        legs, warnings = route_notes(ctx, r, a, b, req.mode)
+        feats.append(route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name, legs, warnings))
     return RouteCollection(type="FeatureCollection", features=feats)
 
 
@@ -388,15 +454,16 @@ def post_itinerary(
         max_snap_m=req.max_snap_m,
     )
     places, order, legs = out["places"], out["order"], out["legs"]
-    feats = [
-        route_feature(leg, i, 0.0, places[order[i]], places[order[i + 1]], req.mode, out["network"].name)
-        for i, leg in enumerate(legs)
-    ]
+    feats = []
+    for i, leg in enumerate(legs):
+        a, b = places[order[i]], places[order[i + 1]]
+        access, warnings = route_notes(ctx, leg, a, b, req.mode)
+        feats.append(route_feature(leg, i, 0.0, a, b, req.mode, out["network"].name, access, warnings))
     summary = ItinerarySummary(
         order=order,
         stops=[endpoint(places[i]) for i in order],
-        travel_time_s=round(sum(leg.travel_time_s for leg in legs), 3),
-        length_m=round(sum(leg.length_m for leg in legs), 2),
+        travel_time_s=round(sum(f.properties.travel_time_s for f in feats if f.properties), 3),
+        length_m=round(sum(f.properties.length_m for f in feats if f.properties), 2),
         given_order_cost=None if out["given_order_cost"] is None else round(out["given_order_cost"], 3),
     )
     body = ItineraryResponse(type="FeatureCollection", features=feats, summary=summary)
