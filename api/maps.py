@@ -295,7 +295,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
             _features_json(roads, tolerance_deg=0.00002),
             name=f"Roads, drive ({len(roads)} edges)",
             style=_ROAD_STYLE_JS,
-            tooltip="esc(p.name || '(unnamed)') + ' — ' + p.highway + ', ' + p.speed_kph + ' km/h'",
+            tooltip="esc(p.name || 'unnamed ' + p.highway) + ' — ' + p.highway + ', ' + p.speed_kph + ' km/h'",
         ).add_to(m)
     heritage = ctx.layers.query("heritage-buildings", bbox=view)
     if not heritage.empty:

@@ -133,7 +133,7 @@ def _row_to_proposal(r: tuple[Any, ...]) -> Proposal:
 
 MAX_IMPORT_VERSIONS = 100_000
 # Attribute rules of a proposal, the same for an API write and an import.
-FLOORS_RANGE = (-10, 100)
+FLOORS_RANGE = (0, 100)  # storeys above ground; below ground is `underground`
 HEIGHT_RANGE_M = (0.0, 500.0)
 MAX_USE_CHARS = 100
 MAX_NOTE_CHARS = 1000
@@ -339,8 +339,11 @@ class ProposalStore:
         note: str | None = None,
         author: str | None = None,
         base_version: int | None = None,
+        clear_site: bool = False,
     ) -> Proposal:
         """Add a version with the given changes (the rest carried over) and return it.
+
+        ``clear_site`` sets the new version's site to none (its footprint left every site).
 
         Raises
         ------
@@ -360,7 +363,7 @@ class ProposalStore:
                 v,
                 _now(),
                 name if name is not None else cur.name,
-                site_id if site_id is not None else cur.site_id,
+                None if clear_site else (site_id if site_id is not None else cur.site_id),
                 geometry if geometry is not None else cur.geometry,
                 properties if properties is not None else cur.properties,
                 analysis if analysis is not None else cur.analysis,

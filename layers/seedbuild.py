@@ -434,6 +434,10 @@ def build_heritage(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDa
     gdf = gdf[[*keep, "geometry"]].copy()
     gdf["name"] = gdf["name"].fillna("")
     gdf["geometry"] = _valid_polygons(gdf.geometry)
+    # An outline drawn as a closed line of zero area (a wall) has no polygon left once repaired.
+    empty = gdf.geometry.is_empty.to_numpy()
+    dropped = sorted(str(v) for v in gdf.loc[empty, "osm_id"])
+    gdf = gdf[~empty].copy()
     gdf["area_m2"] = gdf.to_crs(UTM_EPSG).geometry.area.round(1)
     gdf = gdf.sort_values("osm_id", kind="stable").reset_index(drop=True)
     _write_geojson(gdf, out_dir / "heritage_buildings.geojson")
@@ -445,7 +449,8 @@ def build_heritage(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDa
         "crs": "EPSG:4326",
         "bbox": _bbox(gdf),
         "features": len(gdf),
-        "derivation": "the synthetic `height` attribute dropped; names kept; area_m2 computed in UTM 50N.",
+        "derivation": "the synthetic `height` attribute dropped; names kept; area_m2 computed in UTM 50N; "
+        f"{len(dropped)} outline(s) of zero area dropped (OSM ids {', '.join(dropped) or 'none'}).",
     }
     return gdf
 

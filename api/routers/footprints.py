@@ -434,6 +434,17 @@ def _props(req: FootprintIn) -> dict[str, Any]:
     return {"use": req.use, "floors": req.floors, "height_m": req.height_m, "underground": req.underground}
 
 
+def _site_of(ctx: Context, given: str | None, analysis: dict[str, Any]) -> str | None:
+    """Return the site a proposal belongs to: the one given, else where its footprint lies (or lies near)."""
+    if given is not None:
+        return ctx.sites.get(given).id
+    near = analysis.get("nearest_site") or {}
+    site = analysis.get("sub_site") or analysis.get("site")
+    if site is None and near.get("distance_m", 1e9) <= NEAR_SITE_M:
+        site = near["site"]
+    return str(site) if site is not None else None
+
+
 @router.post("/proposals", response_model=ProposalOut, status_code=201, operation_id="create_proposal")
 @bounded(status=201)
 def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> Response:
@@ -441,10 +452,7 @@ def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context
     f, a = _analyze(ctx, req, buffer_m=req.buffer_m)
     if req.site_id is not None:
         ctx.sites.get(req.site_id)
-    near = a.get("nearest_site") or {}
-    site = req.site_id or a.get("sub_site") or a.get("site")
-    if site is None and near.get("distance_m", 1e9) <= NEAR_SITE_M:
-        site = near["site"]
+    site = _site_of(ctx, req.site_id, a)
     p = ctx.proposals.create(
         name=req.name,
         geometry=f.geometry,
@@ -461,10 +469,17 @@ def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context
 @router.get("/proposals", response_model=list[ProposalOut], operation_id="list_proposals")
 def list_proposals(
     ctx: Annotated[Context, Depends(get_context)],
-    site: Annotated[str | None, Query(description="Only this site's proposals")] = None,
+    site: Annotated[
+        str | None,
+        Query(description="Only this site's proposals (a candidate site's include its sub-sites')", max_length=100),
+    ] = None,
 ) -> list[ProposalOut]:
     """List the latest version of every proposal, newest first."""
-    return [_out(p) for p in ctx.proposals.list(site_id=site)]
+    if site is None:
+        return [_out(p) for p in ctx.proposals.list()]
+    s = ctx.sites.get(site)
+    ids = [s.id, *ctx.sites.children(s.id)["id"].astype(str)]
+    return [_out(p) for p in ctx.proposals.list(site_ids=ids)]
 
 
 @router.get("/proposals/export", response_model=None, responses=FORMAT_DOC, operation_id="export_proposals")
@@ -571,15 +586,17 @@ def update_proposal(
             underground=bool(props.get("underground")), buffer_m=req.buffer_m,
         )  # fmt: skip
         geometry = f.geometry
-    if req.site_id is not None:
-        ctx.sites.get(req.site_id)
+    # The site follows the footprint: a proposal moved into another site lists under it.
+    moved = req.footprint is not None
+    site = _site_of(ctx, req.site_id, analysis or {}) if moved or req.site_id is not None else None
     p = ctx.proposals.update(
         proposal_id,
         name=req.name,
         geometry=geometry,
         properties=props,
         analysis=analysis,
-        site_id=req.site_id,
+        site_id=site,
+        clear_site=moved and site is None,
         note=req.note,
         author=key.name,
         base_version=base,

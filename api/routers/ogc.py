@@ -3,9 +3,11 @@
 The API definition (``/openapi.json``) is OpenAPI 3.1, as FastAPI writes it, so the
 "oas30" conformance class is not claimed.
 
-Landing page at ``/ogc`` (and at ``/`` for JSON clients), conformance, collections,
-items with ``bbox``, ``limit``, ``offset`` and ``next``/``prev`` links, and single
-features. Coordinates are CRS84 (longitude, latitude), as the standard requires.
+Landing page at ``/ogc`` (and at ``/`` for JSON clients), and under it conformance,
+collections, items with ``bbox``, ``limit``, ``offset`` and ``next``/``prev`` links, and
+single features (``/ogc/collections/{id}/items/{fid}``), the paths GDAL's OGC API driver
+and QGIS build from the landing page. The same resources answer at the older paths
+without ``/ogc`` (not in the API definition). Coordinates are CRS84 (longitude, latitude), as the standard requires.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import json
 from typing import Annotated, Any
 
 import geopandas as gpd
+import shapely
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -23,7 +26,7 @@ from api.errors import error_body
 from geo.errors import NotFoundError
 
 CollectionId = Annotated[
-    str, Path(description="A collection id (see /collections)", max_length=100, examples=["sites"])
+    str, Path(description="A collection id (see /ogc/collections)", max_length=100, examples=["sites"])
 ]
 FeatureId = Annotated[str, Path(description="A feature id", max_length=100, examples=["0"])]
 
@@ -61,8 +64,8 @@ def landing(request: Request) -> dict[str, Any]:
             {"href": f"{b}/ogc", "rel": "self", "type": "application/json", "title": "This document"},
             {"href": f"{b}/openapi.json", "rel": "service-desc", "type": "application/vnd.oai.openapi+json;version=3.1", "title": "The API definition"},
             {"href": f"{b}/docs", "rel": "service-doc", "type": "text/html", "title": "The API documentation"},
-            {"href": f"{b}/conformance", "rel": "conformance", "type": "application/json", "title": "Conformance classes"},
-            {"href": f"{b}/collections", "rel": "data", "type": "application/json", "title": "The collections"},
+            {"href": f"{b}/ogc/conformance", "rel": "conformance", "type": "application/json", "title": "Conformance classes"},
+            {"href": f"{b}/ogc/collections", "rel": "data", "type": "application/json", "title": "The collections"},
         ],
     }  # fmt: skip
 
@@ -73,7 +76,7 @@ def get_landing(request: Request) -> dict[str, Any]:
     return landing(request)
 
 
-@router.get("/conformance", operation_id="ogc_conformance")
+@router.get("/ogc/conformance", operation_id="ogc_conformance")
 def get_conformance() -> dict[str, list[str]]:
     """Return the conformance classes the service implements."""
     return {"conformsTo": CONFORMANCE}
@@ -88,8 +91,27 @@ def _frame(ctx: Context, cid: str, bbox: tuple[float, float, float, float] | Non
         gdf = ctx.proposals.frame().set_index("id", drop=False)
         if bbox is not None and not gdf.empty:
             gdf = gdf.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
+        return _one_type(gdf)
+    return _one_type(ctx.layers.query(cid, bbox=bbox))
+
+
+def _one_type(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Return the frame with single parts promoted to multi-parts when a collection mixes them.
+
+    A client learns a layer's geometry type from its first page (GDAL's OAPIF driver, QGIS);
+    a MultiPolygon after a page of Polygons would otherwise be dropped.
+    """
+    if gdf.empty:
         return gdf
-    return ctx.layers.query(cid, bbox=bbox)
+    types = set(gdf.geom_type.unique())
+    for single, multi in (("Polygon", shapely.multipolygons), ("LineString", shapely.multilinestrings)):
+        if single in types and f"Multi{single}" in types:
+            gdf = gdf.copy()
+            is_single = (gdf.geom_type == single).to_numpy()
+            geoms = gdf.geometry.to_numpy().copy()
+            geoms[is_single] = [multi([g]) for g in geoms[is_single]]
+            gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    return gdf
 
 
 def _collection(ctx: Context, cid: str, b: str) -> dict[str, Any]:
@@ -114,19 +136,19 @@ def _collection(ctx: Context, cid: str, b: str) -> dict[str, Any]:
         "crs": [CRS84],
         "extent": {"spatial": {"bbox": [bounds], "crs": CRS84}},
         "links": [
-            {"href": f"{b}/collections/{cid}", "rel": "self", "type": "application/json", "title": title},
-            {"href": f"{b}/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": f"{title} (features)"},
-            {"href": f"{b}/collections/{cid}/items?f=gpkg", "rel": "enclosure", "type": "application/geopackage+sqlite3", "title": "Download as GeoPackage"},
+            {"href": f"{b}/ogc/collections/{cid}", "rel": "self", "type": "application/json", "title": title},
+            {"href": f"{b}/ogc/collections/{cid}/items", "rel": "items", "type": GEOJSON, "title": f"{title} (features)"},
+            {"href": f"{b}/ogc/collections/{cid}/items?f=gpkg", "rel": "enclosure", "type": "application/geopackage+sqlite3", "title": "Download as GeoPackage"},
         ],
     }  # fmt: skip
 
 
-@router.get("/collections", operation_id="ogc_collections")
+@router.get("/ogc/collections", operation_id="ogc_collections")
 def get_collections(request: Request, ctx: Annotated[Context, Depends(get_context)]) -> dict[str, Any]:
     """Return every vector layer and the saved proposals as collections."""
     b = _base(request)
     return {
-        "links": [{"href": f"{b}/collections", "rel": "self", "type": "application/json", "title": "Collections"}],
+        "links": [{"href": f"{b}/ogc/collections", "rel": "self", "type": "application/json", "title": "Collections"}],
         "collections": [_collection(ctx, cid, b) for cid in _collection_ids(ctx)],
     }
 
@@ -136,7 +158,7 @@ def _check_collection(ctx: Context, cid: str) -> None:
         raise NotFoundError(f"no collection {cid!r}; known: {', '.join(_collection_ids(ctx))}.")
 
 
-@router.get("/collections/{cid}", operation_id="ogc_collection")
+@router.get("/ogc/collections/{cid}", operation_id="ogc_collection")
 def get_collection(
     cid: CollectionId, request: Request, ctx: Annotated[Context, Depends(get_context)]
 ) -> dict[str, Any]:
@@ -178,7 +200,7 @@ def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> in
 
 
 @router.get(
-    "/collections/{cid}/items",
+    "/ogc/collections/{cid}/items",
     operation_id="ogc_items",
     responses={200: {"content": {GEOJSON: {}, "application/geopackage+sqlite3": {}}}},
 )
@@ -219,14 +241,14 @@ def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depen
         params = {k: v for k, v in q.items() if k not in ("offset", "limit")}
         params.update({"limit": str(limit), "offset": str(off)})
         query = "&".join(f"{k}={v}" for k, v in params.items())
-        return {"href": f"{b}/collections/{cid}/items?{query}", "rel": rel, "type": GEOJSON, "title": rel}
+        return {"href": f"{b}/ogc/collections/{cid}/items?{query}", "rel": rel, "type": GEOJSON, "title": rel}
 
     links = [link("self", offset)]
     if offset + limit < len(gdf):
         links.append(link("next", offset + limit))
     if offset > 0:
         links.append(link("prev", max(offset - limit, 0)))
-    links.append({"href": f"{b}/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid})
+    links.append({"href": f"{b}/ogc/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid})
     body = {
         "type": "FeatureCollection",
         "features": _features(page),
@@ -239,7 +261,7 @@ def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depen
 
 
 @router.get(
-    "/collections/{cid}/items/{fid}",
+    "/ogc/collections/{cid}/items/{fid}",
     operation_id="ogc_item",
     responses={200: {"content": {GEOJSON: {}}, "description": "One feature (GeoJSON)"}},
 )
@@ -260,7 +282,20 @@ def get_item(
     feat = _features(gdf.loc[[key]])[0]
     b = _base(request)
     feat["links"] = [
-        {"href": f"{b}/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
-        {"href": f"{b}/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid},
+        {"href": f"{b}/ogc/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
+        {"href": f"{b}/ogc/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid},
     ]
     return Response(json.dumps(feat, ensure_ascii=False), media_type=GEOJSON)
+
+
+# The older paths (before everything moved under /ogc), kept for existing connections.
+for _route in list(router.routes):
+    _path = getattr(_route, "path", "")
+    if _path.startswith("/ogc/"):
+        router.add_api_route(
+            _path.removeprefix("/ogc"),
+            _route.endpoint,  # type: ignore[attr-defined]
+            methods=["GET"],
+            include_in_schema=False,
+            name=f"legacy_{_route.name}",  # type: ignore[attr-defined]
+        )

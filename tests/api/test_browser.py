@@ -115,7 +115,7 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
         if sid == "central-axis":
             assert "Within 15 min (drive)" in str(got["layers"])
             assert "Roads, drive" in str(got["layers"])
-            assert "Subway stations (44)" in str(got["layers"])
+            assert "Subway stations (43)" in str(got["layers"])
             assert int(got["paths"]) > 1000
 
 

@@ -166,3 +166,45 @@ def test_unknown_proposal_and_version(fresh: TestClient) -> None:
     r = fresh.get(f"/proposals/{pid}", params={"version": 9})
     assert r.status_code == 404
     assert "no version 9" in r.json()["error"]["message"]
+
+
+def test_a_moved_proposal_lists_under_its_new_site(fresh: TestClient) -> None:
+    town = sq(116.2218, 39.8501, 0.0014, 0.00072)  # inside the walled town of Wanping
+    palace = sq(116.3895, 39.9150, 0.0008, 0.0006)  # inside the Forbidden City
+    p = fresh.post("/proposals", json={"name": "Peace hall", "footprint": town}).json()
+    assert p["site_id"] == "wanping"
+    # Listed under its candidate site too (Wanping is a sub-site of Lugou Bridge and Wanping).
+    assert p["id"] in {x["id"] for x in fresh.get("/proposals", params={"site": "lugou-wanping"}).json()}
+    moved = fresh.put(f"/proposals/{p['id']}", json={"footprint": palace, "base_version": 1}).json()
+    assert moved["site_id"] == "forbidden-city"
+    assert moved["analysis"]["sub_site"] == "forbidden-city"
+    assert p["id"] in {x["id"] for x in fresh.get("/proposals", params={"site": "central-axis"}).json()}
+    assert p["id"] not in {x["id"] for x in fresh.get("/proposals", params={"site": "lugou-wanping"}).json()}
+    # A change of attributes alone keeps the site.
+    again = fresh.put(f"/proposals/{p['id']}", json={"floors": 2, "base_version": 2}).json()
+    assert again["site_id"] == "forbidden-city"
+    # The earlier version still says where it was.
+    assert fresh.get(f"/proposals/{p['id']}", params={"version": 1}).json()["site_id"] == "wanping"
+
+
+@pytest.mark.parametrize(
+    ("attrs", "field"),
+    [
+        ({"floors": -3}, "floors"),
+        ({"floors": 101}, "floors"),
+        ({"height_m": -1}, "height_m"),
+        ({"height_m": 501}, "height_m"),
+    ],
+)
+def test_attribute_ranges_are_checked(fresh: TestClient, attrs: dict[str, Any], field: str) -> None:
+    before = fresh.get("/proposals").json()
+    for url in ("/proposals", "/footprints/analyze"):
+        r = fresh.post(
+            url,
+            json={"name": "x", "footprint": WANPING, **attrs}
+            if url == "/proposals"
+            else {"footprint": WANPING, **attrs},
+        )
+        assert r.status_code == 422, r.text
+        assert field in r.text
+    assert fresh.get("/proposals").json() == before

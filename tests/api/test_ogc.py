@@ -36,13 +36,13 @@ def test_landing_page(client: TestClient) -> None:
 
 
 def test_conformance(client: TestClient) -> None:
-    body = client.get("/conformance").json()
+    body = client.get("/ogc/conformance").json()
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in body["conformsTo"]
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson" in body["conformsTo"]
 
 
 def test_collections(client: TestClient) -> None:
-    body = client.get("/collections").json()
+    body = client.get("/ogc/collections").json()
     assert "self" in _rels(body)
     ids = [c["id"] for c in body["collections"]]
     assert {"sites", "townships", "subway-stations", "heritage-buildings", "roads-drive", "proposals"} <= set(ids)
@@ -54,7 +54,7 @@ def test_collections(client: TestClient) -> None:
         minx, miny, maxx, maxy = c["extent"]["spatial"]["bbox"][0]
         assert 115 < minx <= maxx < 118  # longitude first
         assert 39 < miny <= maxy < 42
-        one = client.get(f"/collections/{c['id']}").json()
+        one = client.get(f"/ogc/collections/{c['id']}").json()
         assert one["id"] == c["id"]
 
 
@@ -62,7 +62,7 @@ def test_items_bbox_and_paging(client: TestClient) -> None:
     bbox = (116.30, 39.85, 116.45, 39.95)
     stations = gpd.read_file(REPO_ROOT / "seeds" / "subway_stations.geojson")
     expected = int(shapely.intersects(stations.geometry.values, shapely.box(*bbox)).sum())
-    url = "/collections/subway-stations/items?limit=25&bbox=" + ",".join(map(str, bbox))
+    url = "/ogc/collections/subway-stations/items?limit=25&bbox=" + ",".join(map(str, bbox))
     seen: list[str] = []
     pages = 0
     while url:
@@ -88,8 +88,8 @@ def test_items_bbox_and_paging(client: TestClient) -> None:
 
 
 def test_single_item(client: TestClient) -> None:
-    first = client.get("/collections/sites/items?limit=1").json()["features"][0]
-    r = client.get(f"/collections/sites/items/{first['id']}")
+    first = client.get("/ogc/collections/sites/items?limit=1").json()["features"][0]
+    r = client.get(f"/ogc/collections/sites/items/{first['id']}")
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/geo+json"
     feat = r.json()
@@ -101,17 +101,17 @@ def test_single_item(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("url", "status"),
     [
-        ("/collections/nowhere", 404),
-        ("/collections/nowhere/items", 404),
-        ("/collections/sites/items/99999", 404),
-        ("/collections/sites/items/not-a-number", 404),
-        ("/collections/sites/items?colour=red", 400),  # unknown parameter
-        ("/collections/sites/items?limit=0", 400),
-        ("/collections/sites/items?limit=10001", 400),
-        ("/collections/sites/items?limit=ten", 400),
-        ("/collections/sites/items?bbox=1,2,3", 400),
-        ("/collections/sites/items?bbox=39.8,116.3,39.9,116.4", 400),  # latitude 116: lat/lon swapped
-        ("/collections/sites/items?bbox=10,10,11,11", 200),  # valid, an empty selection
+        ("/ogc/collections/nowhere", 404),
+        ("/ogc/collections/nowhere/items", 404),
+        ("/ogc/collections/sites/items/99999", 404),
+        ("/ogc/collections/sites/items/not-a-number", 404),
+        ("/ogc/collections/sites/items?colour=red", 400),  # unknown parameter
+        ("/ogc/collections/sites/items?limit=0", 400),
+        ("/ogc/collections/sites/items?limit=10001", 400),
+        ("/ogc/collections/sites/items?limit=ten", 400),
+        ("/ogc/collections/sites/items?bbox=1,2,3", 400),
+        ("/ogc/collections/sites/items?bbox=39.8,116.3,39.9,116.4", 400),  # latitude 116: lat/lon swapped
+        ("/ogc/collections/sites/items?bbox=10,10,11,11", 200),  # valid, an empty selection
     ],
 )
 def test_item_errors(client: TestClient, url: str, status: int) -> None:
@@ -122,6 +122,68 @@ def test_item_errors(client: TestClient, url: str, status: int) -> None:
 
 
 def test_items_as_geopackage(client: TestClient, tmp_path: object) -> None:
-    r = client.get("/collections/heritage-buildings/items?f=gpkg&bbox=116.385,39.914,116.395,39.920")
+    r = client.get("/ogc/collections/heritage-buildings/items?f=gpkg&bbox=116.385,39.914,116.395,39.920")
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/geopackage+sqlite3"
+
+
+_GDAL_READ = """
+import json, sys
+import pyogrio
+url = sys.argv[1]
+out = {}
+for name, _ in pyogrio.list_layers("OAPIF:" + url):
+    gdf = pyogrio.read_dataframe("OAPIF:" + url, layer=str(name))
+    out[str(name)] = [len(gdf), int(gdf.geometry.isna().sum()), [float(v) for v in gdf.total_bounds]]
+print(json.dumps(out))
+"""
+
+
+def test_gdal_ogc_api_client_reads_every_collection_fully(
+    settings: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """GDAL's own OGC API - Features client (OAPIF, what QGIS uses), given the landing page the README names.
+
+    It runs in another process: pyogrio holds the GIL while GDAL fetches pages, which
+    would stall a server running in a thread of this one.
+    """
+    import json
+    import subprocess
+    import sys
+    import urllib.request
+
+    from api.app import create_app
+    from tests.conftest import make_key, served_app
+
+    own = settings.model_copy(update={"data_dir": tmp_path_factory.mktemp("ogc-gdal")})
+    key = make_key(own.data_dir, "editor", "ogc")
+    with served_app(create_app(own)) as url:
+        # One saved proposal, so that the proposals collection has a feature to read.
+        body = {"name": "Hall", "footprint": _square(116.2218, 39.8501)}
+        req = urllib.request.Request(
+            f"{url}/proposals",
+            data=json.dumps(body).encode(),
+            headers={"content-type": "application/json", "authorization": f"Bearer {key}"},
+        )
+        with urllib.request.urlopen(req) as r:
+            assert r.status == 201
+        with urllib.request.urlopen(f"{url}/ogc/collections") as r:
+            ids = [c["id"] for c in json.load(r)["collections"]]
+        matched = {}
+        for cid in ids:
+            with urllib.request.urlopen(f"{url}/ogc/collections/{cid}/items?limit=1") as r:
+                matched[cid] = json.load(r)["numberMatched"]
+        done = subprocess.run(
+            [sys.executable, "-c", _GDAL_READ, f"{url}/ogc"], capture_output=True, text=True, timeout=900, check=True
+        )
+    got = json.loads(done.stdout)
+    assert sorted(got) == sorted(ids)
+    for cid, (n, missing, (minx, miny, maxx, maxy)) in got.items():
+        assert n == matched[cid] > 0, cid
+        assert missing == 0, cid
+        assert 115.4 < minx <= maxx < 117.6, cid
+        assert 39.4 < miny <= maxy < 41.1, cid
+
+
+def _square(x: float, y: float, d: float = 0.001) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]}
