@@ -294,8 +294,17 @@ class NetworkStore:
         """Return the ``mode`` network of every source."""
         return [self.get(src.name, mode) for src in self.sources()]
 
+    def covering(self, lon: float, lat: float, *, mode: str) -> list[RoadNetwork]:
+        """Return the ``mode`` networks that cover a point, the preferred first.
+
+        A user's imported or downloaded extract comes before the shipped network: it is
+        newer, and it may hold what the 2013 roads lack (footpaths inside parks).
+        """
+        nets = [n for n in self.all(mode) if n.covers(lon, lat)]
+        return sorted(nets, key=lambda n: n.source.origin == "seed")
+
     def locate(self, lon: float, lat: float, *, mode: str, label: str = "point") -> RoadNetwork:
-        """Return the network that covers a point, or raise `OutsideCoverageError`.
+        """Return the preferred network that covers a point (see `covering`), or raise `OutsideCoverageError`.
 
         Parameters
         ----------
@@ -306,10 +315,10 @@ class NetworkStore:
         label
             How the point is named in the error message (a site id, "origin", ...).
         """
+        found = self.covering(lon, lat, mode=mode)
+        if found:
+            return found[0]
         nets = self.all(mode)
-        for net in nets:
-            if net.covers(lon, lat):
-                return net
         extents = "; ".join(n.extent_text() for n in nets)
         raise OutsideCoverageError(
             f"{label} ({lat:.4f} N, {lon:.4f} E) lies outside every loaded {mode} road network ({extents}). "
@@ -485,6 +494,7 @@ def site_access(
     mode: str,
     label: str,
     max_distance_m: float = 300.0,
+    network: RoadNetwork | None = None,
 ) -> tuple[RoadNetwork, Snap]:
     """Return the network covering a site and the site's access point on it.
 
@@ -502,6 +512,8 @@ def site_access(
         The site's name for error messages.
     max_distance_m
         The largest allowed gap between the boundary and the access road.
+    network
+        The network to use; by default the preferred one covering the centre.
     """
-    net = store.locate(lon, lat, mode=mode, label=label)
+    net = network or store.locate(lon, lat, mode=mode, label=label)
     return net, snap_area(net.edge_index, boundary_utm, (lon, lat), max_distance_m=max_distance_m, label=label)

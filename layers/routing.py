@@ -315,15 +315,49 @@ class RoutingService:
 
     # -- places ---------------------------------------------------------------------
 
-    def resolve(self, place: Place, *, mode: str, label: str, max_snap_m: float = 500.0) -> ResolvedPlace:
-        """Return where a place meets the ``mode`` network."""
+    def _where(self, place: Place) -> tuple[float, float]:
+        """Return the point that decides which network a place is on (a site's centre)."""
+        if isinstance(place, str):
+            site = self.sites.get(place)
+            return site.lon, site.lat
+        return float(place[0]), float(place[1])
+
+    def resolve_all(
+        self, places: list[Place], *, mode: str, labels: list[str], max_snap_m: float = 500.0
+    ) -> list[ResolvedPlace]:
+        """Resolve places that must share one network: the preferred network covering them all.
+
+        An imported extract is used where it covers every place; otherwise the shipped
+        network, when it covers them. Places no single network covers resolve each on its
+        own (and the caller reports that they lie in different networks).
+        """
+        m = check_mode(mode)
+        points = []
+        for p in places:
+            lon, lat = self._where(p)
+            points.append((lon, lat) if np.isfinite(lon) and np.isfinite(lat) else (np.nan, np.nan))
+        if points and all(np.isfinite(x) for pt in points for x in pt):
+            for net in self.networks.covering(*points[0], mode=m):
+                if all(net.covers(lon, lat) for lon, lat in points[1:]):
+                    return [
+                        self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m, network=net)
+                        for p, lab in zip(places, labels, strict=True)
+                    ]
+        return [
+            self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m) for p, lab in zip(places, labels, strict=True)
+        ]
+
+    def resolve(
+        self, place: Place, *, mode: str, label: str, max_snap_m: float = 500.0, network: RoadNetwork | None = None
+    ) -> ResolvedPlace:
+        """Return where a place meets the ``mode`` network (the preferred one covering it, or ``network``)."""
         m = check_mode(mode)
         if isinstance(place, str):
             site = self.sites.get(place)
             site_label = f"{label} site {site.id!r}"
             # A site's access point is kept per network, like its engine (a network's name
             # names one graph while the service runs).
-            net = self.networks.locate(site.lon, site.lat, mode=m, label=site_label)
+            net = network or self.networks.locate(site.lon, site.lat, mode=m, label=site_label)
             key = (net.name, net.mode, site.id, self.site_access_max_m)
             with self._lock:
                 snap = self._site_snaps.get(key)
@@ -336,6 +370,7 @@ class RoutingService:
                     mode=m,
                     label=site_label,
                     max_distance_m=self.site_access_max_m,
+                    network=net,
                 )
                 with self._lock:
                     self._site_snaps[(net.name, net.mode, site.id, self.site_access_max_m)] = snap
@@ -344,7 +379,7 @@ class RoutingService:
         if not (np.isfinite(lon) and np.isfinite(lat)):
             raise InvalidInputError(f"`{label}` has non-finite coordinates ({lon}, {lat}).")
         check_lonlat(lon, lat, label=label)
-        net = self.networks.locate(lon, lat, mode=m, label=f"`{label}`")
+        net = network or self.networks.locate(lon, lat, mode=m, label=f"`{label}`")
         snap = net.edge_index.snap(lon, lat, max_distance_m=max_snap_m, label=f"`{label}`")
         return ResolvedPlace(f"{lon:.6f},{lat:.6f}", None, lon, lat, net, snap)
 
@@ -447,8 +482,9 @@ class RoutingService:
         if not 1 <= alternatives <= 5:
             raise InvalidInputError(f"`alternatives` must be 1 to 5; got {alternatives}.")
         closures = closures or Closures()
-        a = self.resolve(origin, mode=mode, label="origin", max_snap_m=max_snap_m)
-        b = self.resolve(destination, mode=mode, label="destination", max_snap_m=max_snap_m)
+        a, b = self.resolve_all(
+            [origin, destination], mode=mode, labels=["origin", "destination"], max_snap_m=max_snap_m
+        )
         if (a.site_id is not None and a.site_id == b.site_id) or (a.snap == b.snap):
             raise InvalidInputError(f"`origin` and `destination` are the same place ({a.label}); give two places.")
         net = self._same_network([a, b])
@@ -535,11 +571,14 @@ class RoutingService:
     ) -> tuple[NDArray[np.float64], list[ResolvedPlace], list[ResolvedPlace]]:
         """Return the origins x destinations cost matrix and the resolved places (every place must be covered)."""
         _check_matrix_size(origins, destinations)
-        ro = [self.resolve(p, mode=mode, label=f"origins[{i}]", max_snap_m=max_snap_m) for i, p in enumerate(origins)]
-        rd = [
-            self.resolve(p, mode=mode, label=f"destinations[{i}]", max_snap_m=max_snap_m)
-            for i, p in enumerate(destinations)
-        ]
+        both = self.resolve_all(
+            [*origins, *destinations],
+            mode=mode,
+            labels=[f"origins[{i}]" for i in range(len(origins))]
+            + [f"destinations[{i}]" for i in range(len(destinations))],
+            max_snap_m=max_snap_m,
+        )
+        ro, rd = both[: len(origins)], both[len(origins) :]
         net = self._same_network(ro + rd)
         costs = self.engine(net).matrix([p.snap for p in ro], [p.snap for p in rd], metric=metric)
         return self._with_access(costs, ro, rd, mode=mode, metric=metric), ro, rd
@@ -580,7 +619,9 @@ class RoutingService:
                 f"`optimize` reorders at most {MAX_OPTIMISED_STOPS} intermediate stops; got {len(stops) - 2}."
             )
         closures = closures or Closures()
-        rs = [self.resolve(p, mode=mode, label=f"stops[{i}]", max_snap_m=max_snap_m) for i, p in enumerate(stops)]
+        rs = self.resolve_all(
+            stops, mode=mode, labels=[f"stops[{i}]" for i in range(len(stops))], max_snap_m=max_snap_m
+        )
         net = self._same_network(rs)
         engine = self.engine(net)
         self._check_endpoints_open(net, closures, rs)

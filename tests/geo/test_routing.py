@@ -140,3 +140,76 @@ def test_matrix_equals_single_routes(ctx: Context) -> None:
         for j, d in enumerate(dests):
             single = ctx.routing.routes(o, d)[0][0]
             assert costs[i, j] == pytest.approx(single.travel_time_s, rel=1e-4)
+
+
+@pytest.mark.parametrize(("metric", "weight"), [("fastest", "travel_time_s"), ("shortest", "length_m")])
+def test_points_on_junctions_route_as_networkx_node_to_node(ctx: Context, metric: str, weight: str) -> None:
+    """A point exactly on a junction may leave along any edge there, in any allowed direction."""
+    net = ctx.networks.get(SEED_NETWORK, "drive")
+    eng = ctx.routing.engine(net)
+    g = net.graph
+    rng = np.random.default_rng(20261202)
+    # Junctions: three or more edges meet there.
+    junctions = [n for n in g.nodes if g.in_degree(n) + g.out_degree(n) >= 3]
+    picks = rng.choice(len(junctions), size=(200, 2))
+    snaps = {}
+    pairs = []
+    for i, j in picks:
+        a, b = int(junctions[i]), int(junctions[j])
+        if a == b:
+            continue
+        for n in (a, b):
+            if n not in snaps:
+                snaps[n] = net.edge_index.snap(g.nodes[n]["x"], g.nodes[n]["y"], max_distance_m=1.0)
+        pairs.append((a, b))
+    checked = 0
+    for a, b in pairs:
+        try:
+            ref = nx.shortest_path_length(g, a, b, weight=weight)
+        except nx.NetworkXNoPath:
+            with pytest.raises(NoRouteError):
+                eng.route(snaps[a], snaps[b], metric=metric)
+            continue
+        r = eng.route(snaps[a], snaps[b], metric=metric)  # never a false no_route
+        # Within the engine's rounding (node coordinates are stored to 1e-7 degrees).
+        assert r.cost() == pytest.approx(ref, rel=1e-6, abs=0.02), (a, b)
+        checked += 1
+    assert checked >= 180
+    # The matrix gives the same costs, within pandana's rounding of each edge's weight to 1/1000.
+    heads = sorted({a for a, _ in pairs})[:40]
+    tails = sorted({b for _, b in pairs})[:40]
+    costs = eng.matrix([snaps[n] for n in heads], [snaps[n] for n in tails], metric=metric)
+    for i, a in enumerate(heads):
+        ref_all = nx.single_source_dijkstra_path_length(g, a, weight=weight)
+        for j, b in enumerate(tails):
+            want = 0.0 if a == b else ref_all.get(b, np.inf)
+            if np.isfinite(want):
+                assert costs[i, j] == pytest.approx(want, rel=1e-4, abs=0.05), (a, b)
+            else:
+                assert not np.isfinite(costs[i, j])
+
+
+def test_no_walk_route_uses_a_ring_road_or_expressway(ctx: Context) -> None:
+    # Along the North 4th Ring: walkers are on the side roads, not the trunk main lanes.
+    g = ctx.networks.get(SEED_NETWORK, "walk").graph
+    for origin, dest in (((116.3000, 39.9870), (116.4100, 39.9850)), ("beijing-west-station", "olympic-green")):
+        r = ctx.routing.routes(origin, dest, mode="walk")[0][0]
+        classes = set()
+        for u, v, k in r.edges:
+            hw = g.edges[u, v, k]["highway"]
+            classes.update(hw if isinstance(hw, list) else [hw])
+        assert not classes & {"motorway", "motorway_link", "trunk", "trunk_link"}
+        assert r.length_m > 5000
+
+
+def test_streets_merge_repeats_and_name_unnamed_roads(ctx: Context) -> None:
+    r = ctx.routing.routes("capital-airport", "forbidden-city")[0][0]
+    labels = [s.label for s in r.streets]
+    assert all(a != b for a, b in itertools.pairwise(labels))  # no repeat in a row
+    assert all(s.label for s in r.streets)
+    names = [s.name for s in r.streets if s.name]
+    assert sum("机场高速" in n for n in names) == 1  # one leg for the Airport Expressway
+    unnamed = [s for s in r.streets if not s.name]
+    assert unnamed
+    assert all(s.label == f"unnamed {s.road_class}" and s.road_class for s in unnamed)
+    assert sum(s.length_m for s in r.streets) == pytest.approx(r.length_m)

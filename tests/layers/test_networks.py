@@ -17,6 +17,7 @@ from api.settings import Settings
 from geo.errors import NetworkImportError, OutsideCoverageError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS, WALK_EXCLUDED_HIGHWAYS
 from layers.networks import SEED_NETWORK, NetworkStore, site_access
+from layers.routing import RoutingService
 from tests.conftest import SEEDS
 
 # A 4.3 x 4.4 km box around the Forbidden City; "inner" keeps 500 m away from its edges.
@@ -139,9 +140,20 @@ def test_import_builds_the_seed_graph_for_that_area(ctx: Context, fresh_settings
     assert len(shared) >= 0.99 * len(seed)
     for k, length in shared.items():
         assert length == pytest.approx(seed[k], abs=0.01)
-    # The import is found by place, and the seed still covers its own area.
-    assert store.locate(116.392, 39.903, mode="drive").name == SEED_NETWORK
+    # Where it covers, the import is preferred (newer, and it may have the footpaths the
+    # 2013 roads lack); elsewhere the seed answers.
+    assert store.locate(116.392, 39.903, mode="drive").name == "tiananmen"
+    assert [n.name for n in store.covering(116.392, 39.903, mode="walk")] == ["tiananmen", SEED_NETWORK]
+    assert store.locate(116.27, 39.99, mode="drive").name == SEED_NETWORK  # the Summer Palace
     assert [s.name for s in store.sources()] == [SEED_NETWORK, "tiananmen"]
+    routing = RoutingService(store, ctx.sites)
+    # A walk inside the extract is routed on it; the Forbidden City's walkable length is the extract's.
+    _, a, b = routing.routes((116.3885, 39.9050), (116.3990, 39.9080), mode="walk")
+    assert a.network.name == b.network.name == "tiananmen"
+    assert routing.resolve("forbidden-city", mode="walk", label="site").network.name == "tiananmen"
+    # A trip that leaves the extract is routed on the network that holds both ends.
+    _, a, b = routing.routes("forbidden-city", "summer-palace", mode="drive")
+    assert a.network.name == b.network.name == SEED_NETWORK
 
 
 def test_osm_bz2_and_pbf_give_the_same_graph(fresh_settings: Settings, tmp_path: Path) -> None:
