@@ -127,6 +127,13 @@ class AccessInfo(BaseModel):
     access_lat: float | None = None
     boundary_gap_m: float | None = Field(None, description="Distance from the boundary to the access road.")
     message: str | None = Field(None, description="Why the site is not covered, and what to do.")
+    walkable_km_per_km2: float | None = Field(
+        None, description="Walk mode: km of walkable way per km² more than 50 m inside the boundary"
+    )
+    walking_inside_modelled: bool | None = Field(
+        None, description="Walk mode: false when the network has almost no way inside the site (no footpaths)"
+    )
+    note: str | None = Field(None, description="What the figures of this mode cannot be trusted for")
 
 
 class SiteDetail(BaseModel):

@@ -35,14 +35,13 @@ class IsochroneRequest(RequestModel):
     mode: ModeT = "drive"
     bands_min: list[float] | None = Field(
         None,
-        max_length=MAX_BANDS,
         description=f"Travel times in minutes, each in (0, {MAX_MINUTES:g}]; at most {MAX_BANDS}. "
         f"Default {list(DEFAULT_BANDS_MIN)} unless bands_m is given",
     )
     bands_m: list[float] | None = Field(
         None,
-        max_length=MAX_BANDS,
-        description=f"Distances along the network in metres, each in (0, {MAX_METRES:g}]; instead of bands_min",
+        description=f"Distances along the network in metres, each in (0, {MAX_METRES:g}]; at most {MAX_BANDS}; "
+        "instead of bands_min",
     )
     reverse: bool = Field(False, description="Time to reach the origin instead of time from it")
 

@@ -39,6 +39,7 @@ def access_info(ctx: Context, site: Site) -> list[AccessInfo]:
         except OutsideCoverageError as exc:
             out.append(AccessInfo(mode=mode, covered=False, message=str(exc)))
             continue
+        walk = ctx.routing.walk_density(net, site.id) if mode == "walk" else None
         out.append(
             AccessInfo(
                 mode=mode,
@@ -47,6 +48,9 @@ def access_info(ctx: Context, site: Site) -> list[AccessInfo]:
                 access_lon=round(snap.lon, 7),
                 access_lat=round(snap.lat, 7),
                 boundary_gap_m=round(snap.distance_m, 1),
+                walkable_km_per_km2=None if walk is None else round(walk.km_per_km2, 2),
+                walking_inside_modelled=None if walk is None else not walk.sparse,
+                note=walk.note(net.name) if walk is not None and walk.sparse else None,
             )
         )
     return out

@@ -207,3 +207,19 @@ def test_static_leaflet_is_served(client: TestClient) -> None:
     r = client.get("/static/vendor/leaflet/leaflet.js")
     assert r.status_code == 200
     assert "Leaflet" in r.text[:500]
+
+
+def test_sites_report_walkable_length_inside(client: TestClient) -> None:
+    def walk(sid: str) -> dict[str, object]:
+        return next(a for a in client.get(f"/sites/{sid}").json()["access"] if a["mode"] == "walk")
+
+    palace = walk("summer-palace")
+    assert palace["walking_inside_modelled"] is False
+    assert palace["walkable_km_per_km2"] < 0.5
+    assert "footpaths" in palace["note"]
+    towers = walk("bell-drum-towers")  # a district of lanes
+    assert towers["walking_inside_modelled"] is True
+    assert towers["walkable_km_per_km2"] > 8
+    assert towers["note"] is None
+    drive = next(a for a in client.get("/sites/summer-palace").json()["access"] if a["mode"] == "drive")
+    assert drive["walkable_km_per_km2"] is None

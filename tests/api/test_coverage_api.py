@@ -148,3 +148,18 @@ def test_surface_needs_sites(client: TestClient) -> None:
     r = client.get("/coverage/surface.tif")
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "invalid_request"
+
+
+def test_truncated_bands_and_walk_warnings_are_in_the_answer(client: TestClient) -> None:
+    r = client.post("/isochrones", json={"origin": "central-axis", "bands_min": [10, 30]}).json()
+    by_min = {f["properties"]["minutes"]: f["properties"] for f in r["features"]}
+    assert by_min[30]["truncated"] is True
+    assert by_min[10]["truncated"] is False
+    assert any("30 min" in w and "lower bounds" in w for w in r["warnings"])
+    walk = client.post("/isochrones", json={"origin": "summer-palace", "mode": "walk", "bands_m": [1000]}).json()
+    assert walk["features"][0]["properties"]["metres"] == 1000
+    assert walk["features"][0]["properties"]["minutes"] is None
+    assert any("walking inside Summer Palace" in w for w in walk["warnings"])
+    both = client.post("/isochrones", json={"origin": "summer-palace", "bands_m": [1000], "bands_min": [5]})
+    assert both.status_code == 422
+    assert "not both" in both.json()["error"]["message"]

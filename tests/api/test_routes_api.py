@@ -221,3 +221,46 @@ def test_site_page_draws_access_routes(client: TestClient) -> None:
     assert "Access routes (drive, fastest)" in page
     assert "From Beijing Capital International Airport" in page
     assert "From Beijing South railway station" in page
+
+
+def test_access_legs_are_reported_counted_for_walking_and_warned(client: TestClient) -> None:
+    # Inside the Summer Palace, far from any road of the 2013 network.
+    origin, dest = [116.2600, 39.9950], [116.2700, 39.9850]
+    walk = client.post("/routes", json={"origin": origin, "destination": dest, "mode": "walk"}).json()
+    p = walk["features"][0]["properties"]
+    legs = {leg["end"]: leg for leg in p["access"]}
+    assert set(legs) == {"origin", "destination"}
+    # Independent: the straight distance from each point to where it meets the road.
+    from geo.crs import distance_m
+
+    for end, point in (("origin", origin), ("destination", dest)):
+        leg = legs[end]
+        road = leg["coordinates"][1] if end == "origin" else leg["coordinates"][0]
+        assert leg["distance_m"] == pytest.approx(distance_m(point[0], point[1], road[0], road[1]), abs=1.0)
+        assert leg["travel_time_s"] == pytest.approx(leg["distance_m"] / (4.5 / 3.6), rel=1e-3)
+    assert legs["origin"]["distance_m"] > 100
+    walked = legs["origin"]["distance_m"] + legs["destination"]["distance_m"]
+    assert p["length_m"] == pytest.approx(p["network_length_m"] + walked, abs=0.2)
+    assert p["travel_time_s"] == pytest.approx(p["network_travel_time_s"] + walked / (4.5 / 3.6), abs=0.5)
+    assert any("the origin is" in w and "counted in the totals" in w for w in p["warnings"])
+    assert any("walking inside Summer Palace" in w and "networks import" in w for w in p["warnings"])
+    # Driving: the legs are reported, not counted.
+    drive = client.post("/routes", json={"origin": origin, "destination": dest}).json()["features"][0]["properties"]
+    assert drive["length_m"] == drive["network_length_m"]
+    assert all(leg["travel_time_s"] is None for leg in drive["access"])
+    assert any("not counted" in w for w in drive["warnings"])
+    assert not any("walking inside" in w for w in drive["warnings"])
+
+
+def test_walking_matrix_counts_the_access_legs(client: TestClient) -> None:
+    origin, dest = [116.2600, 39.9950], [116.2700, 39.9850]
+    m = client.post("/routes/matrix", json={"origins": [origin], "destinations": [dest], "mode": "walk"}).json()
+    r = client.post("/routes", json={"origin": origin, "destination": dest, "mode": "walk"}).json()
+    assert m["values"][0][0] == pytest.approx(r["features"][0]["properties"]["travel_time_s"], rel=1e-4)
+
+
+def test_a_street_walk_far_from_parks_has_no_warning(client: TestClient) -> None:
+    r = client.get("/routes", params={"origin": "116.4170,39.9142", "destination": "116.4342,39.9075", "mode": "walk"})
+    p = r.json()["features"][0]["properties"]
+    assert all(leg["distance_m"] < 100 for leg in p["access"])
+    assert p["warnings"] == []

@@ -208,3 +208,50 @@ def test_every_site_band_is_valid_geojson(ctx: Context) -> None:
             assert poly.is_valid, (sid, band, shapely.validation.explain_validity(poly))
             checked += 1
     assert checked >= 17 * 3
+
+
+def test_distance_bands_match_brute_force(ctx: Context) -> None:
+    """`bands_m`: distance along the network, checked like the time bands against networkx."""
+    resolved = ctx.routing.resolve("temple-of-heaven", mode="drive", label="origin")
+    index = ctx.coverage.index(resolved.network, "shortest")
+    eng = index.engine
+    best: dict[int, float] = {}
+    for node, offset, _, _ in eng._ends(resolved.snap, "shortest", origin=True):
+        dist = nx.single_source_dijkstra_path_length(resolved.network.graph, int(eng.node_ids[node]), weight="length_m")
+        for n, d in dist.items():
+            best[n] = min(best.get(n, np.inf), d + offset)
+    metres = np.array([best.get(int(n), np.inf) for n in eng.node_ids])
+    x, y = lonlat_to_utm(eng.lon, eng.lat)
+    iso = ctx.coverage.isochrone("temple-of-heaven", bands_min=None, bands_m=(1000.0, 3000.0))
+    assert [b.metres for b in iso.bands] == [1000.0, 3000.0]
+    for b in iso.bands:
+        xy = shapely.get_coordinates(b.polygon)
+        px, py = lonlat_to_utm(xy[:, 0], xy[:, 1])
+        poly = shapely.set_coordinates(b.polygon, np.column_stack([px, py]))
+        inside = shapely.contains_xy(poly, x, y)
+        reached = metres <= b.metres
+        assert reached.sum() > 10
+        assert inside[reached].mean() >= 0.97, b.metres
+        assert (inside & ~reached).sum() / max(inside.sum(), 1) <= 0.03, b.metres
+    assert list(iso.townships.columns[-2:]) == ["within_1000m", "within_3000m"]
+
+
+def test_a_band_that_reaches_the_network_edge_is_truncated(ctx: Context) -> None:
+    iso = ctx.coverage.isochrone("central-axis", bands_min=(10.0, 30.0))
+    short, long = iso.bands
+    assert not short.truncated
+    assert long.truncated
+    # Independent: the 30-minute band holds road nodes within 300 m of the data's outermost nodes.
+    net = iso.place.network
+    eng = ctx.routing.engine(net)
+    x, y = lonlat_to_utm(eng.lon, eng.lat)
+    hull = shapely.convex_hull(shapely.multipoints(np.column_stack([x, y])))
+    near_edge = shapely.dwithin(hull.exterior, shapely.points(x, y), 300.0)
+    xy = shapely.get_coordinates(long.polygon)
+    px, py = lonlat_to_utm(xy[:, 0], xy[:, 1])
+    poly = shapely.set_coordinates(long.polygon, np.column_stack([px, py]))
+    assert shapely.contains_xy(poly, x[near_edge], y[near_edge]).any()
+    xy = shapely.get_coordinates(short.polygon)
+    px, py = lonlat_to_utm(xy[:, 0], xy[:, 1])
+    poly = shapely.set_coordinates(short.polygon, np.column_stack([px, py]))
+    assert not shapely.contains_xy(poly, x[near_edge], y[near_edge]).any()

@@ -244,3 +244,14 @@ def test_info_reports_nodes_edges_extent(ctx: Context) -> None:
     assert 40.05 < maxy < 40.12
     assert json.dumps(info)
     assert np.isfinite(info["directed_length_km"])
+
+
+@pytest.mark.parametrize("mode", ["drive", "walk"])
+def test_road_layers_and_network_info_count_the_same_edges(ctx: Context, mode: str) -> None:
+    info = ctx.networks.get(SEED_NETWORK, mode).info()
+    layer = ctx.layers.load(f"roads-{mode}")
+    assert len(layer) == info["edges"]
+    assert shapely.is_valid(layer.geometry.values).all()
+    # No two nodes of the graph share a position joined by an edge of zero length.
+    g = ctx.networks.get(SEED_NETWORK, mode).graph
+    assert not [1 for u, v, d in g.edges(data=True) if u != v and d["length_m"] == 0.0]

@@ -1,0 +1,69 @@
+"""Every HTTP example of the README runs as written against a served instance."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from api.app import create_app
+from api.settings import REPO_ROOT, Settings
+from tests.conftest import served_app
+
+README = REPO_ROOT / "README.md"
+HOST = "http://127.0.0.1:8000"
+
+
+def _examples() -> list[str]:
+    """Return the README's bash blocks that talk to the service."""
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
+    return [b for b in blocks if HOST in b]
+
+
+def test_the_readme_has_http_examples() -> None:
+    text = "\n".join(_examples())
+    for path in ("/routes", "/routes/matrix", "/itineraries", "/isochrones", "/coverage", "/footprints/analyze",
+                 "/proposals"):  # fmt: skip
+        assert f"{HOST}{path}" in text, path
+
+
+def test_every_readme_example_runs(settings: Settings, tmp_path: Path) -> None:
+    own = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".venv").symlink_to(REPO_ROOT / ".venv")
+    # curl as written, but failing on an HTTP error (and quiet about progress).
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    real = shutil.which("curl")
+    assert real, "curl is needed to run the README examples"
+    (shim / "curl").write_text(f'#!/bin/sh\nexec {real} --fail-with-body -sS "$@"\n', encoding="utf-8")
+    (shim / "curl").chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{shim}:{os.environ['PATH']}",
+        "VENUE_PLANNER_DATA_DIR": str(own.data_dir),
+        "VENUE_PLANNER_CACHE_DIR": str(own.cache_dir),
+    }
+    with served_app(create_app(own)) as url:
+        for block in _examples():
+            script = block.replace(HOST, url)
+            done = subprocess.run(
+                ["bash", "-e", "-o", "pipefail", "-c", script],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if done.returncode != 0:
+                pytest.fail(f"README example failed ({done.returncode}):\n{block}\n--- stdout\n{done.stdout[-2000:]}\n"
+                            f"--- stderr\n{done.stderr[-2000:]}")  # fmt: skip
+    assert (work / "iso.gpkg").stat().st_size > 10_000
+    assert (work / "surface.tif").stat().st_size > 10_000
+    assert (work / "proposals.gpkg").stat().st_size > 10_000
