@@ -19,9 +19,9 @@ HOST = "http://127.0.0.1:8000"
 
 
 def _examples() -> list[str]:
-    """Return the README's bash blocks that talk to the service."""
+    """Return the README's bash blocks that call the service (with curl)."""
     blocks = re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
-    return [b for b in blocks if HOST in b]
+    return [b for b in blocks if "curl " in b and HOST in b]
 
 
 def test_the_readme_has_http_examples() -> None:
