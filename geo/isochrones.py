@@ -434,8 +434,8 @@ class ReachIndex:
         self._src = engine._src[m]
         self._dst = engine._dst[m]
         lines = engine._coords[m]
-        counts = np.array([len(c) for c in lines])
-        allc = np.concatenate(lines)
+        counts = lines.counts()
+        allc = np.asarray(lines.flat)
         x, y = lonlat_to_utm(allc[:, 0], allc[:, 1], name="network")
         self.node_x, self.node_y = lonlat_to_utm(engine.lon, engine.lat, name="network")
         self._node_cell = grid.cell_of(self.node_x, self.node_y)

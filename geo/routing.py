@@ -11,24 +11,23 @@ on the CSR matrix: nothing is rebuilt.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
-import sys
+import shutil
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
-import pandas as pd
+import routingkit_cch as rk
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import InvalidInputError, NoRouteError
 from geo.network import road_class, street_name
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import networkx as nx
     from numpy.typing import NDArray
 
@@ -48,7 +47,108 @@ __all__ = [
 Metric = Literal["fastest", "shortest"]
 METRICS: tuple[Metric, ...] = ("fastest", "shortest")
 _WEIGHT = {"fastest": "travel_time_s", "shortest": "length_m"}
-_UNREACHABLE = 4_000_000.0  # pandana returns 4294967.295 for pairs with no path
+_SCALE = 1000.0  # CCH weights are integers: milliseconds (fastest) or millimetres (shortest)
+_INF = 2**31 - 1  # RoutingKit's infinite weight: a closed arc
+
+
+def _to_int(weights: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Return weights as the CCH's integers (at least 1, below infinity)."""
+    return np.clip(np.round(weights * _SCALE), 1, _INF - 1).astype(np.int64)
+
+
+def _int_cost(cost: float) -> int:
+    return round(cost * _SCALE)
+
+
+_ARRAYS_VERSION = "1"
+
+
+class _Lines:
+    """The lon/lat line of every edge row, stored flat (one array and offsets; memory-mappable)."""
+
+    def __init__(self, flat: NDArray[np.float64], offsets: NDArray[np.int64]) -> None:
+        self.flat = flat
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> NDArray[np.float64]:
+        return self.flat[self.offsets[i] : self.offsets[i + 1]]
+
+    def counts(self) -> NDArray[np.int64]:
+        """Return the number of points of each line."""
+        return np.diff(self.offsets)
+
+
+def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
+    """Return everything an engine needs from a graph, as arrays (see `RoutingEngine`)."""
+    node_ids = np.array(list(graph.nodes), dtype=np.int64)
+    index = {int(n): i for i, n in enumerate(node_ids.tolist())}
+    out: dict[str, NDArray[Any]] = {
+        "node_ids": node_ids,
+        "lon": np.array([graph.nodes[n]["x"] for n in node_ids.tolist()], dtype=float),
+        "lat": np.array([graph.nodes[n]["y"] for n in node_ids.tolist()], dtype=float),
+    }
+    xs, ys = out["lon"], out["lat"]
+    for metric in METRICS:
+        wname = _WEIGHT[metric]
+        best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
+        for u, v, k, d in graph.edges(keys=True, data=True):
+            pair = (index[u], index[v])
+            w = float(d[wname])
+            if pair not in best or w < best[pair][0]:
+                best[pair] = (w, int(k), float(d["travel_time_s"]), float(d["length_m"]))
+        pairs = sorted(best)
+        lines = []
+        names = []
+        for a, b in pairs:
+            data = graph.edges[int(node_ids[a]), int(node_ids[b]), best[(a, b)][1]]
+            geom = data.get("geometry")
+            lines.append(
+                np.asarray(geom.coords, dtype=float) if geom is not None else np.array([[xs[a], ys[a]], [xs[b], ys[b]]])
+            )
+            names.append(_edge_name(data))
+        out[f"{metric}.src"] = np.array([p[0] for p in pairs], dtype=np.int64)
+        out[f"{metric}.dst"] = np.array([p[1] for p in pairs], dtype=np.int64)
+        out[f"{metric}.w"] = np.array([best[p][0] for p in pairs], dtype=float)
+        out[f"{metric}.time"] = np.array([best[p][2] for p in pairs], dtype=float)
+        out[f"{metric}.length"] = np.array([best[p][3] for p in pairs], dtype=float)
+        out[f"{metric}.key"] = np.array([best[p][1] for p in pairs], dtype=np.int64)
+        out[f"{metric}.coords"] = np.concatenate(lines) if lines else np.empty((0, 2))
+        out[f"{metric}.offsets"] = np.concatenate([[0], np.cumsum([len(c) for c in lines])]).astype(np.int64)
+        out[f"{metric}.names"] = np.array(names, dtype=str)
+    # The weight-independent node order of the contraction hierarchy (inertial flow, as
+    # RoutingKit recommends for road networks): the slow part of building it, cached with the rest.
+    src, dst = out["fastest.src"], out["fastest.dst"]
+    out["order"] = np.array(
+        rk.compute_order_inertial(len(node_ids), src.tolist(), dst.tolist(), out["lat"].tolist(), out["lon"].tolist()),
+        dtype=np.int64,
+    )
+    return out
+
+
+def _save_arrays(folder: Path, arrays: dict[str, NDArray[Any]]) -> None:
+    """Write the arrays as .npy files into ``folder`` (replaced whole, atomically)."""
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, arr in arrays.items():
+        np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
+    (tmp / "VERSION").write_text(_ARRAYS_VERSION, encoding="utf-8")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def _load_arrays(folder: Path) -> dict[str, NDArray[Any]] | None:
+    """Return the cached arrays memory-mapped (shared between processes), or None when absent or stale."""
+    version = folder / "VERSION"
+    if not version.is_file() or version.read_text(encoding="utf-8") != _ARRAYS_VERSION:
+        return None
+    try:
+        return {f.stem: np.load(f, mmap_mode="r", allow_pickle=False) for f in folder.glob("*.npy")}
+    except (OSError, ValueError):
+        return None
 
 
 _AT_NODE = 1e-9  # a snap this close to an edge's end is on its node
@@ -120,20 +220,6 @@ class Route:
         return self.travel_time_s if self.metric == "fastest" else self.length_m
 
 
-@contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level stdout (pandana prints its progress from C++)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    with open(os.devnull, "wb") as devnull:  # noqa: PTH123 - a file descriptor is needed
-        os.dup2(devnull.fileno(), 1)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 1)
-            os.close(saved)
-
-
 _SEP = "\x1f"  # between a street's name and its road class in the per-edge labels
 
 
@@ -168,14 +254,17 @@ def _merge_streets(labels: list[str], lengths: list[float], times: list[float]) 
 class RoutingEngine:
     """Routes on one graph (one mode). Build it with `build_engine`; it never changes the graph."""
 
-    def __init__(self, graph: nx.MultiDiGraph) -> None:
-        import pandana
-
+    def __init__(self, graph: nx.MultiDiGraph, *, cache: Path | None = None) -> None:
         self.graph = graph
-        self.node_ids = np.array(list(graph.nodes), dtype=np.int64)
-        self.index = {int(n): i for i, n in enumerate(self.node_ids)}
-        self.lon = np.array([graph.nodes[n]["x"] for n in self.node_ids], dtype=float)
-        self.lat = np.array([graph.nodes[n]["y"] for n in self.node_ids], dtype=float)
+        arrays = _load_arrays(cache) if cache is not None else None
+        if arrays is None:
+            arrays = _arrays_from_graph(graph)
+            if cache is not None:
+                _save_arrays(cache, arrays)
+        self.node_ids = np.asarray(arrays["node_ids"], dtype=np.int64)
+        self.index = {int(n): i for i, n in enumerate(self.node_ids.tolist())}
+        self.lon = np.asarray(arrays["lon"], dtype=float)
+        self.lat = np.asarray(arrays["lat"], dtype=float)
         n = len(self.node_ids)
         self._row: dict[Metric, dict[tuple[int, int], int]] = {}
         self._csr: dict[Metric, csr_matrix] = {}
@@ -183,55 +272,40 @@ class RoutingEngine:
         self._length: dict[Metric, NDArray[np.float64]] = {}
         self._src: dict[Metric, NDArray[np.int64]] = {}
         self._dst: dict[Metric, NDArray[np.int64]] = {}
-        self._coords: dict[Metric, list[NDArray[np.float64]]] = {}
-        self._names: dict[Metric, NDArray[np.object_]] = {}
+        self._coords: dict[Metric, _Lines] = {}
+        self._names: dict[Metric, NDArray[np.str_]] = {}
         self._codes: dict[Metric, NDArray[np.int64]] = {}
         self._keyarr: dict[Metric, NDArray[np.int64]] = {}
         for metric in METRICS:
-            wname = _WEIGHT[metric]
-            best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
-            for u, v, k, d in graph.edges(keys=True, data=True):
-                pair = (self.index[u], self.index[v])
-                w = float(d[wname])
-                if pair not in best or w < best[pair][0]:
-                    best[pair] = (w, int(k), float(d["travel_time_s"]), float(d["length_m"]))
-            pairs = sorted(best)
-            src = np.array([p[0] for p in pairs], dtype=np.int64)
-            dst = np.array([p[1] for p in pairs], dtype=np.int64)
-            wts = np.array([best[p][0] for p in pairs], dtype=float)
-            self._row[metric] = {p: i for i, p in enumerate(pairs)}
-            self._time[metric] = np.array([best[p][2] for p in pairs], dtype=float)
-            self._length[metric] = np.array([best[p][3] for p in pairs], dtype=float)
+            src = np.asarray(arrays[f"{metric}.src"], dtype=np.int64)
+            dst = np.asarray(arrays[f"{metric}.dst"], dtype=np.int64)
             self._src[metric], self._dst[metric] = src, dst
-            # Per row, what a route needs: the edge's line and street name (precomputed so
+            self._row[metric] = {p: i for i, p in enumerate(zip(src.tolist(), dst.tolist(), strict=True))}
+            self._time[metric] = np.asarray(arrays[f"{metric}.time"], dtype=float)
+            self._length[metric] = np.asarray(arrays[f"{metric}.length"], dtype=float)
+            # Per row, what a route needs: the edge's line and street label (precomputed so
             # that assembling a route never touches networkx or shapely objects).
-            self._coords[metric] = [
-                self._edge_line(int(self.node_ids[a]), int(self.node_ids[b]), best[(a, b)][1]) for a, b in pairs
-            ]
-            self._names[metric] = np.array(
-                [
-                    _edge_name(graph.edges[int(self.node_ids[a]), int(self.node_ids[b]), best[(a, b)][1]])
-                    for a, b in pairs
-                ],
-                dtype=object,
-            )
+            self._coords[metric] = _Lines(arrays[f"{metric}.coords"], arrays[f"{metric}.offsets"])
+            self._names[metric] = arrays[f"{metric}.names"]
             self._codes[metric] = src * n + dst  # sorted, since pairs are
-            self._keyarr[metric] = np.array([best[p][1] for p in pairs], dtype=np.int64)
+            self._keyarr[metric] = np.asarray(arrays[f"{metric}.key"], dtype=np.int64)
+            wts = np.asarray(arrays[f"{metric}.w"], dtype=float)
             self._csr[metric] = csr_matrix((np.maximum(wts, 1e-9), (src, dst)), shape=(n, n))
-        # pandana needs one edge list for all impedances: use the union of pairs, each
-        # with its own best weight per metric.
-        pairs_all = sorted(set(self._row["fastest"]) | set(self._row["shortest"]))
-        frm = np.array([p[0] for p in pairs_all], dtype=np.int64)
-        to = np.array([p[1] for p in pairs_all], dtype=np.int64)
-        weights = pd.DataFrame(
-            {m: [float(self._csr[m][p[0], p[1]]) if p in self._row[m] else 1e9 for p in pairs_all] for m in METRICS}
-        )
-        with _quiet_stdout():
-            self._ch = pandana.Network(
-                pd.Series(self.lon), pd.Series(self.lat), pd.Series(frm), pd.Series(to), weights, twoway=False
-            )
-        self._ch_lock = threading.Lock()
-        self._imp = {m: i for i, m in enumerate(METRICS)}
+        # One customizable contraction hierarchy (RoutingKit's CCH) over the node pairs (the
+        # same pairs for both metrics), with a metric per weight: integer milliseconds
+        # (fastest) and millimetres (shortest). Costs of returned paths are recomputed in
+        # floating point from the arrays.
+        order = [int(v) for v in arrays["order"]]
+        self._cch = rk.CCH(order, self._src["fastest"].tolist(), self._dst["fastest"].tolist(), False)
+        self._base_int = {m: _to_int(self._csr[m].data) for m in METRICS}
+        self._metric = {m: rk.CCHMetric(self._cch, self._base_int[m].tolist()) for m in METRICS}
+        # Scratch metrics for closures (partial re-customisation) and penalties (full), one
+        # request at a time each; the base metrics are never changed.
+        self._scratch = {m: rk.CCHMetric(self._cch, self._base_int[m].tolist()) for m in METRICS}
+        self._scratch_dirty = dict.fromkeys(METRICS, False)
+        self._updater = rk.CCHMetricPartialUpdater(self._cch)
+        self._scratch_lock = threading.Lock()
+        self._local = threading.local()
 
     # -- node-level queries ---------------------------------------------------------
 
@@ -240,25 +314,38 @@ class RoutingEngine:
             raise InvalidInputError(f"`metric` must be one of {', '.join(METRICS)}; got {metric!r}.")
         return metric
 
+    def _query(self, metric: Metric) -> rk.CCHQuery:
+        """Return this thread's query object on the base metric."""
+        qs = getattr(self._local, "queries", None)
+        if qs is None:
+            qs = self._local.queries = {}
+        if metric not in qs:
+            qs[metric] = rk.CCHQuery(self._metric[metric])
+        return qs[metric]
+
     def node_path(self, a: int, b: int, *, metric: Metric) -> list[int]:
-        """Return the node indices of a shortest path between node indices (CH)."""
+        """Return the node indices of a shortest path between node indices ([] if none)."""
         if a == b:
             return [a]
-        with self._ch_lock:
-            path = self._ch.net.shortest_path(int(a), int(b), self._imp[metric])
-        return [int(p) for p in path]
+        res = self._query(metric).run(int(a), int(b))
+        path = [int(p) for p in res.node_path] if res.distance is not None else []
+        del res
+        return path
 
     def node_costs(self, a: NDArray[np.int64], b: NDArray[np.int64], *, metric: Metric) -> NDArray[np.float64]:
-        """Return shortest-path costs between paired node indices (inf where unreachable)."""
-        if len(a) == 0:
-            return np.empty(0)
-        with self._ch_lock:
-            out = np.asarray(
-                self._ch.net.shortest_path_distances(a.astype(np.int64), b.astype(np.int64), self._imp[metric]),
-                dtype=float,
-            )
-        out[out > _UNREACHABLE] = np.inf
-        out[a == b] = 0.0
+        """Return shortest-path costs between paired node indices (inf where unreachable).
+
+        Costs are the sums of the integer weights (1/1000 s or mm), in seconds or metres.
+        """
+        out = np.empty(len(a))
+        q = self._query(metric)
+        for i, (x, y) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+            if x == y:
+                out[i] = 0.0
+                continue
+            res = q.run(int(x), int(y))
+            out[i] = np.inf if res.distance is None else res.distance / _SCALE
+            del res
         return out
 
     def path_totals(self, path: Sequence[int], *, metric: Metric) -> tuple[float, float]:
@@ -360,28 +447,19 @@ class RoutingEngine:
         candidates: list[tuple[float, list[int], _End, _End | None]] = []
         direct = self._same_edge(origin, destination, m)
         if blocked is None and penalty is None:
-            combos = [(s, e) for s in starts for e in ends]
-            a = np.array([s.node for s, _ in combos], dtype=np.int64)
-            b = np.array([e.node for _, e in combos], dtype=np.int64)
-            totals = self.node_costs(a, b, metric=m) + np.array([s.cost + e.cost for s, e in combos])
-            best_i = int(np.argmin(totals))
-            if np.isfinite(totals[best_i]):
-                s, e = combos[best_i]
-                candidates.append((float(totals[best_i]), self.node_path(s.node, e.node, metric=m), s, e))
+            found = self._multi(self._query(m), starts, ends)
         else:
-            weights = self._csr[m].data.copy()
-            if penalty is not None:
-                weights = weights * penalty
-            if blocked is not None:
-                weights[blocked] = np.inf
-            finite = np.isfinite(weights)
-            mat = csr_matrix((weights[finite], (self._src[m][finite], self._dst[m][finite])), shape=self._csr[m].shape)
-            for s in starts:
-                dist, pred = dijkstra(mat, indices=s.node, return_predecessors=True)
-                for e in ends:
-                    if np.isfinite(dist[e.node]):
-                        total = float(dist[e.node]) + s.cost + e.cost
-                        candidates.append((total, _walk_back(pred, s.node, e.node), s, e))
+            with self._scratch_lock:
+                metric_obj = self._prepare_scratch(m, blocked, penalty)
+                q = rk.CCHQuery(metric_obj)
+                found = self._multi(q, starts, ends)
+                del q
+                self._restore_scratch(m, blocked, penalty)
+        if found is not None:
+            path, s, e = found
+            t_path, l_path = self.path_totals(path, metric=m)
+            total = (t_path if m == "fastest" else l_path) + s.cost + e.cost
+            candidates.append((total, path, s, e))
         if direct is not None:
             candidates.append((direct.cost, [], direct, None))
         if not candidates:
@@ -392,6 +470,47 @@ class RoutingEngine:
             )
         _, path, first, last = min(candidates, key=lambda c: c[0])
         return self._assemble(path, first, last, m)
+
+    def _multi(self, q: rk.CCHQuery, starts: list[_End], ends: list[_End]) -> tuple[list[int], _End, _End] | None:
+        """Run one query from every start to every end (each with its cost); return the best path and ends."""
+        if not starts or not ends:
+            return None
+        res = q.run_multi([(s.node, _int_cost(s.cost)) for s in starts], [(e.node, _int_cost(e.cost)) for e in ends])
+        if res.distance is None:
+            del res
+            return None
+        path = [int(p) for p in res.node_path]
+        del res
+        s = min((x for x in starts if x.node == path[0]), key=lambda x: x.cost)
+        e = min((x for x in ends if x.node == path[-1]), key=lambda x: x.cost)
+        return path, s, e
+
+    def _prepare_scratch(
+        self, m: Metric, blocked: NDArray[np.bool_] | None, penalty: NDArray[np.float64] | None
+    ) -> rk.CCHMetric:
+        """Return the scratch metric with closures (and penalties) applied; hold the scratch lock."""
+        metric_obj = self._scratch[m]
+        if penalty is not None:
+            w = np.minimum(np.round(self._csr[m].data * penalty * _SCALE), _INF - 1).astype(np.int64)
+            if blocked is not None:
+                w[blocked] = _INF
+            metric_obj.reset(w.tolist())
+            self._scratch_dirty[m] = True
+            return metric_obj
+        if self._scratch_dirty[m]:
+            metric_obj.reset(self._base_int[m].tolist())
+            self._scratch_dirty[m] = False
+        if blocked is not None and blocked.any():
+            self._updater.apply(metric_obj, {int(i): _INF for i in np.flatnonzero(blocked)})
+        return metric_obj
+
+    def _restore_scratch(
+        self, m: Metric, blocked: NDArray[np.bool_] | None, penalty: NDArray[np.float64] | None
+    ) -> None:
+        """Undo a closure's partial update (penalties leave the scratch metric to be reset next time)."""
+        if penalty is None and blocked is not None and blocked.any():
+            rows = np.flatnonzero(blocked)
+            self._updater.apply(self._scratch[m], {int(i): int(self._base_int[m][i]) for i in rows})
 
     def _same_edge(self, origin: Snap, destination: Snap, metric: Metric) -> _End | None:
         """Return the cheapest way along one edge from origin to destination, if they share one."""
@@ -566,39 +685,31 @@ class RoutingEngine:
         The cost is seconds for ``fastest`` and metres for ``shortest``.
         """
         m = self._check_metric(metric)
-        s_ends = [self._ends(o, m, origin=True) for o in origins]
-        d_ends = [self._ends(d, m, origin=False) for d in destinations]
-        a_idx, b_idx, extra, cell = [], [], [], []
-        for i, se in enumerate(s_ends):
-            for j, de in enumerate(d_ends):
-                for s in se:
-                    for e in de:
-                        a_idx.append(s[0])
-                        b_idx.append(e[0])
-                        extra.append(s[1] + e[1])
-                        cell.append(i * len(d_ends) + j)
-        costs = self.node_costs(np.array(a_idx, dtype=np.int64), np.array(b_idx, dtype=np.int64), metric=m) + np.array(
-            extra
-        )
-        flat = np.full(len(origins) * len(destinations), np.inf)
-        np.minimum.at(flat, np.array(cell, dtype=np.int64), costs)
-        out = flat.reshape(len(origins), len(destinations))
+        s_ends = [self.end_points(o, m, origin=True) for o in origins]
+        d_ends = [self.end_points(d, m, origin=False) for d in destinations]
+        out = np.full((len(origins), len(destinations)), np.inf)
+        flat = [e for de in d_ends for e in de]
+        if flat and any(s_ends):
+            # Pin every end node of every destination once; one sweep per origin gives them all.
+            targets = [e.node for e in flat]
+            extra = np.array([e.cost for e in flat])
+            owner = np.repeat(np.arange(len(destinations)), [len(de) for de in d_ends])
+            starts_at = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.empty(0, int)
+            has = np.array([len(de) > 0 for de in d_ends])
+            otm = rk.CCHOneToMany(self._metric[m], targets)
+            for i, se in enumerate(s_ends):
+                if not se:
+                    continue
+                got = otm.distances_from_multi([(s.node, _int_cost(s.cost)) for s in se])
+                d = np.array([np.inf if v is None else v / _SCALE for v in got]) + extra
+                out[i, has] = np.minimum.reduceat(d, starts_at)
+            del otm
         for i, o in enumerate(origins):
-            for j, d in enumerate(destinations):
-                direct = self._same_edge(o, d, m)
+            for j, dd in enumerate(destinations):
+                direct = self._same_edge(o, dd, m)
                 if direct is not None:
                     out[i, j] = min(out[i, j], direct.cost)
         return out
-
-
-def _walk_back(pred: NDArray[np.int32], source: int, target: int) -> list[int]:
-    path = [target]
-    while path[-1] != source:
-        p = int(pred[path[-1]])
-        if p < 0:
-            raise NoRouteError("internal: broken predecessor chain")
-        path.append(p)
-    return path[::-1]
 
 
 def route_overlap(a: Route, b: Route) -> float:
@@ -652,6 +763,10 @@ def order_stops(costs: NDArray[np.float64]) -> list[int]:
     return [0, *order[::-1], n - 1]
 
 
-def build_engine(graph: nx.MultiDiGraph) -> RoutingEngine:
-    """Return a routing engine over ``graph`` (which it does not change)."""
-    return RoutingEngine(graph)
+def build_engine(graph: nx.MultiDiGraph, *, cache: Path | None = None) -> RoutingEngine:
+    """Return a routing engine over ``graph`` (which it does not change).
+
+    ``cache`` is a folder for the engine's arrays: read (memory-mapped) when present,
+    written when not. Its name must change with the graph (the caller keys it).
+    """
+    return RoutingEngine(graph, cache=cache)

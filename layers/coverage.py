@@ -7,6 +7,9 @@ network, built on first use (or at start-up, see `CoverageService.warm`).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,6 +25,8 @@ from geo.errors import InvalidInputError, OutsideCoverageError
 from geo.isochrones import DEFAULT_BANDS_MIN, Band, Grid, Reach, ReachIndex, check_bands
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import geopandas as gpd
     import pandas as pd
     from affine import Affine
@@ -48,6 +53,7 @@ ISOCHRONE_CACHE_SIZE = 64
 # Nodes this close to the outline of a network's extent (itself 300 m outside the data)
 # are at the edge of the data: a band reaching one is cut by the data, not by time.
 EDGE_MARGIN_M = 600.0
+_BANDS_CACHE_VERSION = "1"  # bump when the bands' computation changes
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
 CELLS_PER_POPULATION_CELL = 4
@@ -290,6 +296,13 @@ class CoverageService:
             hit = self._iso_cache.get(key)
         if hit is not None:
             return Isochrone(resolved, reverse, hit.bands, hit.townships)
+        disk = self._disk_key(resolved, place, key) if isinstance(place, str) else None
+        stored = self._disk_get(disk)
+        if stored is not None:
+            iso = Isochrone(resolved, reverse, stored[0], stored[1])
+            with self._lock:
+                self._iso_cache[key] = iso
+            return iso
         reach = self._reach(resolved, limit_min=bands[-1], reverse=reverse, metric=metric)
         cells = [reach.band(b) for b in bands]
         figs = [
@@ -305,11 +318,52 @@ class CoverageService:
         if metric == "shortest":
             table = table.rename(columns={f"within_{b:g}": f"within_{b * 60.0:g}m" for b in bands})
         iso = Isochrone(resolved, reverse, figs, table)
+        self._disk_put(disk, (figs, table))
         with self._lock:
             self._iso_cache[key] = iso
             while len(self._iso_cache) > ISOCHRONE_CACHE_SIZE:
                 self._iso_cache.pop(next(iter(self._iso_cache)))
         return iso
+
+    # -- the bands of sites, kept on disk --------------------------------------------------
+
+    def _disk_key(self, resolved: ResolvedPlace, place: str, key: tuple[object, ...]) -> Path | None:
+        """Return the file a site's bands are kept in: named by the graph, the site, the request and the data."""
+        net = resolved.network
+        if not net.cache_key:
+            return None
+        manifest = self.layers.seeds_dir / "manifest.json"
+        data = manifest.read_bytes() if manifest.is_file() else b""
+        site = self.routing.sites.get(place)
+        h = hashlib.sha256()
+        for part in (repr(key[1:]), site.id, shapely.to_wkb(site.boundary).hex(), _BANDS_CACHE_VERSION):
+            h.update(part.encode())
+        h.update(data)
+        return self.networks.cache_dir / f"{net.cache_key}.bands" / f"{h.hexdigest()[:24]}.pkl"
+
+    @staticmethod
+    def _disk_get(path: Path | None) -> tuple[list[BandFigures], pd.DataFrame] | None:
+        if path is None or not path.is_file():
+            return None
+        try:
+            with path.open("rb") as fh:
+                figs, table = pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            return None
+        return figs, table
+
+    @staticmethod
+    def _disk_put(path: Path | None, value: tuple[list[BandFigures], pd.DataFrame]) -> None:
+        if path is None:
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.replace(path)
+        except OSError:
+            return  # a read-only cache folder only costs the recomputation
 
     def _resolve_set(self, places: list[Place], *, mode: str, label: str, limit: int) -> list[ResolvedPlace]:
         if not places:

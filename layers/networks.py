@@ -82,6 +82,7 @@ class RoadNetwork:
     mode: Mode
     graph: nx.MultiDiGraph
     extent: Polygon
+    cache_key: str = ""  # names this graph in the cache (source, rules, libraries); "" when not cached
     _edge_index: EdgeIndex | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -343,7 +344,7 @@ class NetworkStore:
             try:
                 with cache.open("rb") as fh:
                     graph, extent_wkb = pickle.load(fh)
-                return RoadNetwork(src, mode, graph, shapely.from_wkb(extent_wkb))
+                return RoadNetwork(src, mode, graph, shapely.from_wkb(extent_wkb), cache.stem)
             except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
                 log.warning("cache %s is unreadable (%s); rebuilding", cache, exc)
         log.info("building %s %s network from %s (first use; cached afterwards)", src.name, mode, src.path.name)
@@ -353,13 +354,16 @@ class NetworkStore:
             graph = build_graph(src.path, mode)
         extent = _extent(graph)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        for stale in self.cache_dir.glob(f"{src.name}.{mode}.*.pkl"):
-            stale.unlink(missing_ok=True)
+        for stale in self.cache_dir.glob(f"{src.name}.{mode}.*"):
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)  # derived arrays of an older graph
+            else:
+                stale.unlink(missing_ok=True)
         tmp = cache.with_suffix(".tmp")
         with tmp.open("wb") as fh:
             pickle.dump((graph, shapely.to_wkb(extent)), fh, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(cache)
-        return RoadNetwork(src, mode, graph, extent)
+        return RoadNetwork(src, mode, graph, extent, cache.stem)
 
     # -- imports ----------------------------------------------------------------
 

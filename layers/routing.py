@@ -8,6 +8,7 @@ of the network that covers it, and farther than ``max_snap_m`` is an error.
 from __future__ import annotations
 
 import difflib
+import importlib.metadata
 import itertools
 import threading
 from dataclasses import dataclass
@@ -215,7 +216,12 @@ class RoutingService:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             if key not in self._engines:
-                self._engines[key] = build_engine(net.graph)
+                cache = (
+                    self.networks.cache_dir / f"{net.cache_key}.engine-rk{importlib.metadata.version('routingkit-cch')}"
+                    if net.cache_key
+                    else None
+                )
+                self._engines[key] = build_engine(net.graph, cache=cache)
             return self._engines[key]
 
     def warm(self, mode: str) -> None:
