@@ -36,8 +36,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"venue-planner: serving on http://{args.host}:{args.port}  (maps: /maps, API docs: /docs)", flush=True)
     print(
-        "venue-planner: the first start builds the road graphs, routing engines and isochrone grids (about 45 s); "
-        "later starts take about 30 s.",
+        "venue-planner: the first start builds the road graphs, routing engines and site bands into the cache "
+        "(about a minute); later starts load them (seconds).",
         flush=True,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
@@ -233,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the API and web maps")
     s.add_argument("--host", default=None)
     s.add_argument("--port", type=int, default=None)
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="compute worker processes (default: COMPUTE_WORKERS, 2); forked warm, sharing the cached arrays",
+    )
     s.set_defaults(func=cmd_serve)
 
     seeds = sub.add_parser("seeds", help="the shipped data").add_subparsers(dest="seeds_cmd", required=True)
@@ -312,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides["host"] = args.host
     if getattr(args, "port", None):
         overrides["port"] = args.port
+    if getattr(args, "workers", None) is not None:
+        if args.workers < 0:
+            print("error: --workers must be 0 or more.", file=sys.stderr)
+            return 1
+        overrides["compute_workers"] = args.workers
     settings = Settings(**overrides)
     if args.command == "serve":
         args.host, args.port = settings.host, settings.port
