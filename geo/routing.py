@@ -11,7 +11,6 @@ on the CSR matrix: nothing is rebuilt.
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import threading
 from collections.abc import Sequence
@@ -67,8 +66,9 @@ class _Lines:
     """The lon/lat line of every edge row, stored flat (one array and offsets; memory-mappable)."""
 
     def __init__(self, flat: NDArray[np.float64], offsets: NDArray[np.int64]) -> None:
-        self.flat = flat
-        self.offsets = offsets
+        # Plain array views of the (possibly memory-mapped) files: slicing a memmap is slow.
+        self.flat = np.asarray(flat).view(np.ndarray)
+        self.offsets = np.asarray(offsets).view(np.ndarray)
 
     def __len__(self) -> int:
         return len(self.offsets) - 1
@@ -79,6 +79,15 @@ class _Lines:
     def counts(self) -> NDArray[np.int64]:
         """Return the number of points of each line."""
         return np.diff(self.offsets)
+
+    def take(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Return the lines of ``rows`` one after the other, as one (n, 2) array."""
+        if len(rows) == 0:
+            return self.flat[:0]
+        start = self.offsets[rows]
+        count = self.offsets[rows + 1] - start
+        shift = np.repeat(start - np.concatenate([[0], np.cumsum(count)[:-1]]), count)
+        return self.flat[np.arange(int(count.sum())) + shift]
 
 
 def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
@@ -303,6 +312,7 @@ class RoutingEngine:
         # request at a time each; the base metrics are never changed.
         self._scratch = {m: rk.CCHMetric(self._cch, self._base_int[m].tolist()) for m in METRICS}
         self._scratch_dirty = dict.fromkeys(METRICS, False)
+        self._scratch_closed: dict[Metric, NDArray[np.int64]] = {m: np.empty(0, dtype=np.int64) for m in METRICS}
         self._updater = rk.CCHMetricPartialUpdater(self._cch)
         self._scratch_lock = threading.Lock()
         self._local = threading.local()
@@ -350,8 +360,13 @@ class RoutingEngine:
 
     def path_totals(self, path: Sequence[int], *, metric: Metric) -> tuple[float, float]:
         """Return (travel_time_s, length_m) along node indices, in floating point."""
-        rows = [self._row[metric][(u, v)] for u, v in itertools.pairwise(path)]
+        rows = self._rows(path, metric)
         return float(self._time[metric][rows].sum()), float(self._length[metric][rows].sum())
+
+    def _rows(self, path: Sequence[int], metric: Metric) -> NDArray[np.int64]:
+        """Return the edge rows along a path of node indices."""
+        p = np.asarray(path, dtype=np.int64)
+        return np.searchsorted(self._codes[metric], p[:-1] * len(self.node_ids) + p[1:])
 
     # -- snapped queries ------------------------------------------------------------
 
@@ -454,7 +469,6 @@ class RoutingEngine:
                 q = rk.CCHQuery(metric_obj)
                 found = self._multi(q, starts, ends)
                 del q
-                self._restore_scratch(m, blocked, penalty)
         if found is not None:
             path, s, e = found
             t_path, l_path = self.path_totals(path, metric=m)
@@ -488,7 +502,13 @@ class RoutingEngine:
     def _prepare_scratch(
         self, m: Metric, blocked: NDArray[np.bool_] | None, penalty: NDArray[np.float64] | None
     ) -> rk.CCHMetric:
-        """Return the scratch metric with closures (and penalties) applied; hold the scratch lock."""
+        """Return the scratch metric with closures (and penalties) applied; hold the scratch lock.
+
+        Closures are a partial re-customisation of the arcs that change. The scratch metric
+        keeps the last closure set: the next request with the same closures (an event's
+        plan, asked for route after route) needs no update at all, and a different set
+        updates only the arcs that differ.
+        """
         metric_obj = self._scratch[m]
         if penalty is not None:
             w = np.minimum(np.round(self._csr[m].data * penalty * _SCALE), _INF - 1).astype(np.int64)
@@ -500,17 +520,18 @@ class RoutingEngine:
         if self._scratch_dirty[m]:
             metric_obj.reset(self._base_int[m].tolist())
             self._scratch_dirty[m] = False
-        if blocked is not None and blocked.any():
-            self._updater.apply(metric_obj, {int(i): _INF for i in np.flatnonzero(blocked)})
+            self._scratch_closed[m] = np.empty(0, dtype=np.int64)
+        want = np.flatnonzero(blocked) if blocked is not None else np.empty(0, dtype=np.int64)
+        have = self._scratch_closed[m]
+        if len(want) != len(have) or not np.array_equal(want, have):
+            reopen = np.setdiff1d(have, want, assume_unique=True)
+            close = np.setdiff1d(want, have, assume_unique=True)
+            updates = {int(i): int(self._base_int[m][i]) for i in reopen.tolist()}
+            updates.update(dict.fromkeys(close.tolist(), _INF))
+            if updates:
+                self._updater.apply(metric_obj, updates)
+            self._scratch_closed[m] = want
         return metric_obj
-
-    def _restore_scratch(
-        self, m: Metric, blocked: NDArray[np.bool_] | None, penalty: NDArray[np.float64] | None
-    ) -> None:
-        """Undo a closure's partial update (penalties leave the scratch metric to be reset next time)."""
-        if penalty is None and blocked is not None and blocked.any():
-            rows = np.flatnonzero(blocked)
-            self._updater.apply(self._scratch[m], {int(i): int(self._base_int[m][i]) for i in rows})
 
     def _same_edge(self, origin: Snap, destination: Snap, metric: Metric) -> _End | None:
         """Return the cheapest way along one edge from origin to destination, if they share one."""
@@ -571,16 +592,12 @@ class RoutingEngine:
         first = np.array([_edge_name(self.graph.edges[s.u, s.v, s.key])], dtype=object)
         if e is None:  # origin and destination on the same edge
             return self._finish(self._piece(s), (), (), first, np.array([s.length]), np.array([s.time]), metric)
-        pieces: list[NDArray[np.float64]] = [self._piece(s)]
         p = np.asarray(path, dtype=np.int64)
-        rows = np.searchsorted(self._codes[metric], p[:-1] * len(self.node_ids) + p[1:])
+        rows = self._rows(path, metric)
         ids = self.node_ids
         edges = list(zip(ids[p[:-1]].tolist(), ids[p[1:]].tolist(), self._keyarr[metric][rows].tolist(), strict=True))
-        coords_by_row = self._coords[metric]
-        pieces.extend(coords_by_row[r] for r in rows.tolist())
         mid_lengths = self._length[metric][rows]
-        pieces.append(self._piece(e))
-        coords = np.concatenate(pieces)  # every piece is (n, 2)
+        coords = np.concatenate([self._piece(s), self._coords[metric].take(rows), self._piece(e)])
         last = np.array([_edge_name(self.graph.edges[e.u, e.v, e.key])], dtype=object)
         names = np.concatenate([first, self._names[metric][rows], last])
         lengths = np.concatenate([[s.length], mid_lengths, [e.length]])

@@ -213,3 +213,41 @@ def test_streets_merge_repeats_and_name_unnamed_roads(ctx: Context) -> None:
     assert unnamed
     assert all(s.label == f"unnamed {s.road_class}" and s.road_class for s in unnamed)
     assert sum(s.length_m for s in r.streets) == pytest.approx(r.length_m)
+
+
+def test_closures_equal_networkx_without_the_closed_edges(ctx: Context) -> None:
+    """Alternating closure sets (partial re-customisation, and back) against networkx on the reduced graph."""
+    net = ctx.networks.get(SEED_NETWORK, "drive")
+    eng = ctx.routing.engine(net)
+    g = net.graph
+    plans = [
+        Closures(streets=("前门大街", "东长安街")),
+        Closures(areas=(shapely.box(116.385, 39.905, 116.400, 39.915),)),
+        Closures(),
+    ]
+    rng = np.random.default_rng(7)
+    junctions = [n for n in g.nodes if g.in_degree(n) + g.out_degree(n) >= 3]
+    # Pairs around the closures, so that the closures matter.
+    near = [n for n in junctions if 116.35 < g.nodes[n]["x"] < 116.44 and 39.88 < g.nodes[n]["y"] < 39.94]
+    pairs = [tuple(int(near[i]) for i in rng.choice(len(near), 2, replace=False)) for _ in range(40)]
+    snaps = {n: net.edge_index.snap(g.nodes[n]["x"], g.nodes[n]["y"], max_distance_m=1.0) for p in pairs for n in p}
+    changed = 0
+    for round_ in range(2):
+        for plan in plans:
+            shut = ctx.routing.closed_edges(net, plan) if plan else set()
+            blocked = eng.edge_mask(shut, metric="fastest") if shut else None
+            reduced = g.copy()
+            reduced.remove_edges_from([(u, v, k) for u, v, k in g.edges(keys=True) if (u, v) in shut])
+            for a, b in pairs[round_ * 20 : (round_ + 1) * 20]:
+                try:
+                    ref = nx.shortest_path_length(reduced, a, b, weight="travel_time_s")
+                except nx.NetworkXNoPath:
+                    with pytest.raises(NoRouteError):
+                        eng.route(snaps[a], snaps[b], blocked=blocked)
+                    continue
+                r = eng.route(snaps[a], snaps[b], blocked=blocked)
+                assert r.travel_time_s == pytest.approx(ref, rel=1e-6, abs=0.02), (plan, a, b)
+                assert not {(u, v) for u, v, _ in r.edges} & shut
+                if plan and ref > nx.shortest_path_length(g, a, b, weight="travel_time_s") + 1:
+                    changed += 1
+    assert changed >= 5  # the closures did change routes
