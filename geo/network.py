@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from typing import Literal
 
 import networkx as nx
-import osmnx as ox
 
 from geo.errors import InvalidInputError
 
@@ -177,6 +176,8 @@ def add_speeds(graph: nx.MultiDiGraph, *, mode: Mode) -> nx.MultiDiGraph:
     """
     g = graph.copy()
     if mode == "drive":
+        import osmnx as ox  # imported when a graph is built (osmnx takes a second to import)
+
         g = ox.routing.add_edge_speeds(g, hwy_speeds=dict(DEFAULT_SPEEDS_KPH), fallback=30.0)
     else:
         nx.set_edge_attributes(g, WALK_SPEED_KPH, "speed_kph")

@@ -718,12 +718,19 @@ class RoutingEngine:
                 if not se:
                     continue
                 got = otm.distances_from_multi([(s.node, _int_cost(s.cost)) for s in se])
-                d = np.array([np.inf if v is None else v / _SCALE for v in got]) + extra
+                d = np.array(got, dtype=float) / _SCALE + extra  # None (unreachable) becomes NaN
+                d[np.isnan(d)] = np.inf
                 out[i, has] = np.minimum.reduceat(d, starts_at)
             del otm
+        # Pairs on one edge may be joined along it without passing a node.
+        on_edge: dict[tuple[int, int, int], list[int]] = {}
+        for j, dd in enumerate(destinations):
+            for u, v, k, _ in dd.candidates():
+                on_edge.setdefault((u, v, k), []).append(j)
         for i, o in enumerate(origins):
-            for j, dd in enumerate(destinations):
-                direct = self._same_edge(o, dd, m)
+            shared = {j for u, v, k, _ in o.candidates() for j in on_edge.get((u, v, k), ())}
+            for j in shared:
+                direct = self._same_edge(o, destinations[j], m)
                 if direct is not None:
                     out[i, j] = min(out[i, j], direct.cost)
         return out

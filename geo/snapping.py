@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
-from shapely.geometry import LineString
 
 from geo.crs import lonlat_to_utm, point_to_lonlat, point_to_utm, utm_to_lonlat
 from geo.errors import OutsideCoverageError
@@ -127,12 +125,9 @@ def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:
         return EdgeIndex(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=object), shapely.STRtree([]))
     flat = np.vstack(coords)
     x, y = lonlat_to_utm(flat[:, 0], flat[:, 1], name="graph")
-    offsets = np.cumsum([0] + [len(c) for c in coords])
-    geoms = np.array(
-        [LineString(np.column_stack([x[a:b], y[a:b]])) for a, b in itertools.pairwise(offsets)],
-        dtype=object,
-    )
-    return EdgeIndex(np.array(edges, dtype=np.int64), geoms, shapely.STRtree(geoms))
+    counts = np.array([len(c) for c in coords])
+    geoms = shapely.linestrings(np.column_stack([x, y]), indices=np.repeat(np.arange(len(coords)), counts))
+    return EdgeIndex(np.array(edges, dtype=np.int64), np.asarray(geoms, dtype=object), shapely.STRtree(geoms))
 
 
 def snap_area(

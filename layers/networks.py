@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 import osmium
-import osmnx as ox
 import shapely
 from shapely.geometry import Polygon
 
@@ -196,6 +195,8 @@ def build_graph(path: Path, mode: Mode) -> nx.MultiDiGraph:
                 f"{path.name} holds no ways usable for `{mode}` (no highway=* ways that osmnx's {mode} "
                 "filter keeps); is it an extract of the right area?"
             )
+        import osmnx as ox  # only to build a graph (osmnx takes a second to import)
+
         try:
             graph = ox.graph_from_xml(filtered, bidirectional=mode == "walk", simplify=True, retain_all=False)
         except (ValueError, KeyError) as exc:  # osmnx raises these for degenerate data
@@ -349,6 +350,8 @@ class NetworkStore:
                 log.warning("cache %s is unreadable (%s); rebuilding", cache, exc)
         log.info("building %s %s network from %s (first use; cached afterwards)", src.name, mode, src.path.name)
         if src.format == "graphml":
+            import osmnx as ox  # only to build a graph
+
             graph = add_speeds(ox.io.load_graphml(src.graph_file(mode)), mode=mode)
         else:
             graph = build_graph(src.path, mode)
@@ -436,9 +439,10 @@ class NetworkStore:
                 extent = _extent(graph)
                 for stale in self.cache_dir.glob(f"{src.name}.{m}.*.pkl"):
                     stale.unlink(missing_ok=True)
-                with self._cache_path(src, m, src.sha256(m)).open("wb") as fh:
+                cache = self._cache_path(src, m, src.sha256(m))
+                with cache.open("wb") as fh:
                     pickle.dump((graph, shapely.to_wkb(extent)), fh, protocol=pickle.HIGHEST_PROTOCOL)
-                net = RoadNetwork(src, m, graph, extent)
+                net = RoadNetwork(src, m, graph, extent, cache.stem)
                 self._loaded[(src.name, m)] = net
                 out.append(net)
         return out
@@ -448,6 +452,8 @@ class NetworkStore:
 
         The graphs are stored as GraphML beside the imports and loaded like them.
         """
+        import osmnx as ox
+
         try:
             graphs = {
                 m: add_speeds(ox.graph_from_point((lat, lon), dist=dist_m, network_type=m, simplify=True), mode=m)
@@ -461,6 +467,8 @@ class NetworkStore:
         return self._store_graphs(name, graphs, title=f"Downloaded with osmnx around {lat:.4f} N, {lon:.4f} E")
 
     def _store_graphs(self, name: str, graphs: dict[Mode, nx.MultiDiGraph], *, title: str) -> list[RoadNetwork]:
+        import osmnx as ox
+
         if not _NAME_RE.match(name) or name == SEED_NETWORK:
             raise NetworkImportError(f"`name` {name!r} must be lower-case letters, digits and dashes, not the seed's.")
         self.imports_dir.mkdir(parents=True, exist_ok=True)

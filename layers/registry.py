@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
-import osmnx as ox
 import shapely
 
 from geo.crs import WGS84_EPSG
 from geo.errors import DataSourceError, InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from layers.networks import NetworkStore
 
 __all__ = ["LAYERS", "LayerSpec", "LayerStore", "export_vector"]
@@ -115,6 +116,27 @@ _EXPECTED = {
 }
 
 
+_EDGE_COLUMNS = ("osmid", "highway", "name", "oneway", "length_m", "speed_kph", "travel_time_s", "maxspeed")
+
+
+def _edges_frame(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
+    """Return a graph's edges as a WGS84 frame (u, v, key, the OSM attributes, the line), like osmnx's graph_to_gdfs."""
+    xs = dict(graph.nodes(data="x"))
+    ys = dict(graph.nodes(data="y"))
+    rows: dict[str, list[Any]] = {c: [] for c in ("u", "v", "key", *_EDGE_COLUMNS)}
+    geoms = []
+    for u, v, k, d in graph.edges(keys=True, data=True):
+        rows["u"].append(u)
+        rows["v"].append(v)
+        rows["key"].append(k)
+        for c in _EDGE_COLUMNS:
+            rows[c].append(d.get(c))
+        g = d.get("geometry")
+        geoms.append(g if g is not None else shapely.LineString([(xs[u], ys[u]), (xs[v], ys[v])]))
+    frame = gpd.GeoDataFrame(rows, geometry=geoms, crs=WGS84_EPSG)
+    return frame[[c for c in frame.columns if c == "geometry" or frame[c].notna().any()]]
+
+
 def _flatten(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return a copy whose list and dict cells are strings, so any format can hold them."""
     out = gdf.copy()
@@ -181,10 +203,7 @@ class LayerStore:
         if spec.kind == "network":
             mode = spec.id.removeprefix("roads-")
             net = self.networks.get("central-beijing-2013", mode)
-            edges = ox.graph_to_gdfs(net.graph, nodes=False).reset_index()
-            keep = [c for c in ("u", "v", "key", "osmid", "highway", "name", "oneway", "length_m", "speed_kph",
-                                "travel_time_s", "maxspeed") if c in edges.columns]  # fmt: skip
-            gdf = _flatten(gpd.GeoDataFrame(edges[keep], geometry=edges.geometry, crs=WGS84_EPSG))
+            gdf = _flatten(_edges_frame(net.graph))
             # Two OSM nodes at one position make a zero-length edge: not a drawable line.
             gdf = gdf[shapely.is_valid(gdf.geometry.values)].reset_index(drop=True)
         else:
