@@ -1,12 +1,13 @@
-"""Fast routing on a road graph: contraction hierarchies, edge snapping, closures.
+"""Fast routing on a road graph: customizable contraction hierarchies, edge snapping, closures.
 
-The hot path never touches networkx. A graph is turned once into compact arrays:
-node coordinates, and per metric (``travel_time_s``, ``length_m``) the cheapest edge of
-every directed node pair. Plain routes and matrices use pandana's contraction
-hierarchies (C++); pandana stores weights as integers of 1/1000, so the cost of each
-returned path is recomputed in floating point from the arrays. Requests with closures
-or penalties (alternatives) copy the weight array, change it, and run scipy's Dijkstra
-on the CSR matrix: nothing is rebuilt.
+The hot path never touches networkx. A graph is turned once into compact arrays (node
+coordinates, and per metric (``travel_time_s``, ``length_m``) the cheapest edge of every
+directed node pair with its line and street label), cacheable on disk. Routes and
+matrices run on RoutingKit's customizable contraction hierarchy (``routingkit_cch``):
+one weight-independent hierarchy, one customised metric per weight in integers of 1/1000
+(the cost of each returned path is recomputed in floating point from the arrays).
+Closures re-customise only the closed arcs of a scratch metric; penalties (alternatives)
+customise it fully (about 10 ms). Nothing is rebuilt per request.
 """
 
 from __future__ import annotations
