@@ -7,11 +7,21 @@ STAMP := $(VENV)/.installed
 
 .PHONY: serve test check pytest seeds bench clean
 
-$(STAMP): pyproject.toml
+# Installed from the lock file (exact versions, see requirements.lock). setuptools warns on
+# every editable install that folders named like the packages may shadow them; here those
+# folders are the packages, so that one message is silenced.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
+
+# To refresh the lock: install unpinned, then freeze.
+$(VENV)/.installed-unlocked: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
 
 serve: $(STAMP)
 	$(BIN)/venue-planner serve
