@@ -12,6 +12,7 @@ customise it fully (about 10 ms). Nothing is rebuilt per request.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Sequence
@@ -140,14 +141,19 @@ def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
 
 def _save_arrays(folder: Path, arrays: dict[str, NDArray[Any]]) -> None:
     """Write the arrays as .npy files into ``folder`` (replaced whole, atomically)."""
-    tmp = folder.with_name(folder.name + ".partial")
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.partial")  # several processes may build at once
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, arr in arrays.items():
-        np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
-    (tmp / "VERSION").write_text(_ARRAYS_VERSION, encoding="utf-8")
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    try:
+        tmp.mkdir(parents=True)
+        for name, arr in arrays.items():
+            np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
+        (tmp / "VERSION").write_text(_ARRAYS_VERSION, encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    except OSError:
+        # Another process wrote it first, or the cache folder is read-only: the engine
+        # works from the arrays in memory either way.
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load_arrays(folder: Path) -> dict[str, NDArray[Any]] | None:
