@@ -753,9 +753,7 @@ def route_map(
             f"<td>{_fmt_min(r.travel_time_s)}</td><td>{r.length_m / 1000:.2f} km</td><td>{overlap:.0f}%</td>"
             f"<td>{_esc(', '.join(main))}</td></tr>"
         )
-    legs = (ctx.routing.access_leg(a, end="origin", mode=mode), ctx.routing.access_leg(b, end="destination", mode=mode))
-    warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
-    warnings += ctx.routing.walk_warnings(a.network, [routes[0].coords, *(np.asarray(leg.coords) for leg in legs)])
+    legs, warnings = ctx.routing.route_notes(routes[0], a, b, mode=mode)
     for leg in legs:
         if leg.distance_m > 0:
             folium.PolyLine(

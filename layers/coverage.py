@@ -327,18 +327,22 @@ class CoverageService:
 
     # -- the bands of sites, kept on disk --------------------------------------------------
 
+    @cached_property
+    def _data_stamp(self) -> bytes:
+        """The shipped data's manifest (its files' hashes): bands kept on disk change with it."""
+        manifest = self.layers.seeds_dir / "manifest.json"
+        return manifest.read_bytes() if manifest.is_file() else b""
+
     def _disk_key(self, resolved: ResolvedPlace, place: str, key: tuple[object, ...]) -> Path | None:
         """Return the file a site's bands are kept in: named by the graph, the site, the request and the data."""
         net = resolved.network
         if not net.cache_key:
             return None
-        manifest = self.layers.seeds_dir / "manifest.json"
-        data = manifest.read_bytes() if manifest.is_file() else b""
         site = self.routing.sites.get(place)
         h = hashlib.sha256()
         for part in (repr(key[1:]), site.id, shapely.to_wkb(site.boundary).hex(), _BANDS_CACHE_VERSION):
             h.update(part.encode())
-        h.update(data)
+        h.update(self._data_stamp)
         return self.networks.cache_dir / f"{net.cache_key}.bands" / f"{h.hexdigest()[:24]}.pkl"
 
     @staticmethod

@@ -137,6 +137,27 @@ def _edges_frame(graph: nx.MultiDiGraph) -> gpd.GeoDataFrame:
     return frame[[c for c in frame.columns if c == "geometry" or frame[c].notna().any()]]
 
 
+def one_geometry_type(gdf: gpd.GeoDataFrame, types: set[str] | None = None) -> gpd.GeoDataFrame:
+    """Return the frame with single parts promoted to multi-parts when it mixes them.
+
+    ``types`` are the geometry types of the whole layer, when ``gdf`` is a part of it
+    (every page of a layer must have one type); by default those of ``gdf``.
+
+    A client learns a layer's geometry type from its first features (GDAL's OAPIF driver,
+    QGIS); a MultiPolygon after a page of Polygons would otherwise be dropped.
+    """
+    if gdf.empty:
+        return gdf
+    types = types if types is not None else set(gdf.geom_type.unique())
+    for single, multi in (("Polygon", shapely.multipolygons), ("LineString", shapely.multilinestrings)):
+        if single in types and f"Multi{single}" in types:
+            is_single = (gdf.geom_type == single).to_numpy()
+            geoms = gdf.geometry.to_numpy().copy()
+            geoms[is_single] = [multi([g]) for g in geoms[is_single]]
+            gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    return gdf
+
+
 def _flatten(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Return a copy whose list and dict cells are strings, so any format can hold them."""
     out = gdf.copy()
@@ -169,6 +190,7 @@ class LayerStore:
         self.seeds_dir = seeds_dir
         self.networks = networks
         self._cache: dict[str, gpd.GeoDataFrame] = {}
+        self._types: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def specs(self) -> list[LayerSpec]:
@@ -228,6 +250,16 @@ class LayerStore:
         bad = int((~shapely.is_valid(gdf.geometry.values)).sum())
         if bad:
             raise DataSourceError(f"layer {spec.id!r} has {bad} invalid geometries; rebuild the seeds.")
+
+    def geometry_types(self, layer_id: str) -> set[str]:
+        """Return the geometry types present in a layer (computed once)."""
+        with self._lock:
+            hit = self._types.get(layer_id)
+        if hit is None:
+            hit = set(self._cached(self.spec(layer_id)).geom_type.unique())
+            with self._lock:
+                self._types[layer_id] = hit
+        return set(hit)
 
     def query(self, layer_id: str, *, bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
         """Return a layer's features, optionally only those intersecting a WGS84 bbox."""

@@ -249,6 +249,15 @@ class RoutingService:
         coords = (at, road) if end != "destination" else (road, at)
         return AccessLeg(end, snap.distance_m, seconds, coords)
 
+    def route_notes(
+        self, route: Route, a: ResolvedPlace, b: ResolvedPlace, *, mode: str
+    ) -> tuple[tuple[AccessLeg, AccessLeg], list[str]]:
+        """Return a route's access legs and warnings (long access legs, walks through sites without paths)."""
+        legs = (self.access_leg(a, end="origin", mode=mode), self.access_leg(b, end="destination", mode=mode))
+        warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
+        lines = [route.coords, *(np.asarray(leg.coords) for leg in legs)]
+        return legs, warnings + self.walk_warnings(a.network, lines)
+
     def walk_density(self, net: RoadNetwork, site_id: str) -> WalkDensity:
         """Return the walkable network length inside a site's boundary (cached per network)."""
         key = (net.name, net.mode, site_id)

@@ -17,13 +17,14 @@ import json
 from typing import Annotated, Any
 
 import geopandas as gpd
-import shapely
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
 from api.context import Context, get_context
 from api.errors import error_body
 from geo.errors import NotFoundError
+from layers.registry import one_geometry_type
 
 CollectionId = Annotated[
     str, Path(description="A collection id (see /ogc/collections)", max_length=100, examples=["sites"])
@@ -91,27 +92,8 @@ def _frame(ctx: Context, cid: str, bbox: tuple[float, float, float, float] | Non
         gdf = ctx.proposals.frame().set_index("id", drop=False)
         if bbox is not None and not gdf.empty:
             gdf = gdf.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
-        return _one_type(gdf)
-    return _one_type(ctx.layers.query(cid, bbox=bbox))
-
-
-def _one_type(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Return the frame with single parts promoted to multi-parts when a collection mixes them.
-
-    A client learns a layer's geometry type from its first page (GDAL's OAPIF driver, QGIS);
-    a MultiPolygon after a page of Polygons would otherwise be dropped.
-    """
-    if gdf.empty:
-        return gdf
-    types = set(gdf.geom_type.unique())
-    for single, multi in (("Polygon", shapely.multipolygons), ("LineString", shapely.multilinestrings)):
-        if single in types and f"Multi{single}" in types:
-            gdf = gdf.copy()
-            is_single = (gdf.geom_type == single).to_numpy()
-            geoms = gdf.geometry.to_numpy().copy()
-            geoms[is_single] = [multi([g]) for g in geoms[is_single]]
-            gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
-    return gdf
+        return one_geometry_type(gdf)
+    return one_geometry_type(ctx.layers.query(cid, bbox=bbox), ctx.layers.geometry_types(cid))
 
 
 def _collection(ctx: Context, cid: str, b: str) -> dict[str, Any]:
@@ -290,12 +272,11 @@ def get_item(
 
 # The older paths (before everything moved under /ogc), kept for existing connections.
 for _route in list(router.routes):
-    _path = getattr(_route, "path", "")
-    if _path.startswith("/ogc/"):
+    if isinstance(_route, APIRoute) and _route.path.startswith("/ogc/"):
         router.add_api_route(
-            _path.removeprefix("/ogc"),
-            _route.endpoint,  # type: ignore[attr-defined]
+            _route.path.removeprefix("/ogc"),
+            _route.endpoint,
             methods=["GET"],
             include_in_schema=False,
-            name=f"legacy_{_route.name}",  # type: ignore[attr-defined]
+            name=f"legacy_{_route.name}",
         )

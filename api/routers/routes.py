@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-import numpy as np
 import shapely
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
@@ -310,16 +309,6 @@ def route_feature(
     )
 
 
-def route_notes(
-    ctx: Context, route: Route, a: ResolvedPlace, b: ResolvedPlace, mode: str
-) -> tuple[tuple[AccessLeg, AccessLeg], list[str]]:
-    """Return a route's access legs and its warnings (long access legs, walks through sites without paths)."""
-    legs = (ctx.routing.access_leg(a, end="origin", mode=mode), ctx.routing.access_leg(b, end="destination", mode=mode))
-    warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
-    lines = [route.coords, *(np.asarray(leg.coords) for leg in legs)]
-    return legs, warnings + ctx.routing.walk_warnings(a.network, lines)
-
-
 def compute_routes(ctx: Context, req: RouteRequest) -> RouteCollection:
     """Run a route request."""
     closures = req.closures.to_closures() if req.closures else None
@@ -335,7 +324,7 @@ def compute_routes(ctx: Context, req: RouteRequest) -> RouteCollection:
     overlaps = overlap_with_best(routes)
     feats = []
     for i, r in enumerate(routes):
-        legs, warnings = route_notes(ctx, r, a, b, req.mode)
+        legs, warnings = ctx.routing.route_notes(r, a, b, mode=req.mode)
         feats.append(route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name, legs, warnings))
     return RouteCollection(type="FeatureCollection", features=feats)
 
@@ -457,7 +446,7 @@ def post_itinerary(
     feats = []
     for i, leg in enumerate(legs):
         a, b = places[order[i]], places[order[i + 1]]
-        access, warnings = route_notes(ctx, leg, a, b, req.mode)
+        access, warnings = ctx.routing.route_notes(leg, a, b, mode=req.mode)
         feats.append(route_feature(leg, i, 0.0, a, b, req.mode, out["network"].name, access, warnings))
     summary = ItinerarySummary(
         order=order,
