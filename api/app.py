@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.preload_networks:
             for src in ctx.networks.sources():
-                for mode in MODES:
+                for mode in src.modes:
                     await run_in_threadpool(ctx.networks.get, src.name, mode)
             log.info("networks loaded: %s", ", ".join(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()))
             for mode in MODES:  # routing engines take a few seconds each; requests wait for them

@@ -135,7 +135,8 @@ def cmd_networks_info(args: argparse.Namespace, settings: Settings) -> int:
     infos = []
     for src in ctx.networks.sources():
         for mode in args.mode:
-            infos.append(ctx.networks.get(src.name, mode).info())
+            if mode in src.modes:
+                infos.append(ctx.networks.get(src.name, mode).info())
     sites = {sid: access_info(ctx, ctx.sites.get(sid)) for sid in ctx.sites.ids()}
     for info in infos:
         info["sites_covered"] = sorted(

@@ -17,9 +17,11 @@ import networkx as nx
 from geo.errors import InvalidInputError
 
 __all__ = [
+    "CONNECTOR_CLASS",
     "DEFAULT_SPEEDS_KPH",
     "DRIVE_EXCLUDED_HIGHWAYS",
     "MODES",
+    "REGIONAL_CLASS",
     "WALK_EXCLUDED_HIGHWAYS",
     "WALK_SPEED_KPH",
     "Mode",
@@ -105,6 +107,14 @@ DEFAULT_SPEEDS_KPH: Mapping[str, float] = {
     "service": 15.0,
 }
 WALK_SPEED_KPH = 4.5
+# The road classes of the regional skeleton's chords and of the links joining them to the
+# detailed roads (see geo.regional): not OSM highway values, and labelled as such.
+REGIONAL_CLASS = "regional_skeleton"
+CONNECTOR_CLASS = "regional_link"
+_CLASS_LABELS = {
+    REGIONAL_CLASS: "major road (regional skeleton, coarse)",
+    CONNECTOR_CLASS: "link to the regional skeleton",
+}
 
 
 def street_name(data: Mapping[str, object]) -> str:
@@ -123,7 +133,8 @@ def road_class(data: Mapping[str, object]) -> str:
 
 def street_label(data: Mapping[str, object]) -> str:
     """Return an edge's street name, or "unnamed <class>" for a road without one."""
-    return street_name(data) or f"unnamed {road_class(data) or 'road'}"
+    cls = road_class(data)
+    return street_name(data) or _CLASS_LABELS.get(cls) or f"unnamed {cls or 'road'}"
 
 
 def check_mode(mode: str) -> Mode:

@@ -24,7 +24,7 @@ import routingkit_cch as rk
 from scipy.sparse import csr_matrix
 
 from geo.errors import InvalidInputError, NoRouteError
-from geo.network import road_class, street_name
+from geo.network import road_class, street_label, street_name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -200,8 +200,8 @@ class StreetLeg:
 
     @property
     def label(self) -> str:
-        """The name, or "unnamed <class>" for a road without one."""
-        return self.name or f"unnamed {self.road_class or 'road'}"
+        """The name, or "unnamed <class>" for a road without one (see `geo.network.street_label`)."""
+        return street_label({"name": self.name, "highway": self.road_class})
 
 
 @dataclass(frozen=True)

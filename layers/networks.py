@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import osmium
@@ -34,6 +35,7 @@ from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import NetworkImportError, NotFoundError, OutsideCoverageError
 from geo.network import MODES, Mode, add_speeds, check_mode, way_allowed
 from geo.snapping import EdgeIndex, Snap, build_edge_index, snap_area
+from layers.regional import REGIONAL_NETWORK, read_calibration, read_skeleton, regional_graph
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -43,6 +45,11 @@ __all__ = ["SEED_NETWORK", "NetworkSource", "NetworkStore", "RoadNetwork", "buil
 log = logging.getLogger(__name__)
 
 SEED_NETWORK = "central-beijing-2013"
+SEED_ROADS_FILE = "beijing_2013_roads.osm.bz2"
+REGIONAL_SKELETON_FILE = "beijing_highway_skeleton.geojson"
+REGIONAL_CALIBRATION_FILE = "regional_calibration.json"
+# Points this far outside Beijing's border still belong to the regional network.
+REGIONAL_BORDER_MARGIN_M = 2000.0
 _CACHE_VERSION = "4"
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -58,18 +65,35 @@ class NetworkSource:
     origin: str  # "seed", "import" or "fetch"
     title: str
     licence: str = OSM_LICENCE
-    format: str = "osm"  # "osm": path is an OSM file; "graphml": one GraphML file per mode beside path
+    # "osm": path is an OSM file; "graphml": one GraphML file per mode beside path;
+    # "regional": path is the major-road skeleton (GeoJSON), joined to the shipped drive network.
+    format: str = "osm"
+    modes: tuple[Mode, ...] = MODES
+
+    @property
+    def regional(self) -> bool:
+        """Whether this is the coarse regional network (major roads only)."""
+        return self.format == "regional"
 
     def graph_file(self, mode: Mode) -> Path:
         """Return the file the ``mode`` graph is read from."""
-        return self.path if self.format == "osm" else self.path.with_name(f"{self.name}.{mode}.graphml")
+        if self.format == "graphml":
+            return self.path.with_name(f"{self.name}.{mode}.graphml")
+        return self.path
+
+    def files(self, mode: Mode) -> list[Path]:
+        """Return every file the ``mode`` graph is built from."""
+        if self.regional:
+            return [self.path, self.path.with_name(REGIONAL_CALIBRATION_FILE), self.path.with_name(SEED_ROADS_FILE)]
+        return [self.graph_file(mode)]
 
     def sha256(self, mode: Mode) -> str:
-        """Return the hash of the file the ``mode`` graph is read from."""
+        """Return the hash of the files the ``mode`` graph is built from."""
         h = hashlib.sha256()
-        with self.graph_file(mode).open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        for path in self.files(mode):
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
         return h.hexdigest()
 
 
@@ -157,7 +181,8 @@ def _filter_osm(src: Path, dst: Path, mode: Mode) -> int:
     return len(keep_ways)
 
 
-def _extent(graph: nx.MultiDiGraph, *, margin_m: float = 300.0) -> Polygon:
+def network_extent(graph: nx.MultiDiGraph, *, margin_m: float = 300.0) -> Polygon:
+    """Return the outline of a graph's nodes (a concave hull), ``margin_m`` wider, WGS84."""
     xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float)
     x, y = lonlat_to_utm(xy[:, 0], xy[:, 1], name="graph nodes")
     pts = shapely.multipoints(np.column_stack([x, y]))
@@ -248,7 +273,7 @@ class NetworkStore:
         self.data_dir = data_dir
         self.cache_dir = cache_dir
         self._loaded: dict[tuple[str, str], RoadNetwork] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the regional network loads the shipped one inside its own load
 
     @property
     def imports_dir(self) -> Path:
@@ -260,11 +285,23 @@ class NetworkStore:
         out = [
             NetworkSource(
                 SEED_NETWORK,
-                self.seeds_dir / "beijing_2013_roads.osm.bz2",
+                self.seeds_dir / SEED_ROADS_FILE,
                 "seed",
                 "Central Beijing, OpenStreetMap 2013 (registered to WGS84)",
             )
         ]
+        if (self.seeds_dir / REGIONAL_SKELETON_FILE).is_file():
+            out.append(
+                NetworkSource(
+                    REGIONAL_NETWORK,
+                    self.seeds_dir / REGIONAL_SKELETON_FILE,
+                    "seed",
+                    "Whole municipality: major-road skeleton (OpenStreetMap via scgraph-data, coarse) "
+                    "joined to the central 2013 network",
+                    format="regional",
+                    modes=("drive",),
+                )
+            )
         if self.imports_dir.is_dir():
             for meta_path in sorted(self.imports_dir.glob("*.json")):
                 meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -282,19 +319,30 @@ class NetworkStore:
         known = ", ".join(s.name for s in self.sources())
         raise NotFoundError(f"no road network called {name!r}; known networks: {known}.")
 
+    def source_of_regional(self, net: RoadNetwork) -> NetworkSource:
+        """Return the detailed network a regional one is joined to (the shipped one)."""
+        return self.source(SEED_NETWORK) if net.source.regional else net.source
+
     def get(self, name: str, mode: str) -> RoadNetwork:
         """Return the ``mode`` network of source ``name``, from memory, cache or a build."""
         m = check_mode(mode)
         with self._lock:
             if (name, m) in self._loaded:
                 return self._loaded[(name, m)]
-            net = self._load(self.source(name), m)
+            src = self.source(name)
+            if m not in src.modes:
+                raise NotFoundError(
+                    f"network {name!r} has no {m} graph: it holds major roads only and answers "
+                    f"{' and '.join(src.modes)} requests."
+                )
+            net = self._load(src, m)
             self._loaded[(name, m)] = net
             return net
 
     def all(self, mode: str) -> list[RoadNetwork]:
         """Return the ``mode`` network of every source."""
-        return [self.get(src.name, mode) for src in self.sources()]
+        m = check_mode(mode)
+        return [self.get(src.name, m) for src in self.sources() if m in src.modes]
 
     def covering(self, lon: float, lat: float, *, mode: str) -> list[RoadNetwork]:
         """Return the ``mode`` networks that cover a point, the preferred first.
@@ -303,7 +351,7 @@ class NetworkStore:
         newer, and it may hold what the 2013 roads lack (footpaths inside parks).
         """
         nets = [n for n in self.all(mode) if n.covers(lon, lat)]
-        return sorted(nets, key=lambda n: n.source.origin == "seed")
+        return sorted(nets, key=lambda n: (n.source.origin == "seed", n.source.regional))
 
     def locate(self, lon: float, lat: float, *, mode: str, label: str = "point") -> RoadNetwork:
         """Return the preferred network that covers a point (see `covering`), or raise `OutsideCoverageError`.
@@ -322,8 +370,15 @@ class NetworkStore:
             return found[0]
         nets = self.all(mode)
         extents = "; ".join(n.extent_text() for n in nets)
+        drive_only = [s.name for s in self.sources() if mode not in s.modes]
+        also = (
+            f" The regional network ({', '.join(drive_only)}) covers the whole municipality for driving only: "
+            "it holds major roads, no footpaths."
+            if drive_only
+            else ""
+        )
         raise OutsideCoverageError(
-            f"{label} ({lat:.4f} N, {lon:.4f} E) lies outside every loaded {mode} road network ({extents}). "
+            f"{label} ({lat:.4f} N, {lon:.4f} E) lies outside every loaded {mode} road network ({extents}).{also} "
             "Import an OpenStreetMap extract that covers it with `venue-planner networks import FILE` "
             "or download one with `venue-planner networks fetch --site ID`."
         )
@@ -337,8 +392,9 @@ class NetworkStore:
         return self.cache_dir / f"{src.name}.{mode}.{digest[:16]}.v{_CACHE_VERSION}.{libs}.pkl"
 
     def _load(self, src: NetworkSource, mode: Mode) -> RoadNetwork:
-        if not src.graph_file(mode).is_file():
-            raise NetworkImportError(f"the file of network {src.name!r} is missing: {src.graph_file(mode)}.")
+        for path in src.files(mode):
+            if not path.is_file():
+                raise NetworkImportError(f"a file of network {src.name!r} is missing: {path}.")
         digest = src.sha256(mode)
         cache = self._cache_path(src, mode, digest)
         if cache.is_file():
@@ -349,13 +405,16 @@ class NetworkStore:
             except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
                 log.warning("cache %s is unreadable (%s); rebuilding", cache, exc)
         log.info("building %s %s network from %s (first use; cached afterwards)", src.name, mode, src.path.name)
-        if src.format == "graphml":
-            import osmnx as ox  # only to build a graph
-
-            graph = add_speeds(ox.io.load_graphml(src.graph_file(mode)), mode=mode)
+        if src.regional:
+            graph, extent = self._build_regional(src)
         else:
-            graph = build_graph(src.path, mode)
-        extent = _extent(graph)
+            if src.format == "graphml":
+                import osmnx as ox  # only to build a graph
+
+                graph = add_speeds(ox.io.load_graphml(src.graph_file(mode)), mode=mode)
+            else:
+                graph = build_graph(src.path, mode)
+            extent = network_extent(graph)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         for stale in self.cache_dir.glob(f"{src.name}.{mode}.*"):
             if stale.is_dir():
@@ -367,6 +426,24 @@ class NetworkStore:
             pickle.dump((graph, shapely.to_wkb(extent)), fh, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(cache)
         return RoadNetwork(src, mode, graph, extent, cache.stem)
+
+    def _build_regional(self, src: NetworkSource) -> tuple[nx.MultiDiGraph, Polygon]:
+        """Return the regional graph and its extent (Beijing's border, `REGIONAL_BORDER_MARGIN_M` wider)."""
+        detailed = self.get(SEED_NETWORK, "drive")
+        graph = regional_graph(
+            read_skeleton(src.path), read_calibration(src.path.with_name(REGIONAL_CALIBRATION_FILE)), detailed
+        )
+        towns = gpd.read_file(self.seeds_dir / "townships.geojson", engine="pyogrio", columns=[])
+        border = shapely.union_all(shapely.make_valid(towns.geometry.to_numpy()))
+        xy = shapely.get_coordinates(border)
+        x, y = lonlat_to_utm(xy[:, 0], xy[:, 1], name="townships")
+        outline = (
+            shapely.set_coordinates(border, np.column_stack([x, y])).buffer(REGIONAL_BORDER_MARGIN_M).simplify(200.0)
+        )
+        if isinstance(outline, shapely.MultiPolygon):
+            outline = max(outline.geoms, key=lambda p: p.area)
+        lon, lat = utm_to_lonlat(*np.asarray(outline.exterior.coords).T)
+        return graph, Polygon(np.column_stack([lon, lat]))
 
     # -- imports ----------------------------------------------------------------
 
@@ -436,7 +513,7 @@ class NetworkStore:
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         with self._lock:
             for m, graph in built.items():
-                extent = _extent(graph)
+                extent = network_extent(graph)
                 for stale in self.cache_dir.glob(f"{src.name}.{m}.*.pkl"):
                     stale.unlink(missing_ok=True)
                 cache = self._cache_path(src, m, src.sha256(m))

@@ -21,9 +21,11 @@ import shapely.ops
 from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.footprints import parse_footprint
-from geo.network import WALK_SPEED_KPH, check_mode
+from geo.network import CONNECTOR_CLASS, REGIONAL_CLASS, WALK_SPEED_KPH, check_mode
+from geo.regional import Calibration
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
-from layers.networks import NetworkStore, RoadNetwork, site_access
+from layers.networks import REGIONAL_CALIBRATION_FILE, NetworkStore, RoadNetwork, site_access
+from layers.regional import POSITION_PRECISION_M, precision_note, read_calibration
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -37,6 +39,7 @@ __all__ = [
     "SPARSE_WALK_KM_PER_KM2",
     "AccessLeg",
     "Closures",
+    "NetworkLeg",
     "Place",
     "ResolvedPlace",
     "RoutingService",
@@ -62,7 +65,22 @@ FOOTPATH_HINT = (
 )
 
 
+# A site on the regional network may lie this far from its access chord (positions are
+# rounded to about 100 m and chords are straight lines between them).
+REGIONAL_SITE_ACCESS_M = 1500.0
+
 Place = tuple[float, float] | str
+
+
+@dataclass(frozen=True)
+class NetworkLeg:
+    """A stretch of a route on one network: the detailed roads, or the regional skeleton."""
+
+    network: str
+    regional: bool
+    length_m: float
+    travel_time_s: float
+    precision: str | None  # for the regional skeleton: how far its figures can be trusted
 
 
 @dataclass(frozen=True)
@@ -208,6 +226,7 @@ class RoutingService:
         self._site_snaps: dict[tuple[str, str, str, float], Snap] = {}
         self._density: dict[tuple[str, str, str], WalkDensity] = {}
         self._sparse: dict[tuple[str, str, str], list[tuple[WalkDensity, shapely.Geometry]]] = {}
+        self._calibrations: dict[str, Calibration] = {}
 
     def engine(self, net: RoadNetwork) -> RoutingEngine:
         """Return the routing engine of a network, built on first use."""
@@ -231,6 +250,47 @@ class RoutingService:
             net.edge_index  # noqa: B018 - built on first access; snapping needs it
 
     # -- what the network can and cannot say ------------------------------------------------
+
+    def calibration(self, net: RoadNetwork) -> Calibration | None:
+        """Return the speed calibration of a regional network (None for a detailed one)."""
+        if not net.source.regional:
+            return None
+        with self._lock:
+            hit = self._calibrations.get(net.name)
+        if hit is None:
+            hit = read_calibration(net.source.path.with_name(REGIONAL_CALIBRATION_FILE))
+            with self._lock:
+                self._calibrations[net.name] = hit
+        return hit
+
+    def precision_warnings(self, net: RoadNetwork, used_regional: bool = True) -> list[str]:
+        """Return the precision note of the regional skeleton when an answer used it."""
+        cal = self.calibration(net)
+        return [precision_note(cal)] if cal is not None and used_regional else []
+
+    def network_legs(self, route: Route, net: RoadNetwork) -> list[NetworkLeg]:
+        """Return a route's stretches per network, in order (the detailed roads, the regional skeleton)."""
+        cal = self.calibration(net)
+        detailed = net.name if cal is None else self.networks.source_of_regional(net).name
+        legs: list[NetworkLeg] = []
+        for st in route.streets:
+            regional = cal is not None and st.road_class in (REGIONAL_CLASS, CONNECTOR_CLASS)
+            name = "regional skeleton (major roads)" if regional else detailed
+            if legs and legs[-1].regional == regional:
+                last = legs[-1]
+                legs[-1] = NetworkLeg(
+                    name, regional, last.length_m + st.length_m, last.travel_time_s + st.travel_time_s, last.precision
+                )
+                continue
+            precision = None
+            if regional and cal is not None:
+                med, p90 = cal.time_error()
+                precision = (
+                    f"major roads only; positions ±{POSITION_PRECISION_M:.0f} m; travel time error median {med:.0%}, "
+                    f"p90 {p90:.0%} (held-out trips)"
+                )
+            legs.append(NetworkLeg(name, regional, st.length_m, st.travel_time_s, precision))
+        return legs
 
     def access_leg(self, place: ResolvedPlace, *, end: str, mode: str) -> AccessLeg:
         """Return the straight stretch between a place and its road (towards the road for an origin)."""
@@ -256,7 +316,8 @@ class RoutingService:
         legs = (self.access_leg(a, end="origin", mode=mode), self.access_leg(b, end="destination", mode=mode))
         warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
         lines = [route.coords, *(np.asarray(leg.coords) for leg in legs)]
-        return legs, warnings + self.walk_warnings(a.network, lines)
+        regional = any(leg.regional for leg in self.network_legs(route, a.network))
+        return legs, warnings + self.walk_warnings(a.network, lines) + self.precision_warnings(a.network, regional)
 
     def walk_density(self, net: RoadNetwork, site_id: str) -> WalkDensity:
         """Return the walkable network length inside a site's boundary (cached per network)."""
@@ -337,6 +398,25 @@ class RoutingService:
             return site.lon, site.lat
         return float(place[0]), float(place[1])
 
+    def access_limit_m(self, net: RoadNetwork) -> float:
+        """Return how far a site's boundary may lie from its access road on ``net``."""
+        return max(self.site_access_max_m, REGIONAL_SITE_ACCESS_M) if net.source.regional else self.site_access_max_m
+
+    def covering_all(self, places: list[Place], *, mode: str) -> RoadNetwork | None:
+        """Return the preferred network that covers every place (None if none does, or a place is not finite)."""
+        points = []
+        for p in places:
+            lon, lat = self._where(p)
+            if not (np.isfinite(lon) and np.isfinite(lat)):
+                return None
+            points.append((lon, lat))
+        if not points:
+            return None
+        for net in self.networks.covering(*points[0], mode=check_mode(mode)):
+            if all(net.covers(lon, lat) for lon, lat in points[1:]):
+                return net
+        return None
+
     def resolve_all(
         self, places: list[Place], *, mode: str, labels: list[str], max_snap_m: float = 500.0
     ) -> list[ResolvedPlace]:
@@ -347,17 +427,12 @@ class RoutingService:
         own (and the caller reports that they lie in different networks).
         """
         m = check_mode(mode)
-        points = []
-        for p in places:
-            lon, lat = self._where(p)
-            points.append((lon, lat) if np.isfinite(lon) and np.isfinite(lat) else (np.nan, np.nan))
-        if points and all(np.isfinite(x) for pt in points for x in pt):
-            for net in self.networks.covering(*points[0], mode=m):
-                if all(net.covers(lon, lat) for lon, lat in points[1:]):
-                    return [
-                        self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m, network=net)
-                        for p, lab in zip(places, labels, strict=True)
-                    ]
+        net = self.covering_all(places, mode=m)
+        if net is not None:
+            return [
+                self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m, network=net)
+                for p, lab in zip(places, labels, strict=True)
+            ]
         return [
             self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m) for p, lab in zip(places, labels, strict=True)
         ]
@@ -373,7 +448,8 @@ class RoutingService:
             # A site's access point is kept per network, like its engine (a network's name
             # names one graph while the service runs).
             net = network or self.networks.locate(site.lon, site.lat, mode=m, label=site_label)
-            key = (net.name, net.mode, site.id, self.site_access_max_m)
+            limit = self.access_limit_m(net)
+            key = (net.name, net.mode, site.id, limit)
             with self._lock:
                 snap = self._site_snaps.get(key)
             if snap is None:
@@ -384,11 +460,11 @@ class RoutingService:
                     site.boundary_utm(),
                     mode=m,
                     label=site_label,
-                    max_distance_m=self.site_access_max_m,
+                    max_distance_m=limit,
                     network=net,
                 )
                 with self._lock:
-                    self._site_snaps[(net.name, net.mode, site.id, self.site_access_max_m)] = snap
+                    self._site_snaps[(net.name, net.mode, site.id, limit)] = snap
             return ResolvedPlace(f"{site.name_en} ({site.id})", site.id, site.lon, site.lat, net, snap)
         lon, lat = float(place[0]), float(place[1])
         if not (np.isfinite(lon) and np.isfinite(lat)):
@@ -535,10 +611,11 @@ class RoutingService:
         """
         _check_matrix_size(origins, destinations)
         unresolved: list[tuple[str, int, str]] = []
+        shared = self.covering_all([*origins, *destinations], mode=mode)
 
         def resolve(side: str, i: int, p: Place) -> ResolvedPlace | None:
             try:
-                return self.resolve(p, mode=mode, label=f"{side}[{i}]", max_snap_m=max_snap_m)
+                return self.resolve(p, mode=mode, label=f"{side}[{i}]", max_snap_m=max_snap_m, network=shared)
             except OutsideCoverageError as exc:
                 unresolved.append((side, i, str(exc)))
                 return None

@@ -22,6 +22,7 @@ from layers.routing import (
     MAX_STOPS,
     AccessLeg,
     Closures,
+    NetworkLeg,
     Place,
     ResolvedPlace,
     overlap_with_best,
@@ -136,6 +137,18 @@ class AccessLegOut(BaseModel):
     coordinates: list[tuple[float, float]] = Field(description="From the place to the road (origin) or back")
 
 
+class NetworkLegOut(BaseModel):
+    """A stretch of a route on one network."""
+
+    network: str = Field(description="The detailed network's name, or 'regional skeleton (major roads)'")
+    regional: bool = Field(description="True on the coarse regional skeleton")
+    length_m: float
+    travel_time_s: float
+    precision: str | None = Field(
+        description="How far the regional skeleton's figures can be trusted; null on detailed roads"
+    )
+
+
 class RouteProperties(BaseModel):
     """Figures of one route."""
 
@@ -149,6 +162,9 @@ class RouteProperties(BaseModel):
     network_length_m: float = Field(description="On the road network only")
     overlap_with_best: float = Field(description="Share of this route's length shared with the best route")
     streets: list[Street]
+    network_legs: list[NetworkLegOut] = Field(
+        description="The route's stretches per network, in order: detailed roads, or the coarse regional skeleton"
+    )
     origin: Endpoint
     destination: Endpoint
     access: list[AccessLegOut] = Field(description="Each end's straight stretch to the road (drawn dashed on maps)")
@@ -206,6 +222,7 @@ class MatrixResponse(BaseModel):
     unresolved: list[Unresolved] = Field(
         default_factory=list, description="Places outside the network (their cells are null), with why"
     )
+    warnings: list[str] = Field(default_factory=list, description="What these figures cannot be trusted for")
     attribution: str = OSM_CREDIT
 
 
@@ -266,6 +283,7 @@ def route_feature(
     network: str,
     legs: tuple[AccessLeg, AccessLeg],
     warnings: list[str],
+    by_network: list[NetworkLeg],
 ) -> RouteFeature:
     """Return a route as a GeoJSON Feature, with its access legs and warnings."""
     extra_t = sum(leg.travel_time_s or 0.0 for leg in legs)
@@ -292,6 +310,16 @@ def route_feature(
                     travel_time_s=round(s.travel_time_s, 1),
                 )
                 for s in route.streets
+            ],
+            network_legs=[
+                NetworkLegOut(
+                    network=n.network,
+                    regional=n.regional,
+                    length_m=round(n.length_m, 1),
+                    travel_time_s=round(n.travel_time_s, 1),
+                    precision=n.precision,
+                )
+                for n in by_network
             ],
             origin=endpoint(a),
             destination=endpoint(b),
@@ -325,7 +353,8 @@ def compute_routes(ctx: Context, req: RouteRequest) -> RouteCollection:
     feats = []
     for i, r in enumerate(routes):
         legs, warnings = ctx.routing.route_notes(r, a, b, mode=req.mode)
-        feats.append(route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name, legs, warnings))
+        by_network = ctx.routing.network_legs(r, a.network)
+        feats.append(route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name, legs, warnings, by_network))
     return RouteCollection(type="FeatureCollection", features=feats)
 
 
@@ -418,6 +447,7 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
         destinations=[None if p is None else endpoint(p) for p in out.destinations],
         values=[[_cell(v) for v in row] for row in out.costs],
         unresolved=[Unresolved(side=s, index=i, message=m) for s, i, m in out.unresolved],
+        warnings=ctx.routing.precision_warnings(out.network),
     )
 
 
@@ -447,7 +477,8 @@ def post_itinerary(
     for i, leg in enumerate(legs):
         a, b = places[order[i]], places[order[i + 1]]
         access, warnings = ctx.routing.route_notes(leg, a, b, mode=req.mode)
-        feats.append(route_feature(leg, i, 0.0, a, b, req.mode, out["network"].name, access, warnings))
+        by_network = ctx.routing.network_legs(leg, out["network"])
+        feats.append(route_feature(leg, i, 0.0, a, b, req.mode, out["network"].name, access, warnings, by_network))
     summary = ItinerarySummary(
         order=order,
         stops=[endpoint(places[i]) for i in order],
