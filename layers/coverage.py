@@ -53,10 +53,17 @@ ISOCHRONE_CACHE_SIZE = 64
 # Nodes this close to the outline of a network's extent (itself 300 m outside the data)
 # are at the edge of the data: a band reaching one is cut by the data, not by time.
 EDGE_MARGIN_M = 600.0
-_BANDS_CACHE_VERSION = "1"  # bump when the bands' computation changes
+_BANDS_CACHE_VERSION = "2"  # bump when the bands' computation changes
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
 CELLS_PER_POPULATION_CELL = 4
+# The regional network (the whole municipality) uses 100 m cells, and counts a roadless area
+# enclosed by reached major roads as reached up to this size: the skeleton has no local
+# streets (its mesh is about 4 km across), so the land between its roads is taken to be
+# reachable from them. Its bands are marked coarse.
+REGIONAL_CELLS_PER_POPULATION_CELL = 1
+REGIONAL_FILL_M2 = 25e6
+REGIONAL_BANDS_MIN = (15.0, 30.0, 60.0, 90.0)
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,7 @@ class BandFigures:
     entrances: int
     truncated: bool = False  # the band reaches the edge of its network: people and stations are lower bounds
     metres: float | None = None  # for a distance band: its distance along the network
+    coarse: bool = False  # computed on the regional skeleton (major roads only)
 
 
 @dataclass(frozen=True)
@@ -178,12 +186,14 @@ class CoverageService:
             if key not in self._indexes:
                 engine = self.routing.engine(net)
                 x, y = lonlat_to_utm(engine.lon, engine.lat, name=f"network {net.name}")
+                regional = net.source.regional
                 grid = Grid.covering(
                     (float(x.min()), float(y.min()), float(x.max()), float(y.max())),
                     self._population[1],
-                    k=CELLS_PER_POPULATION_CELL,
+                    k=REGIONAL_CELLS_PER_POPULATION_CELL if regional else CELLS_PER_POPULATION_CELL,
                 )
-                self._indexes[key] = ReachIndex(engine, grid, metric=metric)
+                fill = {"max_fill_m2": REGIONAL_FILL_M2} if regional else {}
+                self._indexes[key] = ReachIndex(engine, grid, metric=metric, **fill)
             return self._indexes[key]
 
     def edge_nodes(self, net: RoadNetwork) -> NDArray[np.bool_]:
@@ -197,9 +207,14 @@ class CoverageService:
         if hit is None:
             engine = self.routing.engine(net)
             x, y = lonlat_to_utm(engine.lon, engine.lat, name=f"network {net.name}")
-            ring = np.asarray(net.extent.exterior.coords)
-            rx, ry = lonlat_to_utm(ring[:, 0], ring[:, 1], name="extent")
-            outline = shapely.LineString(np.column_stack([rx, ry]))
+            if net.source.regional:
+                # The skeleton runs on past Beijing's border (the extent that decides which places
+                # it answers for); its data ends at the hull of its nodes.
+                outline = shapely.convex_hull(shapely.multipoints(np.column_stack([x, y]))).exterior
+            else:
+                ring = np.asarray(net.extent.exterior.coords)
+                rx, ry = lonlat_to_utm(ring[:, 0], ring[:, 1], name="extent")
+                outline = shapely.LineString(np.column_stack([rx, ry]))
             hit = np.asarray(shapely.dwithin(outline, shapely.points(x, y), EDGE_MARGIN_M))
             with self._lock:
                 self._edge_nodes[key] = hit
@@ -226,6 +241,7 @@ class CoverageService:
         tolerance_m: float = 0.0,
         truncated: bool = False,
         metres: float | None = None,
+        coarse: bool = False,
     ) -> BandFigures:
         """Return the area, people and stations of a band.
 
@@ -249,7 +265,24 @@ class CoverageService:
             entrances=int(band.contains(ex, ey).sum()),
             truncated=truncated,
             metres=metres,
+            coarse=coarse,
         )
+
+    def coarse_warnings(self, net: RoadNetwork) -> list[str]:
+        """Return what a coverage answer on the regional network cannot be trusted for (nothing on a detailed one)."""
+        if not net.source.regional:
+            return []
+        return [
+            *self.routing.precision_warnings(net),
+            f"Coverage on the regional skeleton is coarse (marked coarse): 100 m cells, and the land between reached "
+            f"major roads (up to {REGIONAL_FILL_M2 / 1e6:g} km² per enclosed area) counts as reached, because local "
+            "streets are not in the data; areas and people are approximate. People are counted inside Beijing only "
+            "(the population data ends at the municipal border).",
+        ]
+
+    def default_bands(self, net: RoadNetwork) -> tuple[float, ...]:
+        """Return the bands that suit a network: 15/30/60/90 min on the regional one, else `DEFAULT_BANDS_MIN`."""
+        return REGIONAL_BANDS_MIN if net.source.regional else tuple(DEFAULT_BANDS_MIN)
 
     def township_table(self, bands: list[Band]) -> pd.DataFrame:
         """Return per township: population and people inside each band (columns ``within_<m>``)."""
@@ -269,7 +302,7 @@ class CoverageService:
         place: Place,
         *,
         mode: str = "drive",
-        bands_min: tuple[float, ...] | list[float] | None = (5.0, 10.0, 15.0, 30.0),
+        bands_min: tuple[float, ...] | list[float] | None = None,
         bands_m: tuple[float, ...] | list[float] | None = None,
         reverse: bool = False,
         label: str = "origin",
@@ -277,7 +310,8 @@ class CoverageService:
     ) -> Isochrone:
         """Return nested bands of travel time (or of distance, ``bands_m``) from (or, if ``reverse``, to) a place.
 
-        Give ``bands_min`` or ``bands_m``, not both. A band that reaches the edge of the
+        Give ``bands_min`` or ``bands_m``, not both; with neither, the bands suit the place's
+        network (`default_bands`). A band that reaches the edge of the
         network is marked ``truncated``. ``tolerance_m`` > 0 simplifies the polygons for
         display (figures are unchanged). Results for sites are kept (the shipped data does
         not change while serving).
@@ -288,9 +322,12 @@ class CoverageService:
         if bands_m is not None:
             metres = check_bands(bands_m, label="bands_m", unit="metres")
             bands = tuple(m / 60.0 for m in metres)  # a shortest-metric reach counts 60 m as a "minute"
-        else:
-            bands = check_bands(bands_min if bands_min is not None else DEFAULT_BANDS_MIN)
+        elif bands_min is not None:
+            bands = check_bands(bands_min)
         resolved = self.routing.resolve(place, mode=mode, label=label)
+        if bands_m is None and bands_min is None:
+            bands = check_bands(self.default_bands(resolved.network))
+        coarse = resolved.network.source.regional
         key = (resolved.network.name, mode, resolved.snap, bands, metric, reverse, tolerance_m)
         with self._lock:
             hit = self._iso_cache.get(key)
@@ -311,6 +348,7 @@ class CoverageService:
                 tolerance_m=tolerance_m,
                 truncated=self._truncated(resolved, reach, b),
                 metres=round(b * 60.0, 6) if metric == "shortest" else None,
+                coarse=coarse,
             )
             for c, b in zip(cells, bands, strict=True)
         ]
@@ -374,7 +412,7 @@ class CoverageService:
             raise InvalidInputError(f"`{label}` is empty; give at least one site or point.")
         if len(places) > limit:
             raise InvalidInputError(f"`{label}` has {len(places)} places; at most {limit} are allowed.")
-        resolved = [self.routing.resolve(p, mode=mode, label=f"{label}[{i}]") for i, p in enumerate(places)]
+        resolved = self.routing.resolve_all(places, mode=mode, labels=[f"{label}[{i}]" for i in range(len(places))])
         nets = {r.network.name for r in resolved}
         if len(nets) > 1:
             raise OutsideCoverageError(
@@ -412,12 +450,13 @@ class CoverageService:
         table["uncovered"] = table["population"] - table["covered"]
         table["covered_share"] = np.where(table["population"] > 0, table["covered"] / table["population"], 0.0)
         table["assessed"] = self._assessed(resolved[0].network)
+        coarse = resolved[0].network.source.regional
         return SiteSetCoverage(
             resolved,
             float(minutes),
-            [self.figures(b, polygon=polygons, truncated=t) for b, t in found],
-            self.figures(union, polygon=polygons, truncated=any(cut)),
-            self.figures(overlap, polygon=polygons, truncated=any(cut)),
+            [self.figures(b, polygon=polygons, truncated=t, coarse=coarse) for b, t in found],
+            self.figures(union, polygon=polygons, truncated=any(cut), coarse=coarse),
+            self.figures(overlap, polygon=polygons, truncated=any(cut), coarse=coarse),
             table,
             resolved[0].network,
         )

@@ -199,9 +199,9 @@ def check_lonlat(lon: float, lat: float, *, label: str) -> None:
         raise InvalidInputError(
             f"`{label}` ({lon}, {lat}) looks like latitude, longitude; give longitude first: ({lat}, {lon})."
         )
-    raise InvalidInputError(
-        f"`{label}` ({lon}, {lat}) lies outside Beijing ({minx}–{maxx} E, {miny}–{maxy} N); "
-        "give WGS84 longitude, latitude in Beijing."
+    raise OutsideCoverageError(
+        f"`{label}` ({lon}, {lat}) lies outside Beijing ({minx}–{maxx} E, {miny}–{maxy} N), which every network "
+        "of the planner is limited to; give WGS84 longitude, latitude in Beijing."
     )
 
 

@@ -28,7 +28,7 @@ from rasterio.transform import Affine
 from shapely.geometry import LineString, Point
 
 from geo.coverage import zone_cells
-from geo.crs import UTM_EPSG, WGS84_EPSG, lonlat_to_utm
+from geo.crs import UTM_EPSG, WGS84_EPSG, distance_m, lonlat_to_utm
 from geo.errors import DataSourceError, RegistrationError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS
 from geo.registration import AffineLonLat, densify_polylines, fit_kernel_correlation
@@ -760,7 +760,10 @@ def build_regional(folder: Path, out_dir: Path, report: SeedReport) -> None:
         "calibrating the regional skeleton on %d nodes inside the detailed network",
         ov["skeleton_nodes_inside_detailed_extent"],
     )
-    cal = calibrate(skeleton, net, build_engine(graph))
+    # Trips of 3-25 km; on a small sample of the roads, from a quarter of its diagonal.
+    minx, miny, maxx, maxy = net.extent.bounds
+    diagonal_km = float(distance_m(minx, miny, maxx, maxy)) / 1000
+    cal = calibrate(skeleton, net, build_engine(graph), min_km=min(3.0, round(diagonal_km / 4, 1)))
     provenance = {
         "source": "scgraph-data 2.0.0 (PyPI), scgraph_data/world_highways.py, Beijing cut (raw item 8)",
         "licence": ODBL,
@@ -791,7 +794,8 @@ def build_regional(folder: Path, out_dir: Path, report: SeedReport) -> None:
         "source": f"{REGIONAL_SKELETON} and beijing_2013_roads.osm.bz2 (this build)",
         "licence": ODBL,
         "date": "computed at seed build",
-        "derivation": f"{cal.fit['trips_fitted']} trips between skeleton nodes, 3-25 km apart, routed on both "
+        "derivation": f"{cal.fit['trips_fitted']} trips between skeleton nodes, {cal.fit['trip_km'][0]:g}-"
+        f"{cal.fit['trip_km'][1]:g} km apart, routed on both "
         f"networks; one speed per chord class (<1, 1-3, >=3 km): {cal.speeds_kph} km/h along the chord; "
         f"road length = chord x {cal.length_factor}. Held-out error on {cal.fit['trips_held_out']} trips: "
         f"time median {med:.1%}, p90 {p90:.1%}.",

@@ -36,7 +36,8 @@ class IsochroneRequest(RequestModel):
     bands_min: list[float] | None = Field(
         None,
         description=f"Travel times in minutes, each in (0, {MAX_MINUTES:g}]; at most {MAX_BANDS}. "
-        f"Default {list(DEFAULT_BANDS_MIN)} unless bands_m is given",
+        f"Default {list(DEFAULT_BANDS_MIN)} (on the regional network, for the far sites: [15, 30, 60, 90]) "
+        "unless bands_m is given",
     )
     bands_m: list[float] | None = Field(
         None,
@@ -54,6 +55,9 @@ class BandProperties(BaseModel):
     truncated: bool = Field(
         description="The band reaches the edge of its network's data: it would go farther, and its people, "
         "stations and entrances are lower bounds"
+    )
+    coarse: bool = Field(
+        False, description="Computed on the regional skeleton (major roads only, 100 m cells): approximate figures"
     )
     area_km2: float
     population: float = Field(
@@ -93,6 +97,7 @@ def band_properties(b: BandFigures) -> BandProperties:
         minutes=None if b.metres is not None else b.minutes,
         metres=b.metres,
         truncated=b.truncated,
+        coarse=b.coarse,
         area_km2=round(b.area_km2, 4),
         population=round(b.population, 1),
         population_share=round(b.population_share, 6),
@@ -116,7 +121,7 @@ def post_isochrones(
     iso = ctx.coverage.isochrone(
         to_place(req.origin),
         mode=req.mode,
-        bands_min=req.bands_min if req.bands_m is not None or req.bands_min is not None else DEFAULT_BANDS_MIN,
+        bands_min=req.bands_min,
         bands_m=req.bands_m,
         reverse=req.reverse,
     )
@@ -141,7 +146,8 @@ def post_isochrones(
             for r in rows.to_dict("records")
         ],
         warnings=band_warnings(iso.bands, iso.place.network.name)
-        + ctx.routing.walk_warnings(iso.place.network, areas=[b.polygon for b in iso.bands]),
+        + ctx.routing.walk_warnings(iso.place.network, areas=[b.polygon for b in iso.bands])
+        + ctx.coverage.coarse_warnings(iso.place.network),
     )
     return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION)
 
@@ -194,6 +200,7 @@ class CoverageResponse(BaseModel):
     network: str
     sites: list[Endpoint]
     townships: list[TownshipRow]
+    warnings: list[str] = Field(default_factory=list, description="What this answer cannot be trusted for")
     attribution: str = ATTRIBUTION
 
 
@@ -233,6 +240,7 @@ def _coverage(
         network=sc.network.name,
         sites=[endpoint(p) for p in sc.places],
         townships=rows,
+        warnings=band_warnings([sc.union], sc.network.name) + ctx.coverage.coarse_warnings(sc.network),
     )
     return body, feats
 

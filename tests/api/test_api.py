@@ -118,12 +118,15 @@ def test_site_with_sub_sites(client: TestClient) -> None:
     }
 
 
-def test_yanqi_lake_is_reported_outside_coverage(client: TestClient) -> None:
+def test_yanqi_lake_is_on_the_regional_network_for_driving_only(client: TestClient) -> None:
     body = client.get("/sites/yanqi-lake").json()
-    for a in body["access"]:
-        assert a["covered"] is False
-        assert "lies outside every loaded" in a["message"]
-        assert "networks import FILE" in a["message"]
+    access = {a["mode"]: a for a in body["access"]}
+    assert access["drive"]["covered"] is True
+    assert access["drive"]["network"] == "beijing-regional"
+    assert access["walk"]["covered"] is False
+    assert "lies outside every loaded walk" in access["walk"]["message"]
+    assert "driving only" in access["walk"]["message"]
+    assert "networks import FILE" in access["walk"]["message"]
 
 
 @pytest.mark.parametrize(

@@ -103,14 +103,18 @@ RING = {
     ("body", "code", "fragment"),
     [
         ({"origin": "atlantis", "destination": "forbidden-city"}, "not_found", "no site 'atlantis'"),
-        ({"origin": [121.47, 31.23], "destination": "forbidden-city"}, "invalid_input", "lies outside Beijing"),
+        ({"origin": [121.47, 31.23], "destination": "forbidden-city"}, "outside_coverage", "lies outside Beijing"),
         ({"origin": [39.90, 116.39], "destination": "forbidden-city"}, "invalid_input", "give longitude first"),
         (
-            {"origin": [116.664, 39.909], "destination": "forbidden-city"},
+            {"origin": [116.664, 39.909], "destination": "forbidden-city", "mode": "walk"},
             "outside_coverage",
-            "outside every loaded drive",
+            "outside every loaded walk",
         ),
-        ({"origin": "grand-canal", "destination": "forbidden-city"}, "outside_coverage", "site 'grand-canal'"),
+        (
+            {"origin": "grand-canal", "destination": "forbidden-city", "mode": "walk"},
+            "outside_coverage",
+            "site 'grand-canal'",
+        ),
         ({"origin": [116.2659, 39.9902], "destination": "forbidden-city"}, "outside_coverage", "from the nearest road"),
         ({"origin": "jingshan", "destination": "jingshan"}, "invalid_input", "are the same place"),
         (
@@ -211,7 +215,7 @@ def test_route_map_page(client: TestClient) -> None:
 
 
 def test_route_map_page_errors_are_json(client: TestClient) -> None:
-    r = client.get("/maps/routes", params={"origin": "yanqi-lake", "destination": "forbidden-city"})
+    r = client.get("/maps/routes", params={"origin": "yanqi-lake", "destination": "forbidden-city", "mode": "walk"})
     assert r.status_code == 422
     assert r.json()["error"]["code"] == "outside_coverage"
 

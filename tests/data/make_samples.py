@@ -2,7 +2,8 @@
 
 Run from the repository: ``python tests/data/make_samples.py ../shared/data/raw``. The
 samples keep the raw files' formats exactly, so the seed build runs on them unchanged.
-Area: central Beijing, 116.35-116.43 E, 39.88-39.94 N (the Forbidden City and around).
+Area: central Beijing, 116.35-116.43 E, 39.88-39.94 N (the Forbidden City and around);
+the regional skeleton's sample runs on east to the Grand Canal (116.70 E).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import shapely
 
 LON = (116.35, 116.43)
 LAT = (39.88, 39.94)
+SKELETON_LON = (116.35, 116.70)  # the skeleton sample reaches the Grand Canal in Tongzhou
 # The published approximate registration (SOURCES.md), used only to choose ways by area.
 A = np.array([[0.0117147, 0.00000293], [-0.00000203, 0.0083659]])
 B = np.array([115.99995, 39.00114])
@@ -87,6 +89,16 @@ def main(raw: Path, out: Path) -> None:
     doc = json.loads((fc_in / "forbidden_city_buildings_osm.geojson").read_text(encoding="utf-8"))
     doc["features"] = doc["features"][:80]
     (fc_out / "forbidden_city_buildings_osm.geojson").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+
+    # The skeleton: every edge with an end in the roads' area widened east to the Tongzhou canal.
+    sk_in, sk_out = raw / "beijing_highway_skeleton_osm", out / "beijing_highway_skeleton_osm"
+    sk_out.mkdir(parents=True, exist_ok=True)
+    doc = json.loads((sk_in / "beijing_highways.geojson").read_text(encoding="utf-8"))
+    wide = shapely.box(SKELETON_LON[0], LAT[0], SKELETON_LON[1], LAT[1])
+    doc["features"] = [
+        f for f in doc["features"] if any(wide.contains(shapely.Point(c)) for c in f["geometry"]["coordinates"])
+    ]
+    (sk_out / "beijing_highways.geojson").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
 
     (out / "dem").mkdir(parents=True, exist_ok=True)
     shutil.copy(raw / "dem" / "THU_srtm_haidian_30m.tif", out / "dem" / "THU_srtm_haidian_30m.tif")

@@ -111,13 +111,15 @@ def test_sites_inside_the_network_reach_a_drivable_road_within_300_m(ctx: Contex
     assert covered == 17
 
 
-def test_yanqi_lake_is_out_of_coverage(ctx: Context) -> None:
+def test_yanqi_lake_is_on_the_regional_network_for_driving_only(ctx: Context) -> None:
     site = ctx.sites.get("yanqi-lake")
+    assert ctx.networks.locate(site.lon, site.lat, mode="drive").name == "beijing-regional"
     with pytest.raises(OutsideCoverageError) as err:
-        ctx.networks.locate(site.lon, site.lat, mode="drive", label="site 'yanqi-lake'")
+        ctx.networks.locate(site.lon, site.lat, mode="walk", label="site 'yanqi-lake'")
     msg = str(err.value)
-    assert "site 'yanqi-lake' (40.3988 N, 116.6640 E) lies outside every loaded drive road network" in msg
+    assert "site 'yanqi-lake' (40.3988 N, 116.6640 E) lies outside every loaded walk road network" in msg
     assert "central-beijing-2013 39.79–40.10 N, 116.14–116.62 E" in msg
+    assert "(beijing-regional) covers the whole municipality for driving only" in msg
     assert "networks import FILE" in msg
 
 
