@@ -26,6 +26,8 @@ from api.routers.sites import access_info
 from geo.crs import distance_m
 from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.routing import route_overlap
+from layers.coverage import Isochrone
+from layers.regional import REGIONAL_NETWORK
 from layers.routing import Closures, Place
 
 if TYPE_CHECKING:
@@ -283,7 +285,19 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     access = access_info(ctx, site)
     drive = next(a for a in access if a.mode == "drive")
     _population_layer(ctx, view, m)  # first, so that it lies under the other layers
-    if drive.covered:
+    regional = drive.covered and drive.network == REGIONAL_NETWORK
+    if regional:
+        # The far sites: the coarse skeleton is their only road data. Drawn a band wider
+        # than the site, so that the roads its access routes and bands follow show.
+        wide = (view[0] - 0.1, view[1] - 0.08, view[2] + 0.1, view[3] + 0.08)
+        skel = ctx.layers.query("roads-regional", bbox=wide)
+        FastGeoJson(
+            _features_json(skel[["length_m", "geometry"]]),
+            name=f"Major roads, regional skeleton ({len(skel)} chords, coarse)",
+            style="function (f) { return {color: '#762a83', weight: 3, dashArray: '6 4'}; }",
+            tooltip="'major road (regional skeleton, straight chord of ' + Math.round(p.length_m) + ' m; positions ±100 m)'",
+        ).add_to(m)
+    elif drive.covered:
         roads = ctx.layers.query("roads-drive", bbox=view)
         # A two-way street is two edges on one line: draw each line once.
         pair = np.sort(roads[["u", "v"]].to_numpy(), axis=1)
@@ -370,6 +384,13 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
         lines.append(f"Uncertainty ±{float(site.properties['uncertainty_m']):.0f} m")
     if not drive.covered:
         lines.append(f'<span style="color:#b2182b" id="coverage-notice">{_esc(drive.message or "")}</span>')
+    elif regional:
+        note = (
+            "Roads: only the coarse regional skeleton of major roads covers this site (no local streets, positions "
+            "±100 m); travel times are calibrated on the central 2013 network and the bands are coarse. Walking is "
+            "not modelled here. Import a current OpenStreetMap extract for street-level answers."
+        )
+        lines.append(f'<span style="color:#8c510a" id="coverage-notice">{_esc(note)}</span>')
     _root(m).html.add_child(_panel(_esc(site.name_en), "<br>".join(lines)))
     _root(m).html.add_child(
         _Raw(_legend(band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)]))
@@ -618,19 +639,27 @@ def _band_popup(props: dict[str, Any], mode: str) -> str:
     )
 
 
+def site_isochrone(ctx: Context, site_id: str, mode: str) -> Isochrone:
+    """Return a site page's bands: `SITE_BANDS_MIN`, or on the regional network its own (15-90 min)."""
+    net = ctx.routing.resolve(site_id, mode=mode, label="site").network
+    if net.source.regional:  # 100 m cells: outlines simplified to the cell size
+        return ctx.coverage.isochrone(site_id, mode=mode, bands_min=ctx.coverage.default_bands(net), tolerance_m=100.0)
+    return ctx.coverage.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+
+
 def warm_site_pages(ctx: Context) -> None:
     """Compute the travel-time bands of every site page now (about 0.3 s each), not on a first visit."""
     for sid in ctx.sites.ids():
         site = ctx.sites.get(sid)
         for a in access_info(ctx, site):
             if a.covered:
-                ctx.coverage.isochrone(sid, mode=a.mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+                site_isochrone(ctx, sid, a.mode)
                 break
 
 
 def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> tuple[str, list[tuple[str, str]]]:
     """Draw a site's travel-time bands (largest first) and return the legend's title and rows."""
-    iso = ctx.coverage.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+    iso = site_isochrone(ctx, site_id, mode)
     rows = []
     for i in reversed(range(len(iso.bands))):
         b = iso.bands[i]
@@ -661,7 +690,8 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> t
                 + (" (reaches the network's edge)" if b.truncated else ""),
             )
         )
-    return f"Travel time by {mode}", rows[::-1]
+    coarse = " (coarse: regional skeleton)" if any(b.coarse for b in iso.bands) else ""
+    return f"Travel time by {mode}{coarse}", rows[::-1]
 
 
 def _fmt_min(seconds: float) -> str:
@@ -789,9 +819,9 @@ def _figure_row(ctx: Context, r: dict[str, Any], counts: dict[str, int]) -> str:
     try:
         # The site page's bands (computed at start-up and kept): the same figure as a
         # one-site coverage within 15 minutes.
-        iso = ctx.coverage.isochrone(sid, mode="drive", bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+        iso = site_isochrone(ctx, sid, "drive")
         fig = next(b for b in iso.bands if b.minutes == 15.0)
-        people = f"{'≥ ' if fig.truncated else ''}{fig.population / 1e6:.2f} M"
+        people = f"{'≥ ' if fig.truncated else '≈ ' if fig.coarse else ''}{fig.population / 1e6:.2f} M"
     except (OutsideCoverageError, NoRouteError, InvalidInputError):
         people = "outside network"
     if sid != "capital-airport":

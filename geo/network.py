@@ -171,6 +171,36 @@ def way_allowed(tags: Mapping[str, str], mode: Mode) -> bool:
     return not (hw in WALK_EXCLUDED_HIGHWAYS or foot == "no" or tags.get("service") == "private")
 
 
+# Where osmnx merged ways of several classes into one edge, the class listed first sets the
+# edge's speed: the main road's (a primary road with its link is a primary road).
+_CLASS_RANK = {
+    c: i
+    for i, c in enumerate(
+        (
+            "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
+            "motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link",
+            "living_street", "road", "service",
+        )
+    )
+}  # fmt: skip
+
+
+def _canonical_lists(g: nx.MultiDiGraph) -> None:
+    """Put the list attributes of osmnx's merged edges in a fixed order, in place.
+
+    osmnx builds them from sets, so their order (and with it the class that sets an edge's
+    speed, and the order of joined names) would change with Python's hash seed from one
+    process to the next.
+    """
+    for _, _, data in g.edges(data=True):
+        for key, value in data.items():
+            if isinstance(value, list):
+                if key == "highway":
+                    data[key] = sorted(value, key=lambda c: (_CLASS_RANK.get(str(c), len(_CLASS_RANK)), str(c)))
+                else:
+                    data[key] = sorted(value, key=str)
+
+
 def add_speeds(graph: nx.MultiDiGraph, *, mode: Mode) -> nx.MultiDiGraph:
     """Return a copy of ``graph`` with ``speed_kph`` and ``travel_time_s`` on every edge.
 
@@ -186,6 +216,7 @@ def add_speeds(graph: nx.MultiDiGraph, *, mode: Mode) -> nx.MultiDiGraph:
         ``"drive"`` or ``"walk"``.
     """
     g = graph.copy()
+    _canonical_lists(g)
     if mode == "drive":
         import osmnx as ox  # imported when a graph is built (osmnx takes a second to import)
 

@@ -50,7 +50,7 @@ REGIONAL_SKELETON_FILE = "beijing_highway_skeleton.geojson"
 REGIONAL_CALIBRATION_FILE = "regional_calibration.json"
 # Points this far outside Beijing's border still belong to the regional network.
 REGIONAL_BORDER_MARGIN_M = 2000.0
-_CACHE_VERSION = "4"
+_CACHE_VERSION = "5"
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 OSM_LICENCE = "ODbL 1.0, © OpenStreetMap contributors"

@@ -106,6 +106,14 @@ LAYERS: tuple[LayerSpec, ...] = (
         "roads-walk", "Roads (walk)", "network", "LineString", "beijing_2013_roads.osm.bz2", "EPSG:4326",
         OSM, "Walkable edges of the shipped network.", {"color": "#1a9850", "weight": 1},
     ),
+    LayerSpec(
+        "roads-regional", "Major roads, regional skeleton (coarse)", "vector", "LineString",
+        "beijing_highway_skeleton.geojson", "EPSG:4326", OSM + " (via scgraph-data 2.0.0, MIT)",
+        "Major-road skeleton of the whole municipality: straight chords between nodes rounded to 0.001° "
+        "(about 100 m), chord length_m, no road class, name or one-way. The only roads of Tongzhou, "
+        "Yanqi Lake, Daxing Airport and Yanqing.",
+        {"color": "#762a83", "weight": 2, "dashArray": "6 4"},
+    ),
 )  # fmt: skip
 
 _EXPECTED = {

@@ -569,8 +569,14 @@ def build_sites(
     buildings: gpd.GeoDataFrame,
     out_dir: Path,
     report: SeedReport,
+    *,
+    townships: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
-    """Write seeds/sites.geojson: candidate sites, sub-sites and supporting places."""
+    """Write seeds/sites.geojson: candidate sites, sub-sites and supporting places.
+
+    ``townships`` (WGS84) serve the rows whose place is known only by the township holding
+    it (osm_ref ``township/NAME``, outline ``township``).
+    """
     with catalog.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     rail = json.loads((raw / "beijing_subway_gtfs_osm" / "osm" / "station.json").read_text(encoding="utf-8"))
@@ -583,6 +589,7 @@ def build_sites(
     blocks = _road_blocks(lines)
     block_tree = shapely.STRtree(blocks.values)
     records: dict[str, dict[str, Any]] = {}
+    township_geom: dict[str, Any] = {}
     for row in rows:
         ref = row["osm_ref"]
         if ref.startswith("station/"):
@@ -596,6 +603,15 @@ def build_sites(
                 raise DataSourceError(f"catalog row {row['id']}: railway station {name} not in station.json.")
             lon, lat, osm_id = rail_pos[name]
             ref = f"node/{osm_id.lstrip('n')}"
+        elif ref.startswith("township/"):
+            name = ref.split("/", 1)[1]
+            hit = townships[townships["township"] == name] if townships is not None else None
+            if hit is None or len(hit) != 1:
+                raise DataSourceError(f"catalog row {row['id']}: township {name} not found once in the townships.")
+            pt = hit.geometry.iloc[0].representative_point()
+            lon, lat = float(pt.x), float(pt.y)
+            township_geom[row["id"]] = hit.to_crs(UTM_EPSG).geometry.iloc[0]
+            ref = ""
         elif ref.startswith("street/"):
             a, b = _street_ends(lines, ref.split("/", 1)[1], row["id"])
             lon, lat = (a[0] + b[0]) / 2, (a[1] + b[1]) / 2
@@ -663,6 +679,12 @@ def build_sites(
                 f"outline: {axis.length:.0f} x {float(width):.0f} m rectangle along {street} from end to end "
                 f"(its gates) plus {ext:.0f} m, the walled town's size from BRIEF.md"
             )
+        if outline == "township":
+            geom = township_geom[sid]
+            sources[sid] = (
+                "outline: the township that holds the place (its own outline and centre are not in the data); "
+                "the centre is a point inside the township"
+            )
         if outline == "buildings":
             geom = shapely.convex_hull(shapely.union_all(buildings.to_crs(UTM_EPSG).geometry.values))
             sources[sid] = "convex hull of the palace's OSM building footprints (approximates the outer wall)"
@@ -683,7 +705,7 @@ def build_sites(
         if geom is None:
             radius = unc or 500.0
             geom = c.buffer(radius, quad_segs=16)
-            why = "outside the shipped road network" if not inside else "no road-bounded block applies"
+            why = "outside the detailed 2013 roads" if not inside else "no road-bounded block applies"
             sources[sid] = f"outline: circle of radius {radius:.0f} m around the centre ({why}); approximate"
             unc = radius
         geoms_utm[sid] = geom
@@ -794,6 +816,8 @@ def build_regional(folder: Path, out_dir: Path, report: SeedReport) -> None:
         "source": f"{REGIONAL_SKELETON} and beijing_2013_roads.osm.bz2 (this build)",
         "licence": ODBL,
         "date": "computed at seed build",
+        "crs": "EPSG:4326 (fitted on the skeleton's WGS84 nodes inside the 2013 extent)",
+        "bbox": [round(v, 3) for v in net.extent.bounds],
         "derivation": f"{cal.fit['trips_fitted']} trips between skeleton nodes, {cal.fit['trip_km'][0]:g}-"
         f"{cal.fit['trip_km'][1]:g} km apart, routed on both "
         f"networks; one speed per chord class (<1, 1-3, >=3 km): {cal.speeds_kph} km/h along the chord; "
@@ -874,7 +898,7 @@ def build_seeds(raw: Path, out_dir: Path, *, catalog: Path | None = None) -> See
     log.info("regional skeleton")
     build_regional(raw / "beijing_highway_skeleton_osm", out_dir, report)
     log.info("population")
-    build_population(raw / "beijing_townships_worldpop", out_dir, report)
+    towns = build_population(raw / "beijing_townships_worldpop", out_dir, report)
     log.info("subway")
     stations = build_subway(raw / "beijing_subway_gtfs_osm", out_dir, report)
     log.info("heritage")
@@ -882,7 +906,7 @@ def build_seeds(raw: Path, out_dir: Path, *, catalog: Path | None = None) -> See
     log.info("elevation")
     build_elevation(raw / "dem", out_dir, report)
     log.info("sites")
-    build_sites(catalog, raw, lines_gdf, stations, buildings, out_dir, report)
+    build_sites(catalog, raw, lines_gdf, stations, buildings, out_dir, report, townships=towns)
     for name, meta in report.files.items():
         meta["sha256"] = _sha256(out_dir / name)
     manifest = {"registration": report.registration, "checks": report.checks, "files": report.files}

@@ -192,10 +192,13 @@ def test_site_map_panel_states_uncertainty_only_where_known(client: TestClient) 
     assert "nan" not in page.split('id="site-panel"')[1][:600]
 
 
-def test_site_map_out_of_coverage_says_so(client: TestClient) -> None:
+def test_far_site_map_says_its_roads_are_coarse(client: TestClient) -> None:
     page = client.get("/maps/sites/yanqi-lake").text
     assert 'id="coverage-notice"' in page
-    assert "lies outside every loaded drive road network" in page
+    assert "only the coarse regional skeleton of major roads covers this site" in page
+    assert "Walking is not modelled here" in page
+    assert "Major roads, regional skeleton" in page
+    assert "Within 90 min (drive)" in page
     assert "Roads, drive" not in page
 
 

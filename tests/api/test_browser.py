@@ -106,9 +106,13 @@ def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Set
             " '.leaflet-draw', '[class*=fullscreen]'].map(function (c) { return !!document.querySelector(c); })"
         )
         assert all(controls), (sid, controls)
-        if sid in {"grand-canal", "yanqi-lake", "daxing-airport"}:  # outside the shipped networks
-            assert "≤ 15 min" not in legend, sid
-            assert "Within" not in str(got["layers"]), sid
+        if sid in {"grand-canal", "yanqi-lake", "daxing-airport"}:  # on the regional skeleton only
+            assert "≤ 90 min" in legend, sid
+            assert "coarse: regional skeleton" in legend, sid
+            assert "Within 60 min (drive)" in str(got["layers"]), sid
+            assert "Major roads, regional skeleton" in str(got["layers"]), sid
+            notice = browser.execute_script("return document.getElementById('coverage-notice').innerText")
+            assert "coarse regional skeleton" in notice, sid
         else:
             assert "Within 15 min" in str(got["layers"]), sid
             assert "≤ 15 min" in legend, sid

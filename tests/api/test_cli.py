@@ -57,10 +57,16 @@ def test_layers_export_polygons_read_back_equal(env: Settings, tmp_path: Path) -
 def test_networks_info_lists_uncovered_sites(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["networks", "info", "--mode", "drive", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["sites_not_covered"] == ["daxing-airport", "grand-canal", "yanqi-lake"]
-    seed = doc["networks"][0]
+    assert doc["sites_not_covered"] == []  # the far sites are on the regional network
+    seed, regional = doc["networks"][0], doc["networks"][1]
     assert seed["name"] == "central-beijing-2013"
     assert "forbidden-city" in seed["sites_covered"]
+    assert regional["name"] == "beijing-regional"
+    assert regional["sites_covered"] == ["daxing-airport", "grand-canal", "yanqi-lake", "yanqing-expo"]
+    assert main(["networks", "info", "--mode", "walk", "--json"]) == 0
+    walk = json.loads(capsys.readouterr().out)
+    assert [n["name"] for n in walk["networks"]] == ["central-beijing-2013"]  # the skeleton is drive only
+    assert walk["sites_not_covered"] == []  # a site counts as covered by either mode
 
 
 def test_networks_import_broken_file_exits_1(env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,5 +113,5 @@ def test_coverage_surface(env: Settings, tmp_path: Path, capsys: pytest.CaptureF
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() == 32650
         assert src.nodata == -9999.0
-    assert main(["coverage", "surface", "--site", "yanqi-lake", "-o", str(out)]) == 1
-    assert "outside every loaded drive road network" in capsys.readouterr().err
+    assert main(["coverage", "surface", "--site", "yanqi-lake", "--mode", "walk", "-o", str(out)]) == 1
+    assert "outside every loaded walk road network" in capsys.readouterr().err

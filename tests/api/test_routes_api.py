@@ -55,12 +55,16 @@ def test_matrix(client: TestClient) -> None:
 
 
 def test_matrix_with_an_uncovered_place_answers_the_rest(client: TestClient) -> None:
-    """Issue 12: one place outside the network (the Grand Canal) nulls its row, not the whole matrix."""
-    covered = {"origins": ["capital-airport", "jingshan"], "destinations": ["forbidden-city", "summer-palace"]}
+    """Issue 12: one place outside the network (the Grand Canal, walking) nulls its row, not the whole matrix."""
+    covered = {
+        "origins": ["beijing-west-station", "jingshan"],
+        "destinations": ["forbidden-city", "temple-of-heaven"],
+        "mode": "walk",
+    }
     full = client.post("/routes/matrix", json=covered).json()
     r = client.post(
         "/routes/matrix",
-        json={"origins": ["capital-airport", "grand-canal", "jingshan"], "destinations": covered["destinations"]},
+        json={**covered, "origins": ["beijing-west-station", "grand-canal", "jingshan"]},
     )
     assert r.status_code == 200
     body = r.json()
@@ -73,7 +77,9 @@ def test_matrix_with_an_uncovered_place_answers_the_rest(client: TestClient) -> 
     assert "grand-canal" in miss["message"]
     assert full["unresolved"] == []
     # Nothing covered at all is still an error; an unknown site still a 404.
-    none = client.post("/routes/matrix", json={"origins": ["grand-canal"], "destinations": ["yanqi-lake"]})
+    none = client.post(
+        "/routes/matrix", json={"origins": ["grand-canal"], "destinations": ["yanqi-lake"], "mode": "walk"}
+    )
     assert none.status_code == 422
     assert none.json()["error"]["code"] == "outside_coverage"
     assert client.post("/routes/matrix", json={"origins": ["nowhere"], "destinations": ["jingshan"]}).status_code == 404

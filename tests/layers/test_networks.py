@@ -17,6 +17,7 @@ from api.settings import Settings
 from geo.errors import NetworkImportError, OutsideCoverageError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS, WALK_EXCLUDED_HIGHWAYS
 from layers.networks import SEED_NETWORK, NetworkStore, site_access
+from layers.regional import REGIONAL_NETWORK
 from layers.routing import RoutingService
 from tests.conftest import SEEDS
 
@@ -147,7 +148,7 @@ def test_import_builds_the_seed_graph_for_that_area(ctx: Context, fresh_settings
     assert store.locate(116.392, 39.903, mode="drive").name == "tiananmen"
     assert [n.name for n in store.covering(116.392, 39.903, mode="walk")] == ["tiananmen", SEED_NETWORK]
     assert store.locate(116.27, 39.99, mode="drive").name == SEED_NETWORK  # the Summer Palace
-    assert [s.name for s in store.sources()] == [SEED_NETWORK, "tiananmen"]
+    assert [s.name for s in store.sources()] == [SEED_NETWORK, REGIONAL_NETWORK, "tiananmen"]
     routing = RoutingService(store, ctx.sites)
     # A walk inside the extract is routed on it; the Forbidden City's walkable length is the extract's.
     _, a, b = routing.routes((116.3885, 39.9050), (116.3990, 39.9080), mode="walk")
@@ -193,7 +194,7 @@ def test_bad_imports_fail_clearly_and_change_nothing(
     with pytest.raises(NetworkImportError, match=message):
         store.import_file(bad, name="bad")
     assert sorted(p.name for p in store.imports_dir.iterdir()) == before
-    assert [s.name for s in store.sources()] == [SEED_NETWORK, "good"]
+    assert [s.name for s in store.sources()] == [SEED_NETWORK, REGIONAL_NETWORK, "good"]
 
 
 def test_import_refuses_an_existing_name_unless_replace(fresh_settings: Settings, tmp_path: Path) -> None:

@@ -147,3 +147,36 @@ def test_inconsistent_road_files_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(DataSourceError, match=r"beijing_2013.waynodes.txt line 6: .* node ids, osm_data disagrees"):
         build_seeds(raw, tmp_path / "out", catalog=CATALOG)
     assert not (tmp_path / "out" / "beijing_2013_roads.osm.bz2").exists()
+
+
+def test_regional_skeleton_and_its_calibration_are_built(built: tuple[Path, SeedReport]) -> None:
+    out, report = built
+    raw = json.loads((RAW / "beijing_highway_skeleton_osm" / "beijing_highways.geojson").read_text(encoding="utf-8"))
+    seed = json.loads((out / "beijing_highway_skeleton.geojson").read_text(encoding="utf-8"))
+    pairs = {
+        frozenset((f["properties"]["u"], f["properties"]["v"]))
+        for f in raw["features"]
+        if f["properties"]["u"] != f["properties"]["v"] and f["properties"]["length_km"] > 0
+    }
+    assert len(seed["features"]) == len(pairs)  # one feature per undirected edge, zero-length ones dropped
+    assert "OpenStreetMap contributors" in seed["provenance"]["licence"]
+    ov = report.checks["regional_overlap"]
+    assert ov["median_distance_to_detailed_road_m"] < 50.0
+    cal = json.loads((out / "regional_calibration.json").read_text())
+    assert cal["fit"]["trips_held_out"] >= 10
+    assert all(20 <= s <= 80 for s in cal["speeds_kph"])
+    assert "Held-out error" in report.files["regional_calibration.json"]["derivation"]
+
+
+def test_a_shifted_skeleton_fails_the_overlap_check(tmp_path: Path) -> None:
+    # 0.01 degree north (about 1.1 km): the skeleton no longer lies on the 2013 roads.
+    raw = tmp_path / "raw"
+    shutil.copytree(RAW, raw)
+    path = raw / "beijing_highway_skeleton_osm" / "beijing_highways.geojson"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    for f in doc["features"]:
+        f["geometry"]["coordinates"] = [[x, y + 0.01] for x, y in f["geometry"]["coordinates"]]
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(DataSourceError, match=r"median .* m from the detailed roads.*at most 50 m"):
+        build_seeds(raw, tmp_path / "out", catalog=CATALOG)
+    assert not (tmp_path / "out" / "beijing_highway_skeleton.geojson").exists()
