@@ -680,10 +680,10 @@ def build_sites(
                 f"(its gates) plus {ext:.0f} m, the walled town's size from BRIEF.md"
             )
         if outline == "township":
-            geom = township_geom[sid]
+            geom = _largest_part(township_geom[sid], c)
             sources[sid] = (
-                "outline: the township that holds the place (its own outline and centre are not in the data); "
-                "the centre is a point inside the township"
+                "outline: the township that holds the place (its largest part; the place's own outline and centre "
+                "are not in the data); the centre is a point inside the township"
             )
         if outline == "buildings":
             geom = shapely.convex_hull(shapely.union_all(buildings.to_crs(UTM_EPSG).geometry.values))

@@ -32,7 +32,7 @@ def test_layers_list(client: TestClient) -> None:
     ids = [layer["id"] for layer in r.json()]
     assert ids == [
         "sites", "townships", "subway-stations", "subway-entrances", "heritage-buildings",
-        "population", "elevation", "roads-drive", "roads-walk",
+        "population", "elevation", "roads-drive", "roads-walk", "roads-regional",
     ]  # fmt: skip
     for layer in r.json():
         assert layer["attribution"]
@@ -86,7 +86,7 @@ def test_roads_layer_has_speeds(client: TestClient) -> None:
 def test_sites_list(client: TestClient) -> None:
     doc = client.get("/sites").json()
     assert doc["type"] == "FeatureCollection"
-    assert len(doc["features"]) == 21
+    assert len(doc["features"]) == 22
     kinds = {f["properties"]["kind"] for f in doc["features"]}
     assert kinds == {"candidate_site", "sub_site", "airport", "railway_station", "venue"}
 
