@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/coverage.py
 	$(BIN)/python bench/maps.py
+	$(BIN)/python bench/regional.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 # Where delegations arrive: routes from these are drawn on every site page they reach.
-ACCESS_ORIGINS = ("capital-airport", "beijing-south-station", "beijing-west-station")
+ACCESS_ORIGINS = ("capital-airport", "daxing-airport", "beijing-south-station", "beijing-west-station")
 _ROUTE_COLOURS = ("#08519c", "#6a51a3", "#e6550d", "#31a354", "#636363")
 
 OSM_CREDIT = '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'

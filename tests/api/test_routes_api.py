@@ -274,3 +274,27 @@ def test_a_street_walk_far_from_parks_has_no_warning(client: TestClient) -> None
     p = r.json()["features"][0]["properties"]
     assert all(leg["distance_m"] < 100 for leg in p["access"])
     assert p["warnings"] == []
+
+
+def test_itinerary_and_matrix_to_the_far_sites(client: TestClient) -> None:
+    """Issue 14: airport → Yanqi Lake → Grand Canal on the regional network, legs named by network."""
+    stops = ["capital-airport", "yanqi-lake", "grand-canal"]
+    body = client.post("/itineraries", json={"stops": stops}).json()
+    assert len(body["features"]) == 2
+    for f in body["features"]:
+        p = f["properties"]
+        assert p["network"] == "beijing-regional"
+        legs = p["network_legs"]
+        assert any(leg["regional"] and "held-out" in leg["precision"] for leg in legs)
+        assert sum(leg["length_m"] for leg in legs) == pytest.approx(p["length_m"], abs=1.0)
+        assert any("regional skeleton" in w for w in p["warnings"])
+    # The matrix agrees with the itinerary's legs (same engine, same access points).
+    m = client.post("/routes/matrix", json={"origins": stops[:2], "destinations": stops[1:]}).json()
+    assert m["network"] == "beijing-regional"
+    assert m["values"][0][0] == pytest.approx(body["features"][0]["properties"]["travel_time_s"], abs=0.01)
+    assert m["values"][1][1] == pytest.approx(body["features"][1]["properties"]["travel_time_s"], abs=0.01)
+    assert any("regional skeleton" in w for w in m["warnings"])
+    # A central matrix stays on the detailed network, without the warning.
+    c = client.post("/routes/matrix", json={"origins": ["jingshan"], "destinations": ["forbidden-city"]}).json()
+    assert c["network"] == "central-beijing-2013"
+    assert c["warnings"] == []

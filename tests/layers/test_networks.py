@@ -147,6 +147,12 @@ def test_import_builds_the_seed_graph_for_that_area(ctx: Context, fresh_settings
     # 2013 roads lack); elsewhere the seed answers.
     assert store.locate(116.392, 39.903, mode="drive").name == "tiananmen"
     assert [n.name for n in store.covering(116.392, 39.903, mode="walk")] == ["tiananmen", SEED_NETWORK]
+    # ... and before the regional skeleton, which comes last wherever it covers.
+    assert [n.name for n in store.covering(116.392, 39.903, mode="drive")] == [
+        "tiananmen",
+        SEED_NETWORK,
+        REGIONAL_NETWORK,
+    ]
     assert store.locate(116.27, 39.99, mode="drive").name == SEED_NETWORK  # the Summer Palace
     assert [s.name for s in store.sources()] == [SEED_NETWORK, REGIONAL_NETWORK, "tiananmen"]
     routing = RoutingService(store, ctx.sites)
