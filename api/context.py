@@ -10,6 +10,7 @@ from api.compute import ComputePool
 from api.settings import Settings
 from layers.coverage import CoverageService
 from layers.footprints import FootprintService
+from layers.impact import ImpactService
 from layers.keys import KeyStore
 from layers.networks import NetworkStore
 from layers.proposals import ProposalStore
@@ -34,6 +35,7 @@ class Context:
     proposals: ProposalStore
     pool: ComputePool
     keys: KeyStore
+    impact: ImpactService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -47,7 +49,8 @@ class Context:
         proposals = ProposalStore(settings.data_dir / "proposals.sqlite")
         pool = ComputePool(workers=settings.compute_workers, timeout_s=settings.compute_timeout_s)
         keys = KeyStore(settings.data_dir / "keys.sqlite")
-        ctx = cls(settings, networks, layers, sites, routing, coverage, footprints, proposals, pool, keys)
+        impact = ImpactService(routing, coverage, layers)
+        ctx = cls(settings, networks, layers, sites, routing, coverage, footprints, proposals, pool, keys, impact)
         pool.bind(ctx)
         return ctx
 

@@ -702,13 +702,27 @@ class RoutingEngine:
         return [rows[(self.index[u], self.index[v])] for u, v, _ in route.edges]
 
     def matrix(
-        self, origins: Sequence[Snap], destinations: Sequence[Snap], *, metric: str = "fastest"
+        self,
+        origins: Sequence[Snap],
+        destinations: Sequence[Snap],
+        *,
+        metric: str = "fastest",
+        blocked: NDArray[np.bool_] | None = None,
     ) -> NDArray[np.float64]:
         """Return the (origins x destinations) cost matrix (inf where unreachable).
 
-        The cost is seconds for ``fastest`` and metres for ``shortest``.
+        The cost is seconds for ``fastest`` and metres for ``shortest``. ``blocked`` closes
+        edges as in `route` (the snapped edges themselves stay usable).
         """
-        m = self._check_metric(metric)
+        if blocked is None or not blocked.any():
+            return self._matrix(origins, destinations, self._check_metric(metric), None)
+        with self._scratch_lock:
+            m = self._check_metric(metric)
+            return self._matrix(origins, destinations, m, self._prepare_scratch(m, blocked, None))
+
+    def _matrix(
+        self, origins: Sequence[Snap], destinations: Sequence[Snap], m: Metric, metric_obj: rk.CCHMetric | None
+    ) -> NDArray[np.float64]:
         s_ends = [self.end_points(o, m, origin=True) for o in origins]
         d_ends = [self.end_points(d, m, origin=False) for d in destinations]
         out = np.full((len(origins), len(destinations)), np.inf)
@@ -720,7 +734,7 @@ class RoutingEngine:
             owner = np.repeat(np.arange(len(destinations)), [len(de) for de in d_ends])
             starts_at = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else np.empty(0, int)
             has = np.array([len(de) > 0 for de in d_ends])
-            otm = rk.CCHOneToMany(self._metric[m], targets)
+            otm = rk.CCHOneToMany(self._metric[m] if metric_obj is None else metric_obj, targets)
             for i, se in enumerate(s_ends):
                 if not se:
                     continue

@@ -1,0 +1,372 @@
+"""Event closure impact: how much longer the people of each township take, and who is cut off.
+
+A closure plan (streets by name, areas, subway entrances or stations shut, the sites it
+serves) is evaluated on one drive or walk network: the township-to-township travel-time
+matrix before and after the closures (the CCH engine with the closed arcs re-customised),
+the gravity model of `geo.impact`, the walk to the nearest open subway entrance before and
+after, and the most delayed origin-destination pairs with their routes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import shapely
+from scipy.sparse import csgraph
+from scipy.spatial import cKDTree
+
+from geo.crs import lonlat_to_utm
+from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
+from geo.impact import TAU_S, ImpactFigures, impact_figures
+from geo.network import check_mode
+from layers.networks import SEED_NETWORK, RoadNetwork
+from layers.routing import Closures
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from numpy.typing import NDArray
+
+    from geo.routing import Route, RoutingEngine
+    from geo.snapping import Snap
+    from layers.coverage import CoverageService
+    from layers.registry import LayerStore
+    from layers.routing import RoutingService
+
+__all__ = ["MAX_PLAN_ENTRANCES", "TOP_PAIRS", "ClosurePlan", "ImpactResult", "ImpactService", "TownshipImpact"]
+
+log = logging.getLogger(__name__)
+
+TOP_PAIRS = 10
+MAX_PLAN_ENTRANCES = 200
+TOWNSHIP_SNAP_M = 2000.0  # a township's point may lie this far from the network (parks, fields)
+
+
+@dataclass(frozen=True)
+class ClosurePlan:
+    """What an event closes: streets, areas, subway entrances (or whole stations), and the sites it serves."""
+
+    name: str = ""
+    closures: Closures = field(default_factory=Closures)
+    entrances: tuple[str, ...] = ()  # entrance names ("天安门东 A出口"), OSM ids ("n123") or station names
+    sites: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        """Return whether the plan closes nothing."""
+        return not self.closures and not self.entrances
+
+
+@dataclass(frozen=True)
+class TownshipImpact:
+    """One township's figures."""
+
+    township_id: int
+    district: str
+    township: str
+    population: float
+    mean_delay_s: float
+    p90_delay_s: float
+    people_cut_off: float
+    entrance_walk_before_s: float | None
+    entrance_walk_after_s: float | None
+
+
+@dataclass(frozen=True)
+class PairRoute:
+    """One of the most delayed origin-destination pairs."""
+
+    origin: str
+    destination: str
+    trips: float  # residents' trips per day between them (gravity model)
+    before_s: float
+    after_s: float
+    before: Route
+    after: Route
+
+
+@dataclass(frozen=True)
+class ImpactResult:
+    """A plan's cost to the city."""
+
+    plan: ClosurePlan
+    network: RoadNetwork
+    mode: str
+    townships: list[TownshipImpact]
+    figures: ImpactFigures
+    entrances_closed: list[str]
+    closed_edges: int
+    top_pairs: list[PairRoute]
+    warnings: list[str]
+
+    @property
+    def person_hours_lost(self) -> float:
+        """Return person-hours lost per trip-day."""
+        return self.figures.person_hours_lost
+
+    def summary(self) -> dict[str, Any]:
+        """Return the headline figures."""
+        pop = sum(t.population for t in self.townships)
+        delayed = [t for t in self.townships if t.mean_delay_s > 0]
+        walk = [
+            t
+            for t in self.townships
+            if t.entrance_walk_before_s is not None
+            and (t.entrance_walk_after_s is None or t.entrance_walk_after_s > t.entrance_walk_before_s + 1e-6)
+        ]
+        return {
+            "person_hours_lost": round(self.person_hours_lost, 2),
+            "people_cut_off": round(self.figures.total_cut_off, 1),
+            "townships_assessed": len(self.townships),
+            "people_assessed": round(pop),
+            "townships_delayed": len(delayed),
+            "townships_with_longer_walk_to_subway": len(walk),
+            "closed_road_edges": self.closed_edges,
+            "entrances_closed": len(self.entrances_closed),
+            "model": MODEL_TEXT,
+        }
+
+
+MODEL_TEXT = (
+    "Each resident of an assessed township makes one trip per day to another assessed township; trips from i go "
+    f"to j in proportion to P_j * exp(-t_ij / {TAU_S / 60:g} min), t_ij the travel time before the closures. "
+    "Delay = time after - time before; trips with no route after are cut off (not delay). Person-hours lost per "
+    "trip-day = sum of P_i * p_ij * delay_ij / 3600. Townships are assessed when at least half of their area lies "
+    "in the network's extent; each is represented by a point inside it."
+)
+
+
+@dataclass(frozen=True)
+class _Towns:
+    rows: NDArray[np.int64]  # into the townships layer
+    snaps: list[Snap]
+    population: NDArray[np.float64]
+    lon: NDArray[np.float64]
+    lat: NDArray[np.float64]
+
+
+class ImpactService:
+    """Evaluate and compare closure plans.
+
+    Parameters
+    ----------
+    routing, coverage, layers
+        The services of the running context.
+    """
+
+    def __init__(self, routing: RoutingService, coverage: CoverageService, layers: LayerStore) -> None:
+        self.routing = routing
+        self.coverage = coverage
+        self.layers = layers
+        self._towns: dict[tuple[str, str], _Towns] = {}
+        self._walk_nodes: dict[str, tuple[cKDTree, NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._lock = threading.Lock()
+
+    # -- inputs -------------------------------------------------------------------
+
+    def network(self, mode: str, name: str | None = None) -> RoadNetwork:
+        """Return the network a plan is evaluated on (the shipped central one by default)."""
+        return self.routing.networks.get(name or SEED_NETWORK, check_mode(mode))
+
+    def towns(self, net: RoadNetwork) -> _Towns:
+        """Return the assessed townships of a network, each snapped at a point inside it (cached)."""
+        key = (net.name, net.mode)
+        with self._lock:
+            hit = self._towns.get(key)
+        if hit is not None:
+            return hit
+        t = self.coverage.townships
+        assessed = self.coverage._assessed(net)
+        pts = shapely.point_on_surface(t.geometry.to_numpy())
+        rows, snaps = [], []
+        for i in np.flatnonzero(assessed).tolist():
+            p = pts[i]
+            if not net.covers(p.x, p.y):
+                continue
+            try:
+                snaps.append(net.edge_index.snap(p.x, p.y, max_distance_m=TOWNSHIP_SNAP_M, label="township"))
+            except OutsideCoverageError:
+                continue
+            rows.append(i)
+        r = np.array(rows, dtype=np.int64)
+        towns = _Towns(
+            r,
+            snaps,
+            t["population"].to_numpy(dtype=float)[r],
+            shapely.get_x(pts[r]),
+            shapely.get_y(pts[r]),
+        )
+        with self._lock:
+            self._towns[key] = towns
+        return towns
+
+    def check_plan(self, plan: ClosurePlan, net: RoadNetwork) -> list[str]:
+        """Refuse a plan that names what does not exist; return the entrances it closes (names)."""
+        for sid in plan.sites:
+            self.routing.sites.get(sid)  # NotFoundError with suggestions
+        for i, area in enumerate(plan.closures.areas):
+            if not area.intersects(net.extent):
+                raise InvalidInputError(
+                    f"`closures.areas[{i}]` lies outside network {net.extent_text()}; draw it over the network's roads."
+                )
+        return self._closed_entrances(plan)
+
+    def _entrances(self) -> gpd.GeoDataFrame:
+        return self.layers.load("subway-entrances")
+
+    def _closed_entrances(self, plan: ClosurePlan) -> list[str]:
+        ent = self._entrances()
+        if len(plan.entrances) > MAX_PLAN_ENTRANCES:
+            raise InvalidInputError(f"`entrances` has {len(plan.entrances)} items; at most {MAX_PLAN_ENTRANCES}.")
+        names = ent["name"].astype(str).tolist()
+        stations = ent["station"].astype(str).tolist()
+        ids = ent["osm_id"].astype(str).tolist()
+        closed: set[int] = set()
+        for e in plan.entrances:
+            hit = [i for i in range(len(ent)) if e in (names[i], ids[i], stations[i])]
+            if not hit:
+                close = difflib.get_close_matches(e, sorted(set(names) | set(stations)), n=3)
+                hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+                raise InvalidInputError(f"`entrances`: no subway entrance or station named {e!r}.{hint}")
+            closed.update(hit)
+        # Entrances inside a closed area are shut with it.
+        xy = np.column_stack([ent.geometry.x.to_numpy(), ent.geometry.y.to_numpy()])
+        for area in plan.closures.areas:
+            closed.update(np.flatnonzero(shapely.contains_xy(area, xy[:, 0], xy[:, 1])).tolist())
+        return [names[i] for i in sorted(closed)]
+
+    # -- the walk to the subway -----------------------------------------------------
+
+    def _walk_to_entrances(
+        self, plan: ClosurePlan, towns: _Towns, closed: list[str]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return each township point's walk (seconds) to the nearest open entrance, before and after."""
+        walk = self.routing.networks.get(SEED_NETWORK, "walk")
+        engine = self.routing.engine(walk)
+        with self._lock:
+            hit = self._walk_nodes.get(walk.name)
+        if hit is None:
+            x, y = lonlat_to_utm(engine.lon, engine.lat, name="walk nodes")
+            hit = (cKDTree(np.column_stack([x, y])), x, y)
+            with self._lock:
+                self._walk_nodes[walk.name] = hit
+        tree = hit[0]
+        ent = self._entrances()
+        ex, ey = lonlat_to_utm(ent.geometry.x.to_numpy(), ent.geometry.y.to_numpy(), name="subway entrances")
+        ed, enode = tree.query(np.column_stack([ex, ey]))
+        tx, ty = lonlat_to_utm(towns.lon, towns.lat, name="townships")
+        _, tnode = tree.query(np.column_stack([tx, ty]))
+        usable = ed <= 300.0  # an entrance farther than this from any walkable way is not on this network
+        open_after = usable & ~ent["name"].astype(str).isin(closed).to_numpy()
+        before = self._nearest(engine, enode[usable], None)[tnode]
+        blocked = None
+        if plan.closures:
+            edges = self.routing.closed_edges(walk, plan.closures)
+            blocked = engine.edge_mask(edges, metric="fastest")
+        after = self._nearest(engine, enode[open_after], blocked)[tnode]
+        return before, after
+
+    @staticmethod
+    def _nearest(
+        engine: RoutingEngine, sources: NDArray[np.int64], blocked: NDArray[np.bool_] | None
+    ) -> NDArray[np.float64]:
+        """Return, per node, seconds to the nearest of ``sources`` (walk graphs run both ways)."""
+        if len(sources) == 0:
+            return np.full(len(engine.lon), np.inf)
+        g = engine._csr["fastest"]
+        if blocked is not None and blocked.any():
+            g = g.copy()
+            g.data = np.where(blocked, 0.0, g.data)
+            g.eliminate_zeros()
+        dist = csgraph.dijkstra(g.T.tocsr(), indices=np.unique(sources), min_only=True)
+        return np.asarray(dist, dtype=float)
+
+    # -- evaluation -------------------------------------------------------------------
+
+    def evaluate(
+        self, plan: ClosurePlan, *, mode: str = "drive", network: str | None = None, top: int = TOP_PAIRS
+    ) -> ImpactResult:
+        """Return a plan's cost: per township delays, people cut off, the walk to the subway, the worst pairs."""
+        net = self.network(mode, network)
+        closed_entrances = self.check_plan(plan, net)
+        engine = self.routing.engine(net)
+        towns = self.towns(net)
+        if len(towns.rows) < 2:
+            raise OutsideCoverageError(f"network {net.name!r} holds fewer than two assessed townships.")
+        edges = self.routing.closed_edges(net, plan.closures) if plan.closures else set()
+        blocked = engine.edge_mask(edges, metric="fastest") if edges else None
+        before = self._matrix(net, engine, towns, None)
+        after = self._matrix(net, engine, towns, blocked) if blocked is not None else before.copy()
+        figs = impact_figures(towns.population, before, after)
+        walk_before, walk_after = self._walk_to_entrances(plan, towns, closed_entrances)
+        t = self.coverage.townships
+        out = []
+        for k, i in enumerate(towns.rows.tolist()):
+            wb, wa = float(walk_before[k]), float(walk_after[k])
+            out.append(
+                TownshipImpact(
+                    int(t["township_id"].iloc[i]),
+                    str(t["district"].iloc[i]),
+                    str(t["township"].iloc[i]),
+                    float(towns.population[k]),
+                    float(figs.mean_delay_s[k]),
+                    float(figs.p90_delay_s[k]),
+                    float(figs.people_cut_off[k]),
+                    wb if np.isfinite(wb) else None,
+                    wa if np.isfinite(wa) else None,
+                )
+            )
+        pairs = self._top_pairs(engine, towns, figs, blocked, top) if blocked is not None else []
+        warnings = self.routing.precision_warnings(net)
+        if mode == "walk":
+            warnings.append("Walking between townships: trips are walks of several kilometres; read it as relative.")
+        return ImpactResult(plan, net, mode, out, figs, closed_entrances, len(edges), pairs, warnings)
+
+    def _matrix(
+        self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns, blocked: NDArray[np.bool_] | None
+    ) -> NDArray[np.float64]:
+        m = engine.matrix(towns.snaps, towns.snaps, metric="fastest", blocked=blocked)
+        np.fill_diagonal(m, 0.0)
+        return m
+
+    def _top_pairs(
+        self, engine: RoutingEngine, towns: _Towns, figs: ImpactFigures, blocked: NDArray[np.bool_] | None, top: int
+    ) -> list[PairRoute]:
+        t = self.coverage.townships
+        trips = towns.population[:, None] * figs.shares
+        delay = np.where(trips > 0, np.nan_to_num(figs.delay_s, nan=-1.0), -1.0)
+        order = np.argsort(-delay, axis=None, kind="stable")[:top]
+        out = []
+        for flat in order.tolist():
+            i, j = divmod(flat, len(towns.rows))
+            if delay[i, j] <= 0:
+                break
+            try:
+                before = engine.route(towns.snaps[i], towns.snaps[j], metric="fastest")
+                after = engine.route(towns.snaps[i], towns.snaps[j], metric="fastest", blocked=blocked)
+            except NoRouteError:
+                continue
+            name = t["township"].to_numpy()
+            out.append(
+                PairRoute(
+                    str(name[towns.rows[i]]),
+                    str(name[towns.rows[j]]),
+                    float(trips[i, j]),
+                    before.travel_time_s,
+                    after.travel_time_s,
+                    before,
+                    after,
+                )
+            )
+        return out
+
+    def compare(
+        self, plans: list[ClosurePlan], *, mode: str = "drive", network: str | None = None
+    ) -> list[ImpactResult]:
+        """Evaluate several plans on one network (ranked by the caller)."""
+        if len(plans) < 2:
+            raise InvalidInputError(f"`plans` needs at least two plans to compare; got {len(plans)}.")
+        return [self.evaluate(p, mode=mode, network=network) for p in plans]
