@@ -136,7 +136,7 @@ def test_pair_delays_equal_networkx_without_the_closed_edges(ctx: Context) -> No
 
 
 def test_bad_plans_are_refused(ctx: Context) -> None:
-    with pytest.raises(InvalidInputError, match="no street named '长安街'.*Did you mean"):
+    with pytest.raises(InvalidInputError, match=r"no street named '长安街'.*Did you mean"):
         ctx.impact.evaluate(ClosurePlan(closures=Closures(streets=("长安街",))))
     with pytest.raises(InvalidInputError, match="lies outside network"):
         ctx.impact.evaluate(ClosurePlan(closures=Closures(areas=(shapely.box(117.0, 40.6, 117.01, 40.61),))))
