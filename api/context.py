@@ -13,6 +13,7 @@ from layers.footprints import FootprintService
 from layers.impact import ImpactService
 from layers.keys import KeyStore
 from layers.networks import NetworkStore
+from layers.plans import PlanStore
 from layers.proposals import ProposalStore
 from layers.registry import LayerStore
 from layers.routing import RoutingService
@@ -36,6 +37,7 @@ class Context:
     pool: ComputePool
     keys: KeyStore
     impact: ImpactService
+    plans: PlanStore
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -50,7 +52,10 @@ class Context:
         pool = ComputePool(workers=settings.compute_workers, timeout_s=settings.compute_timeout_s)
         keys = KeyStore(settings.data_dir / "keys.sqlite")
         impact = ImpactService(routing, coverage, layers)
-        ctx = cls(settings, networks, layers, sites, routing, coverage, footprints, proposals, pool, keys, impact)
+        plans = PlanStore(settings.data_dir / "plans.sqlite")
+        ctx = cls(
+            settings, networks, layers, sites, routing, coverage, footprints, proposals, pool, keys, impact, plans
+        )
         pool.bind(ctx)
         return ctx
 

@@ -214,6 +214,13 @@ class ImpactService:
                 )
         return self._closed_entrances(plan)
 
+    def validate(self, plan: ClosurePlan, *, mode: str = "drive", network: str | None = None) -> None:
+        """Refuse a plan that names a street, entrance or site that does not exist, or an area off the network."""
+        net = self.network(mode, network)
+        self.check_plan(plan, net)
+        if plan.closures.streets:
+            self.routing.closed_edges(net, Closures(streets=plan.closures.streets))
+
     def _entrances(self) -> gpd.GeoDataFrame:
         return self.layers.load("subway-entrances")
 

@@ -13,6 +13,7 @@ from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import RequestModel
+from geo.errors import InvalidInputError
 from layers.impact import MAX_PLAN_ENTRANCES, MODEL_TEXT, ClosurePlan, ImpactResult
 from layers.routing import Closures, parse_polygon
 
@@ -50,9 +51,10 @@ class PlanIn(RequestModel):
 
 
 class ImpactRequest(RequestModel):
-    """A plan and the mode its trips take."""
+    """A plan (given, or saved: ``plan_id``) and the mode its trips take."""
 
-    plan: PlanIn
+    plan: PlanIn | None = Field(None, description="The plan; or give plan_id")
+    plan_id: str | None = Field(None, max_length=64, description="A saved plan's id (its latest version)")
     mode: Literal["drive", "walk"] = "drive"
     network: str | None = Field(
         None,
@@ -62,9 +64,10 @@ class ImpactRequest(RequestModel):
 
 
 class CompareRequest(RequestModel):
-    """Two or more plans evaluated the same way."""
+    """Two or more plans (given, or saved) evaluated the same way."""
 
-    plans: list[PlanIn] = Field(min_length=2, max_length=MAX_COMPARE)
+    plans: list[PlanIn] = Field(default_factory=list, max_length=MAX_COMPARE)
+    plan_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=MAX_COMPARE)
     mode: Literal["drive", "walk"] = "drive"
     network: str | None = Field(None, max_length=64)
 
@@ -80,6 +83,19 @@ class PairOut(BaseModel):
     delay_s: float
     before: list[tuple[float, float]] = Field(description="Route before the closures, lon/lat")
     after: list[tuple[float, float]] = Field(description="Route under the closures, lon/lat")
+
+
+def _saved(ctx: Context, plan_id: str) -> ClosurePlan:
+    """Return a saved plan's latest version as a plan (named by its id when it has no name)."""
+    saved = ctx.plans.get(plan_id)
+    plan = PlanIn.model_validate(saved.body).to_plan()
+    return plan if plan.name else ClosurePlan(saved.id, plan.closures, plan.entrances, plan.sites)
+
+
+def _one_plan(ctx: Context, plan: PlanIn | None, plan_id: str | None) -> ClosurePlan:
+    if (plan is None) == (plan_id is None):
+        raise InvalidInputError("give `plan` or `plan_id`, exactly one.")
+    return plan.to_plan() if plan is not None else _saved(ctx, str(plan_id))
 
 
 def _line(coords: Any) -> list[tuple[float, float]]:  # noqa: ANN401 - an (n, 2) array
@@ -167,7 +183,7 @@ def post_impact(
     top-level `summary` (`person_hours_lost` per trip-day, the model) and the ten most
     delayed origin-destination pairs with their routes before and after.
     """
-    res = ctx.impact.evaluate(req.plan.to_plan(), mode=req.mode, network=req.network)
+    res = ctx.impact.evaluate(_one_plan(ctx, req.plan, req.plan_id), mode=req.mode, network=req.network)
     return vector_response(
         township_features(ctx, res), members(res), fmt=format, layer="impact", attribution=ATTRIBUTION
     )
@@ -200,7 +216,12 @@ class CompareResponse(BaseModel):
 @bounded()
 def post_impact_compare(req: CompareRequest, ctx: Annotated[Context, Depends(get_context)]) -> CompareResponse:
     """Rank two or more closure plans by the person-hours they cost and say where each costs more."""
-    results = ctx.impact.compare([p.to_plan() for p in req.plans], mode=req.mode, network=req.network)
+    if len(req.plans) + len(req.plan_ids) > MAX_COMPARE:
+        raise InvalidInputError(
+            f"compare at most {MAX_COMPARE} plans at once; got {len(req.plans) + len(req.plan_ids)}."
+        )
+    plans = [p.to_plan() for p in req.plans] + [_saved(ctx, pid) for pid in req.plan_ids]
+    results = ctx.impact.compare(plans, mode=req.mode, network=req.network)
     order = sorted(range(len(results)), key=lambda i: (results[i].person_hours_lost, results[i].figures.total_cut_off))
     best = results[order[0]]
     best_delay = {t.township_id: t.mean_delay_s for t in best.townships}

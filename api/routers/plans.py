@@ -1,0 +1,136 @@
+"""Saved closure plans: `/plans` (versioned, with author; exported and imported as GeoJSON)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import editor
+from api.compute import bounded
+from api.context import Context, get_context
+from api.routers.impact import PlanIn
+from api.schemas import GeoJSONResponse, RequestModel
+from geo.errors import InvalidInputError
+from layers.keys import ApiKey
+from layers.plans import MAX_PLAN_FILE_FEATURES, SavedPlan, feature_to_body, plan_feature
+
+router = APIRouter(tags=["plans"])
+Editor = Annotated[ApiKey, Depends(editor)]
+OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
+
+
+class PlanCreate(PlanIn):
+    """A new plan: its closures, and optionally its id and a note."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": "changan-2026", "name": "Chang'an Avenue", "streets": ["东长安街", "西长安街"]}]
+        }
+    )
+
+    id: str | None = Field(None, min_length=1, max_length=64, description="Lower-case letters, digits, dashes")
+    note: str | None = Field(None, max_length=500)
+
+
+class PlanUpdate(PlanIn):
+    """A new version of a plan (the whole plan), based on the version you read."""
+
+    base_version: int = Field(ge=1, le=1_000_000, description="The version this edit is based on")
+    note: str | None = Field(None, max_length=500)
+
+
+class PlanOut(BaseModel):
+    """One version of a saved plan."""
+
+    id: str
+    version: int
+    created_at: str
+    author: str | None
+    note: str | None
+    plan: dict[str, Any] = Field(description="name, streets, areas (GeoJSON), entrances, sites")
+
+
+class ImportRequest(RequestModel):
+    """A GeoJSON FeatureCollection of plans, as `GET /plans/export` writes it."""
+
+    type: str = Field(pattern="^FeatureCollection$")
+    features: list[dict[str, Any]] = Field(max_length=MAX_PLAN_FILE_FEATURES)
+    model_config = ConfigDict(extra="allow")  # name, attribution and other members of a FeatureCollection
+
+
+def _out(p: SavedPlan) -> PlanOut:
+    return PlanOut(id=p.id, version=p.version, created_at=p.created_at, author=p.author, note=p.note, plan=p.body)
+
+
+def _body(ctx: Context, plan: PlanIn) -> dict[str, Any]:
+    """Validate a plan completely (geometry, streets, entrances, sites) and return what is stored."""
+    ctx.impact.validate(plan.to_plan())
+    return plan.model_dump(include={"name", "streets", "areas", "entrances", "sites"})
+
+
+@router.post("/plans", response_model=PlanOut, status_code=201, operation_id="create_plan")
+@bounded(status=201)
+def create_plan(req: PlanCreate, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> PlanOut:
+    """Save a closure plan (version 1); a plan naming what does not exist is refused and nothing is stored."""
+    return _out(ctx.plans.create(_body(ctx, req), author=key.name, plan_id=req.id, note=req.note))
+
+
+@router.get("/plans", response_model=list[PlanOut], operation_id="list_plans")
+def list_plans(ctx: Annotated[Context, Depends(get_context)]) -> list[PlanOut]:
+    """Return the latest version of every saved plan, newest first."""
+    return [_out(p) for p in ctx.plans.list()]
+
+
+@router.get("/plans/export", response_class=GeoJSONResponse, operation_id="export_plans")
+def export_plans(ctx: Annotated[Context, Depends(get_context)]) -> GeoJSONResponse:
+    """Return every plan's latest version as a GeoJSON FeatureCollection (areas as MultiPolygons)."""
+    feats = [plan_feature(p) for p in ctx.plans.list()]
+    return GeoJSONResponse(
+        {"type": "FeatureCollection", "name": "closure-plans", "features": feats, "attribution": OSM_CREDIT}
+    )
+
+
+@router.post("/plans/import", response_model=dict[str, Any], status_code=201, operation_id="import_plans")
+@bounded(status=201)
+def import_plans(req: ImportRequest, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> dict[str, Any]:
+    """Save every plan of a FeatureCollection, all or none (one bad plan refuses the file)."""
+    if not req.features:
+        raise InvalidInputError("the FeatureCollection holds no plan.")
+    items = []
+    for i, f in enumerate(req.features):
+        pid, body = feature_to_body(f, f"features[{i}]")
+        plan = PlanIn.model_validate(body)
+        try:
+            items.append((pid, _body(ctx, plan)))
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"features[{i}]: {exc}") from exc
+    ids = ctx.plans.import_bodies(items, author=key.name)
+    return {"imported": len(ids), "ids": ids}
+
+
+@router.get("/plans/{plan_id}", response_model=PlanOut, operation_id="get_plan")
+def get_plan(
+    plan_id: str,
+    ctx: Annotated[Context, Depends(get_context)],
+    version: Annotated[int | None, Query(ge=1, le=1_000_000, description="A past version")] = None,
+) -> PlanOut:
+    """Return a plan's latest version (or ``version``)."""
+    return _out(ctx.plans.get(plan_id, version))
+
+
+@router.get("/plans/{plan_id}/versions", response_model=list[PlanOut], operation_id="plan_versions")
+def plan_versions(plan_id: str, ctx: Annotated[Context, Depends(get_context)]) -> list[PlanOut]:
+    """Return every version of a plan, oldest first."""
+    return [_out(p) for p in ctx.plans.versions(plan_id)]
+
+
+@router.put("/plans/{plan_id}", response_model=PlanOut, operation_id="update_plan")
+@bounded()
+def update_plan(plan_id: str, req: PlanUpdate, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> PlanOut:
+    """Save a new version of a plan; 409 when it changed since ``base_version``."""
+    ctx.plans.get(plan_id)  # 404 before any validation work
+    return _out(
+        ctx.plans.update(plan_id, _body(ctx, req), author=key.name, base_version=req.base_version, note=req.note)
+    )

@@ -1,0 +1,259 @@
+"""Closure plans saved like proposals: versioned, with author, exported and imported as GeoJSON.
+
+A plan is stored as its request body (name, streets, areas as GeoJSON, entrances, sites);
+every change adds a version and none is ever overwritten. As GeoJSON, a plan is one
+Feature: its areas as a MultiPolygon (null when it has none) and the rest in
+``properties``. A file of plans is a FeatureCollection of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import shapely
+
+from geo.errors import InvalidInputError, NotFoundError, VersionConflictError
+
+__all__ = ["MAX_PLAN_FILE_FEATURES", "PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]
+
+MAX_PLAN_FILE_FEATURES = 500
+_ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS plans (id TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plan_versions (
+    id TEXT NOT NULL REFERENCES plans(id),
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    author TEXT,
+    note TEXT,
+    body TEXT NOT NULL,
+    PRIMARY KEY (id, version)
+);
+"""
+_BODY_KEYS = ("name", "streets", "areas", "entrances", "sites")
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """One version of a saved plan."""
+
+    id: str
+    version: int
+    created_at: str
+    author: str | None
+    note: str | None
+    body: dict[str, Any]  # name, streets, areas (GeoJSON), entrances, sites
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def check_plan_id(pid: object) -> str:
+    """Return ``pid`` if it is a valid plan id (1-64 lower-case letters, digits, dashes)."""
+    if not isinstance(pid, str) or not 1 <= len(pid) <= 64 or not set(pid) <= _ID_CHARS:
+        raise InvalidInputError(f"a plan id must be 1-64 lower-case letters, digits or dashes; got {pid!r}.")
+    return pid
+
+
+def plan_feature(p: SavedPlan) -> dict[str, Any]:
+    """Return a saved plan as a GeoJSON Feature (areas as a MultiPolygon, or null)."""
+    areas = p.body.get("areas") or []
+    geom = None
+    if areas:
+        parts = []
+        for a in areas:
+            g = shapely.geometry.shape(a.get("geometry", a) if a.get("type") == "Feature" else a)
+            parts.extend(shapely.get_parts(g).tolist())
+        geom = shapely.geometry.mapping(shapely.MultiPolygon(parts))
+    props = {k: p.body.get(k, [] if k != "name" else "") for k in _BODY_KEYS if k != "areas"}
+    props.update({"id": p.id, "version": p.version, "created_at": p.created_at, "author": p.author})
+    return {"type": "Feature", "geometry": geom, "properties": props}
+
+
+def feature_to_body(f: object, where: str) -> tuple[str | None, dict[str, Any]]:
+    """Return (id, request body) of a plan Feature read from a file, or raise a clear error."""
+    if not isinstance(f, dict) or f.get("type") != "Feature" or not isinstance(f.get("properties"), dict):
+        raise InvalidInputError(f"{where} is not a GeoJSON Feature with properties.")
+    props = f["properties"]
+    geom = f.get("geometry")
+    areas: list[dict[str, Any]] = []
+    if geom is not None:
+        if not isinstance(geom, dict) or geom.get("type") not in ("Polygon", "MultiPolygon"):
+            raise InvalidInputError(f"{where}: the geometry must be a Polygon, a MultiPolygon or null.")
+        if geom["type"] == "Polygon":
+            areas = [geom]
+        else:
+            coords = geom.get("coordinates")
+            if not isinstance(coords, list):
+                raise InvalidInputError(f"{where}: the MultiPolygon has no coordinate list.")
+            areas = [{"type": "Polygon", "coordinates": c} for c in coords]
+    body = {
+        "name": props.get("name") or "",
+        "streets": props.get("streets") or [],
+        "areas": areas,
+        "entrances": props.get("entrances") or [],
+        "sites": props.get("sites") or [],
+    }
+    pid = props.get("id")
+    return (None if pid in (None, "") else check_plan_id(pid)), body
+
+
+class PlanStore:
+    """Closure plans in an SQLite file (created on first use).
+
+    Parameters
+    ----------
+    path
+        The database file, e.g. ``<data dir>/plans.sqlite``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._ready = False
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")
+            con.execute("PRAGMA foreign_keys=ON")
+            if not self._ready:
+                con.executescript(_SCHEMA)
+                self._ready = True
+            yield con
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """Run statements in one immediate transaction: all of it is saved, or none."""
+        with self._lock, self._connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    @staticmethod
+    def _body(body: dict[str, Any]) -> str:
+        return json.dumps({k: body.get(k) for k in _BODY_KEYS}, ensure_ascii=False, sort_keys=True)
+
+    def create(
+        self, body: dict[str, Any], *, author: str | None, plan_id: str | None = None, note: str | None = None
+    ) -> SavedPlan:
+        """Save a new plan (version 1); ``body`` must already be validated."""
+        with self._write() as con:
+            pid = self._insert_new(con, body, author=author, plan_id=plan_id, note=note)
+        return self.get(pid)
+
+    def _insert_new(
+        self,
+        con: sqlite3.Connection,
+        body: dict[str, Any],
+        *,
+        author: str | None,
+        plan_id: str | None,
+        note: str | None,
+    ) -> str:
+        pid = check_plan_id(plan_id) if plan_id is not None else uuid.uuid4().hex[:12]
+        if con.execute("SELECT 1 FROM plans WHERE id = ?", (pid,)).fetchone():
+            raise InvalidInputError(f"a plan with id {pid!r} exists; update it or choose another id.")
+        now = _now()
+        con.execute("INSERT INTO plans(id, created_at) VALUES (?, ?)", (pid, now))
+        con.execute(
+            "INSERT INTO plan_versions(id, version, created_at, author, note, body) VALUES (?, 1, ?, ?, ?, ?)",
+            (pid, now, author, note or "created", self._body(body)),
+        )
+        return pid
+
+    def update(
+        self,
+        plan_id: str,
+        body: dict[str, Any],
+        *,
+        author: str | None,
+        base_version: int | None,
+        note: str | None = None,
+    ) -> SavedPlan:
+        """Add a version; with ``base_version``, refuse (409) when someone else changed the plan since."""
+        with self._write() as con:
+            cur = self._latest(con, plan_id)
+            if base_version is not None and base_version != cur.version:
+                raise VersionConflictError(
+                    f"plan {plan_id!r} is at version {cur.version}, not {base_version} that this edit was based on: "
+                    f"someone else changed it. Fetch version {cur.version}, apply your change and send it again.",
+                    cur.version,
+                )
+            con.execute(
+                "INSERT INTO plan_versions(id, version, created_at, author, note, body) VALUES (?, ?, ?, ?, ?, ?)",
+                (plan_id, cur.version + 1, _now(), author, note or "updated", self._body(body)),
+            )
+        return self.get(plan_id)
+
+    def import_bodies(self, items: list[tuple[str | None, dict[str, Any]]], *, author: str | None) -> list[str]:
+        """Save validated plans from a file, all or none; return their ids."""
+        with self._write() as con:
+            return [self._insert_new(con, body, author=author, plan_id=pid, note="imported") for pid, body in items]
+
+    # -- reads ----------------------------------------------------------------------
+
+    @staticmethod
+    def _row(r: tuple[Any, ...]) -> SavedPlan:
+        return SavedPlan(str(r[0]), int(r[1]), str(r[2]), r[3], r[4], json.loads(r[5]))
+
+    def _latest(self, con: sqlite3.Connection, pid: str) -> SavedPlan:
+        check_plan_id(pid)
+        r = con.execute(
+            "SELECT id, version, created_at, author, note, body FROM plan_versions WHERE id = ? "
+            "ORDER BY version DESC LIMIT 1",
+            (pid,),
+        ).fetchone()
+        if r is None:
+            raise NotFoundError(f"no plan {pid!r}; list them with GET /plans.")
+        return self._row(r)
+
+    def get(self, plan_id: str, version: int | None = None) -> SavedPlan:
+        """Return a plan's latest version (or ``version``)."""
+        with self._connect() as con:
+            if version is None:
+                return self._latest(con, plan_id)
+            r = con.execute(
+                "SELECT id, version, created_at, author, note, body FROM plan_versions WHERE id = ? AND version = ?",
+                (check_plan_id(plan_id), version),
+            ).fetchone()
+            if r is None:
+                latest = self._latest(con, plan_id)
+                raise NotFoundError(f"plan {plan_id!r} has no version {version}; its versions are 1-{latest.version}.")
+            return self._row(r)
+
+    def versions(self, plan_id: str) -> list[SavedPlan]:
+        """Return every version of a plan, oldest first."""
+        with self._connect() as con:
+            self._latest(con, plan_id)
+            rows = con.execute(
+                "SELECT id, version, created_at, author, note, body FROM plan_versions WHERE id = ? ORDER BY version",
+                (plan_id,),
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def list(self) -> list[SavedPlan]:
+        """Return the latest version of every plan, newest first."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT v.id, v.version, v.created_at, v.author, v.note, v.body FROM plan_versions v "
+                "JOIN (SELECT id, MAX(version) AS m FROM plan_versions GROUP BY id) l ON v.id = l.id AND v.version = l.m "
+                "ORDER BY v.created_at DESC, v.id"
+            ).fetchall()
+        return [self._row(r) for r in rows]
