@@ -8,10 +8,10 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from api.settings import REPO_ROOT, Settings
-from geo.errors import PlannerError
+from geo.errors import InvalidInputError, PlannerError
 
 if TYPE_CHECKING:
     from api.context import Context
@@ -225,6 +225,85 @@ def cmd_coverage_surface(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_plans(path: Path) -> list[Any]:
+    """Return the plans of a GeoJSON file (one plan Feature, or a FeatureCollection of them)."""
+    from api.routers.impact import PlanIn
+    from layers.plans import feature_to_body
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"{path} is not readable GeoJSON: {exc}") from exc
+    feats = doc.get("features") if isinstance(doc, dict) and doc.get("type") == "FeatureCollection" else [doc]
+    if not isinstance(feats, list) or not feats:
+        raise InvalidInputError(f"{path} holds no plan (a Feature or a FeatureCollection of plan Features).")
+    plans = []
+    for i, f in enumerate(feats):
+        pid, body = feature_to_body(f, f"{path.name} feature {i}")
+        try:
+            plan = PlanIn.model_validate(body).to_plan()
+        except ValueError as exc:
+            raise InvalidInputError(f"{path.name} feature {i}: {exc}") from exc
+        if not plan.name:
+            from layers.impact import ClosurePlan
+
+            plan = ClosurePlan(pid or f"{path.stem} {i + 1}", plan.closures, plan.entrances, plan.sites)
+        plans.append(plan)
+    return plans
+
+
+def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
+    """Evaluate closure plans from GeoJSON files and print what each costs (and their ranking)."""
+    from tqdm import tqdm
+
+    from api.routers.impact import ATTRIBUTION, members, township_features
+    from layers.registry import export_vector
+
+    plans = [p for f in args.plan for p in _read_plans(Path(f))]
+    if args.output and len(plans) != 1:
+        raise InvalidInputError(f"-o writes one plan's townships; the files hold {len(plans)} plans.")
+    ctx = _context(settings)
+    results = []
+    with tqdm(total=len(plans) + 1, desc="impact", unit="step", disable=args.quiet, file=sys.stderr) as bar:
+        bar.set_postfix_str("loading the network (first use builds it)")
+        net = ctx.impact.network(args.mode, args.network)
+        ctx.routing.engine(net)
+        ctx.impact.towns(net)
+        bar.update(1)
+        for plan in plans:
+            bar.set_postfix_str(plan.name[:30])
+            results.append(ctx.impact.evaluate(plan, mode=args.mode, network=args.network))
+            bar.update(1)
+    order = sorted(range(len(results)), key=lambda i: results[i].figures.cost_hours)
+    for rank, i in enumerate(order):
+        r = results[i]
+        s = r.summary()
+        print(
+            f"{rank + 1}. {r.plan.name}: cost {s['cost_person_hours']:,.0f} person-hours: "
+            f"{s['person_hours_lost']:,.0f} lost per trip-day, "
+            f"{s['people_cut_off']:,.0f} people cut off, {s['townships_delayed']} of {s['townships_assessed']} "
+            f"townships delayed, {s['townships_with_longer_walk_to_subway']} with a longer walk to the subway "
+            f"({r.network.name}, {r.mode})"
+        )
+        worst = sorted(r.townships, key=lambda t: -t.mean_delay_s)[:5]
+        for t in worst:
+            if t.mean_delay_s > 0:
+                print(f"     {t.district} {t.township}: mean +{t.mean_delay_s:.0f} s, p90 +{t.p90_delay_s:.0f} s")
+    for w in dict.fromkeys(w for r in results for w in r.warnings):
+        print(f"note: {w}")
+    if args.output:
+        out = Path(args.output)
+        fmt = "gpkg" if out.suffix.lower() == ".gpkg" else "geojson"
+        feats = township_features(ctx, results[0])
+        import geopandas as gpd
+
+        gdf = gpd.GeoDataFrame([p for _, p in feats], geometry=[g for g, _ in feats], crs="EPSG:4326")
+        summary = json.dumps(members(results[0])["summary"], ensure_ascii=False)
+        export_vector(gdf, out, fmt=fmt, layer="impact", attribution=f"{ATTRIBUTION} | {summary[:2000]}")
+        print(f"wrote {out} ({len(gdf)} townships)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser."""
     p = argparse.ArgumentParser(prog="venue-planner", description="Beijing venue and heritage-site planner.")
@@ -305,6 +384,14 @@ def build_parser() -> argparse.ArgumentParser:
     cs.add_argument("--limit-min", type=float, default=180.0)
     cs.add_argument("-o", "--output", required=True)
     cs.set_defaults(func=cmd_coverage_surface)
+
+    im = sub.add_parser("impact", help="what closure plans cost each township (GeoJSON plans, as /plans/export)")
+    im.add_argument("plan", nargs="+", help="a GeoJSON file: a plan Feature or a FeatureCollection of plans")
+    im.add_argument("--mode", choices=["drive", "walk"], default="drive")
+    im.add_argument("--network", default=None, help="network name (default: the shipped central network)")
+    im.add_argument("-o", "--output", help="write the townships' figures (.geojson or .gpkg; one plan only)")
+    im.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    im.set_defaults(func=cmd_impact)
     return p
 
 

@@ -10,7 +10,7 @@ TAU_S = 20 minutes), a doubly simple gravity model with an exponential deterrenc
 plan's cost to township i is the trip-weighted delay t_ij(after) - t_ij(before) of its
 residents' trips; trips that have no route any more count as cut off, not as delay.
 Person-hours lost per trip-day = sum over i of P_i * sum over connected j of p_ij * delay_ij,
-in hours.
+in hours. Plans are ranked by that plus `CUT_OFF_HOURS` (one hour) per trip cut off.
 
 Everything here is pure: matrices in, new arrays out.
 """
@@ -22,9 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["TAU_S", "ImpactFigures", "gravity_shares", "impact_figures", "weighted_quantile"]
+__all__ = ["CUT_OFF_HOURS", "TAU_S", "ImpactFigures", "gravity_shares", "impact_figures", "weighted_quantile"]
 
 TAU_S = 1200.0  # the gravity model's travel-time scale: a trip 20 minutes longer is e times rarer
+# Comparing plans, a trip cut off counts as this many hours lost (it is not made, or made
+# another way: an hour is a stated, round price, not a measurement).
+CUT_OFF_HOURS = 1.0
 
 
 def gravity_shares(population: NDArray[np.float64], before_s: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -69,6 +72,11 @@ class ImpactFigures:
     def total_cut_off(self) -> float:
         """Return the people (trips) cut off, in total."""
         return float(self.people_cut_off.sum())
+
+    @property
+    def cost_hours(self) -> float:
+        """Return the plan's cost for ranking: person-hours lost plus `CUT_OFF_HOURS` per trip cut off."""
+        return self.person_hours_lost + CUT_OFF_HOURS * self.total_cut_off
 
 
 def impact_figures(

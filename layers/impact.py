@@ -22,7 +22,7 @@ from scipy.spatial import cKDTree
 
 from geo.crs import lonlat_to_utm
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
-from geo.impact import TAU_S, ImpactFigures, impact_figures
+from geo.impact import CUT_OFF_HOURS, TAU_S, ImpactFigures, impact_figures
 from geo.network import check_mode
 from layers.networks import SEED_NETWORK, RoadNetwork
 from layers.routing import Closures
@@ -119,6 +119,7 @@ class ImpactResult:
         ]
         return {
             "person_hours_lost": round(self.person_hours_lost, 2),
+            "cost_person_hours": round(self.figures.cost_hours, 2),
             "people_cut_off": round(self.figures.total_cut_off, 1),
             "townships_assessed": len(self.townships),
             "people_assessed": round(pop),
@@ -134,7 +135,8 @@ MODEL_TEXT = (
     "Each resident of an assessed township makes one trip per day to another assessed township; trips from i go "
     f"to j in proportion to P_j * exp(-t_ij / {TAU_S / 60:g} min), t_ij the travel time before the closures. "
     "Delay = time after - time before; trips with no route after are cut off (not delay). Person-hours lost per "
-    "trip-day = sum of P_i * p_ij * delay_ij / 3600. Townships are assessed when at least half of their area lies "
+    "trip-day = sum of P_i * p_ij * delay_ij / 3600; plans are ranked by their cost: that plus "
+    f"{CUT_OFF_HOURS:g} hour per trip cut off. A township whose point lies inside a closed area is cut off. Townships are assessed when at least half of their area lies "
     "in the network's extent; each is represented by a point inside it."
 )
 

@@ -194,6 +194,7 @@ class Ranked(BaseModel):
 
     rank: int
     name: str
+    cost_person_hours: float = Field(description="person_hours_lost plus one hour per trip cut off (the ranking)")
     person_hours_lost: float
     people_cut_off: float
     townships_delayed: int
@@ -203,7 +204,7 @@ class Ranked(BaseModel):
 
 
 class CompareResponse(BaseModel):
-    """Plans ranked by person-hours lost (then people cut off)."""
+    """Plans ranked by their cost: person-hours lost plus one hour per trip cut off."""
 
     mode: str
     network: str
@@ -222,7 +223,7 @@ def post_impact_compare(req: CompareRequest, ctx: Annotated[Context, Depends(get
         )
     plans = [p.to_plan() for p in req.plans] + [_saved(ctx, pid) for pid in req.plan_ids]
     results = ctx.impact.compare(plans, mode=req.mode, network=req.network)
-    order = sorted(range(len(results)), key=lambda i: (results[i].person_hours_lost, results[i].figures.total_cut_off))
+    order = sorted(range(len(results)), key=lambda i: results[i].figures.cost_hours)
     best = results[order[0]]
     best_delay = {t.township_id: t.mean_delay_s for t in best.townships}
     ranking = []
@@ -238,6 +239,7 @@ def post_impact_compare(req: CompareRequest, ctx: Annotated[Context, Depends(get
             Ranked(
                 rank=rank,
                 name=r.plan.name or f"plan {i + 1}",
+                cost_person_hours=round(r.figures.cost_hours, 2),
                 person_hours_lost=round(r.person_hours_lost, 2),
                 people_cut_off=round(r.figures.total_cut_off, 1),
                 townships_delayed=sum(1 for t in r.townships if t.mean_delay_s > 0),
