@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import shapely
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -184,6 +184,48 @@ def post_impact(
     delayed origin-destination pairs with their routes before and after.
     """
     res = ctx.impact.evaluate(_one_plan(ctx, req.plan, req.plan_id), mode=req.mode, network=req.network)
+    return vector_response(
+        township_features(ctx, res), members(res), fmt=format, layer="impact", attribution=ATTRIBUTION
+    )
+
+
+StreetQ = Annotated[
+    list[str] | None, Query(description="Street names to close (repeatable, at most 50)", max_length=50)
+]
+EntranceQ = Annotated[
+    list[str] | None,
+    Query(description="Subway entrances or stations to close (repeatable, at most 200)", max_length=MAX_PLAN_ENTRANCES),
+]
+
+
+def plan_from_query(
+    ctx: Context, plan_id: str | None, street: list[str] | None, entrance: list[str] | None
+) -> ClosurePlan:
+    """Return the plan a GET request names: a saved plan, or streets and entrances (not both)."""
+    for s in [*(street or []), *(entrance or [])]:
+        if not 1 <= len(s) <= 200:
+            raise InvalidInputError("each `street` and `entrance` must be 1-200 characters.")
+    if plan_id is not None:
+        if street or entrance:
+            raise InvalidInputError("give `plan_id` or `street`/`entrance`, not both.")
+        return _saved(ctx, plan_id)
+    name = ", ".join([*(street or []), *(entrance or [])])[:200]
+    return ClosurePlan(name, Closures(tuple(street or ())), tuple(entrance or ()))
+
+
+@router.get("/impact", responses=FORMAT_DOC, operation_id="get_impact", response_class=Response)
+@bounded(media_type="application/geo+json")
+def get_impact(
+    ctx: Annotated[Context, Depends(get_context)],
+    plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
+    street: StreetQ = None,
+    entrance: EntranceQ = None,
+    mode: Literal["drive", "walk"] = "drive",
+    network: Annotated[str | None, Query(max_length=64)] = None,
+    format: FormatQ = "geojson",
+) -> Response:
+    """Return what `POST /impact` returns, for a saved plan or for streets and entrances in the URL (links, QGIS)."""
+    res = ctx.impact.evaluate(plan_from_query(ctx, plan_id, street, entrance), mode=mode, network=network)
     return vector_response(
         township_features(ctx, res), members(res), fmt=format, layer="impact", attribution=ATTRIBUTION
     )

@@ -9,7 +9,9 @@ from fastapi.responses import HTMLResponse
 
 from api.compute import bounded
 from api.context import Context, get_context
+from api.impact_map import impact_map, query_string
 from api.maps import coverage_map, index_map, planner_map, route_map, site_map
+from api.routers.impact import EntranceQ, StreetQ, plan_from_query
 from api.routers.routes import MetricT, ModeT, to_place
 from layers.routing import Closures
 
@@ -85,6 +87,30 @@ def get_coverage_map(
 ) -> HTMLResponse:
     """Show what a set of sites covers together, the overlap, and the townships left uncovered."""
     return HTMLResponse(coverage_map(ctx, sites or DEFAULT_COVERAGE_SITES, minutes=minutes, mode=mode, basemap=basemap))
+
+
+@router.get("/impact", response_class=HTMLResponse, operation_id="impact_map")
+@bounded(media_type="text/html")
+def get_impact_map(
+    ctx: Annotated[Context, Depends(get_context)],
+    plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
+    street: StreetQ = None,
+    entrance: EntranceQ = None,
+    mode: ModeT = "drive",
+    network: Annotated[str | None, Query(max_length=64)] = None,
+    basemap: Basemap = "osm",
+) -> HTMLResponse:
+    """Show what a closure plan costs: the plan, the delay per township, the most delayed trips, a table."""
+    if plan_id is None and not street and not entrance:
+        street = list(DEFAULT_IMPACT_STREETS)
+    plan = plan_from_query(ctx, plan_id, street, entrance)
+    res = ctx.impact.evaluate(plan, mode=mode, network=network)
+    query = query_string(plan_id, street or [], entrance or [], mode, network)
+    return HTMLResponse(impact_map(ctx, plan, res, query=query, basemap=basemap))
+
+
+# Opened without a plan, the page shows the closure of Chang'an Avenue through Tiananmen.
+DEFAULT_IMPACT_STREETS = ("东长安街", "西长安街")
 
 
 @router.get("/planner", response_class=HTMLResponse, operation_id="planner_map")
