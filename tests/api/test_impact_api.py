@@ -1,0 +1,183 @@
+"""The closure-impact API: /impact, /impact/compare, /plans, the map page and the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyogrio
+import pytest
+from fastapi.testclient import TestClient
+
+from api.cli import main
+from api.settings import Settings
+
+CHANGAN = {"name": "Chang'an", "streets": ["东长安街", "西长安街"]}
+
+
+def test_impact_is_a_geojson_collection_of_townships(client: TestClient) -> None:
+    r = client.post("/impact", json={"plan": CHANGAN})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("application/geo+json")
+    doc = r.json()
+    assert doc["type"] == "FeatureCollection"
+    assert len(doc["features"]) == doc["summary"]["townships_assessed"] > 100
+    keys = {"population", "mean_delay_s", "p90_delay_s", "people_cut_off", "entrance_walk_before_s"}
+    assert keys <= set(doc["features"][0]["properties"])
+    assert doc["summary"]["person_hours_lost"] > 0
+    assert "exp(-t_ij / 20 min)" in doc["summary"]["model"]
+    assert len(doc["top_pairs"]) == 10
+    worst = doc["top_pairs"][0]
+    assert worst["after_s"] - worst["before_s"] == pytest.approx(worst["delay_s"], abs=0.2)
+    assert len(worst["before"]) > 2
+    assert "OpenStreetMap contributors" in doc["attribution"]
+    # The weighted sum of township delays is the summary's person-hours.
+    # (Each township's mean is over its connected trips; with nothing cut off, all of them.)
+    hours = sum(f["properties"]["population"] * f["properties"]["mean_delay_s"] for f in doc["features"]) / 3600
+    assert hours == pytest.approx(doc["summary"]["person_hours_lost"], rel=0.01)
+
+
+def test_impact_geopackage_opens_in_gdal(client: TestClient, tmp_path: Path) -> None:
+    r = client.post("/impact?format=gpkg", json={"plan": CHANGAN})
+    assert r.status_code == 200
+    out = tmp_path / "impact.gpkg"
+    out.write_bytes(r.content)
+    info = pyogrio.read_info(out)
+    assert info["features"] > 100
+    assert "mean_delay_s" in list(info["fields"])
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        ({"plan": {"streets": ["长安街"]}}, 422, "invalid_input", "Did you mean"),
+        ({"plan": {"entrances": ["nowhere"]}}, 422, "invalid_input", "no subway entrance"),
+        ({"plan": {"sites": ["atlantis"]}}, 404, "not_found", "atlantis"),
+        (
+            {
+                "plan": {
+                    "areas": [
+                        {
+                            "type": "Polygon",
+                            "coordinates": [[[117.0, 40.6], [117.01, 40.6], [117.0, 40.61], [117.0, 40.6]]],
+                        }
+                    ]
+                }
+            },
+            422,
+            "invalid_input",
+            "outside network",
+        ),
+        ({"plan": {}, "plan_id": "x"}, 422, "invalid_input", "exactly one"),
+        ({}, 422, "invalid_input", "exactly one"),
+        ({"plan": {"streets": ["东长安街"]}, "extra": 1}, 422, "invalid_request", "extra"),
+        ({"plan_id": "nope"}, 404, "not_found", "no plan 'nope'"),
+    ],
+)
+def test_bad_impact_requests(client: TestClient, body: dict[str, object], status: int, code: str, words: str) -> None:
+    r = client.post("/impact", json=body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code
+    assert words in err["message"]
+
+
+def test_compare_ranks_plans(client: TestClient) -> None:
+    plans = [{"name": "east", "streets": ["东长安街"]}, CHANGAN, {"name": "nothing"}]
+    body = client.post("/impact/compare", json={"plans": plans}).json()
+    names = [r["name"] for r in body["ranking"]]
+    assert names == ["nothing", "east", "Chang'an"]  # closing more never costs less
+    assert body["ranking"][0]["person_hours_lost"] == 0
+    assert body["ranking"][2]["costs_more_than_best"]
+    r = client.post("/impact/compare", json={"plans": [CHANGAN]})
+    assert r.status_code == 422
+    assert "at least two plans" in r.json()["error"]["message"]
+    assert client.post("/impact/compare", json={"plans": []}).status_code == 422
+
+
+def test_plans_are_saved_versioned_exported_and_imported(client: TestClient, editor_key: str) -> None:
+    auth = {"Authorization": f"Bearer {editor_key}"}
+    assert client.post("/plans", json={**CHANGAN, "id": "changan-t"}).status_code == 401
+    r = client.post("/plans", json={**CHANGAN, "id": "changan-t"}, headers=auth)
+    assert r.status_code == 201
+    assert r.json()["version"] == 1
+    assert r.json()["author"] == "session-editor"
+    # A refused plan stores nothing.
+    bad = client.post("/plans", json={"id": "bad-t", "streets": ["长安街"]}, headers=auth)
+    assert bad.status_code == 422
+    assert client.get("/plans/bad-t").status_code == 404
+    up = client.put(
+        "/plans/changan-t", json={"name": "east only", "streets": ["东长安街"], "base_version": 1}, headers=auth
+    )
+    assert up.json()["version"] == 2
+    stale = client.put("/plans/changan-t", json={"streets": ["西长安街"], "base_version": 1}, headers=auth)
+    assert stale.status_code == 412
+    assert [v["version"] for v in client.get("/plans/changan-t/versions").json()] == [1, 2]
+    assert client.get("/plans/changan-t", params={"version": 1}).json()["plan"]["streets"] == CHANGAN["streets"]
+    # The saved plan is evaluated like the same plan given inline.
+    saved = client.post("/impact", json={"plan_id": "changan-t"}).json()
+    inline = client.post("/impact", json={"plan": {"name": "east only", "streets": ["东长安街"]}}).json()
+    assert saved["summary"]["person_hours_lost"] == inline["summary"]["person_hours_lost"]
+    # Export, then import under another id; a file with one bad plan stores none.
+    doc = client.get("/plans/export").json()
+    mine = next(f for f in doc["features"] if f["properties"]["id"] == "changan-t")
+    mine["properties"]["id"] = "changan-copy"
+    r = client.post("/plans/import", json={"type": "FeatureCollection", "features": [mine]}, headers=auth)
+    assert r.status_code == 201
+    assert client.get("/plans/changan-copy").json()["plan"]["streets"] == ["东长安街"]
+    worse = [
+        dict(mine, properties={**mine["properties"], "id": "ok-t"}),
+        {"type": "Feature", "geometry": None, "properties": {"id": "bad2-t", "entrances": ["nowhere"]}},
+    ]
+    r = client.post("/plans/import", json={"type": "FeatureCollection", "features": worse}, headers=auth)
+    assert r.status_code == 422
+    assert "features[1]" in r.json()["error"]["message"]
+    assert client.get("/plans/ok-t").status_code == 404
+
+
+def test_impact_map_page(client: TestClient) -> None:
+    page = client.get("/maps/impact", params={"street": ["前门大街"], "entrance": ["天安门东"], "basemap": "none"}).text
+    assert "id='impact-table'" in page
+    assert "Closed roads" in page
+    assert "Closed subway entrances" in page
+    assert "format=gpkg" in page
+    assert "openstreetmap.org/copyright" in page  # the credit
+    r = client.get("/maps/impact", params={"street": ["长安街"]})
+    assert r.status_code == 422
+
+
+def test_impact_command_line(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for k, v in {"SEEDS_DIR": settings.seeds_dir, "DATA_DIR": tmp_path, "CACHE_DIR": settings.cache_dir}.items():
+        monkeypatch.setenv(f"VENUE_PLANNER_{k}", str(v))
+    plans = tmp_path / "plans.geojson"
+    plans.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "geometry": None, "properties": CHANGAN},
+                    {"type": "Feature", "geometry": None, "properties": {"name": "none"}},
+                ],
+            },
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    assert main(["impact", "-q", str(plans)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("1. none") < out.index("2. Chang'an")
+    assert "person-hours" in out
+    one = tmp_path / "one.geojson"
+    one.write_text(
+        json.dumps({"type": "Feature", "geometry": None, "properties": CHANGAN}, ensure_ascii=False), encoding="utf-8"
+    )
+    gpkg = tmp_path / "out.gpkg"
+    assert main(["impact", "-q", str(one), "-o", str(gpkg)]) == 0
+    assert pyogrio.read_info(gpkg)["features"] > 100
+    assert main(["impact", "-q", str(plans), "-o", str(gpkg)]) == 1
+    assert "one plan" in capsys.readouterr().err
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("not json", encoding="utf-8")
+    assert main(["impact", "-q", str(bad)]) == 1
