@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/coverage.py
 	$(BIN)/python bench/maps.py
 	$(BIN)/python bench/regional.py
+	$(BIN)/python bench/impact.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

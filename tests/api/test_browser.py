@@ -166,6 +166,20 @@ def test_coverage_page(browser: webdriver.Chrome, base_url: str) -> None:
     assert "gap" in legend
 
 
+def test_impact_page(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps/impact?basemap=none", "impact-changan")
+    assert got["errors"] == []
+    layers = browser.execute_script("return document.querySelector('.leaflet-control-layers').textContent")
+    assert "Mean delay per trip" in layers
+    assert "Closed roads" in layers
+    assert "Most delayed trips (10)" in layers
+    assert int(got["paths"]) > 100  # the townships, the closed roads, the trips
+    table = browser.execute_script("return document.getElementById('impact-table').innerText")
+    assert "西长安街街道" in table
+    panel = browser.execute_script("return document.getElementById('site-panel').innerText")
+    assert "person-hours lost per trip-day" in panel
+
+
 def test_route_planner_page(browser: webdriver.Chrome, base_url: str) -> None:
     url = f"{base_url}/maps/routes?origin=beijing-west-station&destination=temple-of-heaven&alternatives=3&basemap=none"
     got = _load(browser, url, "route-west-station-temple-of-heaven")
