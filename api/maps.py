@@ -129,14 +129,40 @@ def _vendored(plugin: Any, js: list[tuple[str, str]], css: list[tuple[str, str]]
     return plugin
 
 
+# Offline, the OpenStreetMap background cannot load: say so on the map, once, instead of a
+# silent grey map. (Text only, through textContent: nothing from the page is interpreted.)
+_TILE_ERROR_JS = """
+(function () {
+  var shown = false;
+  TILES.on('tileerror', function () {
+    if (shown) { return; }
+    shown = true;
+    var box = L.control({position: 'bottomright'});
+    box.onAdd = function () {
+      var d = L.DomUtil.create('div', 'tile-error-notice');
+      d.id = 'tile-error-notice';
+      d.style.cssText = 'background:#fff3cd;border:1px solid #d39e00;padding:4px 8px;border-radius:4px;' +
+        'font:12px sans-serif;max-width:320px';
+      d.textContent = 'The OpenStreetMap background could not load (no internet here?). The data layers ' +
+        'work without it: choose "No basemap" in the layer list.';
+      return d;
+    };
+    box.addTo(MAP);
+  });
+})();
+"""
+
+
 def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> folium.Map:
     """Return a map with both base layers, a scale bar, measure, fullscreen and mini-map controls."""
     m = folium.Map(location=list(location), zoom_start=zoom, tiles=None, control_scale=True)
     m.default_js = [("leaflet", f"{_VENDOR}/leaflet/leaflet.js"), ("jquery", f"{_VENDOR}/jquery/jquery.min.js")]
     m.default_css = [("leaflet_css", f"{_VENDOR}/leaflet/leaflet.css")]
-    folium.TileLayer(
+    osm = folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap", attr=f"Map tiles {OSM_CREDIT}; {DATA_CREDIT}", show=basemap == "osm"
-    ).add_to(m)
+    )
+    osm.add_to(m)
+    _script(m, _TILE_ERROR_JS.replace("TILES", osm.get_name()).replace("MAP", m.get_name()))
     folium.TileLayer(_BLANK_TILE, name="No basemap", attr=DATA_CREDIT, show=basemap == "none", max_zoom=19).add_to(m)
     _vendored(
         plugins.Fullscreen(position="topleft"),
@@ -412,7 +438,9 @@ _SITE_KEY = [
     ("#fd8d3c", "proposal with a medium conflict"),
     ("#3182bd", "proposal, no serious conflict"),
     ("#bd0026", "≥ 30,000 people/km² (population layer)"),
+    ("#f03b20", "20,000–30,000 people/km²"),
     ("#fd8d3c", "10,000–20,000 people/km²"),
+    ("#fecc5c", "3,000–10,000 people/km²"),
     ("#ffffb2", "< 3,000 people/km²"),
 ]
 _SEVERITY_COLOUR = {"high": "#e41a1c", "medium": "#fd8d3c"}
@@ -861,6 +889,15 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
                 f'<a href="/maps/sites/{row["id"]}">{_esc(str(row["name_en"]))}</a><br>{row["kind"]}',
                 max_width=260,
             ).add_to(outline)
+            if row["kind"] != "sub_site":  # candidate sites and supporting places carry their name
+                folium.Marker(
+                    [row.geometry.representative_point().y, row.geometry.representative_point().x],
+                    icon=folium.DivIcon(
+                        html=f'<div class="site-label">{_esc(str(row["name_en"]))}</div>',
+                        icon_size=(160, 16),
+                        icon_anchor=(0, 8),
+                    ),
+                ).add_to(fg)
             outline.add_to(fg)
         fg.add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -877,7 +914,15 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
         "<a href='/maps/planner'>Route planner</a> · <a href='/maps/isochrones'>Isochrones</a> · "
         "<a href='/maps/coverage'>Coverage and gaps</a> · <a href='/docs'>API</a> · <a href='/ogc'>OGC API</a><br>"
     )
-    _root(m).html.add_child(_panel("Beijing venue and heritage-site planner", links + table))
+    # The table can be folded away: on a small screen it would cover the west of the map.
+    folded = f"<details id='figures-toggle' open><summary>Key figures per site</summary>{table}</details>"
+    _root(m).html.add_child(_panel("Beijing venue and heritage-site planner", links + folded))
+    _root(m).header.add_child(
+        _Raw(
+            "<style>.site-label{font:600 11px sans-serif;color:#222;white-space:nowrap;"
+            "text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 3px #fff}</style>"
+        )
+    )
     _root(m).header.add_child(_Raw("<title>Sites — venue planner</title>"))
     return _page(m)
 
@@ -913,14 +958,15 @@ def coverage_map(
         ).add_to(town_fg)
     town_fg.add_to(m)
     for fig, name, colour, fill in (
-        (sc.union, "Union", "#08519c", 0.0),
-        (sc.overlap, "Covered twice or more", "#6a51a3", 0.35),
+        (sc.union, "Union", "#08519c", 0.35),
+        (sc.overlap, "Covered twice or more", "#6a51a3", 0.5),
     ):
         if not fig.polygon.is_empty:
+            # Filled, without outlines: the bands follow the roads, and outlined they read as a road map.
             folium.GeoJson(
                 shapely.geometry.mapping(fig.polygon),
                 name=f"{name} ({fig.population / 1e6:.2f} M people)",
-                style_function=lambda _, c=colour, f=fill: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": f},
+                style_function=lambda _, c=colour, f=fill: {"color": c, "weight": 0, "fillColor": c, "fillOpacity": f},
             ).add_to(m)
     fg = folium.FeatureGroup(name="Sites")
     for p, fig in zip(sc.places, sc.per_site, strict=True):
@@ -1059,6 +1105,36 @@ _PLANNER_JS = """
 """
 
 
+# The planner opens on two different places, so that the first click on Route answers.
+PLANNER_ORIGIN = "capital-airport"
+PLANNER_DESTINATION = "forbidden-city"
+PLANNER_ORIGIN_ISO = "temple-of-heaven"
+
+
+def _context_layers(ctx: Context, m: folium.Map, df: gpd.GeoDataFrame) -> None:
+    """Draw what a planner needs to see before the first click: the sites and where the road data ends; fit to it."""
+    FastGeoJson(
+        _features_json(df[["id", "name_en", "name_zh", "geometry"]], tolerance_deg=0.0001),
+        name=f"Sites ({len(df)})",
+        style="function (f) { return {color: '#b2182b', weight: 1.5, fillOpacity: 0.08}; }",
+        tooltip="esc(p.name_en) + ' ' + esc(p.name_zh)",
+    ).add_to(m)
+    nets = [n for n in ctx.networks.all("drive") if not n.source.regional]
+    frame = gpd.GeoDataFrame(
+        {"name": [n.name for n in nets]},
+        geometry=[shapely.LineString(n.extent.exterior.coords) for n in nets],
+        crs=4326,
+    )
+    FastGeoJson(
+        _features_json(frame, tolerance_deg=0.0005),
+        name="Where the street data ends",
+        style="function (f) { return {color: '#525252', weight: 2, dashArray: '8 6'}; }",
+        tooltip="'street network ' + esc(p.name) + ': beyond this line only the major-road skeleton (driving)'",
+    ).add_to(m)
+    minx, miny, maxx, maxy = shapely.union_all(frame.geometry.to_numpy()).bounds
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+
+
 def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> str:
     """Return the interactive route planner (``kind="route"``) or isochrone page (``"isochrone"``).
 
@@ -1069,11 +1145,18 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
         raise InvalidInputError(f"`kind` must be route or isochrone; got {kind!r}.")
     m = _new_map((39.905, 116.39), basemap=basemap, zoom=12)
     df = ctx.sites.frame()
-    opts = "".join(f'<option value="{_esc(r["id"])}">{_esc(str(r["name_en"]))}</option>' for r in df.to_dict("records"))
+
+    def opts(selected: str) -> str:
+        return "".join(
+            f'<option value="{_esc(r["id"])}"{" selected" if r["id"] == selected else ""}>{_esc(str(r["name_en"]))}</option>'
+            for r in df.to_dict("records")
+        )
+
+    _context_layers(ctx, m, df)
     if kind == "route":
         form = (
             "Click the origin, then the destination, or pick two sites:<br>"
-            f"<select id='pick-a'>{opts}</select> → <select id='pick-b'>{opts}</select> "
+            f"<select id='pick-a'>{opts(PLANNER_ORIGIN)}</select> → <select id='pick-b'>{opts(PLANNER_DESTINATION)}</select> "
             "<button id='pick-go'>Route</button><br>"
             "<select id='mode'><option>drive</option><option>walk</option></select> "
             "<select id='metric'><option>fastest</option><option>shortest</option></select> "
@@ -1084,7 +1167,7 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
     else:
         form = (
             "Click a point, or pick a site:<br>"
-            f"<select id='pick-a'>{opts}</select> <button id='pick-go'>Isochrones</button><br>"
+            f"<select id='pick-a'>{opts(PLANNER_ORIGIN_ISO)}</select> <button id='pick-go'>Isochrones</button><br>"
             "<select id='mode'><option>drive</option><option>walk</option></select> "
             "bands <input id='bands' value='5,10,15,30' style='width:90px'> min "
             "<label><input type='checkbox' id='reverse'> to the point</label>"
