@@ -12,12 +12,13 @@ customise it fully (about 10 ms). Nothing is rebuilt per request.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
 import numpy as np
 import routingkit_cch as rk
@@ -239,6 +240,22 @@ class Route:
 _SEP = "\x1f"  # between a street's name and its road class in the per-edge labels
 
 
+T = TypeVar("T")
+
+
+def _pinned(obj: T) -> T:
+    """Keep a binding object that must be freed on the thread that made it from ever being freed.
+
+    The binding's partial updater and query objects are "unsendable" (pyo3): freeing one
+    on another thread (an engine collected by another thread, a thread-local dropped at
+    exit) raises in the destructor and leaks it anyway. Holding one extra reference leaks
+    it without the error; there is one updater per engine and one query per thread and
+    metric, for the life of the process.
+    """
+    ctypes.pythonapi.Py_IncRef(ctypes.py_object(obj))
+    return obj
+
+
 def _edge_name(data: dict[str, object]) -> str:
     """Return an edge's street label: its name (names joined by " / "), the unit separator, its road class."""
     return f"{street_name(data)}{_SEP}{road_class(data)}"
@@ -320,7 +337,7 @@ class RoutingEngine:
         self._scratch = {m: rk.CCHMetric(self._cch, self._base_int[m].tolist()) for m in METRICS}
         self._scratch_dirty = dict.fromkeys(METRICS, False)
         self._scratch_closed: dict[Metric, NDArray[np.int64]] = {m: np.empty(0, dtype=np.int64) for m in METRICS}
-        self._updater = rk.CCHMetricPartialUpdater(self._cch)
+        self._updater = _pinned(rk.CCHMetricPartialUpdater(self._cch))
         self._scratch_lock = threading.Lock()
         self._local = threading.local()
 
@@ -337,7 +354,7 @@ class RoutingEngine:
         if qs is None:
             qs = self._local.queries = {}
         if metric not in qs:
-            qs[metric] = rk.CCHQuery(self._metric[metric])
+            qs[metric] = _pinned(rk.CCHQuery(self._metric[metric]))
         return qs[metric]
 
     def node_path(self, a: int, b: int, *, metric: Metric) -> list[int]:

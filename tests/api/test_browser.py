@@ -85,6 +85,32 @@ def test_index_page(browser: webdriver.Chrome, base_url: str) -> None:
     assert int(got["paths"]) >= 21  # every site outline is drawn
     assert "central-axis" in str(got["layers"])
     assert "© OpenStreetMap contributors" in str(got["credit"])
+    labels = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.site-label')).map(e => e.textContent)"
+    )
+    assert "Yanqi Lake international conference centre" in labels
+    assert len(labels) == 11  # the 5 candidate sites and the 6 supporting places, not the sub-sites
+    # The figures table folds away (it would cover the west of the map on a small screen).
+    browser.find_element(By.CSS_SELECTOR, "#figures-toggle summary").click()
+    assert not browser.find_element(By.ID, "site-figures").is_displayed()
+
+
+def test_a_page_says_when_the_background_cannot_load(browser: webdriver.Chrome, base_url: str) -> None:
+    # The tile server blocked, as it is on a machine without internet.
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*tile.openstreetmap.org*"]})
+    try:
+        browser.get(f"{base_url}/maps/sites/temple-of-heaven")
+        notice = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "tile-error-notice"))
+        assert "could not load" in notice[0].text
+        assert "No basemap" in notice[0].text
+        browser.save_screenshot(str(ARTIFACTS / "tiles-offline.png"))
+        # With no basemap chosen, nothing is asked of the tile server and no notice shows.
+        browser.get(f"{base_url}/maps/sites/temple-of-heaven?basemap=none")
+        time.sleep(1.5)
+        assert browser.find_elements(By.ID, "tile-error-notice") == []
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
 
 
 def test_every_site_page(browser: webdriver.Chrome, base_url: str, settings: Settings) -> None:
@@ -194,6 +220,21 @@ def _click(browser: webdriver.Chrome, dx: int, dy: int) -> None:
     """Click the map at an offset (pixels) from its centre."""
     body = browser.find_element(By.CSS_SELECTOR, ".leaflet-container")
     ActionChains(browser).move_to_element_with_offset(body, dx, dy).click().perform()
+
+
+def test_route_planner_opens_ready(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps/planner?basemap=none", "planner-open")
+    assert got["errors"] == []
+    a = browser.execute_script("return document.getElementById('pick-a').value")
+    b = browser.execute_script("return document.getElementById('pick-b').value")
+    assert (a, b) == ("capital-airport", "forbidden-city")
+    assert int(got["paths"]) >= 22  # the site outlines and the edge of the street data
+    browser.find_element(By.ID, "pick-go").click()  # the first click on Route answers
+    rows = WebDriverWait(browser, 30).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#planner-table tr") or b.find_elements(By.ID, "planner-error")
+    )
+    assert browser.find_elements(By.ID, "planner-error") == []
+    assert len(rows) >= 2
 
 
 def test_route_planner_clicks(browser: webdriver.Chrome, base_url: str) -> None:
