@@ -523,6 +523,26 @@ class ReachIndex:
         self._labels = labels
         self._n_blocks = n
 
+    # What the engine provides is not kept when the index is pickled (see `attach`).
+    _FROM_ENGINE = ("engine", "_csr", "_csr_t", "_w", "_src", "_dst")
+
+    def __getstate__(self) -> dict[str, object]:
+        """Return the index's own arrays, without the engine (re-attach it with `attach`)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._FROM_ENGINE}
+
+    def attach(self, engine: RoutingEngine) -> ReachIndex:
+        """Attach the engine an unpickled index was built on (the same graph) and return the index."""
+        m = self.metric
+        if int(self.sample_row.max(initial=-1)) >= len(engine._src[m]):
+            raise ValueError("this reach index was built on another graph")
+        self.engine = engine
+        self._csr = engine._csr[m]
+        self._csr_t = self._csr.T.tocsr()
+        self._w = self._csr.data.astype(float)
+        self._src = engine._src[m]
+        self._dst = engine._dst[m]
+        return self
+
     @property
     def n_samples(self) -> int:
         """Return how many samples the edges were cut into."""
@@ -596,7 +616,7 @@ class ReachIndex:
     def _snapped_edges(self, cost: NDArray[np.float64], snaps: list[Snap], *, reverse: bool) -> NDArray[np.float64]:
         """Lower the times of samples on the snapped edges themselves (reached without a node)."""
         eng = self.engine
-        rows_of = eng._row[self.metric]
+        rows_of = eng._row(self.metric)
         keys = eng._keyarr[self.metric]
         out = cost
         for snap in snaps:

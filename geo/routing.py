@@ -299,7 +299,7 @@ class RoutingEngine:
         self.lon = np.asarray(arrays["lon"], dtype=float)
         self.lat = np.asarray(arrays["lat"], dtype=float)
         n = len(self.node_ids)
-        self._row: dict[Metric, dict[tuple[int, int], int]] = {}
+        self._row_maps: dict[Metric, dict[tuple[int, int], int]] = {}
         self._csr: dict[Metric, csr_matrix] = {}
         self._time: dict[Metric, NDArray[np.float64]] = {}
         self._length: dict[Metric, NDArray[np.float64]] = {}
@@ -313,7 +313,6 @@ class RoutingEngine:
             src = np.asarray(arrays[f"{metric}.src"], dtype=np.int64)
             dst = np.asarray(arrays[f"{metric}.dst"], dtype=np.int64)
             self._src[metric], self._dst[metric] = src, dst
-            self._row[metric] = {p: i for i, p in enumerate(zip(src.tolist(), dst.tolist(), strict=True))}
             self._time[metric] = np.asarray(arrays[f"{metric}.time"], dtype=float)
             self._length[metric] = np.asarray(arrays[f"{metric}.length"], dtype=float)
             # Per row, what a route needs: the edge's line and street label (precomputed so
@@ -340,6 +339,14 @@ class RoutingEngine:
         self._updater = _pinned(rk.CCHMetricPartialUpdater(self._cch))
         self._scratch_lock = threading.Lock()
         self._local = threading.local()
+
+    def _row(self, metric: Metric) -> dict[tuple[int, int], int]:
+        """Return (node index pair) -> row of the metric's arrays, built on first use (closures need it)."""
+        rows = self._row_maps.get(metric)
+        if rows is None:
+            src, dst = self._src[metric], self._dst[metric]
+            rows = self._row_maps[metric] = {p: i for i, p in enumerate(zip(src.tolist(), dst.tolist(), strict=True))}
+        return rows
 
     # -- node-level queries ---------------------------------------------------------
 
@@ -673,7 +680,7 @@ class RoutingEngine:
         """Return the per-row mask of the metric's arrays for graph node-id pairs ``edges``."""
         m = self._check_metric(metric)
         mask = np.zeros(len(self._src[m]), dtype=bool)
-        rows = self._row[m]
+        rows = self._row(m)
         for u, v in edges:
             i = rows.get((self.index.get(u, -1), self.index.get(v, -1)))
             if i is not None:
@@ -715,7 +722,7 @@ class RoutingEngine:
         return routes
 
     def _rows_of(self, route: Route, metric: Metric) -> list[int]:
-        rows = self._row[metric]
+        rows = self._row(metric)
         return [rows[(self.index[u], self.index[v])] for u, v, _ in route.edges]
 
     def matrix(

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import networkx as nx
     from numpy.typing import NDArray
 
-__all__ = ["EdgeIndex", "Snap", "build_edge_index", "snap_area"]
+__all__ = ["EdgeIndex", "Snap", "build_edge_index", "edge_arrays", "edge_index_from_arrays", "snap_area"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,11 @@ def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:
     Edges without a ``geometry`` attribute are the straight line between their nodes.
     Each undirected pair of edges (u, v) and (v, u) is indexed once per direction.
     """
+    return edge_index_from_arrays(*edge_arrays(graph))
+
+
+def edge_arrays(graph: nx.MultiDiGraph) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
+    """Return what an edge index is built from: (u, v, key) rows, their lines' UTM vertices, vertices per line."""
     xs = dict(graph.nodes(data="x"))
     ys = dict(graph.nodes(data="y"))
     edges: list[tuple[int, int, int]] = []
@@ -122,12 +127,19 @@ def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:
         edges.append((u, v, k))
         coords.append(arr)
     if not coords:
-        return EdgeIndex(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=object), shapely.STRtree([]))
+        return np.empty((0, 3), dtype=np.int64), np.empty((0, 2)), np.empty(0, dtype=np.int64)
     flat = np.vstack(coords)
     x, y = lonlat_to_utm(flat[:, 0], flat[:, 1], name="graph")
-    counts = np.array([len(c) for c in coords])
-    geoms = shapely.linestrings(np.column_stack([x, y]), indices=np.repeat(np.arange(len(coords)), counts))
-    return EdgeIndex(np.array(edges, dtype=np.int64), np.asarray(geoms, dtype=object), shapely.STRtree(geoms))
+    counts = np.array([len(c) for c in coords], dtype=np.int64)
+    return np.array(edges, dtype=np.int64), np.column_stack([x, y]), counts
+
+
+def edge_index_from_arrays(edges: NDArray[np.int64], xy: NDArray[np.float64], counts: NDArray[np.int64]) -> EdgeIndex:
+    """Return the edge index of `edge_arrays`' output (cheap: what a warm start does)."""
+    if len(edges) == 0:
+        return EdgeIndex(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=object), shapely.STRtree([]))
+    geoms = shapely.linestrings(xy, indices=np.repeat(np.arange(len(counts)), counts))
+    return EdgeIndex(edges, np.asarray(geoms, dtype=object), shapely.STRtree(geoms))
 
 
 def snap_area(

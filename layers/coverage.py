@@ -23,6 +23,7 @@ from geo import coverage as cov
 from geo.crs import lonlat_to_utm, to_utm
 from geo.errors import InvalidInputError, OutsideCoverageError
 from geo.isochrones import DEFAULT_BANDS_MIN, Band, Grid, Reach, ReachIndex, check_bands
+from layers.diskcache import load_or_build
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +54,8 @@ ISOCHRONE_CACHE_SIZE = 64
 # Nodes this close to the outline of a network's extent (itself 300 m outside the data)
 # are at the edge of the data: a band reaching one is cut by the data, not by time.
 EDGE_MARGIN_M = 600.0
-_BANDS_CACHE_VERSION = "2"  # bump when the bands' computation changes
+_BANDS_CACHE_VERSION = "2"
+_REACH_CACHE_VERSION = "1"  # bump when ReachIndex's construction changes  # bump when the bands' computation changes
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
 CELLS_PER_POPULATION_CELL = 4
@@ -159,12 +161,21 @@ class CoverageService:
 
     @cached_property
     def zones(self) -> cov.ZoneCells:
-        """Return the townships' people by population cell (as the raster was built)."""
-        arr, tf = self._population
-        utm = to_utm(self.townships)
-        return cov.zone_cells(
-            list(utm.geometry), self.townships["population"].to_numpy(dtype=float), tf, (arr.shape[0], arr.shape[1])
-        )
+        """Return the townships' people by population cell (as the raster was built; kept on disk)."""
+
+        def build() -> cov.ZoneCells:
+            arr, tf = self._population
+            utm = to_utm(self.townships)
+            return cov.zone_cells(
+                list(utm.geometry), self.townships["population"].to_numpy(dtype=float), tf, (arr.shape[0], arr.shape[1])
+            )
+
+        return load_or_build(self.networks.cache_dir / f"zones-{self._stamp}-v{_REACH_CACHE_VERSION}.pkl", build)
+
+    @cached_property
+    def _stamp(self) -> str:
+        """Return a short hash of the shipped data's manifest (names files derived from the seeds)."""
+        return hashlib.sha256(self._data_stamp).hexdigest()[:12]
 
     @cached_property
     def _stations(self) -> tuple[gpd.GeoDataFrame, NDArray[np.float64], NDArray[np.float64]]:
@@ -193,7 +204,15 @@ class CoverageService:
                     k=REGIONAL_CELLS_PER_POPULATION_CELL if regional else CELLS_PER_POPULATION_CELL,
                 )
                 fill = {"max_fill_m2": REGIONAL_FILL_M2} if regional else {}
-                self._indexes[key] = ReachIndex(engine, grid, metric=metric, **fill)
+                # Kept on disk: named by the graph, the grid's raster (the shipped data) and this code.
+                path = (
+                    self.networks.cache_dir
+                    / f"{net.cache_key}.reach-{metric}-{self._stamp}-v{_REACH_CACHE_VERSION}.pkl"
+                    if net.cache_key
+                    else None
+                )
+                built = load_or_build(path, lambda: ReachIndex(engine, grid, metric=metric, **fill))
+                self._indexes[key] = built.attach(engine)
             return self._indexes[key]
 
     def edge_nodes(self, net: RoadNetwork) -> NDArray[np.bool_]:

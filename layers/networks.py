@@ -34,7 +34,8 @@ from shapely.geometry import Polygon
 from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import NetworkImportError, NotFoundError, OutsideCoverageError
 from geo.network import MODES, Mode, add_speeds, check_mode, way_allowed
-from geo.snapping import EdgeIndex, Snap, build_edge_index, snap_area
+from geo.snapping import EdgeIndex, Snap, edge_arrays, edge_index_from_arrays, snap_area
+from layers.diskcache import load_or_build
 from layers.regional import REGIONAL_NETWORK, read_calibration, read_skeleton, regional_graph
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ REGIONAL_CALIBRATION_FILE = "regional_calibration.json"
 # Points this far outside Beijing's border still belong to the regional network.
 REGIONAL_BORDER_MARGIN_M = 2000.0
 _CACHE_VERSION = "5"
+_EDGES_CACHE_VERSION = "1"
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 OSM_LICENCE = "ODbL 1.0, © OpenStreetMap contributors"
@@ -106,6 +108,7 @@ class RoadNetwork:
     graph: nx.MultiDiGraph
     extent: Polygon
     cache_key: str = ""  # names this graph in the cache (source, rules, libraries); "" when not cached
+    cache_dir: Path | None = None  # where objects derived from the graph are kept
     _edge_index: EdgeIndex | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -119,7 +122,12 @@ class RoadNetwork:
         """A spatial index over the edges, built on first use."""
         with self._lock:
             if self._edge_index is None:
-                self._edge_index = build_edge_index(self.graph)
+                path = (
+                    self.cache_dir / f"{self.cache_key}.edges-v{_EDGES_CACHE_VERSION}.pkl"
+                    if self.cache_dir is not None and self.cache_key
+                    else None
+                )
+                self._edge_index = edge_index_from_arrays(*load_or_build(path, lambda: edge_arrays(self.graph)))
             return self._edge_index
 
     def covers(self, lon: float, lat: float) -> bool:
@@ -401,7 +409,7 @@ class NetworkStore:
             try:
                 with cache.open("rb") as fh:
                     graph, extent_wkb = pickle.load(fh)
-                return RoadNetwork(src, mode, graph, shapely.from_wkb(extent_wkb), cache.stem)
+                return RoadNetwork(src, mode, graph, shapely.from_wkb(extent_wkb), cache.stem, self.cache_dir)
             except (pickle.UnpicklingError, EOFError, ValueError, AttributeError) as exc:
                 log.warning("cache %s is unreadable (%s); rebuilding", cache, exc)
         log.info("building %s %s network from %s (first use; cached afterwards)", src.name, mode, src.path.name)
@@ -425,7 +433,7 @@ class NetworkStore:
         with tmp.open("wb") as fh:
             pickle.dump((graph, shapely.to_wkb(extent)), fh, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(cache)
-        return RoadNetwork(src, mode, graph, extent, cache.stem)
+        return RoadNetwork(src, mode, graph, extent, cache.stem, self.cache_dir)
 
     def _build_regional(self, src: NetworkSource) -> tuple[nx.MultiDiGraph, Polygon]:
         """Return the regional graph and its extent (Beijing's border, `REGIONAL_BORDER_MARGIN_M` wider)."""

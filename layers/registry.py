@@ -20,6 +20,7 @@ import shapely
 
 from geo.crs import WGS84_EPSG
 from geo.errors import DataSourceError, InvalidInputError, NotFoundError
+from layers.diskcache import load_or_build
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -124,6 +125,7 @@ _EXPECTED = {
 }
 
 
+_LAYER_CACHE_VERSION = "1"  # bump when a road layer's frame changes
 _EDGE_COLUMNS = ("osmid", "highway", "name", "oneway", "length_m", "speed_kph", "travel_time_s", "maxspeed")
 
 
@@ -233,9 +235,18 @@ class LayerStore:
         if spec.kind == "network":
             mode = spec.id.removeprefix("roads-")
             net = self.networks.get("central-beijing-2013", mode)
-            gdf = _flatten(_edges_frame(net.graph))
-            # Two OSM nodes at one position make a zero-length edge: not a drawable line.
-            gdf = gdf[shapely.is_valid(gdf.geometry.values)].reset_index(drop=True)
+
+            def build() -> gpd.GeoDataFrame:
+                frame = _flatten(_edges_frame(net.graph))
+                # Two OSM nodes at one position make a zero-length edge: not a drawable line.
+                return frame[shapely.is_valid(frame.geometry.values)].reset_index(drop=True)
+
+            path = (
+                net.cache_dir / f"{net.cache_key}.layer-{spec.id}-v{_LAYER_CACHE_VERSION}.pkl"
+                if net.cache_dir is not None and net.cache_key
+                else None
+            )
+            gdf = load_or_build(path, build)
         else:
             path = self.seeds_dir / spec.file
             if not path.is_file():
