@@ -98,7 +98,9 @@ def impact_figures(
     connected = np.isfinite(after) & (p > 0)
     cut = np.isfinite(before) & ~np.isfinite(after) & (p > 0)
     # A closure cannot shorten a trip; tiny negative values are rounding of the engine's integer weights.
-    delay = np.where(connected, np.maximum(after - before, 0.0), np.nan)
+    delay = np.full_like(before, np.nan)
+    np.subtract(after, before, out=delay, where=connected)
+    delay = np.where(connected, np.maximum(delay, 0.0), np.nan)
     n = len(pop)
     mean = np.zeros(n)
     p90 = np.zeros(n)

@@ -267,15 +267,24 @@ class ImpactService:
         ex, ey = lonlat_to_utm(ent.geometry.x.to_numpy(), ent.geometry.y.to_numpy(), name="subway entrances")
         ed, enode = tree.query(np.column_stack([ex, ey]))
         tx, ty = lonlat_to_utm(towns.lon, towns.lat, name="townships")
-        _, tnode = tree.query(np.column_stack([tx, ty]))
+        tdist, tnode = tree.query(np.column_stack([tx, ty]))
+        far = tdist > TOWNSHIP_SNAP_M  # beyond the walk network: no walk to the subway is computed
         usable = ed <= 300.0  # an entrance farther than this from any walkable way is not on this network
         open_after = usable & ~ent["name"].astype(str).isin(closed).to_numpy()
         before = self._nearest(engine, enode[usable], None)[tnode]
         blocked = None
         if plan.closures:
-            edges = self.routing.closed_edges(walk, plan.closures)
+            # Streets that walking does not use (motorways, expressways) close nothing here.
+            edges = self.routing.closed_edges(walk, Closures(areas=plan.closures.areas))
+            for street in plan.closures.streets:
+                try:
+                    edges |= self.routing.closed_edges(walk, Closures(streets=(street,)))
+                except InvalidInputError:
+                    continue
             blocked = engine.edge_mask(edges, metric="fastest")
         after = self._nearest(engine, enode[open_after], blocked)[tnode]
+        before[far] = np.inf
+        after[far] = np.inf
         return before, after
 
     @staticmethod

@@ -164,3 +164,15 @@ def test_closing_a_station_lengthens_the_walk_to_the_subway_nearby(ctx: Context)
     for t in res.townships:
         if t.entrance_walk_before_s is not None and t.entrance_walk_after_s is not None:
             assert t.entrance_walk_after_s >= t.entrance_walk_before_s - 1e-6
+
+
+def test_a_plan_on_the_regional_network_covers_the_municipality(ctx: Context) -> None:
+    # An expressway closure (not walkable: the walk to the subway is unchanged) on the whole municipality.
+    res = ctx.impact.evaluate(ClosurePlan("G4", Closures(streets=("京开高速",))), network="beijing-regional")
+    assert res.network.name == "beijing-regional"
+    assert len(res.townships) > 250
+    assert res.person_hours_lost > 0
+    assert any("regional skeleton" in w for w in res.warnings)
+    assert all(t.entrance_walk_before_s == t.entrance_walk_after_s for t in res.townships)
+    # Townships far from the central walk network get no walk figure rather than a made-up one.
+    assert any(t.entrance_walk_before_s is None for t in res.townships)
