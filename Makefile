@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/maps.py
 	$(BIN)/python bench/regional.py
 	$(BIN)/python bench/impact.py
+	$(BIN)/python bench/startup.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
