@@ -398,7 +398,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
             ).add_to(fg)  # fmt: skip
     if any(a.covered for a in access):
         fg.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    _layer_list(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     lines = [
         _esc(site.name_zh),
@@ -609,6 +609,13 @@ def _root_of(el: MacroElement) -> Figure:
     root = el.get_root()
     assert isinstance(root, Figure)  # elements of a map sit in a Figure
     return root
+
+
+def _layer_list(m: folium.Map) -> None:
+    """Add the layer list: open on a large screen, folded on a small one (where it would cover the map)."""
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(m)
+    _script(m, f"if (window.innerWidth < 1000 || window.innerHeight < 700) {{ {control.get_name()}.collapse(); }}")
 
 
 def _script(m: folium.Map, js: str) -> None:
@@ -823,7 +830,7 @@ def route_map(
             [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color=colour, fill_opacity=1,
             tooltip=_esc(f"{label}: {p.label} (snapped {p.snap.distance_m:.0f} m)"),
         ).add_to(m)  # fmt: skip
-    folium.LayerControl(collapsed=False).add_to(m)
+    _layer_list(m)
     m.fit_bounds([[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]])
     table = (
         "<table id='route-summary' style='border-collapse:collapse;font-size:12px'>"
@@ -900,7 +907,7 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
                 ).add_to(fg)
             outline.add_to(fg)
         fg.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    _layer_list(m)
     minx, miny, maxx, maxy = df.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     counts = ctx.proposals.count_by_site()  # one query for the whole table
@@ -975,7 +982,7 @@ def coverage_map(
             tooltip=_esc(f"{p.label}: {'≥ ' if fig.truncated else ''}{fig.population:,.0f} people within {minutes:g} min"),
         ).add_to(fg)  # fmt: skip
     fg.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    _layer_list(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     gaps = table[table["covered_share"] < 0.5]
     not_assessed = sc.townships[~sc.townships["assessed"]]

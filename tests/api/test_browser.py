@@ -95,6 +95,23 @@ def test_index_page(browser: webdriver.Chrome, base_url: str) -> None:
     assert not browser.find_element(By.ID, "site-figures").is_displayed()
 
 
+def test_the_layer_list_folds_on_a_small_screen(browser: webdriver.Chrome, base_url: str) -> None:
+    expanded = "return document.querySelectorAll('.leaflet-control-layers-expanded').length"
+    try:
+        browser.set_window_size(900, 650)
+        browser.get(f"{base_url}/maps/sites/three-hills-five-gardens?basemap=none")
+        WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers"))
+        time.sleep(0.5)
+        assert browser.execute_script(expanded) == 0
+        browser.save_screenshot(str(ARTIFACTS / "site-small-screen.png"))
+    finally:
+        browser.set_window_size(1400, 900)
+    browser.get(f"{base_url}/maps/sites/three-hills-five-gardens?basemap=none")
+    WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers"))
+    time.sleep(0.5)
+    assert browser.execute_script(expanded) == 1
+
+
 def test_a_page_says_when_the_background_cannot_load(browser: webdriver.Chrome, base_url: str) -> None:
     # The tile server blocked, as it is on a machine without internet.
     browser.execute_cdp_cmd("Network.enable", {})
