@@ -109,7 +109,7 @@ def cmd_layers_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_layers_export(args: argparse.Namespace, settings: Settings) -> int:
     """Export a layer."""
-    from api.routers.layers import parse_bbox
+    from api.convert import parse_bbox
     from layers.registry import export_vector
 
     ctx = _context(settings)
@@ -129,7 +129,7 @@ def cmd_layers_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_networks_info(args: argparse.Namespace, settings: Settings) -> int:
     """Describe every network and which sites it covers."""
-    from api.routers.sites import access_info
+    from api.convert import access_info
 
     ctx = _context(settings)
     infos = []
@@ -227,7 +227,7 @@ def cmd_coverage_surface(args: argparse.Namespace, settings: Settings) -> int:
 
 def _read_plans(path: Path) -> list[Any]:
     """Return the plans of a GeoJSON file (one plan Feature, or a FeatureCollection of them)."""
-    from api.routers.impact import PlanIn
+    from api.schemas import PlanIn
     from layers.plans import feature_to_body
 
     try:
@@ -256,7 +256,8 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
     """Evaluate closure plans from GeoJSON files and print what each costs (and their ranking)."""
     from tqdm import tqdm
 
-    from api.routers.impact import ATTRIBUTION, members, township_features
+    from api.convert import impact_members, township_features
+    from api.schemas import IMPACT_ATTRIBUTION
     from layers.registry import export_vector
 
     plans = [p for f in args.plan for p in _read_plans(Path(f))]
@@ -298,8 +299,8 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
         import geopandas as gpd
 
         gdf = gpd.GeoDataFrame([p for _, p in feats], geometry=[g for g, _ in feats], crs="EPSG:4326")
-        summary = json.dumps(members(results[0])["summary"], ensure_ascii=False)
-        export_vector(gdf, out, fmt=fmt, layer="impact", attribution=f"{ATTRIBUTION} | {summary[:2000]}")
+        summary = json.dumps(impact_members(results[0])["summary"], ensure_ascii=False)
+        export_vector(gdf, out, fmt=fmt, layer="impact", attribution=f"{IMPACT_ATTRIBUTION} | {summary[:2000]}")
         print(f"wrote {out} ({len(gdf)} townships)")
     return 0
 

@@ -21,8 +21,8 @@ from folium import plugins
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from api.convert import access_info
 from api.middleware import NONCE_TOKEN
-from api.routers.sites import access_info
 from geo.crs import distance_m
 from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.routing import route_overlap

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from fastapi.responses import JSONResponse
 from geojson_pydantic import Feature, FeatureCollection, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field
+
+from layers.impact import MAX_PLAN_ENTRANCES, ClosurePlan
+from layers.routing import Closures, parse_polygon
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -143,3 +147,93 @@ class SiteDetail(BaseModel):
     sub_sites: SiteCollection
     access: list[AccessInfo]
     map: str
+
+
+# -- shared by several routers: places, endpoints, closure plans ------------------------------
+
+OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
+IMPACT_ATTRIBUTION = "© OpenStreetMap contributors (ODbL); population WorldPop (www.worldpop.org), CC BY 4.0"
+ModeT = Literal["drive", "walk"]
+MetricT = Literal["fastest", "shortest"]
+
+
+class LonLat(RequestModel):
+    """A WGS84 point."""
+
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class SiteRef(RequestModel):
+    """A site of the catalogue, by id or name."""
+
+    site: str = Field(min_length=1, max_length=100)
+
+
+PlaceIn = (
+    LonLat
+    | SiteRef
+    | Annotated[list[float], Field(min_length=2, max_length=2)]
+    | Annotated[str, Field(min_length=1, max_length=200)]
+)
+
+
+class Endpoint(BaseModel):
+    """Where a requested place meets the network."""
+
+    input: str
+    site_id: str | None
+    lon: float = Field(description="Snapped (or access) point, WGS84")
+    lat: float
+    snap_distance_m: float
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class PlanIn(RequestModel):
+    """A closure plan: streets by name, areas, subway entrances or stations shut, the sites it serves."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Chang'an Avenue", "streets": ["东长安街", "西长安街"]}]}
+    )
+
+    name: str = Field("", max_length=200, description="A label for the plan")
+    streets: list[Name] = Field(default_factory=list, max_length=50, description="Street names, as in routes")
+    areas: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=20, description="GeoJSON Polygon, MultiPolygon or Feature (WGS84)"
+    )
+    entrances: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_PLAN_ENTRANCES,
+        description="Subway entrances shut: an entrance name ('天安门东 A出口'), its OSM id ('n123...') or a "
+        "station name (all its entrances); entrances inside a closed area are shut with it",
+    )
+    sites: list[Name] = Field(default_factory=list, max_length=25, description="The sites the plan serves (ids)")
+
+    def to_plan(self) -> ClosurePlan:
+        """Validate the geometry and convert."""
+        areas = tuple(parse_polygon(a, label=f"areas[{i}]") for i, a in enumerate(self.areas))
+        return ClosurePlan(self.name, Closures(tuple(self.streets), areas), tuple(self.entrances), tuple(self.sites))
+
+
+class PairOut(BaseModel):
+    """One of the most delayed origin-destination pairs, with its routes."""
+
+    origin: str
+    destination: str
+    trips_per_day: float
+    before_s: float
+    after_s: float
+    delay_s: float
+    before: list[tuple[float, float]] = Field(description="Route before the closures, lon/lat")
+    after: list[tuple[float, float]] = Field(description="Route under the closures, lon/lat")
+
+
+StreetQ = Annotated[
+    list[str] | None, Query(description="Street names to close (repeatable, at most 50)", max_length=50)
+]
+EntranceQ = Annotated[
+    list[str] | None,
+    Query(description="Subway entrances or stations to close (repeatable, at most 200)", max_length=MAX_PLAN_ENTRANCES),
+]

@@ -11,9 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
 from api.context import Context, get_context
+from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.routers.routes import OSM_CREDIT, Endpoint, ModeT, PlaceIn, endpoint, to_place
-from api.schemas import RequestModel
+from api.schemas import OSM_CREDIT, Endpoint, ModeT, PlaceIn, RequestModel
 from geo.coverage import Choice
 from geo.isochrones import DEFAULT_BANDS_MIN, MAX_BANDS, MAX_METRES, MAX_MINUTES
 from layers.coverage import MAX_CANDIDATES, MAX_SITES, BandFigures

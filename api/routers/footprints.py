@@ -20,8 +20,7 @@ from api.auth import editor
 from api.compute import bounded
 from api.context import Context, get_context
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.routers.routes import OSM_CREDIT
-from api.schemas import RequestModel
+from api.schemas import OSM_CREDIT, RequestModel
 from geo import footprints as fp
 from geo.errors import InvalidInputError, PreconditionRequiredError
 from layers.footprints import DEFAULT_BUFFER_M

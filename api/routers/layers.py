@@ -12,8 +12,8 @@ from fastapi.responses import FileResponse, Response
 from starlette.background import BackgroundTask
 
 from api.context import Context, get_context
+from api.convert import parse_bbox
 from api.schemas import LayerInfo
-from geo.errors import InvalidInputError
 from layers.registry import export_vector
 
 router = APIRouter(prefix="/layers", tags=["layers"])
@@ -39,25 +39,6 @@ _GEOJSON_DOC: dict[int | str, dict[str, Any]] = {
         "description": "GeoJSON (vector layers), GeoTIFF (rasters) or GeoPackage (format=gpkg).",
     }
 }
-
-
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    """Parse ``minlon,minlat,maxlon,maxlat``."""
-    if bbox is None:
-        return None
-    try:
-        parts = [float(p) for p in bbox.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) != 4:
-        raise InvalidInputError(f"`bbox` must be four numbers minlon,minlat,maxlon,maxlat; got {bbox!r}.")
-    minx, miny, maxx, maxy = parts
-    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        raise InvalidInputError(
-            f"`bbox` {bbox!r} is not lon/lat with min < max (lon in -180..180, lat in -90..90); "
-            "give longitude first, as GeoJSON does."
-        )
-    return minx, miny, maxx, maxy
 
 
 @router.get("", response_model=list[LayerInfo], operation_id="list_layers")

@@ -22,8 +22,9 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from api.context import Context, get_context
+from api.convert import parse_bbox
 from api.errors import error_body
-from geo.errors import NotFoundError
+from geo.errors import InvalidInputError, NotFoundError
 from layers.registry import one_geometry_type
 
 CollectionId = Annotated[
@@ -156,19 +157,6 @@ def _features(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
     return list(doc["features"])
 
 
-def _parse_bbox(raw: str) -> tuple[float, float, float, float] | str:
-    try:
-        parts = [float(p) for p in raw.split(",")]
-    except ValueError:
-        return f"`bbox` {raw!r} is not four numbers minlon,minlat,maxlon,maxlat."
-    if len(parts) != 4:
-        return f"`bbox` needs four numbers (2D, CRS84); got {len(parts)}."
-    minx, miny, maxx, maxy = parts
-    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        return f"`bbox` {raw!r} must be lon/lat with min < max (CRS84: longitude first)."
-    return minx, miny, maxx, maxy
-
-
 def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> int | str:
     if raw is None:
         return default
@@ -199,10 +187,10 @@ def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depen
         return _bad(f"unknown query parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ITEM_PARAMS))}.")
     bbox = None
     if "bbox" in q:
-        parsed = _parse_bbox(q["bbox"])
-        if isinstance(parsed, str):
-            return _bad(parsed)
-        bbox = parsed
+        try:
+            bbox = parse_bbox(q["bbox"])
+        except InvalidInputError as exc:
+            return _bad(str(exc))
     limit = _int_param(q.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _int_param(q.get("offset"), "offset", 0, 0, 10**9)
     if isinstance(limit, str):

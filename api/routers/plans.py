@@ -10,8 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import editor
 from api.compute import bounded
 from api.context import Context, get_context
-from api.routers.impact import PlanIn
-from api.schemas import GeoJSONResponse, RequestModel
+from api.schemas import GeoJSONResponse, PlanIn, RequestModel
 from geo.errors import InvalidInputError
 from layers.keys import ApiKey
 from layers.plans import MAX_PLAN_FILE_FEATURES, SavedPlan, feature_to_body, plan_feature

@@ -13,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
 from api.context import Context, get_context
+from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.schemas import GeoJSONResponse, RequestModel
+from api.schemas import OSM_CREDIT, Endpoint, GeoJSONResponse, MetricT, ModeT, PlaceIn, RequestModel
 from geo.errors import InvalidInputError
 from geo.routing import Route
 from layers.routing import (
@@ -23,55 +24,12 @@ from layers.routing import (
     AccessLeg,
     Closures,
     NetworkLeg,
-    Place,
     ResolvedPlace,
     overlap_with_best,
     parse_polygon,
 )
 
 router = APIRouter(tags=["routes"])
-
-OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
-ModeT = Literal["drive", "walk"]
-MetricT = Literal["fastest", "shortest"]
-
-
-class LonLat(RequestModel):
-    """A WGS84 point."""
-
-    lon: float = Field(ge=-180, le=180)
-    lat: float = Field(ge=-90, le=90)
-
-
-class SiteRef(RequestModel):
-    """A site of the catalogue, by id or name."""
-
-    site: str = Field(min_length=1, max_length=100)
-
-
-PlaceIn = (
-    LonLat
-    | SiteRef
-    | Annotated[list[float], Field(min_length=2, max_length=2)]
-    | Annotated[str, Field(min_length=1, max_length=200)]
-)
-
-
-def to_place(p: PlaceIn) -> Place:
-    """Convert an API place into the service's form."""
-    if isinstance(p, LonLat):
-        return (p.lon, p.lat)
-    if isinstance(p, SiteRef):
-        return p.site
-    if isinstance(p, list):
-        return (float(p[0]), float(p[1]))
-    parts = p.split(",")
-    if len(parts) == 2:
-        try:
-            return (float(parts[0]), float(parts[1]))
-        except ValueError:
-            pass
-    return p.strip()
 
 
 class ClosuresIn(RequestModel):
@@ -106,16 +64,6 @@ class RouteRequest(RequestModel):
     alternatives: int = Field(1, ge=1, le=5, description="How many routes: the best, then different ones")
     closures: ClosuresIn | None = None
     max_snap_m: float = Field(500.0, gt=0, le=2000, description="Farthest a point may be from the network")
-
-
-class Endpoint(BaseModel):
-    """Where a requested place meets the network."""
-
-    input: str
-    site_id: str | None
-    lon: float = Field(description="Snapped (or access) point, WGS84")
-    lat: float
-    snap_distance_m: float
 
 
 class Street(BaseModel):
@@ -260,17 +208,6 @@ class ItineraryResponse(FeatureCollection[RouteFeature]):
 
     summary: ItinerarySummary
     attribution: str = OSM_CREDIT
-
-
-def endpoint(p: ResolvedPlace) -> Endpoint:
-    """Describe a resolved place."""
-    return Endpoint(
-        input=p.label,
-        site_id=p.site_id,
-        lon=round(p.snap.lon, 7),
-        lat=round(p.snap.lat, 7),
-        snap_distance_m=round(p.snap.distance_m, 1),
-    )
 
 
 def route_feature(

@@ -9,51 +9,14 @@ import geopandas as gpd
 from fastapi import APIRouter, Depends, Path
 
 from api.context import Context, get_context
-from api.schemas import AccessInfo, SiteCollection, SiteDetail, SiteFeature
-from geo.errors import OutsideCoverageError
-from geo.network import MODES
-from layers.networks import site_access
-from layers.sites import Site
+from api.convert import access_info
+from api.schemas import SiteCollection, SiteDetail, SiteFeature
 
 router = APIRouter(prefix="/sites", tags=["sites"])
 
 
 def _collection(gdf: gpd.GeoDataFrame) -> SiteCollection:
     return SiteCollection.model_validate(json.loads(gdf.to_json(na="null", drop_id=True)))
-
-
-def access_info(ctx: Context, site: Site) -> list[AccessInfo]:
-    """Return, per mode, the network covering the site and its access point, or why none does."""
-    out = []
-    for mode in MODES:
-        try:
-            net, snap = site_access(
-                ctx.networks,
-                site.lon,
-                site.lat,
-                site.boundary_utm(),
-                mode=mode,
-                label=f"site {site.id!r}",
-                max_distance_m=ctx.settings.site_access_max_m,
-            )
-        except OutsideCoverageError as exc:
-            out.append(AccessInfo(mode=mode, covered=False, message=str(exc)))
-            continue
-        walk = ctx.routing.walk_density(net, site.id) if mode == "walk" else None
-        out.append(
-            AccessInfo(
-                mode=mode,
-                covered=True,
-                network=net.name,
-                access_lon=round(snap.lon, 7),
-                access_lat=round(snap.lat, 7),
-                boundary_gap_m=round(snap.distance_m, 1),
-                walkable_km_per_km2=None if walk is None else round(walk.km_per_km2, 2),
-                walking_inside_modelled=None if walk is None else not walk.sparse,
-                note=walk.note(net.name) if walk is not None and walk.sparse else None,
-            )
-        )
-    return out
 
 
 @router.get("", response_model=SiteCollection, operation_id="list_sites")

@@ -1,0 +1,213 @@
+"""Conversions between the API's models and the services' objects, shared by routers, pages and the CLI."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import shapely
+
+from api.schemas import IMPACT_ATTRIBUTION, AccessInfo, Endpoint, LonLat, PairOut, PlaceIn, PlanIn, SiteRef
+from geo.errors import InvalidInputError, OutsideCoverageError
+from geo.network import MODES
+from layers.impact import ClosurePlan, ImpactResult
+from layers.networks import site_access
+from layers.routing import Closures, Place, ResolvedPlace
+
+if TYPE_CHECKING:
+    from api.context import Context
+    from layers.sites import Site
+
+__all__ = [
+    "access_info",
+    "endpoint",
+    "impact_members",
+    "one_plan",
+    "parse_bbox",
+    "plan_from_query",
+    "saved_plan",
+    "to_place",
+    "township_features",
+]
+
+
+def to_place(p: PlaceIn) -> Place:
+    """Convert an API place into the service's form."""
+    if isinstance(p, LonLat):
+        return (p.lon, p.lat)
+    if isinstance(p, SiteRef):
+        return p.site
+    if isinstance(p, list):
+        return (float(p[0]), float(p[1]))
+    parts = p.split(",")
+    if len(parts) == 2:
+        try:
+            return (float(parts[0]), float(parts[1]))
+        except ValueError:
+            pass
+    return p.strip()
+
+
+def endpoint(p: ResolvedPlace) -> Endpoint:
+    """Describe a resolved place."""
+    return Endpoint(
+        input=p.label,
+        site_id=p.site_id,
+        lon=round(p.snap.lon, 7),
+        lat=round(p.snap.lat, 7),
+        snap_distance_m=round(p.snap.distance_m, 1),
+    )
+
+
+def saved_plan(ctx: Context, plan_id: str) -> ClosurePlan:
+    """Return a saved plan's latest version as a plan (named by its id when it has no name)."""
+    saved = ctx.plans.get(plan_id)
+    plan = PlanIn.model_validate(saved.body).to_plan()
+    return plan if plan.name else ClosurePlan(saved.id, plan.closures, plan.entrances, plan.sites)
+
+
+def one_plan(ctx: Context, plan: PlanIn | None, plan_id: str | None) -> ClosurePlan:
+    """Return the plan of a request that gives ``plan`` or ``plan_id`` (exactly one)."""
+    if (plan is None) == (plan_id is None):
+        raise InvalidInputError("give `plan` or `plan_id`, exactly one.")
+    return plan.to_plan() if plan is not None else saved_plan(ctx, str(plan_id))
+
+
+def _line(coords: Any) -> list[tuple[float, float]]:  # noqa: ANN401 - an (n, 2) array
+    return [(round(float(x), 6), round(float(y), 6)) for x, y in coords]
+
+
+def township_features(ctx: Context, res: ImpactResult) -> list[tuple[shapely.Geometry, dict[str, Any]]]:
+    """Return the townships as (outline, properties)."""
+    outlines = ctx.coverage.township_outlines()
+    out = []
+    for t in res.townships:
+        walk_delay = (
+            None
+            if t.entrance_walk_before_s is None
+            else (
+                None
+                if t.entrance_walk_after_s is None
+                else round(t.entrance_walk_after_s - t.entrance_walk_before_s, 1)
+            )
+        )
+        out.append(
+            (
+                outlines[t.township_id],
+                {
+                    "township_id": t.township_id,
+                    "district": t.district,
+                    "township": t.township,
+                    "population": round(t.population),
+                    "mean_delay_s": round(t.mean_delay_s, 1),
+                    "p90_delay_s": round(t.p90_delay_s, 1),
+                    "people_cut_off": round(t.people_cut_off, 1),
+                    "entrance_walk_before_s": None
+                    if t.entrance_walk_before_s is None
+                    else round(t.entrance_walk_before_s, 1),
+                    "entrance_walk_after_s": None
+                    if t.entrance_walk_after_s is None
+                    else round(t.entrance_walk_after_s, 1),
+                    "entrance_delay_s": walk_delay,
+                },
+            )
+        )
+    return out
+
+
+def impact_members(res: ImpactResult) -> dict[str, Any]:
+    """Return the collection's members besides the features."""
+    return {
+        "plan": {
+            "name": res.plan.name,
+            "streets": list(res.plan.closures.streets),
+            "areas": len(res.plan.closures.areas),
+            "entrances_closed": res.entrances_closed,
+            "sites": list(res.plan.sites),
+        },
+        "mode": res.mode,
+        "network": res.network.name,
+        "summary": res.summary(),
+        "top_pairs": [
+            PairOut(
+                origin=p.origin,
+                destination=p.destination,
+                trips_per_day=round(p.trips, 1),
+                before_s=round(p.before_s, 1),
+                after_s=round(p.after_s, 1),
+                delay_s=round(p.after_s - p.before_s, 1),
+                before=_line(p.before.coords),
+                after=_line(p.after.coords),
+            ).model_dump()
+            for p in res.top_pairs
+        ],
+        "warnings": res.warnings,
+        "attribution": IMPACT_ATTRIBUTION,
+    }
+
+
+def plan_from_query(
+    ctx: Context, plan_id: str | None, street: list[str] | None, entrance: list[str] | None
+) -> ClosurePlan:
+    """Return the plan a GET request names: a saved plan, or streets and entrances (not both)."""
+    for s in [*(street or []), *(entrance or [])]:
+        if not 1 <= len(s) <= 200:
+            raise InvalidInputError("each `street` and `entrance` must be 1-200 characters.")
+    if plan_id is not None:
+        if street or entrance:
+            raise InvalidInputError("give `plan_id` or `street`/`entrance`, not both.")
+        return saved_plan(ctx, plan_id)
+    name = ", ".join([*(street or []), *(entrance or [])])[:200]
+    return ClosurePlan(name, Closures(tuple(street or ())), tuple(entrance or ()))
+
+
+def access_info(ctx: Context, site: Site) -> list[AccessInfo]:
+    """Return, per mode, the network covering the site and its access point, or why none does."""
+    out = []
+    for mode in MODES:
+        try:
+            net, snap = site_access(
+                ctx.networks,
+                site.lon,
+                site.lat,
+                site.boundary_utm(),
+                mode=mode,
+                label=f"site {site.id!r}",
+                max_distance_m=ctx.settings.site_access_max_m,
+            )
+        except OutsideCoverageError as exc:
+            out.append(AccessInfo(mode=mode, covered=False, message=str(exc)))
+            continue
+        walk = ctx.routing.walk_density(net, site.id) if mode == "walk" else None
+        out.append(
+            AccessInfo(
+                mode=mode,
+                covered=True,
+                network=net.name,
+                access_lon=round(snap.lon, 7),
+                access_lat=round(snap.lat, 7),
+                boundary_gap_m=round(snap.distance_m, 1),
+                walkable_km_per_km2=None if walk is None else round(walk.km_per_km2, 2),
+                walking_inside_modelled=None if walk is None else not walk.sparse,
+                note=walk.note(net.name) if walk is not None and walk.sparse else None,
+            )
+        )
+    return out
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """Parse ``minlon,minlat,maxlon,maxlat`` (WGS84 / CRS84, longitude first): the one bbox rule of every endpoint."""
+    if bbox is None:
+        return None
+    try:
+        parts = [float(p) for p in bbox.split(",")]
+    except ValueError:
+        parts = []
+    if len(parts) != 4:
+        raise InvalidInputError(f"`bbox` must be four numbers minlon,minlat,maxlon,maxlat; got {bbox!r}.")
+    minx, miny, maxx, maxy = parts
+    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
+        raise InvalidInputError(
+            f"`bbox` {bbox!r} is not lon/lat with min < max (lon in -180..180, lat in -90..90); "
+            "give longitude first, as GeoJSON does."
+        )
+    return minx, miny, maxx, maxy
