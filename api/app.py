@@ -21,7 +21,7 @@ from api.errors import install_error_handlers
 from api.maps import warm_site_pages
 from api.middleware import NONCE_TOKEN, BodyGuard, RequestContext
 from api.openapi import install_openapi
-from api.routers import coverage, footprints, health, impact, layers, maps, ogc, plans, routes, sites
+from api.routers import coverage, footprints, health, impact, layers, maps, ogc, plans, proposals, routes, sites
 from api.schemas import ERROR_RESPONSES
 from api.settings import Settings
 from geo.network import MODES
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routes.router,
         coverage.router,
         footprints.router,
+        proposals.router,
         impact.router,
         plans.router,
         maps.router,

@@ -6,9 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import shapely
 
-from api.schemas import IMPACT_ATTRIBUTION, AccessInfo, Endpoint, LonLat, PairOut, PlaceIn, PlanIn, SiteRef
+from api.schemas import IMPACT_ATTRIBUTION, AccessInfo, Endpoint, FootprintIn, LonLat, PairOut, PlaceIn, PlanIn, SiteRef
+from geo import footprints as fp
 from geo.errors import InvalidInputError, OutsideCoverageError
 from geo.network import MODES
+from layers.footprints import DEFAULT_BUFFER_M
 from layers.impact import ClosurePlan, ImpactResult
 from layers.networks import site_access
 from layers.routing import Closures, Place, ResolvedPlace
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "access_info",
+    "analyze_footprint",
     "endpoint",
     "impact_members",
     "one_plan",
@@ -211,3 +214,14 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
             "give longitude first, as GeoJSON does."
         )
     return minx, miny, maxx, maxy
+
+
+def analyze_footprint(
+    ctx: Context, req: FootprintIn, *, buffer_m: float = DEFAULT_BUFFER_M, label: str = "footprint"
+) -> tuple[fp.Footprint, dict[str, Any]]:
+    """Parse a request's footprint (one repair rule, `geo.footprints.parse_footprint`) and analyse it."""
+    f = fp.parse_footprint(req.footprint, label=label)
+    a = ctx.footprints.analyze(
+        f, use=req.use, floors=req.floors, height_m=req.height_m, underground=req.underground, buffer_m=buffer_m
+    )
+    return f, a

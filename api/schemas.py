@@ -10,6 +10,7 @@ from geojson_pydantic import Feature, FeatureCollection, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field
 
 from layers.impact import MAX_PLAN_ENTRANCES, ClosurePlan
+from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS
 from layers.routing import Closures, parse_polygon
 
 __all__ = [
@@ -237,3 +238,26 @@ EntranceQ = Annotated[
     list[str] | None,
     Query(description="Subway entrances or stations to close (repeatable, at most 200)", max_length=MAX_PLAN_ENTRANCES),
 ]
+
+
+# -- footprints and proposals ------------------------------------------------------------------
+
+FOOTPRINT_ATTRIBUTION = f"{OSM_CREDIT}; heritage buildings OSM; population WorldPop (CC BY 4.0); elevation SRTM (NASA)"
+GeoJSONGeometry = dict[str, Any]
+# The footprint of the request examples (OpenAPI, /docs): east of the Wanping museum.
+EXAMPLE_FOOTPRINT: dict[str, Any] = {
+    "type": "Polygon",
+    "coordinates": [
+        [[116.2264, 39.8484], [116.2284, 39.8484], [116.2284, 39.8499], [116.2264, 39.8499], [116.2264, 39.8484]]
+    ],
+}
+
+
+class FootprintIn(RequestModel):
+    """A proposed footprint and what it is for."""
+
+    footprint: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon (or a Feature), WGS84 lon/lat")
+    use: str | None = Field(None, max_length=MAX_USE_CHARS, description="e.g. museum extension, parking, hall")
+    floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
+    height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])
+    underground: bool = False
