@@ -18,18 +18,8 @@ from pathlib import Path
 import folium
 
 from api.context import Context
-from api.maps import (
-    _MARGIN_LAT,
-    _MARGIN_LON,
-    FastGeoJson,
-    _features_json,
-    _new_map,
-    _road_class,
-    coverage_map,
-    index_map,
-    site_map,
-    warm_site_pages,
-)
+from api.maps import coverage_map, index_map, site_map, warm_site_pages
+from api.maps.base import _MARGIN_LAT, _MARGIN_LON, FastGeoJson, _features_json, _new_map, _road_class
 from api.settings import Settings
 
 REPEAT = 5

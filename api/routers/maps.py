@@ -10,8 +10,7 @@ from fastapi.responses import HTMLResponse
 from api.compute import bounded
 from api.context import Context, get_context
 from api.convert import plan_from_query, to_place
-from api.impact_map import impact_map, query_string
-from api.maps import coverage_map, index_map, planner_map, route_map, site_map
+from api.maps import coverage_map, impact_map, index_map, planner_map, query_string, route_map, site_map
 from api.schemas import EntranceQ, MetricT, ModeT, StreetQ
 from layers.routing import Closures
 

@@ -107,7 +107,7 @@ def test_a_page_with_an_unexpected_script_is_refused() -> None:
     """Should an escape ever be missed, the page fails closed rather than give the script the nonce."""
     import folium
 
-    from api.maps import _page, _Raw, _root
+    from api.maps.base import _page, _Raw, _root
 
     m = folium.Map(location=[39.9, 116.4], tiles=None)
     assert _page(m).count('nonce="__CSP_NONCE__"') == 2

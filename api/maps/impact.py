@@ -9,7 +9,7 @@ import folium
 import geopandas as gpd
 import shapely
 
-from api.maps import FastGeoJson, _esc, _features_json, _legend, _new_map, _page, _panel, _Raw, _root
+from api.maps.base import FastGeoJson, _esc, _features_json, _legend, _new_map, _page, _panel, _Raw, _root
 from layers.impact import ClosurePlan, ImpactResult
 
 if TYPE_CHECKING:

@@ -1,0 +1,29 @@
+"""Folium web maps, one module per page (`base` holds what they share).
+
+Every page escapes planner text (`base._esc`), runs only its own two inline scripts under
+the page's CSP nonce (`base._page`), loads Leaflet and its plugins from the service, and
+credits OpenStreetMap.
+"""
+
+from api.maps.base import BAND_COLOURS, DATA_CREDIT, OSM_CREDIT
+from api.maps.coverage import coverage_map
+from api.maps.impact import impact_map, query_string
+from api.maps.index import index_map
+from api.maps.planner import planner_map
+from api.maps.routes import route_map
+from api.maps.site import site_isochrone, site_map, warm_site_pages
+
+__all__ = [
+    "BAND_COLOURS",
+    "DATA_CREDIT",
+    "OSM_CREDIT",
+    "coverage_map",
+    "impact_map",
+    "index_map",
+    "planner_map",
+    "query_string",
+    "route_map",
+    "site_isochrone",
+    "site_map",
+    "warm_site_pages",
+]

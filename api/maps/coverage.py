@@ -1,0 +1,99 @@
+"""The page of multi-site coverage: union, overlap and the townships left uncovered."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import folium
+import shapely
+
+if TYPE_CHECKING:
+    from api.context import Context
+
+from api.maps.base import (
+    _esc,
+    _layer_list,
+    _legend,
+    _new_map,
+    _page,
+    _panel,
+    _Raw,
+    _root,
+)
+
+_SHARE_CLASSES = (
+    (0.95, "#1a9850", "covered (≥ 95 %)"),
+    (0.5, "#fee08b", "partial (50–95 %)"),
+    (0.0, "#d73027", "gap (< 50 %)"),
+)
+
+
+def coverage_map(
+    ctx: Context, sites: list[str], *, minutes: float = 15.0, mode: str = "drive", basemap: str = "osm"
+) -> str:
+    """Return the page of multi-site coverage: the union and overlap of the sites' bands and a township choropleth."""
+    sc = ctx.coverage.site_set(list(sites), mode=mode, minutes=minutes)
+    outlines = ctx.coverage.township_outlines()
+    union = sc.union.polygon
+    minx, miny, maxx, maxy = union.bounds if not union.is_empty else (116.2, 39.8, 116.6, 40.05)
+    m = _new_map(((miny + maxy) / 2, (minx + maxx) / 2), basemap=basemap)
+    table = sc.townships[sc.townships["assessed"]]
+    town_fg = folium.FeatureGroup(name=f"Townships by covered share ({len(table)})")
+    for r in table.to_dict("records"):
+        share = float(r["covered_share"])
+        colour = next(c for lo, c, _ in _SHARE_CLASSES if share >= lo)
+        folium.GeoJson(
+            shapely.geometry.mapping(outlines[int(r["township_id"])]),
+            style_function=lambda _, c=colour: {"color": "#555", "weight": 0.6, "fillColor": c, "fillOpacity": 0.45},
+            tooltip=_esc(
+                f"{r['district']} {r['township']}: {100 * share:.0f} % of {int(r['population']):,} people "
+                f"within {minutes:g} min ({float(r['uncovered']):,.0f} not)"
+            ),
+        ).add_to(town_fg)
+    town_fg.add_to(m)
+    for fig, name, colour, fill in (
+        (sc.union, "Union", "#08519c", 0.35),
+        (sc.overlap, "Covered twice or more", "#6a51a3", 0.5),
+    ):
+        if not fig.polygon.is_empty:
+            # Filled, without outlines: the bands follow the roads, and outlined they read as a road map.
+            folium.GeoJson(
+                shapely.geometry.mapping(fig.polygon),
+                name=f"{name} ({fig.population / 1e6:.2f} M people)",
+                style_function=lambda _, c=colour, f=fill: {"color": c, "weight": 0, "fillColor": c, "fillOpacity": f},
+            ).add_to(m)
+    fg = folium.FeatureGroup(name="Sites")
+    for p, fig in zip(sc.places, sc.per_site, strict=True):
+        folium.CircleMarker(
+            [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color="#ffff33", fill_opacity=1,
+            tooltip=_esc(f"{p.label}: {'≥ ' if fig.truncated else ''}{fig.population:,.0f} people within {minutes:g} min"),
+        ).add_to(fg)  # fmt: skip
+    fg.add_to(m)
+    _layer_list(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    gaps = table[table["covered_share"] < 0.5]
+    not_assessed = sc.townships[~sc.townships["assessed"]]
+    body = (
+        f"{len(sc.places)} sites, {mode}, within {minutes:g} min<br>"
+        f"Together: {'≥ ' if sc.union.truncated else ''}{sc.union.population:,.0f} people "
+        f"({100 * sc.union.population_share:.1f} % of Beijing"
+        + ("; a band reaches the edge of the road network, so this is a lower bound" if sc.union.truncated else "")
+        + "); "
+        f"twice or more: {sc.overlap.population:,.0f}<br>"
+        f"<span id='gap-summary'>Gaps: {len(gaps)} of {len(table)} townships in the network, "
+        f"{float(table['uncovered'].sum()):,.0f} people not covered.</span><br>"
+        f"<span style='color:#777'>{len(not_assessed)} townships ({int(not_assessed['population'].sum()):,} people) "
+        "lie outside the road network and are not assessed.</span>"
+    )
+    _root(m).html.add_child(_panel("Coverage and gaps", body))
+    _root(m).html.add_child(
+        _Raw(
+            _legend(
+                "Township people within reach",
+                [(c, label) for _, c, label in _SHARE_CLASSES],
+                element_id="coverage-legend",
+            )
+        )
+    )
+    _root(m).header.add_child(_Raw("<title>Coverage — venue planner</title>"))
+    return _page(m)

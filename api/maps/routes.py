@@ -1,0 +1,117 @@
+"""The page of the routes between two places, with alternatives, closures and their figures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import folium
+import numpy as np
+import shapely
+
+from geo.routing import route_overlap
+from layers.routing import Closures, Place
+
+if TYPE_CHECKING:
+    from api.context import Context
+
+from api.maps.base import (
+    _ROUTE_COLOURS,
+    _esc,
+    _fmt_min,
+    _layer_list,
+    _new_map,
+    _page,
+    _panel,
+    _Raw,
+    _root,
+)
+
+
+def route_map(
+    ctx: Context,
+    origin: Place,
+    destination: Place,
+    *,
+    mode: str = "drive",
+    metric: str = "fastest",
+    alternatives: int = 3,
+    closures: Closures | None = None,
+    basemap: str = "osm",
+) -> str:
+    """Return a page with the route(s) between two places, their stops, closures and figures."""
+    routes, a, b = ctx.routing.routes(
+        origin, destination, mode=mode, metric=metric, alternatives=alternatives, closures=closures
+    )
+    coords = np.vstack([r.coords for r in routes])
+    m = _new_map((float(coords[:, 1].mean()), float(coords[:, 0].mean())), basemap=basemap)
+    if closures and closures.streets:
+        shut = ctx.routing.closed_edges(a.network, Closures(streets=closures.streets))
+        g = a.network.graph
+        fg = folium.FeatureGroup(name=f"Closed streets ({len(closures.streets)})")
+        for u, v in shut:
+            for data in g.get_edge_data(u, v).values():
+                geom = data.get("geometry")
+                pts = (
+                    list(geom.coords)
+                    if geom is not None
+                    else [(g.nodes[u]["x"], g.nodes[u]["y"]), (g.nodes[v]["x"], g.nodes[v]["y"])]
+                )
+                folium.PolyLine([(y, x) for x, y in pts], color="#e41a1c", weight=6, opacity=0.8).add_to(fg)
+        fg.add_to(m)
+    if closures and closures.areas:
+        fg = folium.FeatureGroup(name=f"Closed areas ({len(closures.areas)})")
+        for area in closures.areas:
+            folium.GeoJson(
+                shapely.geometry.mapping(area),
+                style_function=lambda _: {"color": "#e41a1c", "weight": 2, "fillColor": "#e41a1c", "fillOpacity": 0.25},
+            ).add_to(fg)
+        fg.add_to(m)
+    rows = []
+    for i, r in enumerate(reversed(routes)):
+        rank = len(routes) - 1 - i
+        name = "Best route" if rank == 0 else f"Alternative {rank}"
+        group = folium.FeatureGroup(name=f"{name} ({_fmt_min(r.travel_time_s)})")
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in r.coords],
+            color=_ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)],
+            weight=7 if rank == 0 else 4,
+            opacity=0.9 if rank == 0 else 0.7,
+            dash_array=None if rank == 0 else "10 8",
+            tooltip=_esc(f"{name}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.2f} km"),
+        ).add_to(group)
+        group.add_to(m)
+    for rank, r in enumerate(routes):
+        main = list(dict.fromkeys(st.label for st in sorted(r.streets, key=lambda st: -st.length_m)))[:3]
+        overlap = 100.0 if rank == 0 else 100 * route_overlap(r, routes[0])
+        rows.append(
+            f"<tr><td style='color:{_ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)]}'>&#9632; {rank}</td>"
+            f"<td>{_fmt_min(r.travel_time_s)}</td><td>{r.length_m / 1000:.2f} km</td><td>{overlap:.0f}%</td>"
+            f"<td>{_esc(', '.join(main))}</td></tr>"
+        )
+    legs, warnings = ctx.routing.route_notes(routes[0], a, b, mode=mode)
+    for leg in legs:
+        if leg.distance_m > 0:
+            folium.PolyLine(
+                [(lat, lon) for lon, lat in leg.coords], color="#333", weight=3, opacity=0.9, dash_array="4 6",
+                tooltip=_esc(f"{leg.end}: {leg.distance_m:.0f} m off the road network (straight line)"),
+            ).add_to(m)  # fmt: skip
+    for p, label, colour in ((a, "Origin", "#1a9850"), (b, "Destination", "#d73027")):
+        folium.CircleMarker(
+            [p.snap.lat, p.snap.lon], radius=8, color="#000", weight=2, fill=True, fill_color=colour, fill_opacity=1,
+            tooltip=_esc(f"{label}: {p.label} (snapped {p.snap.distance_m:.0f} m)"),
+        ).add_to(m)  # fmt: skip
+    _layer_list(m)
+    m.fit_bounds([[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]])
+    table = (
+        "<table id='route-summary' style='border-collapse:collapse;font-size:12px'>"
+        "<tr><th>#</th><th>time</th><th>length</th><th>shared</th><th>main streets</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    notes = "".join(f"<li>{_esc(w)}</li>" for w in warnings)
+    body = f"{_esc(a.label)} → {_esc(b.label)}<br>{mode}, {metric}<br>{table}" + (
+        f"<ul id='route-warnings' style='max-width:420px;font-size:12px;color:#8c510a'>{notes}</ul>" if notes else ""
+    )
+    _root(m).html.add_child(_panel("Access routes", body))
+    _root(m).header.add_child(_Raw("<title>Routes — venue planner</title>"))
+    return _page(m)

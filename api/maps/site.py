@@ -1,0 +1,412 @@
+"""The page of one site: its outline, roads, stations, bands, proposals, access routes and the draw tool."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from folium import plugins
+
+from api.convert import access_info
+from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
+from layers.coverage import Isochrone
+from layers.regional import REGIONAL_NETWORK
+
+if TYPE_CHECKING:
+    from api.context import Context
+
+from api.maps.base import (
+    _MARGIN_LAT,
+    _MARGIN_LON,
+    _ROAD_STYLE_JS,
+    _ROUTE_COLOURS,
+    ACCESS_ORIGINS,
+    BAND_COLOURS,
+    DISPLAY_TOLERANCE_M,
+    SITE_BANDS_MIN,
+    FastGeoJson,
+    _at_least,
+    _band_popup,
+    _esc,
+    _features_json,
+    _fmt_min,
+    _js_json,
+    _js_safe,
+    _layer_list,
+    _legend,
+    _new_map,
+    _page,
+    _panel,
+    _Raw,
+    _road_class,
+    _root,
+    _script,
+    _vendored,
+)
+
+
+def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
+    """Return the HTML page of one site.
+
+    It shows the site boundary and sub-sites, the roads around it styled by class, the
+    subway stations and entrances, the Forbidden City buildings where they are near, and
+    the access point on each covering network, with a layer switcher.
+    """
+    site = ctx.sites.get(site_id)
+    minx, miny, maxx, maxy = site.boundary.bounds
+    view = (minx - _MARGIN_LON, miny - _MARGIN_LAT, maxx + _MARGIN_LON, maxy + _MARGIN_LAT)
+    m = _new_map((site.lat, site.lon), basemap=basemap)
+    access = access_info(ctx, site)
+    drive = next(a for a in access if a.mode == "drive")
+    _population_layer(ctx, view, m)  # first, so that it lies under the other layers
+    regional = drive.covered and drive.network == REGIONAL_NETWORK
+    if regional:
+        # The far sites: the coarse skeleton is their only road data. Drawn a band wider
+        # than the site, so that the roads its access routes and bands follow show.
+        wide = (view[0] - 0.1, view[1] - 0.08, view[2] + 0.1, view[3] + 0.08)
+        skel = ctx.layers.query("roads-regional", bbox=wide)
+        FastGeoJson(
+            _features_json(skel[["length_m", "geometry"]]),
+            name=f"Major roads, regional skeleton ({len(skel)} chords, coarse)",
+            style="function (f) { return {color: '#762a83', weight: 3, dashArray: '6 4'}; }",
+            tooltip="'major road (regional skeleton, straight chord of ' + Math.round(p.length_m) + ' m; positions ±100 m)'",
+        ).add_to(m)
+    elif drive.covered:
+        roads = ctx.layers.query("roads-drive", bbox=view)
+        # A two-way street is two edges on one line: draw each line once.
+        pair = np.sort(roads[["u", "v"]].to_numpy(), axis=1)
+        roads = roads[~pd.DataFrame(pair).duplicated().to_numpy()]
+        roads = roads[["name", "highway", "speed_kph", "geometry"]].copy()
+        roads["highway"] = [_road_class(h) for h in roads["highway"]]
+        roads["speed_kph"] = roads["speed_kph"].round(0).astype(int)
+        FastGeoJson(
+            _features_json(roads, tolerance_deg=0.00002),
+            name=f"Roads, drive ({len(roads)} edges)",
+            style=_ROAD_STYLE_JS,
+            tooltip="esc(p.name || 'unnamed ' + p.highway) + ' — ' + p.highway + ', ' + p.speed_kph + ' km/h'",
+        ).add_to(m)
+    heritage = ctx.layers.query("heritage-buildings", bbox=view)
+    if not heritage.empty:
+        FastGeoJson(
+            _features_json(heritage[["name", "area_m2", "geometry"]], tolerance_deg=0.000005),
+            name=f"Heritage buildings ({len(heritage)})",
+            style="function (f) { return {color: '#8c510a', weight: 1, fillColor: '#d8b365', fillOpacity: 0.6}; }",
+            tooltip="esc(p.name || 'building') + ', ' + Math.round(p.area_m2) + ' m²'",
+        ).add_to(m)
+    kids = ctx.sites.children(site.id)
+    if not kids.empty:
+        FastGeoJson(
+            _features_json(kids[["id", "name_en", "name_zh", "boundary_source", "geometry"]]),
+            name=f"Sub-sites ({len(kids)})",
+            style="function (f) { return {color: '#ef8a62', weight: 2, fillOpacity: 0.12}; }",
+            tooltip="'<a href=\"/maps/sites/' + esc(encodeURIComponent(p.id)) + '\">' + esc(p.name_en) + '</a> ' + esc(p.name_zh) + '<br>' + esc(p.boundary_source)",
+        ).add_to(m)
+    approx = str(site.properties["boundary_source"]).startswith("outline")
+    folium.GeoJson(
+        shapely.geometry.mapping(site.boundary),
+        name="Site boundary",
+        style_function=lambda _: {
+            "color": "#b2182b",
+            "weight": 3,
+            "fillOpacity": 0.05,
+            "dashArray": "8 6" if approx else None,
+        },
+        tooltip=_esc(f"{site.name_en} {site.name_zh}"),
+    ).add_to(m)
+    stations = ctx.layers.query("subway-stations", bbox=view)
+    if not stations.empty:
+        FastGeoJson(
+            _features_json(stations[["name", "lines", "colour", "geometry"]]),
+            name=f"Subway stations ({len(stations)})",
+            point="L.circleMarker(ll, {radius: 6, color: '#ffffff', weight: 2, fillColor: f.properties.colour, fillOpacity: 1})",
+            tooltip="esc(p.name) + ' — ' + esc(p.lines)",
+        ).add_to(m)
+    entrances = ctx.layers.query("subway-entrances", bbox=view)
+    if not entrances.empty:
+        FastGeoJson(
+            _features_json(entrances[["name", "geometry"]]),
+            name=f"Subway entrances ({len(entrances)})",
+            point="L.circleMarker(ll, {radius: 2.5, color: '#252525', weight: 1, fillColor: '#252525', fillOpacity: 1})",
+            tooltip="esc(p.name)",
+        ).add_to(m)
+    band_title: str = ""
+    band_rows: list[tuple[str, str]] = []
+    iso_mode = next((a.mode for a in access if a.covered), None)
+    if iso_mode is not None:
+        band_title, band_rows = _isochrone_layers(ctx, site.id, iso_mode, m)
+    _proposal_layer(ctx, site.id, m)
+    if drive.covered:
+        _access_routes(ctx, site.id, m)
+    fg = folium.FeatureGroup(name="Access points")
+    for a in access:
+        if a.covered and a.access_lat is not None and a.access_lon is not None:
+            folium.CircleMarker(
+                [a.access_lat, a.access_lon], radius=7, color="#000000", weight=2, fill=True, fill_color="#ffff33",
+                fill_opacity=1.0, tooltip=f"{a.mode} access on {a.network} ({a.boundary_gap_m:.0f} m from boundary)",
+            ).add_to(fg)  # fmt: skip
+    if any(a.covered for a in access):
+        fg.add_to(m)
+    _layer_list(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    lines = [
+        _esc(site.name_zh),
+        f"Boundary: {_esc(str(site.properties['boundary_source']).removeprefix('outline: '))}",
+        f"Area {site.properties['area_km2']} km²",
+    ]
+    unc = site.properties.get("uncertainty_m")
+    if unc is not None and unc == unc:  # NaN when the outline is exact
+        lines.append(f"Uncertainty ±{float(site.properties['uncertainty_m']):.0f} m")
+    if not drive.covered:
+        lines.append(f'<span style="color:#b2182b" id="coverage-notice">{_esc(drive.message or "")}</span>')
+    elif regional:
+        note = (
+            "Roads: only the coarse regional skeleton of major roads covers this site (no local streets, positions "
+            "±100 m); travel times are calibrated on the central 2013 network and the bands are coarse. Walking is "
+            "not modelled here. Import a current OpenStreetMap extract for street-level answers."
+        )
+        lines.append(f'<span style="color:#8c510a" id="coverage-notice">{_esc(note)}</span>')
+    _root(m).html.add_child(_panel(_esc(site.name_en), "<br>".join(lines)))
+    _root(m).html.add_child(
+        _Raw(_legend(band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)]))
+    )
+    _draw_tool(m, site.id)
+    _root(m).header.add_child(_Raw(f"<title>{_esc(site.name_en)} — venue planner</title>"))
+    return _page(m)
+
+
+_SITE_KEY = [
+    ("#b2182b", "site boundary (dashed: approximate)"),
+    ("#ef8a62", "sub-site"),
+    ("#e34a33", "motorway / trunk road"),
+    ("#fdbb84", "primary road"),
+    ("#969696", "other drivable road"),
+    ("#d8b365", "heritage building"),
+    ("#ffff33", "access point"),
+    ("#e41a1c", "proposal with a high-severity conflict"),
+    ("#fd8d3c", "proposal with a medium conflict"),
+    ("#3182bd", "proposal, no serious conflict"),
+    ("#bd0026", "≥ 30,000 people/km² (population layer)"),
+    ("#f03b20", "20,000–30,000 people/km²"),
+    ("#fd8d3c", "10,000–20,000 people/km²"),
+    ("#fecc5c", "3,000–10,000 people/km²"),
+    ("#ffffb2", "< 3,000 people/km²"),
+]
+_SEVERITY_COLOUR = {"high": "#e41a1c", "medium": "#fd8d3c"}
+
+
+# People per km² (townships, WorldPop spread evenly), ColorBrewer YlOrRd.
+_DENSITY_CLASSES = ((30_000, "#bd0026"), (20_000, "#f03b20"), (10_000, "#fd8d3c"), (3_000, "#fecc5c"), (0, "#ffffb2"))
+
+
+def _population_layer(ctx: Context, view: tuple[float, float, float, float], m: folium.Map) -> None:
+    """Draw the townships around a site as a choropleth of people per km² (hidden until chosen)."""
+    towns = ctx.layers.query("townships", bbox=view)
+    if towns.empty:
+        return
+    towns = towns[["district", "township", "population", "area_km2", "geometry"]].copy()
+    towns["density"] = (towns["population"] / towns["area_km2"].clip(lower=0.01)).round(0)
+    towns["colour"] = [next(c for lo, c in _DENSITY_CLASSES if d >= lo) for d in towns["density"]]
+    FastGeoJson(
+        _features_json(towns, tolerance_deg=0.0002, decimals=5),
+        name=f"Population density ({len(towns)} townships)",
+        style="function (f) { return {color: '#636363', weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.5}; }",
+        tooltip="esc(p.district) + ' ' + esc(p.township) + ': ' + p.population.toLocaleString('en') + ' people, ' + "
+        "p.density.toLocaleString('en') + ' per km²'",
+        show=False,
+    ).add_to(m)
+
+
+def _proposal_layer(ctx: Context, site_id: str, m: folium.Map) -> None:
+    """Draw the saved proposals of a site and its sub-sites, coloured by their worst conflict.
+
+    Proposals are data written once as JSON and labelled in the browser with ``esc``:
+    nothing a planner typed is ever part of the page's markup or script.
+    """
+    ids = {site_id, *ctx.sites.children(site_id)["id"]}
+    items = ctx.proposals.map_features(ids)
+    feats = []
+    for p in items:
+        worst = next((c["severity"] for c in p["conflicts"] if c["severity"] in ("high", "medium")), None)
+        geometry = p.pop("geometry")
+        p["colour"] = _SEVERITY_COLOUR.get(worst or "", "#3182bd")
+        feats.append(
+            '{"type":"Feature","geometry":' + geometry + ',"properties":' + json.dumps(p, ensure_ascii=False) + "}"
+        )
+    FastGeoJson(
+        _js_safe('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"),
+        name=f"Saved proposals ({len(items)})",
+        style="function (f) { var c = f.properties.colour; return {color: c, weight: 3, fillColor: c, fillOpacity: 0.3}; }",
+        tooltip="esc(p.name) + ' (v' + p.version + ')'",
+        popup="'<b class=\"proposal-name\">' + esc(p.name) + '</b> — version ' + p.version + ' of ' + p.versions + '<br>' + "
+        "esc(p.use || '') + ' ' + (p.area_m2 === null ? '' : Math.round(p.area_m2).toLocaleString('en') + ' m²') + "
+        "'<ul style=\"margin:2px 0;padding-left:16px\">' + (p.conflicts.map(function (c) { return '<li><b>' + "
+        "esc(c.severity) + '</b>: ' + esc(c.message) + '</li>'; }).join('') || '<li>no conflicts</li>') + '</ul>' + "
+        "'<a href=\"/proposals/' + esc(encodeURIComponent(p.id)) + '/versions\" target=\"_blank\">history</a>'",
+    ).add_to(m)
+
+
+_DRAW_JS = """
+(function () {
+  var map = MAP;
+  window.plannerMap = map;
+  var panel = document.getElementById('footprint-panel');
+  var last = null;
+  function esc(s) { return String(s === null || s === undefined ? '' : s).replace(/[&<>"]/g, function (c) {
+    return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]; }); }
+  function fmt(x, d) { return x === null || x === undefined ? '—' : Number(x).toLocaleString('en', {maximumFractionDigits: d || 0}); }
+  function render(a) {
+    var c = a.conflicts.map(function (k) { return '<li class="conflict-' + k.severity + '"><b>' + esc(k.severity) + '</b>: ' + esc(k.message) + '</li>'; }).join('');
+    var e = a.elevation.available ? fmt(a.elevation.elevation_m_min) + '–' + fmt(a.elevation.elevation_m_max) + ' m, slope ≤ ' + fmt(a.elevation.slope_pct_max, 1) + ' %' : esc(a.elevation.message);
+    panel.innerHTML = '<b>Footprint analysis</b> <a href="#" id="fp-close">×</a><br>' +
+      '<span id="fp-area">' + fmt(a.area_m2) + ' m²</span>, perimeter ' + fmt(a.perimeter_m) + ' m<br>' +
+      'Site: ' + esc(a.site || '—') + (a.sub_site ? ' / ' + esc(a.sub_site) : '') + '<br>' +
+      'People within 500 m / 1 km: ' + fmt(a.population.within_500m) + ' / ' + fmt(a.population.within_1000m) + '<br>' +
+      'Nearest drivable road: ' + fmt(a.access.drive_distance_m) + ' m' + (a.access.access_street ? ' (' + esc(a.access.access_street) + ')' : '') + '<br>' +
+      'Walk to the subway: ' + fmt(a.access.walk_to_subway_m) + ' m (' + esc(a.access.subway_entrance) + ')<br>' +
+      'Terrain: ' + e + '<br>' +
+      (a.warnings.length ? '<i>' + esc(a.warnings.join(' ')) + '</i><br>' : '') +
+      '<ul id="fp-conflicts" style="margin:4px 0;padding-left:16px">' + (c || '<li>no conflicts</li>') + '</ul>' +
+      '<input id="fp-name" placeholder="proposal name" style="width:60%"> <button id="fp-save">Save as proposal</button><br>' +
+      '<input id="fp-key" type="password" placeholder="API key (editor), kept for this tab only" style="width:80%;display:' +
+      (sessionStorage.getItem('venuePlannerKey') ? 'none' : 'inline') + '">' +
+      '<div id="fp-saved"></div>';
+    document.getElementById('fp-close').addEventListener('click', function (ev) { ev.preventDefault(); window.closeFootprint(); });
+    document.getElementById('fp-save').addEventListener('click', function () { window.saveFootprint(); });
+  }
+  map.on('draw:created', function (e) {
+    last = e.layer.toGeoJSON().geometry;
+    panel.style.display = 'block';
+    panel.innerHTML = 'Analysing…';
+    fetch('/footprints/analyze', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({footprint: last})})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, b: b}; }); })
+      .then(function (x) { if (!x.ok) { panel.innerHTML = '<b>Cannot analyse this footprint</b><br><span id="fp-error">' + esc(x.b.error.message) + '</span>'; } else { render(x.b); } })
+      .catch(function (err) { panel.innerHTML = 'The service did not answer: ' + esc(err); });
+  });
+  window.closeFootprint = function () { panel.style.display = 'none'; return false; };
+  window.saveFootprint = function () {
+    var name = document.getElementById('fp-name').value || 'Untitled proposal';
+    var typed = document.getElementById('fp-key').value.trim();
+    if (typed) { sessionStorage.setItem('venuePlannerKey', typed); }
+    var key = sessionStorage.getItem('venuePlannerKey');
+    var out = document.getElementById('fp-saved');
+    if (!key) { out.innerHTML = '<span id="fp-need-key">Saving needs an API key with the editor role: type it above.</span>'; return; }
+    fetch('/proposals', {method: 'POST', headers: {'content-type': 'application/json', 'authorization': 'Bearer ' + key},
+      body: JSON.stringify({name: name, footprint: last, site_id: SITE})})
+      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, b: b}; }); })
+      .then(function (x) {
+        if (x.status === 401 || x.status === 403) {
+          sessionStorage.removeItem('venuePlannerKey');
+          document.getElementById('fp-key').style.display = 'inline';
+        }
+        out.innerHTML = x.ok ? 'Saved as <b id="fp-saved-id">' + esc(x.b.id) + '</b> (version ' + x.b.version + ')'
+          : '<span id="fp-save-error">' + esc(x.b.error.message) + '</span>';
+      });
+  };
+})();
+"""
+
+
+def _draw_tool(m: folium.Map, site_id: str) -> None:
+    """Add the draw tool: a drawn polygon is analysed at once and can be saved as a proposal."""
+    _vendored(
+        plugins.Draw(
+            export=False,
+            position="topleft",
+            draw_options={"polyline": False, "circle": False, "marker": False, "circlemarker": False},
+            edit_options={"edit": False, "remove": True},
+        ),
+        [("leaflet_draw_js", "leaflet-draw/leaflet.draw.js")],
+        [("leaflet_draw_css", "leaflet-draw/leaflet.draw.css")],
+    ).add_to(m)
+    _root(m).html.add_child(
+        _Raw(
+            '<div id="footprint-panel" style="display:none;position:fixed;top:170px;left:60px;z-index:1000;'
+            "max-width:420px;background:rgba(255,255,255,.95);padding:8px 12px;border-radius:6px;"
+            'font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)"></div>'
+        )
+    )
+    _script(m, _DRAW_JS.replace("MAP", m.get_name()).replace("SITE", _js_json(site_id)))
+
+
+def site_isochrone(ctx: Context, site_id: str, mode: str) -> Isochrone:
+    """Return a site page's bands: `SITE_BANDS_MIN`, or on the regional network its own (15-90 min)."""
+    net = ctx.routing.resolve(site_id, mode=mode, label="site").network
+    if net.source.regional:  # 100 m cells: outlines simplified to the cell size
+        return ctx.coverage.isochrone(site_id, mode=mode, bands_min=ctx.coverage.default_bands(net), tolerance_m=100.0)
+    return ctx.coverage.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
+
+
+def warm_site_pages(ctx: Context) -> None:
+    """Compute the travel-time bands of every site page now (about 0.3 s each), not on a first visit."""
+    for sid in ctx.sites.ids():
+        site = ctx.sites.get(sid)
+        for a in access_info(ctx, site):
+            if a.covered:
+                site_isochrone(ctx, sid, a.mode)
+                break
+
+
+def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> tuple[str, list[tuple[str, str]]]:
+    """Draw a site's travel-time bands (largest first) and return the legend's title and rows."""
+    iso = site_isochrone(ctx, site_id, mode)
+    rows = []
+    for i in reversed(range(len(iso.bands))):
+        b = iso.bands[i]
+        colour = BAND_COLOURS[i]
+        props = {
+            "minutes": b.minutes,
+            "population": b.population,
+            "population_share": b.population_share,
+            "area_km2": b.area_km2,
+            "station_count": len({n for names in b.stations.values() for n in names}),
+            "entrances": b.entrances,
+            "stations": b.stations,
+            "truncated": b.truncated,
+        }
+        frame = gpd.GeoDataFrame({"popup": [_band_popup(props, mode)]}, geometry=[b.polygon], crs=4326)
+        FastGeoJson(
+            _features_json(frame),
+            name=f"Within {b.minutes:g} min ({mode})",
+            style=f"function (f) {{ return {{color: '{colour}', weight: 1, fillColor: '{colour}', fillOpacity: 0.22}}; }}",
+            popup="p.popup",
+            show=b.minutes <= 15,
+        ).add_to(m)
+        more = _at_least(props)
+        rows.append(
+            (
+                colour,
+                f"≤ {b.minutes:g} min: {more}{b.population / 1e6:.2f} M people, {more}{props['station_count']} stations"
+                + (" (reaches the network's edge)" if b.truncated else ""),
+            )
+        )
+    coarse = " (coarse: regional skeleton)" if any(b.coarse for b in iso.bands) else ""
+    return f"Travel time by {mode}{coarse}", rows[::-1]
+
+
+def _access_routes(ctx: Context, site_id: str, m: folium.Map) -> None:
+    """Draw the fastest drive routes from the airports and main stations to a site."""
+    fg = folium.FeatureGroup(name="Access routes (drive, fastest)")
+    drawn = 0
+    for i, origin in enumerate(ACCESS_ORIGINS):
+        if origin == site_id:
+            continue
+        try:
+            routes, a, _ = ctx.routing.routes(origin, site_id)
+        except (OutsideCoverageError, NoRouteError, InvalidInputError):
+            continue
+        r = routes[0]
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in r.coords],
+            color=_ROUTE_COLOURS[i % len(_ROUTE_COLOURS)],
+            weight=5,
+            opacity=0.85,
+            tooltip=_esc(f"From {a.label}: {_fmt_min(r.travel_time_s)}, {r.length_m / 1000:.1f} km"),
+        ).add_to(fg)
+        drawn += 1
+    if drawn:
+        fg.add_to(m)
