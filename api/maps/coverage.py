@@ -7,9 +7,6 @@ from typing import TYPE_CHECKING
 import folium
 import shapely
 
-if TYPE_CHECKING:
-    from api.context import Context
-
 from api.maps.base import (
     _esc,
     _layer_list,
@@ -20,6 +17,9 @@ from api.maps.base import (
     _Raw,
     _root,
 )
+
+if TYPE_CHECKING:
+    from api.context import Context
 
 _SHARE_CLASSES = (
     (0.95, "#1a9850", "covered (≥ 95 %)"),

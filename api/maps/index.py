@@ -8,12 +8,6 @@ import folium
 import numpy as np
 import shapely
 
-from geo.crs import distance_m
-from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
-
-if TYPE_CHECKING:
-    from api.context import Context
-
 from api.maps.base import (
     _KIND_COLOUR,
     _esc,
@@ -27,6 +21,11 @@ from api.maps.base import (
 from api.maps.site import (
     site_isochrone,
 )
+from geo.crs import distance_m
+from geo.errors import DataSourceError, InvalidInputError, NoRouteError, OutsideCoverageError
+
+if TYPE_CHECKING:
+    from api.context import Context
 
 
 def _figure_row(ctx: Context, r: dict[str, Any], counts: dict[str, int]) -> str:

@@ -8,11 +8,6 @@ import folium
 import geopandas as gpd
 import shapely
 
-from geo.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    from api.context import Context
-
 from api.maps.base import (
     _ROUTE_COLOURS,
     BAND_COLOURS,
@@ -27,6 +22,10 @@ from api.maps.base import (
     _root,
     _script,
 )
+from geo.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from api.context import Context
 
 _PLANNER_JS = """
 (function () {

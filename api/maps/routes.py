@@ -8,12 +8,6 @@ import folium
 import numpy as np
 import shapely
 
-from geo.routing import route_overlap
-from layers.routing import Closures, Place
-
-if TYPE_CHECKING:
-    from api.context import Context
-
 from api.maps.base import (
     _ROUTE_COLOURS,
     _esc,
@@ -25,6 +19,11 @@ from api.maps.base import (
     _Raw,
     _root,
 )
+from geo.routing import route_overlap
+from layers.routing import Closures, Place
+
+if TYPE_CHECKING:
+    from api.context import Context
 
 
 def route_map(

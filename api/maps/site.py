@@ -13,13 +13,6 @@ import shapely
 from folium import plugins
 
 from api.convert import access_info
-from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
-from layers.coverage import Isochrone
-from layers.regional import REGIONAL_NETWORK
-
-if TYPE_CHECKING:
-    from api.context import Context
-
 from api.maps.base import (
     _MARGIN_LAT,
     _MARGIN_LON,
@@ -48,6 +41,12 @@ from api.maps.base import (
     _script,
     _vendored,
 )
+from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
+from layers.coverage import Isochrone
+from layers.regional import REGIONAL_NETWORK
+
+if TYPE_CHECKING:
+    from api.context import Context
 
 
 def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
