@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from geojson_pydantic import Feature, FeatureCollection, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field
 
+from layers.credits import OSM_AND_POPULATION, OSM_CREDIT
 from layers.impact import MAX_PLAN_ENTRANCES, ClosurePlan
 from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS
 from layers.routing import Closures, parse_polygon
@@ -152,8 +153,7 @@ class SiteDetail(BaseModel):
 
 # -- shared by several routers: places, endpoints, closure plans ------------------------------
 
-OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
-IMPACT_ATTRIBUTION = "© OpenStreetMap contributors (ODbL); population WorldPop (www.worldpop.org), CC BY 4.0"
+IMPACT_ATTRIBUTION = OSM_AND_POPULATION
 ModeT = Literal["drive", "walk"]
 MetricT = Literal["fastest", "shortest"]
 

@@ -23,6 +23,7 @@ from geo import coverage as cov
 from geo.crs import lonlat_to_utm, to_utm
 from geo.errors import InvalidInputError, OutsideCoverageError
 from geo.isochrones import DEFAULT_BANDS_MIN, Band, Grid, Reach, ReachIndex, check_bands
+from layers.credits import OSM_CREDIT
 from layers.diskcache import load_or_build
 
 if TYPE_CHECKING:
@@ -550,7 +551,7 @@ class CoverageService:
                     MODE=mode,
                     NETWORK=resolved[0].network.name,
                     LIMIT_MIN=f"{limit_min:g}",
-                    ATTRIBUTION="© OpenStreetMap contributors (ODbL)",
+                    ATTRIBUTION=OSM_CREDIT,
                     SOURCE="venue-planner: fastest travel time on the road network, the best 25 m cell of each 100 m "
                     "cell; nodata where no road is reached",
                 )

@@ -35,6 +35,7 @@ from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import NetworkImportError, NotFoundError, OutsideCoverageError
 from geo.network import MODES, Mode, add_speeds, check_mode, way_allowed
 from geo.snapping import EdgeIndex, Snap, edge_arrays, edge_index_from_arrays, snap_area
+from layers.credits import OSM_CONTRIBUTORS
 from layers.diskcache import load_or_build
 from layers.regional import REGIONAL_NETWORK, read_calibration, read_skeleton, regional_graph
 
@@ -55,7 +56,7 @@ _CACHE_VERSION = "5"
 _EDGES_CACHE_VERSION = "1"
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-OSM_LICENCE = "ODbL 1.0, © OpenStreetMap contributors"
+OSM_LICENCE = f"ODbL 1.0, {OSM_CONTRIBUTORS}"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import shapely
 
 from geo.crs import WGS84_EPSG
 from geo.errors import DataSourceError, InvalidInputError, NotFoundError
+from layers.credits import OSM_CONTRIBUTORS
 from layers.diskcache import load_or_build
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ __all__ = ["LAYERS", "LayerSpec", "LayerStore", "export_vector"]
 
 log = logging.getLogger(__name__)
 
-OSM = "© OpenStreetMap contributors (ODbL 1.0)"
+OSM = f"{OSM_CONTRIBUTORS} (ODbL 1.0)"
 LayerKind = Literal["vector", "raster", "network"]
 
 

@@ -33,6 +33,7 @@ from geo.errors import DataSourceError, RegistrationError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS
 from geo.registration import AffineLonLat, densify_polylines, fit_kernel_correlation
 from geo.routing import build_engine
+from layers.credits import OSM_CONTRIBUTORS
 from layers.networks import NetworkSource, RoadNetwork, build_graph, network_extent
 from layers.regional import MAX_MEDIAN_OVERLAP_M, calibrate, overlap, read_skeleton, write_skeleton
 
@@ -43,7 +44,7 @@ __all__ = ["SeedReport", "build_seeds"]
 
 log = logging.getLogger(__name__)
 
-OSM_CREDIT = "© OpenStreetMap contributors"
+OSM_CREDIT = OSM_CONTRIBUTORS
 ODBL = "ODbL 1.0 (Open Database License), attribution: " + OSM_CREDIT
 MAX_MEDIAN_RESIDUAL_M = 30.0
 # Road extent cells for the population raster, metres.

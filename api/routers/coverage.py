@@ -13,10 +13,11 @@ from api.compute import bounded
 from api.context import Context, get_context
 from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.schemas import OSM_CREDIT, Endpoint, ModeT, PlaceIn, RequestModel
+from api.schemas import Endpoint, ModeT, PlaceIn, RequestModel
 from geo.coverage import Choice
 from geo.isochrones import DEFAULT_BANDS_MIN, MAX_BANDS, MAX_METRES, MAX_MINUTES
 from layers.coverage import MAX_CANDIDATES, MAX_SITES, BandFigures
+from layers.credits import OSM_CREDIT
 
 router = APIRouter(tags=["coverage"])
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 
 from api.context import Context, get_context
 from api.schemas import Health
+from layers.credits import OSM_CONTRIBUTORS
 
 router = APIRouter(tags=["health"])
 
@@ -28,5 +29,5 @@ async def health(ctx: Annotated[Context, Depends(get_context)]) -> Health:
         status="ok",
         version=package_version(),
         networks_loaded=sorted(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()),
-        attribution="© OpenStreetMap contributors",
+        attribution=OSM_CONTRIBUTORS,
     )

@@ -12,12 +12,12 @@ from api.compute import bounded
 from api.context import Context, get_context
 from api.schemas import GeoJSONResponse, PlanIn, RequestModel
 from geo.errors import InvalidInputError
+from layers.credits import OSM_CREDIT
 from layers.keys import ApiKey
 from layers.plans import MAX_PLAN_FILE_FEATURES, SavedPlan, feature_to_body, plan_feature
 
 router = APIRouter(tags=["plans"])
 Editor = Annotated[ApiKey, Depends(editor)]
-OSM_CREDIT = "© OpenStreetMap contributors (ODbL)"
 
 
 class PlanCreate(PlanIn):

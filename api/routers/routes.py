@@ -15,9 +15,10 @@ from api.compute import bounded
 from api.context import Context, get_context
 from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.schemas import OSM_CREDIT, Endpoint, GeoJSONResponse, MetricT, ModeT, PlaceIn, RequestModel
+from api.schemas import Endpoint, GeoJSONResponse, MetricT, ModeT, PlaceIn, RequestModel
 from geo.errors import InvalidInputError
 from geo.routing import Route
+from layers.credits import OSM_CREDIT
 from layers.routing import (
     MAX_MATRIX_CELLS,
     MAX_STOPS,
