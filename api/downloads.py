@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from starlette.background import BackgroundTask
 
 from layers.registry import export_vector
 
-__all__ = ["FORMAT_DOC", "FormatQ", "vector_response"]
+__all__ = ["FORMAT_DOC", "FormatQ", "export_response", "vector_response"]
 
 FormatQ = Annotated[
     Literal["geojson", "gpkg"],
@@ -74,17 +75,26 @@ def vector_response(
         geometry=[g for g, _ in features],
         crs="EPSG:4326",
     )
-    tmpdir = tempfile.mkdtemp(prefix="venue-planner-export-")
-    out = Path(tmpdir) / f"{layer}.gpkg"
     summary = json.dumps(extra, ensure_ascii=False)
-    export_vector(
-        gdf, out, fmt="gpkg", layer=layer, attribution=f"{attribution} | {summary[:4000]}" if extra else attribution
+    return export_response(
+        gdf, name=layer, fmt="gpkg", attribution=f"{attribution} | {summary[:4000]}" if extra else attribution
     )
+
+
+_MEDIA = {"gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json"}
+
+
+def export_response(gdf: gpd.GeoDataFrame, *, name: str, fmt: str, attribution: str) -> FileResponse:
+    """Return a frame written as a GeoJSON or GeoPackage download (through a temporary file, removed after sending)."""
+    tmpdir = tempfile.mkdtemp(prefix="venue-planner-export-")
+    out = Path(tmpdir) / f"{name}.{fmt}"
+    try:
+        export_vector(gdf, out, fmt=fmt, layer=name, attribution=attribution)
+    except BaseException:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+        raise
 
     def cleanup() -> None:
-        out.unlink(missing_ok=True)
-        Path(tmpdir).rmdir()
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
-    return FileResponse(
-        out, media_type="application/geopackage+sqlite3", filename=out.name, background=BackgroundTask(cleanup)
-    )
+    return FileResponse(out, media_type=_MEDIA[fmt], filename=out.name, background=BackgroundTask(cleanup))

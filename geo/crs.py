@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
+    "BEIJING_BBOX",
     "UTM_EPSG",
     "WGS84_EPSG",
     "distance_m",
@@ -30,6 +31,9 @@ __all__ = [
     "to_wgs84",
     "utm_to_lonlat",
 ]
+
+# The municipality (the township polygons of seeds/townships.geojson), rounded outwards: lon/lat.
+BEIJING_BBOX = (115.41, 39.44, 117.51, 41.06)
 
 WGS84_EPSG = 4326
 UTM_EPSG = 32650

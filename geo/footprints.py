@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from shapely.validation import explain_validity
 
-from geo.crs import lonlat_to_utm, utm_to_lonlat
+from geo.crs import BEIJING_BBOX, lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidGeometryError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ MAX_REPAIR_CHANGE = 0.01
 # took 52 s): larger invalid polygons are refused with where they cross, not repaired.
 MAX_REPAIR_VERTICES = 100
 # Beijing municipality (from the township polygons), rounded out.
-_BEIJING = (115.41, 39.44, 117.51, 41.06)
+_BEIJING = BEIJING_BBOX
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 import shapely.ops
 
-from geo.crs import lonlat_to_utm, utm_to_lonlat
+from geo.crs import BEIJING_BBOX, lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.footprints import parse_footprint
 from geo.network import CONNECTOR_CLASS, REGIONAL_CLASS, WALK_SPEED_KPH, check_mode
@@ -46,8 +46,6 @@ __all__ = [
     "WalkDensity",
 ]
 
-# The municipality, from the township polygons (seeds/townships.geojson), rounded out.
-BEIJING_BBOX = (115.41, 39.44, 117.51, 41.06)
 MAX_STOPS = 25
 MAX_OPTIMISED_STOPS = 10
 MAX_MATRIX_CELLS = 10_000

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
 
 from api.context import Context, get_context
 from api.convert import parse_bbox
+from api.downloads import export_response
 from api.schemas import LayerInfo
 from layers.registry import export_vector
 
@@ -61,18 +61,9 @@ def get_layer(
     if spec.kind == "raster":
         return FileResponse(ctx.layers.path(layer_id), media_type="image/tiff", filename=spec.file)
     gdf = ctx.layers.query(layer_id, bbox=parse_bbox(bbox))
-    tmpdir = tempfile.mkdtemp(prefix="venue-planner-export-")
-    out = Path(tmpdir) / f"{layer_id}.{format}"
-    export_vector(gdf, out, fmt=format, layer=layer_id, attribution=spec.attribution)
-
-    def cleanup() -> None:
-        out.unlink(missing_ok=True)
-        Path(tmpdir).rmdir()
-
     if format == "gpkg":
-        return FileResponse(
-            out, media_type="application/geopackage+sqlite3", filename=out.name, background=BackgroundTask(cleanup)
-        )
-    body = out.read_bytes()
-    cleanup()
-    return Response(body, media_type="application/geo+json")
+        return export_response(gdf, name=layer_id, fmt="gpkg", attribution=spec.attribution)
+    with tempfile.TemporaryDirectory(prefix="venue-planner-export-") as tmp:
+        out = Path(tmp) / f"{layer_id}.geojson"
+        export_vector(gdf, out, fmt="geojson", layer=layer_id, attribution=spec.attribution)
+        return Response(out.read_bytes(), media_type="application/geo+json")

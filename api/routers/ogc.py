@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from api.context import Context, get_context
 from api.convert import parse_bbox
 from api.errors import error_body
+from geo.crs import BEIJING_BBOX
 from geo.errors import InvalidInputError, NotFoundError
 from layers.registry import one_geometry_type
 
@@ -105,7 +106,7 @@ def _collection(ctx: Context, cid: str, b: str) -> dict[str, Any]:
             "venue planner users",
         )
         gdf = _frame(ctx, cid)
-        bounds = [float(v) for v in gdf.total_bounds] if not gdf.empty else [115.41, 39.44, 117.51, 41.06]
+        bounds = [float(v) for v in gdf.total_bounds] if not gdf.empty else list(BEIJING_BBOX)
     else:
         spec = ctx.layers.spec(cid)
         title, description, attribution = spec.title, spec.description, spec.attribution

@@ -12,22 +12,20 @@ from typing import Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.background import BackgroundTask
 
 from api.auth import editor
 from api.compute import bounded
 from api.context import Context, get_context
 from api.convert import analyze_footprint
-from api.downloads import FORMAT_DOC, FormatQ
+from api.downloads import FORMAT_DOC, FormatQ, export_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
 from geo import footprints as fp
 from geo.errors import InvalidInputError, PreconditionRequiredError
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.keys import ApiKey
 from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS, Proposal, ProposalStore
-from layers.registry import export_vector
 
 router = APIRouter(tags=["proposals"])
 
@@ -221,16 +219,7 @@ def export_proposals(
             headers={"content-disposition": 'attachment; filename="proposals.geojson"'},
         )
     gdf = ctx.proposals.frame(all_versions=all_versions)
-    tmpdir = tempfile.mkdtemp(prefix="venue-planner-export-")
-    out = Path(tmpdir) / f"proposals.{format}"
-    export_vector(gdf, out, fmt=format, layer="proposals", attribution=FOOTPRINT_ATTRIBUTION)
-
-    def cleanup() -> None:
-        out.unlink(missing_ok=True)
-        Path(tmpdir).rmdir()
-
-    media = "application/geopackage+sqlite3" if format == "gpkg" else "application/geo+json"
-    return FileResponse(out, media_type=media, filename=out.name, background=BackgroundTask(cleanup))
+    return export_response(gdf, name="proposals", fmt=format, attribution=FOOTPRINT_ATTRIBUTION)
 
 
 def _geojson_export(ctx: Context, *, all_versions: bool) -> Iterator[bytes]:
