@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 
 from layers.registry import export_vector
 
-__all__ = ["FORMAT_DOC", "FormatQ", "export_response", "vector_response"]
+__all__ = ["FORMAT_DOC", "FormatQ", "export_response", "feature_collection_json", "geojson_bytes", "vector_response"]
 
 FormatQ = Annotated[
     Literal["geojson", "gpkg"],
@@ -42,20 +42,27 @@ def _flat(value: object) -> object:
 Features = list[tuple[shapely.Geometry, dict[str, Any]]]
 
 
-def geojson_bytes(features: Features, members: dict[str, Any]) -> bytes:
-    """Return a FeatureCollection (RFC 7946) as JSON bytes, geometry written by GEOS."""
+def feature_collection_json(features: Features, members: dict[str, Any] | None = None) -> str:
+    """Return a FeatureCollection (RFC 7946) as JSON text, geometry written by GEOS (null when empty).
+
+    The one GeoJSON writer of the API and the map pages; ``members`` are extra top-level
+    members (attribution, summaries).
+    """
     parts = [
         '{"type":"Feature","geometry":'
         + (shapely.to_geojson(g) if g is not None and not g.is_empty else "null")
         + ',"properties":'
-        + json.dumps(props, ensure_ascii=False)
+        + json.dumps(props, ensure_ascii=False, default=str)
         + "}"
         for g, props in features
     ]
-    extra = json.dumps(members, ensure_ascii=False)[1:-1]
-    return (
-        '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]" + ("," + extra if extra else "") + "}"
-    ).encode()
+    extra = json.dumps(members, ensure_ascii=False)[1:-1] if members else ""
+    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]" + ("," + extra if extra else "") + "}"
+
+
+def geojson_bytes(features: Features, members: dict[str, Any]) -> bytes:
+    """Return `feature_collection_json` as UTF-8 bytes."""
+    return feature_collection_json(features, members).encode()
 
 
 def vector_response(

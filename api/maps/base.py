@@ -15,6 +15,7 @@ from folium import plugins
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 
+from api.downloads import feature_collection_json
 from api.middleware import NONCE_TOKEN
 
 if TYPE_CHECKING:
@@ -202,15 +203,7 @@ def _features_json(gdf: gpd.GeoDataFrame, *, tolerance_deg: float = 0.0, decimal
         geoms = shapely.simplify(geoms, tolerance_deg, preserve_topology=True)
     geoms = shapely.transform(geoms, lambda c: np.round(c, decimals))
     props = gdf.drop(columns=gdf.geometry.name).to_dict("records")
-    parts = [
-        '{"type":"Feature","geometry":'
-        + shapely.to_geojson(g)
-        + ',"properties":'
-        + json.dumps(p, ensure_ascii=False, default=str)
-        + "}"
-        for g, p in zip(geoms, props, strict=True)
-    ]
-    return _js_safe('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}")
+    return _js_safe(feature_collection_json(list(zip(geoms, props, strict=True))))
 
 
 class FastGeoJson(folium.map.Layer):
