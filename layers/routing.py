@@ -39,6 +39,7 @@ __all__ = [
     "SPARSE_WALK_KM_PER_KM2",
     "AccessLeg",
     "Closures",
+    "Itinerary",
     "NetworkLeg",
     "Place",
     "ResolvedPlace",
@@ -154,6 +155,17 @@ class WalkDensity:
             f"{self.km_per_km2:.1f} km of walkable way per km² there (its footpaths are missing; the shipped 2013 "
             f"roads have none), so walks follow the streets around it. For walking inside it, {FOOTPATH_HINT}."
         )
+
+
+@dataclass(frozen=True)
+class Itinerary:
+    """A trip through stops: the resolved stops, the visiting order, one route per leg."""
+
+    places: list[ResolvedPlace]  # in the given order
+    order: list[int]  # indices into ``places``, first and last fixed
+    legs: list[Route]
+    network: RoadNetwork
+    given_order_cost: float | None  # the cost of the given order, when the order was optimised
 
 
 @dataclass(frozen=True)
@@ -694,7 +706,7 @@ class RoutingService:
         optimize: bool = False,
         closures: Closures | None = None,
         max_snap_m: float = 500.0,
-    ) -> dict[str, Any]:
+    ) -> Itinerary:
         """Return the legs of a trip through ``stops``, optionally in the best order.
 
         With ``optimize``, the intermediate stops (at most 10) are reordered to minimise
@@ -742,7 +754,7 @@ class RoutingService:
                 if closures:
                     raise self._explain(engine, net, rs[i], rs[j], closures, metric) from exc
                 raise
-        return {"places": rs, "order": order, "legs": legs, "network": net, "given_order_cost": given_cost}
+        return Itinerary(rs, order, legs, net, given_cost)
 
     @staticmethod
     def _leg_cost(engine: RoutingEngine, a: Snap, b: Snap, metric: str, blocked: NDArray[np.bool_]) -> float:

@@ -410,19 +410,19 @@ def post_itinerary(
         closures=closures,
         max_snap_m=req.max_snap_m,
     )
-    places, order, legs = out["places"], out["order"], out["legs"]
+    places, order, legs = out.places, out.order, out.legs
     feats = []
     for i, leg in enumerate(legs):
         a, b = places[order[i]], places[order[i + 1]]
         access, warnings = ctx.routing.route_notes(leg, a, b, mode=req.mode)
-        by_network = ctx.routing.network_legs(leg, out["network"])
-        feats.append(route_feature(leg, i, 0.0, a, b, req.mode, out["network"].name, access, warnings, by_network))
+        by_network = ctx.routing.network_legs(leg, out.network)
+        feats.append(route_feature(leg, i, 0.0, a, b, req.mode, out.network.name, access, warnings, by_network))
     summary = ItinerarySummary(
         order=order,
         stops=[endpoint(places[i]) for i in order],
         travel_time_s=round(sum(f.properties.travel_time_s for f in feats if f.properties), 3),
         length_m=round(sum(f.properties.length_m for f in feats if f.properties), 2),
-        given_order_cost=None if out["given_order_cost"] is None else round(out["given_order_cost"], 3),
+        given_order_cost=None if out.given_order_cost is None else round(out.given_order_cost, 3),
     )
     body = ItineraryResponse(type="FeatureCollection", features=feats, summary=summary)
     return body if format == "geojson" else as_download(body, format, "itinerary")

@@ -76,12 +76,12 @@ def test_optimised_itinerary_is_no_slower(ctx: Context) -> None:
     stops = ["capital-airport", "temple-of-heaven", "olympic-green", "beijing-west-station", "forbidden-city"]
     given = ctx.routing.itinerary(stops)
     best = ctx.routing.itinerary(stops, optimize=True)
-    t_given = sum(leg.travel_time_s for leg in given["legs"])
-    t_best = sum(leg.travel_time_s for leg in best["legs"])
+    t_given = sum(leg.travel_time_s for leg in given.legs)
+    t_best = sum(leg.travel_time_s for leg in best.legs)
     assert t_best <= t_given + 1e-6
-    assert best["order"][0] == 0
-    assert best["order"][-1] == 4
-    assert sorted(best["order"]) == [0, 1, 2, 3, 4]
+    assert best.order[0] == 0
+    assert best.order[-1] == 4
+    assert sorted(best.order) == [0, 1, 2, 3, 4]
 
 
 def test_order_stops_matches_exhaustive_search() -> None:
