@@ -71,7 +71,7 @@ def get_route_map(
     )
 
 
-# The candidate sites the shipped drive network covers (Grand Canal and Yanqi Lake are outside it).
+# The candidate sites the detailed drive network covers (the far sites are on the coarse regional one).
 DEFAULT_COVERAGE_SITES = ["central-axis", "three-hills-five-gardens", "lugou-wanping"]
 
 
