@@ -286,6 +286,12 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
             f"townships delayed, {s['townships_with_longer_walk_to_subway']} with a longer walk to the subway "
             f"({r.network.name}, {r.mode})"
         )
+        for a in r.sites:
+            if a.mean_before_s is not None and a.mean_after_s is not None:
+                print(
+                    f"     access to {a.label}: {a.mean_before_s / 60:.1f} -> {a.mean_after_s / 60:.1f} min "
+                    f"(people-weighted), {a.people_cut_off:,.0f} people cut off"
+                )
         worst = sorted(r.townships, key=lambda t: -t.mean_delay_s)[:5]
         for t in worst:
             if t.mean_delay_s > 0:

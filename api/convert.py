@@ -143,6 +143,17 @@ def impact_members(res: ImpactResult) -> dict[str, Any]:
             ).model_dump()
             for p in res.top_pairs
         ],
+        "sites": [
+            {
+                "site": a.site_id,
+                "label": a.label,
+                "mean_before_s": None if a.mean_before_s is None else round(a.mean_before_s, 1),
+                "mean_after_s": None if a.mean_after_s is None else round(a.mean_after_s, 1),
+                "people_cut_off": round(a.people_cut_off),
+                "note": a.note,
+            }
+            for a in res.sites
+        ],
         "warnings": res.warnings,
         "attribution": IMPACT_ATTRIBUTION,
     }

@@ -37,7 +37,15 @@ if TYPE_CHECKING:
     from layers.registry import LayerStore
     from layers.routing import RoutingService
 
-__all__ = ["MAX_PLAN_ENTRANCES", "TOP_PAIRS", "ClosurePlan", "ImpactResult", "ImpactService", "TownshipImpact"]
+__all__ = [
+    "MAX_PLAN_ENTRANCES",
+    "TOP_PAIRS",
+    "ClosurePlan",
+    "ImpactResult",
+    "ImpactService",
+    "SiteAccess",
+    "TownshipImpact",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +84,18 @@ class TownshipImpact:
 
 
 @dataclass(frozen=True)
+class SiteAccess:
+    """How a plan changes the townships' access to a site it serves (population-weighted)."""
+
+    site_id: str
+    label: str
+    mean_before_s: float | None  # None when the site is not on the plan's network
+    mean_after_s: float | None
+    people_cut_off: float  # residents of the assessed townships who can no longer reach it
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class PairRoute:
     """One of the most delayed origin-destination pairs."""
 
@@ -101,6 +121,7 @@ class ImpactResult:
     closed_edges: int
     top_pairs: list[PairRoute]
     warnings: list[str]
+    sites: list[SiteAccess] = field(default_factory=list)
 
     @property
     def person_hours_lost(self) -> float:
@@ -338,10 +359,40 @@ class ImpactService:
                 )
             )
         pairs = self._top_pairs(engine, towns, figs, blocked, top) if blocked is not None else []
+        sites = [self._site_access(sid, net, engine, towns, blocked) for sid in plan.sites]
         warnings = self.routing.precision_warnings(net)
         if mode == "walk":
             warnings.append("Walking between townships: trips are walks of several kilometres; read it as relative.")
-        return ImpactResult(plan, net, mode, out, figs, closed_entrances, len(edges), pairs, warnings)
+        return ImpactResult(plan, net, mode, out, figs, closed_entrances, len(edges), pairs, warnings, sites)
+
+    def _site_access(
+        self, site_id: str, net: RoadNetwork, engine: RoutingEngine, towns: _Towns, blocked: NDArray[np.bool_] | None
+    ) -> SiteAccess:
+        """Return the people-weighted time from the townships to a site, before and after the closures."""
+        site = self.routing.sites.get(site_id)
+        label = f"{site.name_en} ({site.id})"
+        try:
+            place = self.routing.resolve(site.id, mode=net.mode, label="site", network=net)
+        except OutsideCoverageError as exc:
+            return SiteAccess(site.id, label, None, None, 0.0, f"not on network {net.name!r}: {exc}")
+        before = engine.matrix(towns.snaps, [place.snap], metric="fastest")[:, 0]
+        after = (
+            engine.matrix(towns.snaps, [place.snap], metric="fastest", blocked=blocked)[:, 0]
+            if blocked is not None
+            else before
+        )
+        pop = towns.population
+        ok_b, ok_a = np.isfinite(before), np.isfinite(after)
+        mean_b = float((pop[ok_b] * before[ok_b]).sum() / pop[ok_b].sum()) if ok_b.any() else None
+        mean_a = float((pop[ok_a] * after[ok_a]).sum() / pop[ok_a].sum()) if ok_a.any() else None
+        cut = float(pop[ok_b & ~ok_a].sum())
+        shut = blocked is not None and bool(
+            blocked[engine.edge_mask({(place.snap.u, place.snap.v)}, metric="fastest")].any()
+        )
+        note = (
+            "its access road is closed by the plan (reached along it, as residents and the event are)" if shut else None
+        )
+        return SiteAccess(site.id, label, mean_b, mean_a, cut, note)
 
     def _matrix(
         self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns, blocked: NDArray[np.bool_] | None

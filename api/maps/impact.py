@@ -134,7 +134,17 @@ def impact_map(ctx: Context, plan: ClosurePlan, res: ImpactResult, *, query: str
         f"<b>{s['person_hours_lost']:,.0f}</b> person-hours lost per trip-day; "
         f"<b>{s['people_cut_off']:,.0f}</b> trips cut off; {s['townships_delayed']} of {s['townships_assessed']} "
         f"townships delayed; {s['townships_with_longer_walk_to_subway']} with a longer walk to the subway.<br>"
-        f"{table}<br>Download: {links}<br>"
+        + "".join(
+            f"<br>Access to {_esc(a.label)}: "
+            + (
+                f"{a.mean_before_s / 60:.1f} → {a.mean_after_s / 60:.1f} min (people-weighted), "
+                f"{a.people_cut_off:,.0f} people cut off"
+                if a.mean_before_s is not None and a.mean_after_s is not None
+                else _esc(a.note or "not reachable")
+            )
+            for a in res.sites
+        )
+        + f"{table}<br>Download: {links}<br>"
         f"<details><summary>Model</summary><span style='font-size:11px'>{_esc(s['model'])}</span></details>"
         + "".join(f"<div style='font-size:11px;color:#8c510a'>{_esc(w)}</div>" for w in res.warnings)
     )

@@ -176,3 +176,25 @@ def test_a_plan_on_the_regional_network_covers_the_municipality(ctx: Context) ->
     assert all(t.entrance_walk_before_s == t.entrance_walk_after_s for t in res.townships)
     # Townships far from the central walk network get no walk figure rather than a made-up one.
     assert any(t.entrance_walk_before_s is None for t in res.townships)
+
+
+def test_the_sites_a_plan_serves_report_their_access(ctx: Context) -> None:
+    # The Forbidden City's access road lies on the closed avenue's side; people still reach it, more slowly.
+    plan = ClosurePlan("Chang'an", CHANGAN.closures, sites=("forbidden-city", "yanqi-lake"))
+    res = ctx.impact.evaluate(plan)
+    fc, yanqi = res.sites
+    assert fc.site_id == "forbidden-city"
+    assert fc.mean_before_s is not None
+    assert fc.mean_after_s is not None
+    assert fc.mean_after_s >= fc.mean_before_s - 1e-6
+    assert fc.people_cut_off == 0
+    # Independent: the people-weighted mean of single routes from every township (before the closures).
+    net = res.network
+    towns = ctx.impact.towns(net)
+    site = ctx.routing.resolve("forbidden-city", mode="drive", label="site", network=net)
+    eng = ctx.routing.engine(net)
+    times = np.array([eng.route(s, site.snap).travel_time_s for s in towns.snaps])
+    assert fc.mean_before_s == pytest.approx(float((towns.population * times).sum() / towns.population.sum()), rel=1e-6)
+    # A far site is not on the central network: said, not guessed.
+    assert yanqi.mean_before_s is None
+    assert "not on network" in (yanqi.note or "")
