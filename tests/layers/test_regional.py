@@ -24,7 +24,7 @@ CALIBRATION = SEEDS / "regional_calibration.json"
 
 def test_skeleton_seed_keeps_the_raw_graph() -> None:
     # SOURCES.md item 8: 2,445 nodes inside the box (2,510 with the far ends of the edges that
-    # leave it), 3,875 edges and 8,683 km; 28 of the edges repeat a node pair and are merged.
+    # leave it), 3,875 edges and 8,683 km; 28 of the edges are zero-length self-loops and are dropped.
     sk = read_skeleton(SKELETON)
     assert len(sk.node_ids) == 2510
     assert len(sk.u) == 3847
