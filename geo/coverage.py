@@ -11,7 +11,6 @@ unit per cell, with a few hundred units instead of millions.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,8 +34,6 @@ __all__ = [
     "choose_max_cover",
     "choose_min_sites",
     "demand_units",
-    "exhaustive_max_cover",
-    "exhaustive_min_sites",
     "overlap",
     "population",
     "union",
@@ -289,21 +286,3 @@ def _covered(units: DemandUnits, chosen: tuple[int, ...]) -> float:
         return 0.0
     hit = units.covers[:, list(chosen)].any(axis=1)
     return float(units.people[hit].sum())
-
-
-def exhaustive_max_cover(units: DemandUnits, *, k: int) -> Choice:
-    """Return the best ``k`` candidates by trying every combination (for checks; small n)."""
-    n = units.covers.shape[1]
-    best = max(itertools.combinations(range(n), k), key=lambda c: _covered(units, c))
-    return Choice(best, _covered(units, best))
-
-
-def exhaustive_min_sites(units: DemandUnits) -> Choice:
-    """Return the fewest candidates covering every coverable unit, by trying all (small n)."""
-    n = units.covers.shape[1]
-    everyone = _covered(units, tuple(range(n)))
-    for size in range(n + 1):
-        for combo in itertools.combinations(range(n), size):
-            if (units.covers[:, list(combo)].any(axis=1) if combo else np.zeros(len(units.people), bool)).all():
-                return Choice(combo, _covered(units, combo))
-    return Choice(tuple(range(n)), everyone)

@@ -134,14 +134,14 @@ def units(ctx: Context) -> cov.DemandUnits:
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_max_cover_equals_exhaustive_search(units: cov.DemandUnits, k: int) -> None:
     got = cov.choose_max_cover(units, k=k)
-    best = cov.exhaustive_max_cover(units, k=k)
+    best = exhaustive_max_cover(units, k=k)
     assert len(got.chosen) == k
     assert got.covered == pytest.approx(best.covered, rel=1e-9)
 
 
 def test_min_sites_equals_exhaustive_search(units: cov.DemandUnits) -> None:
     got = cov.choose_min_sites(units)
-    best = cov.exhaustive_min_sites(units)
+    best = exhaustive_min_sites(units)
     assert len(got.chosen) == len(best.chosen)
     assert got.covered == pytest.approx(float(units.people.sum()), rel=1e-9)
 
@@ -255,3 +255,31 @@ def test_a_band_that_reaches_the_network_edge_is_truncated(ctx: Context) -> None
     px, py = lonlat_to_utm(xy[:, 0], xy[:, 1])
     poly = shapely.set_coordinates(short.polygon, np.column_stack([px, py]))
     assert not shapely.contains_xy(poly, x[near_edge], y[near_edge]).any()
+
+
+# Oracles: every combination of candidates (small n only).
+
+
+def _covered(units: cov.DemandUnits, chosen: tuple[int, ...]) -> float:
+    if not chosen:
+        return 0.0
+    hit = units.covers[:, list(chosen)].any(axis=1)
+    return float(units.people[hit].sum())
+
+
+def exhaustive_max_cover(units: cov.DemandUnits, *, k: int) -> cov.Choice:
+    """Return the best ``k`` candidates by trying every combination (for checks; small n)."""
+    n = units.covers.shape[1]
+    best = max(itertools.combinations(range(n), k), key=lambda c: _covered(units, c))
+    return cov.Choice(best, _covered(units, best))
+
+
+def exhaustive_min_sites(units: cov.DemandUnits) -> cov.Choice:
+    """Return the fewest candidates covering every coverable unit, by trying all (small n)."""
+    n = units.covers.shape[1]
+    everyone = _covered(units, tuple(range(n)))
+    for size in range(n + 1):
+        for combo in itertools.combinations(range(n), size):
+            if (units.covers[:, list(combo)].any(axis=1) if combo else np.zeros(len(units.people), bool)).all():
+                return cov.Choice(combo, _covered(units, combo))
+    return cov.Choice(tuple(range(n)), everyone)
