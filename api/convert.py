@@ -8,11 +8,9 @@ import shapely
 
 from api.schemas import IMPACT_ATTRIBUTION, AccessInfo, Endpoint, FootprintIn, LonLat, PairOut, PlaceIn, PlanIn, SiteRef
 from geo import footprints as fp
-from geo.errors import InvalidInputError, OutsideCoverageError
-from geo.network import MODES
+from geo.errors import InvalidInputError
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.impact import ClosurePlan, ImpactResult
-from layers.networks import site_access
 from layers.routing import Closures, Place, ResolvedPlace
 
 if TYPE_CHECKING:
@@ -177,32 +175,22 @@ def plan_from_query(
 def access_info(ctx: Context, site: Site) -> list[AccessInfo]:
     """Return, per mode, the network covering the site and its access point, or why none does."""
     out = []
-    for mode in MODES:
-        try:
-            net, snap = site_access(
-                ctx.networks,
-                site.lon,
-                site.lat,
-                site.boundary_utm(),
-                mode=mode,
-                label=f"site {site.id!r}",
-                max_distance_m=ctx.settings.site_access_max_m,
-            )
-        except OutsideCoverageError as exc:
-            out.append(AccessInfo(mode=mode, covered=False, message=str(exc)))
+    for a in ctx.routing.site_networks(site.id):
+        if a.network is None or a.snap is None:
+            out.append(AccessInfo(mode=a.mode, covered=False, message=a.message))
             continue
-        walk = ctx.routing.walk_density(net, site.id) if mode == "walk" else None
+        walk = a.walk
         out.append(
             AccessInfo(
-                mode=mode,
+                mode=a.mode,
                 covered=True,
-                network=net.name,
-                access_lon=round(snap.lon, 7),
-                access_lat=round(snap.lat, 7),
-                boundary_gap_m=round(snap.distance_m, 1),
+                network=a.network.name,
+                access_lon=round(a.snap.lon, 7),
+                access_lat=round(a.snap.lat, 7),
+                boundary_gap_m=round(a.snap.distance_m, 1),
                 walkable_km_per_km2=None if walk is None else round(walk.km_per_km2, 2),
                 walking_inside_modelled=None if walk is None else not walk.sparse,
-                note=walk.note(net.name) if walk is not None and walk.sparse else None,
+                note=walk.note(a.network.name) if walk is not None and walk.sparse else None,
             )
         )
     return out

@@ -21,7 +21,7 @@ import shapely.ops
 from geo.crs import BEIJING_BBOX, lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.footprints import parse_footprint
-from geo.network import CONNECTOR_CLASS, REGIONAL_CLASS, WALK_SPEED_KPH, check_mode
+from geo.network import CONNECTOR_CLASS, MODES, REGIONAL_CLASS, WALK_SPEED_KPH, check_mode
 from geo.regional import Calibration
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
 from layers.networks import REGIONAL_CALIBRATION_FILE, NetworkStore, RoadNetwork, site_access
@@ -40,6 +40,7 @@ __all__ = [
     "AccessLeg",
     "Closures",
     "Itinerary",
+    "NetworkAccess",
     "NetworkLeg",
     "Place",
     "ResolvedPlace",
@@ -155,6 +156,17 @@ class WalkDensity:
             f"{self.km_per_km2:.1f} km of walkable way per km² there (its footpaths are missing; the shipped 2013 "
             f"roads have none), so walks follow the streets around it. For walking inside it, {FOOTPATH_HINT}."
         )
+
+
+@dataclass(frozen=True)
+class NetworkAccess:
+    """How a site meets the preferred network of one mode: its access point, or why there is none."""
+
+    mode: str
+    network: RoadNetwork | None
+    snap: Snap | None
+    message: str | None = None  # why no network covers it, and what to do
+    walk: WalkDensity | None = None  # walk mode: the walkable way inside the site
 
 
 @dataclass(frozen=True)
@@ -407,6 +419,31 @@ class RoutingService:
             site = self.sites.get(place)
             return site.lon, site.lat
         return float(place[0]), float(place[1])
+
+    def site_networks(self, site_id: str) -> list[NetworkAccess]:
+        """Return, per mode, the network a site is reached on and its access point (the one routes use), or why none."""
+        site = self.sites.get(site_id)
+        label = f"site {site.id!r}"
+        out = []
+        for mode in MODES:
+            try:
+                net = self.networks.locate(site.lon, site.lat, mode=mode, label=label)
+                net, snap = site_access(
+                    self.networks,
+                    site.lon,
+                    site.lat,
+                    site.boundary_utm(),
+                    mode=mode,
+                    label=label,
+                    max_distance_m=self.access_limit_m(net),
+                    network=net,
+                )
+            except OutsideCoverageError as exc:
+                out.append(NetworkAccess(mode, None, None, str(exc)))
+                continue
+            walk = self.walk_density(net, site.id) if mode == "walk" else None
+            out.append(NetworkAccess(mode, net, snap, None, walk))
+        return out
 
     def access_limit_m(self, net: RoadNetwork) -> float:
         """Return how far a site's boundary may lie from its access road on ``net``."""

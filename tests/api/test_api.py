@@ -229,3 +229,11 @@ def test_sites_report_walkable_length_inside(client: TestClient) -> None:
     assert towers["note"] is None
     drive = next(a for a in client.get("/sites/summer-palace").json()["access"] if a["mode"] == "drive")
     assert drive["walkable_km_per_km2"] is None
+
+
+@pytest.mark.parametrize("sid", ["temple-of-heaven", "yanqi-lake"])
+def test_a_sites_access_point_is_where_its_routes_start(client: TestClient, sid: str) -> None:
+    access = {a["mode"]: a for a in client.get(f"/sites/{sid}").json()["access"]}["drive"]
+    route = client.post("/routes", json={"origin": {"site": sid}, "destination": {"site": "capital-airport"}}).json()
+    start = route["features"][0]["properties"]["origin"]
+    assert (start["lon"], start["lat"]) == pytest.approx((access["access_lon"], access["access_lat"]), abs=1e-6)
