@@ -11,17 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import shapely
 
 from geo.errors import InvalidInputError, NotFoundError, VersionConflictError
+from layers.sqlitestore import SqliteStore
 
 __all__ = ["MAX_PLAN_FILE_FEATURES", "PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]
 
@@ -40,6 +37,8 @@ CREATE TABLE IF NOT EXISTS plan_versions (
 );
 """
 _BODY_KEYS = ("name", "streets", "areas", "entrances", "sites")
+# What a plan Feature's properties may hold (as `plan_feature` writes them).
+_FILE_KEYS = frozenset({"name", "streets", "entrances", "sites", "id", "version", "created_at", "author"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,11 @@ def feature_to_body(f: object, where: str) -> tuple[str | None, dict[str, Any]]:
     if not isinstance(f, dict) or f.get("type") != "Feature" or not isinstance(f.get("properties"), dict):
         raise InvalidInputError(f"{where} is not a GeoJSON Feature with properties.")
     props = f["properties"]
+    unknown = sorted(set(props) - _FILE_KEYS)
+    if unknown:
+        raise InvalidInputError(
+            f"{where}: unknown properties {', '.join(map(repr, unknown))}; a plan has {', '.join(sorted(_FILE_KEYS))}."
+        )
     geom = f.get("geometry")
     areas: list[dict[str, Any]] = []
     if geom is not None:
@@ -108,7 +112,7 @@ def feature_to_body(f: object, where: str) -> tuple[str | None, dict[str, Any]]:
     return (None if pid in (None, "") else check_plan_id(pid)), body
 
 
-class PlanStore:
+class PlanStore(SqliteStore):
     """Closure plans in an SQLite file (created on first use).
 
     Parameters
@@ -117,34 +121,7 @@ class PlanStore:
         The database file, e.g. ``<data dir>/plans.sqlite``.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._ready = False
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
-            con.execute("PRAGMA foreign_keys=ON")
-            if not self._ready:
-                con.executescript(_SCHEMA)
-                self._ready = True
-            yield con
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """Run statements in one immediate transaction: all of it is saved, or none."""
-        with self._lock, self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+    SCHEMA = _SCHEMA
 
     @staticmethod
     def _body(body: dict[str, Any]) -> str:

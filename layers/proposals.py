@@ -15,9 +15,7 @@ import json
 import re
 import sqlite3
 import tempfile
-import threading
 import uuid
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +24,7 @@ import geopandas as gpd
 import shapely
 
 from geo.errors import InvalidInputError, NotFoundError, VersionConflictError
+from layers.sqlitestore import SqliteStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -241,7 +240,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-class ProposalStore:
+class ProposalStore(SqliteStore):
     """Proposals in an SQLite file (created on first use).
 
     Parameters
@@ -250,44 +249,14 @@ class ProposalStore:
         The database file, e.g. ``<data dir>/proposals.sqlite``.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._ready = False
+    SCHEMA = _SCHEMA
 
-    @contextmanager
-    def _connect(self, *, any_thread: bool = False) -> Iterator[sqlite3.Connection]:
-        """Open the database; ``any_thread`` for a cursor that a stream reads from thread to thread, one at a time."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(
-            sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=not any_thread)
-        ) as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=FULL")
-            con.execute("PRAGMA foreign_keys=ON")
-            if not self._ready:
-                con.executescript(_SCHEMA)
-                cols = {str(r[1]) for r in con.execute("PRAGMA table_info(versions)")}
-                if "author" not in cols:  # a schema-1 file: add the column, keep every row
-                    con.execute("ALTER TABLE versions ADD COLUMN author TEXT")
-                con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-                con.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
-                self._ready = True
-            yield con
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """Run statements in one immediate transaction: all of it is saved, or none."""
-        with self._lock, self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        cols = {str(r[1]) for r in con.execute("PRAGMA table_info(versions)")}
+        if "author" not in cols:  # a schema-1 file: add the column, keep every row
+            con.execute("ALTER TABLE versions ADD COLUMN author TEXT")
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+        con.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # -- writes ---------------------------------------------------------------------
 

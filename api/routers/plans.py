@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import editor
 from api.compute import bounded
@@ -100,7 +100,12 @@ def import_plans(req: ImportRequest, ctx: Annotated[Context, Depends(get_context
     items = []
     for i, f in enumerate(req.features):
         pid, body = feature_to_body(f, f"features[{i}]")
-        plan = PlanIn.model_validate(body)
+        try:
+            plan = PlanIn.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first.get("loc", ()))
+            raise InvalidInputError(f"features[{i}]: {where}: {first.get('msg', 'invalid')}") from exc
         try:
             items.append((pid, _body(ctx, plan)))
         except InvalidInputError as exc:

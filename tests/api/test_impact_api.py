@@ -181,3 +181,41 @@ def test_impact_command_line(
     bad = tmp_path / "bad.geojson"
     bad.write_text("not json", encoding="utf-8")
     assert main(["impact", "-q", str(bad)]) == 1
+
+
+@pytest.mark.parametrize(
+    ("props", "geometry", "words"),
+    [
+        ({"id": "u-t", "streetz": ["东长安街"]}, None, "unknown properties 'streetz'"),
+        ({"id": "s-t", "streets": [1]}, None, "streets.0"),
+        (
+            {"id": "m-t"},
+            {
+                "type": "MultiPolygon",
+                "coordinates": [[[[116.39, 39.90], [116.391, 39.90], [116.391, 39.901], [116.39, 39.90]]]] * 25,
+            },
+            "at most 20",
+        ),
+    ],
+)
+def test_a_bad_plan_file_is_refused_whole(
+    client: TestClient, editor_key: str, props: dict[str, object], geometry: object, words: str
+) -> None:
+    doc = {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": geometry, "properties": props}]}
+    r = client.post("/plans/import", json=doc, headers={"Authorization": f"Bearer {editor_key}"})
+    assert r.status_code == 422
+    assert words in r.json()["error"]["message"]
+    assert client.get(f"/plans/{props['id']}").status_code == 404
+
+
+def test_hostile_plan_names_stay_text_on_the_impact_page(client: TestClient, editor_key: str) -> None:
+    evil = "</script><script>alert(1)</script>${x}`"
+    auth = {"Authorization": f"Bearer {editor_key}"}
+    assert (
+        client.post("/plans", json={"id": "evil-t", "name": evil, "streets": ["前门大街"]}, headers=auth).status_code
+        == 201
+    )
+    page = client.get("/maps/impact", params={"plan_id": "evil-t", "basemap": "none"}).text
+    assert "<script>alert(1)" not in page
+    assert "${x}" not in page
+    assert "&lt;/script&gt;" in page

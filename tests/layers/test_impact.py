@@ -11,7 +11,7 @@ from api.context import Context
 from geo.crs import distance_m
 from geo.errors import InvalidInputError, NotFoundError
 from geo.snapping import Snap
-from layers.impact import ClosurePlan
+from layers.impact import ClosurePlan, ImpactResult
 from layers.networks import SEED_NETWORK
 from layers.routing import Closures
 
@@ -76,10 +76,9 @@ def test_a_closure_ring_cuts_a_township_off_and_says_so(ctx: Context) -> None:
     assert any(e for e in res.entrances_closed)  # entrances inside the ring are shut with it
 
 
-def _share_inside(res: object, k: int, inside: np.ndarray) -> float:
+def _share_inside(res: ImpactResult, k: int, inside: np.ndarray) -> float:
     """Share of township k's trips that stay inside the ring (not cut off)."""
-    shares = res.figures.shares[k]  # type: ignore[attr-defined]
-    return float(shares[inside].sum())
+    return float(res.figures.shares[k][inside].sum())
 
 
 def _reference(g: nx.MultiDiGraph, a: Snap, b: Snap) -> float:
