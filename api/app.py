@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import reader
 from api.context import Context
 from api.errors import install_error_handlers
-from api.maps import warm_site_pages
 from api.middleware import NONCE_TOKEN, BodyGuard, RequestContext
 from api.openapi import install_openapi
 from api.routers import coverage, footprints, health, impact, layers, maps, ogc, plans, proposals, routes, sites
@@ -31,6 +30,24 @@ __all__ = ["create_app"]
 log = logging.getLogger(__name__)
 
 
+def warm(ctx: Context) -> None:
+    """Load or build everything a first request would otherwise wait for (caches on disk are reused).
+
+    The road graphs of every network and mode, the routing engines and isochrone grids,
+    the road layer that site pages draw, the footprint zones and every site page's bands.
+    """
+    for src in ctx.networks.sources():
+        for mode in src.modes:
+            ctx.networks.get(src.name, mode)
+    log.info("networks loaded: %s", ", ".join(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()))
+    for mode in MODES:
+        ctx.routing.warm(mode)
+        ctx.coverage.warm(mode)
+    ctx.layers.query("roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
+    _ = (ctx.footprints.heritage_utm, ctx.footprints.zones_utm)
+    ctx.coverage.warm_sites()  # the bands of every site page, about 5 s
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Return the planner's FastAPI application for ``settings`` (default: from the environment)."""
     settings = settings or Settings()
@@ -39,22 +56,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if settings.preload_networks:
-            for src in ctx.networks.sources():
-                for mode in src.modes:
-                    await run_in_threadpool(ctx.networks.get, src.name, mode)
-            log.info("networks loaded: %s", ", ".join(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()))
-            for mode in MODES:  # routing engines take a few seconds each; requests wait for them
-                await run_in_threadpool(ctx.routing.warm, mode)
-                await run_in_threadpool(ctx.coverage.warm, mode)
-            # The road layer (a frame of every edge) serves every site page: build it now,
-            # not on a planner's first click.
-            await run_in_threadpool(ctx.layers.query, "roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
-            await run_in_threadpool(lambda: (ctx.footprints.heritage_utm, ctx.footprints.zones_utm))
-            await run_in_threadpool(warm_site_pages, ctx)  # the bands of every site page, about 5 s
-            # The graphs hold millions of long-lived objects: keep the cyclic collector off
-            # them, or its full passes stall requests (measured p99 140 ms before, see bench/).
-            gc.collect()
-            gc.freeze()
+            await run_in_threadpool(warm, ctx)
+        # The graphs hold millions of long-lived objects: keep the cyclic collector off them,
+        # or its full passes stall requests (measured p99 140 ms before, see bench/). The
+        # collector may have been off for the warm-up (`venue-planner serve` turns it off:
+        # its passes over the growing heap took half the time of loading the graphs).
+        gc.collect()
+        gc.freeze()
+        gc.enable()
         # Compute requests run in workers forked from this warmed process (see api/compute.py).
         await run_in_threadpool(ctx.pool.start, ctx)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -30,6 +31,10 @@ def _context(settings: Settings) -> Context:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Run the API and map pages."""
+    # No cyclic garbage collection during the imports and the warm-up: they allocate
+    # millions of objects that live as long as the server, and the collector's passes over
+    # them cost more than the loading itself. The app turns it back on, frozen, once warm.
+    gc.disable()
     import uvicorn
 
     from api.app import create_app
@@ -41,6 +46,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         flush=True,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_warm(args: argparse.Namespace, settings: Settings) -> int:
+    """Build every cache a server start needs (graphs, engines, grids, site bands), then exit."""
+    from api.app import warm
+
+    start = time.perf_counter()
+    ctx = _context(settings)
+    print(f"venue-planner: building the caches in {settings.cache_dir} …", flush=True)
+    warm(ctx)
+    for net in ctx.networks.loaded():
+        g = net.graph
+        print(f"  {net.name} ({net.mode}): {g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges")
+    print(f"venue-planner: caches ready in {time.perf_counter() - start:.1f} s; `venue-planner serve` now starts warm.")
     return 0
 
 
@@ -327,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="compute worker processes (default: COMPUTE_WORKERS, 2); forked warm, sharing the cached arrays",
     )
     s.set_defaults(func=cmd_serve)
+
+    w = sub.add_parser("warm", help="build every cache a server start needs, then exit (for images and deploys)")
+    w.set_defaults(func=cmd_warm)
 
     seeds = sub.add_parser("seeds", help="the shipped data").add_subparsers(dest="seeds_cmd", required=True)
     b = seeds.add_parser("build", help="rebuild seeds/ from the raw data")

@@ -217,7 +217,7 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
 
 def analyze_footprint(
     ctx: Context, req: FootprintIn, *, buffer_m: float = DEFAULT_BUFFER_M, label: str = "footprint"
-) -> tuple[fp.Footprint, dict[str, Any]]:
+) -> tuple[fp.Footprint, fp.Analysis]:
     """Parse a request's footprint (one repair rule, `geo.footprints.parse_footprint`) and analyse it."""
     f = fp.parse_footprint(req.footprint, label=label)
     a = ctx.footprints.analyze(

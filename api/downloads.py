@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -39,7 +40,7 @@ def _flat(value: object) -> object:
     return value
 
 
-Features = list[tuple[shapely.Geometry, dict[str, Any]]]
+Features = Sequence[tuple[shapely.Geometry, Mapping[str, Any]]]
 
 
 def feature_collection_json(features: Features, members: dict[str, Any] | None = None) -> str:

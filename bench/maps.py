@@ -18,7 +18,7 @@ from pathlib import Path
 import folium
 
 from api.context import Context
-from api.maps import coverage_map, index_map, site_map, warm_site_pages
+from api.maps import coverage_map, index_map, site_map
 from api.maps.base import _MARGIN_LAT, _MARGIN_LON, FastGeoJson, _features_json, _new_map, _road_class
 from api.settings import Settings
 
@@ -42,7 +42,7 @@ def main() -> None:
         ctx.routing.warm(mode)
         ctx.coverage.warm(mode)
     ctx.layers.query("roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
-    warm_site_pages(ctx)
+    ctx.coverage.warm_sites()
     print(f"start-up work (engines, reach indexes, site bands): {time.perf_counter() - t0:.1f} s")
     print(f"site pages, median of {REPEAT} builds (targets: < 500 ms, < 3 MB)")
     worst_ms, worst_mb = 0.0, 0.0

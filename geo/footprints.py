@@ -9,7 +9,7 @@ return new objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, Required, TypedDict
 
 import numpy as np
 import shapely
@@ -26,8 +26,17 @@ __all__ = [
     "MAX_AREA_M2",
     "MAX_REPAIR_VERTICES",
     "MAX_VERTICES",
+    "AccessFigures",
+    "Analysis",
+    "BuildableParts",
     "Conflict",
+    "ConflictRow",
+    "Elevation",
     "Footprint",
+    "NearestSite",
+    "Overlap",
+    "RoadCut",
+    "RoadsCut",
     "buildable",
     "compare",
     "conflicts",
@@ -206,6 +215,114 @@ def setback(geom_utm: shapely.Geometry, distance_m: float) -> shapely.Geometry:
     return _polygonal(out)
 
 
+# The analysis of a footprint (`layers.footprints.FootprintService.analyze`): a JSON
+# document, returned by the API and kept with each proposal version as it is.
+
+
+class Overlap(TypedDict):
+    """A zone a footprint overlaps: its name, the overlap and its share of the footprint (and of the zone)."""
+
+    name: str
+    overlap_m2: float
+    share: float
+    share_of_zone: NotRequired[float]
+
+
+class RoadCut(TypedDict):
+    """A street a footprint covers or cuts."""
+
+    name: str
+    label: str
+    highway: str
+    length_inside_m: float
+    major: bool
+
+
+class RoadsCut(TypedDict):
+    """The streets a footprint covers or cuts (none where no drive network covers it, with why)."""
+
+    count: int
+    length_m: float
+    streets: list[RoadCut]
+    covered_by_network: bool
+    message: NotRequired[str]
+
+
+class AccessFigures(TypedDict):
+    """How a footprint is reached: the nearest drivable road and the walk to the subway."""
+
+    drive_distance_m: float | None
+    access_point: list[float] | None
+    access_street: str | None
+    walk_to_subway_m: float | None
+    subway_entrance: str | None
+    message: str | None
+    access_edge: NotRequired[list[int]]
+    network: NotRequired[str]
+
+
+class Elevation(TypedDict, total=False):
+    """Terrain under a footprint (from the DEM), or why there is none."""
+
+    available: Required[bool]
+    message: str
+    source: str
+    cells: int
+    elevation_m_min: float
+    elevation_m_max: float
+    elevation_m_mean: float
+    slope_pct_mean: float | None
+    slope_pct_max: float | None
+
+
+class NearestSite(TypedDict):
+    """The nearest candidate site of a footprint outside all of them."""
+
+    site: str
+    distance_m: float
+
+
+class ConflictRow(TypedDict):
+    """A `Conflict` as JSON."""
+
+    severity: str
+    kind: str
+    message: str
+
+
+class Analysis(TypedDict):
+    """Everything a planner needs to know about a footprint."""
+
+    area_m2: float
+    perimeter_m: float
+    centroid: list[float]
+    use: str | None
+    floors: int | None
+    height_m: float | None
+    underground: bool
+    buffer_m: float
+    warnings: list[str]
+    site: str | None
+    sub_site: str | None
+    nearest_site: NearestSite | None
+    heritage: list[Overlap]
+    protection_zones: list[Overlap]
+    buffer_zones: list[Overlap]
+    roads: RoadsCut
+    access: AccessFigures
+    population: dict[str, float]
+    elevation: Elevation
+    conflicts: list[ConflictRow]
+
+
+class BuildableParts(TypedDict):
+    """A parcel split into the part that may be built on, the protected part and the buffers (UTM)."""
+
+    buildable: shapely.Geometry
+    protected: shapely.Geometry
+    buffer: shapely.Geometry
+
+
 @dataclass(frozen=True)
 class Conflict:
     """One thing a footprint touches that a planner must know about."""
@@ -215,7 +332,7 @@ class Conflict:
     message: str
 
 
-def conflicts(analysis: dict[str, Any], *, underground: bool) -> list[Conflict]:
+def conflicts(analysis: Analysis, *, underground: bool) -> list[Conflict]:
     """Return the conflicts of an analysis (see `layers.footprints`), most severe first."""
     out: list[Conflict] = []
     heritage = analysis["heritage"]
@@ -267,18 +384,18 @@ def conflicts(analysis: dict[str, Any], *, underground: bool) -> list[Conflict]:
             )
         )
     elev = analysis["elevation"]
-    if elev.get("available") and elev.get("slope_pct_max", 0) > 15:
+    if elev.get("available") and (elev.get("slope_pct_max") or 0) > 15:
         out.append(Conflict("low", "slope", f"slopes up to {elev['slope_pct_max']:.0f} % on the footprint"))
     order = {"high": 0, "medium": 1, "low": 2}
     return sorted(out, key=lambda c: order[c.severity])
 
 
-def overlaps(geom_utm: shapely.Geometry, zones: gpd.GeoDataFrame, *, name_col: str) -> list[dict[str, Any]]:
+def overlaps(geom_utm: shapely.Geometry, zones: gpd.GeoDataFrame, *, name_col: str) -> list[Overlap]:
     """Return the zones (UTM frame) a footprint overlaps, with overlap area and shares."""
     if zones.empty:
         return []
     idx = zones.sindex.query(geom_utm, predicate="intersects")
-    out = []
+    out: list[Overlap] = []
     area = geom_utm.area
     for i in idx:
         z = zones.geometry.iloc[i]
@@ -296,7 +413,7 @@ def overlaps(geom_utm: shapely.Geometry, zones: gpd.GeoDataFrame, *, name_col: s
     return sorted(out, key=lambda d: -d["overlap_m2"])
 
 
-def buildable(parcel_utm: shapely.Geometry, zones_utm: list[shapely.Geometry], *, buffer_m: float) -> dict[str, Any]:
+def buildable(parcel_utm: shapely.Geometry, zones_utm: list[shapely.Geometry], *, buffer_m: float) -> BuildableParts:
     """Return the buildable part of a parcel after removing protection zones and their buffers.
 
     Returns a dict with ``buildable``, ``protected`` and ``buffer`` geometries (UTM) that

@@ -23,7 +23,6 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.csgraph as csg
-from scipy.optimize import nnls
 
 from geo.errors import DataSourceError
 from geo.network import CONNECTOR_CLASS, REGIONAL_CLASS
@@ -203,6 +202,8 @@ def fit_calibration(
             f"too few matched trips to calibrate the regional skeleton ({int(train.sum())} to fit, "
             f"{int((~train).sum())} held out; at least 20 each)."
         )
+    from scipy.optimize import nnls  # only the seed build calibrates (0.1 s of imports a server never needs)
+
     pace = np.full(3, 3.6 / 40.0)
     for _ in range(iterations):
         _, by_class = skeleton_trips(skeleton, pace, src, dst)

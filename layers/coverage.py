@@ -67,6 +67,10 @@ CELLS_PER_POPULATION_CELL = 4
 REGIONAL_CELLS_PER_POPULATION_CELL = 1
 REGIONAL_FILL_M2 = 25e6
 REGIONAL_BANDS_MIN = (15.0, 30.0, 60.0, 90.0)
+# A site's own bands (its page, the index's figures) and their display tolerance, metres
+# (figures are computed on the exact cells; on the regional network outlines follow its 100 m cells).
+SITE_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
+SITE_DISPLAY_TOLERANCE_M = 20.0
 
 
 @dataclass(frozen=True)
@@ -303,6 +307,21 @@ class CoverageService:
     def default_bands(self, net: RoadNetwork) -> tuple[float, ...]:
         """Return the bands that suit a network: 15/30/60/90 min on the regional one, else `DEFAULT_BANDS_MIN`."""
         return REGIONAL_BANDS_MIN if net.source.regional else tuple(DEFAULT_BANDS_MIN)
+
+    def site_bands(self, site_id: str, mode: str) -> Isochrone:
+        """Return a site's own bands: `SITE_BANDS_MIN`, or on the regional network its own (15-90 min)."""
+        net = self.routing.resolve(site_id, mode=mode, label="site").network
+        if net.source.regional:  # 100 m cells: outlines simplified to the cell size
+            return self.isochrone(site_id, mode=mode, bands_min=self.default_bands(net), tolerance_m=100.0)
+        return self.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=SITE_DISPLAY_TOLERANCE_M)
+
+    def warm_sites(self) -> None:
+        """Compute every site's bands on the first mode that reaches it (about 0.3 s each), not on a first visit."""
+        for sid in self.routing.sites.ids():
+            for a in self.routing.site_networks(sid):
+                if a.network is not None:
+                    self.site_bands(sid, a.mode)
+                    break
 
     def township_table(self, bands: list[Band]) -> pd.DataFrame:
         """Return per township: population and people inside each band (columns ``within_<m>``)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import rasterio
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from layers.routing import Place, RoutingService
     from layers.sites import SiteCatalog
 
-__all__ = ["DEFAULT_BUFFER_M", "FootprintService"]
+__all__ = ["DEFAULT_BUFFER_M", "Buildable", "FootprintService"]
 
 DEFAULT_BUFFER_M = 50.0
 PROTECTED_KINDS = ("candidate_site", "sub_site")
@@ -44,6 +44,19 @@ _ENTRANCES_TRIED = 8
 def _highway(data: dict[str, Any]) -> str:
     hw = data.get("highway", "")
     return str(hw[0] if isinstance(hw, list) else hw).removesuffix("_link")
+
+
+class Buildable(TypedDict):
+    """A parcel's buildable part, and the protected and buffer parts removed (areas in m², geometries WGS84)."""
+
+    protected_sites: list[str]
+    heritage_buildings: int
+    buffer_m: float
+    parcel_m2: float
+    buildable_m2: float
+    protected_m2: float
+    buffer_m2: float
+    geometries: dict[str, shapely.Geometry]
 
 
 class FootprintService:
@@ -109,14 +122,15 @@ class FootprintService:
         height_m: float | None = None,
         underground: bool = False,
         buffer_m: float = DEFAULT_BUFFER_M,
-    ) -> dict[str, Any]:
+    ) -> fp.Analysis:
         """Return everything a planner needs to know about a footprint (JSON-ready)."""
         if not 0 <= buffer_m <= 1000:
             raise InvalidInputError(f"`buffer_m` must be between 0 and 1000 m; got {buffer_m}.")
         g = footprint.geometry_utm
         c = g.centroid
         clon, clat = point_to_lonlat(c.x, c.y)
-        out: dict[str, Any] = {
+        site, sub_site, nearest = self._site_of(g)
+        out: fp.Analysis = {
             "area_m2": round(float(g.area), 2),
             "perimeter_m": round(float(g.length), 2),
             "centroid": [round(clon, 7), round(clat, 7)],
@@ -126,22 +140,26 @@ class FootprintService:
             "underground": underground,
             "buffer_m": buffer_m,
             "warnings": list(footprint.warnings),
+            "site": site,
+            "sub_site": sub_site,
+            "nearest_site": nearest,
+            "heritage": fp.overlaps(g, self.heritage_utm, name_col="label"),
+            "protection_zones": fp.overlaps(g, self.zones_utm, name_col="label"),
+            "buffer_zones": self._buffer_zones(g, buffer_m),
+            "roads": self._roads(g, clon, clat),
+            "access": self._access(g, clon, clat),
+            "population": {f"within_{int(r)}m": round(self._people_within(g, r), 1) for r in POPULATION_RADII_M},
+            "elevation": self._elevation(footprint.geometry),
+            "conflicts": [],
         }
-        out.update(self._site_of(g))
-        out["heritage"] = fp.overlaps(g, self.heritage_utm, name_col="label")
-        out["protection_zones"] = fp.overlaps(g, self.zones_utm, name_col="label")
-        out["buffer_zones"] = self._buffer_zones(g, buffer_m)
-        out["roads"] = self._roads(g, clon, clat)
-        out["access"] = self._access(g, clon, clat)
-        out["population"] = {f"within_{int(r)}m": round(self._people_within(g, r), 1) for r in POPULATION_RADII_M}
-        out["elevation"] = self._elevation(footprint.geometry)
         out["conflicts"] = [
             {"severity": k.severity, "kind": k.kind, "message": k.message}
             for k in fp.conflicts(out, underground=underground)
         ]
         return out
 
-    def _site_of(self, g: shapely.Geometry) -> dict[str, Any]:
+    def _site_of(self, g: shapely.Geometry) -> tuple[str | None, str | None, fp.NearestSite | None]:
+        """Return the candidate site and sub-site holding most of a footprint, or the nearest candidate site."""
         z = self.zones_utm
         # Per kind, the zone holding most of the footprint; among equals, the smallest
         # (the most specific: a palace rather than the road block around it).
@@ -157,19 +175,19 @@ class FootprintService:
         sub = best["sub_site"][2] if "sub_site" in best else None
         if sub is not None and site is None:
             site = str(self.sites.get(sub).parent or "") or None
-        nearest = None
+        nearest: fp.NearestSite | None = None
         if site is None:
             cand = z[z["kind"] == "candidate_site"]
             d = cand.geometry.distance(g)
             j = int(np.argmin(d.to_numpy()))
             nearest = {"site": str(cand["id"].iloc[j]), "distance_m": round(float(d.iloc[j]), 1)}
-        return {"site": site, "sub_site": sub, "nearest_site": nearest}
+        return site, sub, nearest
 
-    def _buffer_zones(self, g: shapely.Geometry, buffer_m: float) -> list[dict[str, Any]]:
+    def _buffer_zones(self, g: shapely.Geometry, buffer_m: float) -> list[fp.Overlap]:
         if buffer_m <= 0:
             return []
         z = self.zones_utm
-        out = []
+        out: list[fp.Overlap] = []
         for i in z.sindex.query(g, predicate="dwithin", distance=buffer_m):
             zone = z.geometry.iloc[i]
             ring = shapely.difference(shapely.buffer(zone, buffer_m), zone)
@@ -180,14 +198,14 @@ class FootprintService:
                 )
         return sorted(out, key=lambda d: -d["overlap_m2"])
 
-    def _roads(self, g: shapely.Geometry, lon: float, lat: float) -> dict[str, Any]:
+    def _roads(self, g: shapely.Geometry, lon: float, lat: float) -> fp.RoadsCut:
         try:
             net = self.networks.locate(lon, lat, mode="drive", label="footprint")
         except OutsideCoverageError as exc:
             return {"count": 0, "length_m": 0.0, "streets": [], "covered_by_network": False, "message": str(exc)}
         idx = net.edge_index
         hits = idx.tree.query(g, predicate="intersects")
-        seen: dict[tuple[int, int], dict[str, Any]] = {}
+        seen: dict[tuple[int, int], fp.RoadCut] = {}
         for h in hits:
             u, v, k = (int(t) for t in idx.edges[h])
             key = (min(u, v), max(u, v))
@@ -211,8 +229,8 @@ class FootprintService:
             "covered_by_network": True,
         }
 
-    def _access(self, g: shapely.Geometry, lon: float, lat: float) -> dict[str, Any]:
-        out: dict[str, Any] = {
+    def _access(self, g: shapely.Geometry, lon: float, lat: float) -> fp.AccessFigures:
+        out: fp.AccessFigures = {
             "drive_distance_m": None,
             "access_point": None,
             "access_street": None,
@@ -240,14 +258,15 @@ class FootprintService:
         out["access_street"] = " / ".join(name) if isinstance(name, list) else (name if isinstance(name, str) else "")
         out["access_edge"] = [u, v, k]
         out["network"] = net.name
-        out.update(self._walk_to_subway(g, lon, lat))
+        out["walk_to_subway_m"], out["subway_entrance"] = self._walk_to_subway(g, lon, lat)
         return out
 
-    def _walk_to_subway(self, g: shapely.Geometry, lon: float, lat: float) -> dict[str, Any]:
+    def _walk_to_subway(self, g: shapely.Geometry, lon: float, lat: float) -> tuple[float | None, str | None]:
+        """Return the shortest walk from a footprint to a subway entrance, metres, and the entrance's name."""
         try:
             walk = self.networks.locate(lon, lat, mode="walk", label="footprint")
         except OutsideCoverageError:
-            return {"walk_to_subway_m": None, "subway_entrance": None}
+            return None, None
         idx = walk.edge_index
         i_near, _ = idx.tree.query_nearest(g, return_distance=True, all_matches=False)
         line = idx.geoms[int(i_near[0])]
@@ -264,16 +283,16 @@ class FootprintService:
                 dests.append((elon, elat))
                 names.append(str(ent["name"].iloc[j]))
         if not dests:
-            return {"walk_to_subway_m": None, "subway_entrance": None}
+            return None, None
         try:
             costs, _, _ = self.routing.matrix([(slon, slat)], dests, mode="walk", metric="shortest", max_snap_m=500.0)
         except (OutsideCoverageError, NoRouteError, InvalidInputError):
-            return {"walk_to_subway_m": None, "subway_entrance": None}
+            return None, None
         row = costs[0]
         if not np.isfinite(row).any():
-            return {"walk_to_subway_m": None, "subway_entrance": None}
+            return None, None
         j = int(np.nanargmin(np.where(np.isfinite(row), row, np.inf)))
-        return {"walk_to_subway_m": round(float(row[j]), 1), "subway_entrance": names[j]}
+        return round(float(row[j]), 1), names[j]
 
     def _people_within(self, g: shapely.Geometry, radius_m: float) -> float:
         """Return the people of the 100 m cells whose centre lies within ``radius_m`` of the footprint."""
@@ -291,7 +310,7 @@ class FootprintService:
         mask = features.geometry_mask([area], (row1 - row0, col1 - col0), win_tf, invert=True)
         return float(people[row0:row1, col0:col1][mask].astype(np.float64).sum())
 
-    def _elevation(self, geom_wgs84: shapely.Geometry) -> dict[str, Any]:
+    def _elevation(self, geom_wgs84: shapely.Geometry) -> fp.Elevation:
         path = self.layers.path("elevation")
         with rasterio.open(path) as src:
             b = src.bounds
@@ -333,7 +352,7 @@ class FootprintService:
     # -- metrics for comparison, buildable area ---------------------------------------
 
     @staticmethod
-    def metrics(analysis: dict[str, Any]) -> dict[str, float | None]:
+    def metrics(analysis: fp.Analysis) -> dict[str, float | None]:
         """Return the comparable figures of an analysis (see `geo.footprints.COMPARE_ROWS`)."""
         return {
             "area_m2": analysis["area_m2"],
@@ -353,7 +372,7 @@ class FootprintService:
 
     def buildable(
         self, parcel: fp.Footprint, *, buffer_m: float = DEFAULT_BUFFER_M, protected_sites: list[str] | None = None
-    ) -> dict[str, Any]:
+    ) -> Buildable:
         """Return the buildable part of a parcel, and the protected and buffer parts removed.
 
         Protection zones are the heritage buildings and, unless ``protected_sites`` lists
@@ -386,6 +405,12 @@ class FootprintService:
             "heritage_buildings": len(hits),
             "buffer_m": buffer_m,
             "parcel_m2": round(float(g.area), 2),
-            **{f"{k}_m2": round(float(v.area), 2) for k, v in parts.items()},
-            "geometries": {k: fp.to_lonlat(v) for k, v in parts.items()},
+            "buildable_m2": round(float(parts["buildable"].area), 2),
+            "protected_m2": round(float(parts["protected"].area), 2),
+            "buffer_m2": round(float(parts["buffer"].area), 2),
+            "geometries": {
+                "buildable": fp.to_lonlat(parts["buildable"]),
+                "protected": fp.to_lonlat(parts["protected"]),
+                "buffer": fp.to_lonlat(parts["buffer"]),
+            },
         }

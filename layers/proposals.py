@@ -16,6 +16,7 @@ import re
 import sqlite3
 import tempfile
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,7 +267,7 @@ class ProposalStore(SqliteStore):
         name: str,
         geometry: shapely.Geometry,
         properties: dict[str, Any],
-        analysis: dict[str, Any],
+        analysis: Mapping[str, Any],
         site_id: str | None = None,
         proposal_id: str | None = None,
         note: str | None = None,
@@ -303,7 +304,7 @@ class ProposalStore(SqliteStore):
         name: str | None = None,
         geometry: shapely.Geometry | None = None,
         properties: dict[str, Any] | None = None,
-        analysis: dict[str, Any] | None = None,
+        analysis: Mapping[str, Any] | None = None,
         site_id: str | None = None,
         note: str | None = None,
         author: str | None = None,
@@ -679,7 +680,7 @@ class ProposalStore(SqliteStore):
         site_id: str | None,
         geometry: shapely.Geometry,
         properties: dict[str, Any],
-        analysis: dict[str, Any],
+        analysis: Mapping[str, Any],
         note: str | None,
         author: str | None = None,
     ) -> None:

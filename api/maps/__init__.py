@@ -11,7 +11,7 @@ from api.maps.impact import impact_map, query_string
 from api.maps.index import index_map
 from api.maps.planner import planner_map
 from api.maps.routes import route_map
-from api.maps.site import site_isochrone, site_map, warm_site_pages
+from api.maps.site import site_map
 
 __all__ = [
     "BAND_COLOURS",
@@ -23,7 +23,5 @@ __all__ = [
     "planner_map",
     "query_string",
     "route_map",
-    "site_isochrone",
     "site_map",
-    "warm_site_pages",
 ]

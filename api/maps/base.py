@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import folium
 import geopandas as gpd
@@ -13,14 +13,11 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from folium import plugins
 from folium.elements import JSCSSMixin
-from jinja2 import Template
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template
+from markupsafe import Markup
 
 from api.downloads import feature_collection_json
 from api.middleware import NONCE_TOKEN
-
-if TYPE_CHECKING:
-    pass
-
 
 # Where delegations arrive: routes from these are drawn on every site page they reach.
 ACCESS_ORIGINS = ("capital-airport", "daxing-airport", "beijing-south-station", "beijing-west-station")
@@ -73,22 +70,68 @@ def _js_safe(text: str) -> str:
 
 
 # folium writes two inline scripts: its settings in the head and the page's script at the
-# end of the body. Nothing else on a page may be a bare <script> tag.
+# end of the body. Nothing else on a page may be a bare <script> tag: the pages' own code is
+# /static/js/venue-planner.js, and their data a JSON block (type="application/json", never run).
 _INLINE_SCRIPTS = 2
 
 
-def _page(m: folium.Map) -> str:
-    """Render a page; its own inline scripts, and nothing else, get the CSP nonce.
+class PageMap(folium.Map):
+    """A folium map that also carries the page's data for ``venue-planner.js`` (see `_page`)."""
 
-    Planner text reaches pages escaped, so it cannot contain a ``<script>`` tag; should an
-    escape ever be missed, the page is refused (a 500 with a request id) instead of
-    giving an injected script the nonce.
+    page: dict[str, Any]
+
+
+def _page(m: PageMap, title: str) -> str:
+    """Render a page titled ``title``; its own inline scripts, and nothing else, get the CSP nonce.
+
+    The page's data (``m.page``: the names of its map, tile layer and layer list, and what
+    the page script starts) goes in as JSON. Planner text reaches pages escaped, so it
+    cannot contain a ``<script>`` tag; should an escape ever be missed, the page is refused
+    (a 500 with a request id) instead of giving an injected script the nonce.
     """
-    html = _root(m).render()
+    root = _root(m)
+    root.header.add_child(_Raw(render("head.html", title=title)))
+    root.html.add_child(_Raw(render("page_data.html", data=Markup(_js_json({"map": m.get_name(), **m.page})))))
+    html = root.render()
     parts = html.split("<script>")
     if len(parts) != _INLINE_SCRIPTS + 1:
         raise RuntimeError(f"a page holds {len(parts) - 1} bare <script> tags, not {_INLINE_SCRIPTS}: refused")
     return f'<script nonce="{NONCE_TOKEN}">'.join(parts)
+
+
+def _finalize(value: object) -> object:
+    """Escape every value a template prints with `_esc` (also ``$`` and backticks), unless it is already markup."""
+    return value if isinstance(value, Markup) else Markup(_esc("" if value is None else value))
+
+
+def _num(value: float, decimals: int = 0) -> str:
+    return f"{float(value):,.{decimals}f}"
+
+
+def _minutes(seconds: float, unit: bool = True) -> str:
+    return f"{seconds / 60:.1f}" + (" min" if unit else "")
+
+
+# The pages' HTML: Jinja2 templates in api/templates, every value escaped.
+_TEMPLATES = Environment(
+    loader=PackageLoader("api", "templates"),
+    autoescape=True,
+    finalize=_finalize,
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_TEMPLATES.filters.update(num=_num, minutes=_minutes, g=lambda x: f"{float(x):g}")
+
+
+def render(template: str, **values: Any) -> Markup:  # noqa: ANN401 - template values
+    """Return the HTML of ``api/templates/<template>`` filled with ``values`` (all escaped)."""
+    return Markup(_TEMPLATES.get_template(template).render(**values))
+
+
+def _add_html(m: folium.Map, template: str, **values: Any) -> None:  # noqa: ANN401 - template values
+    """Add a template's HTML to the page's body."""
+    _root(m).html.add_child(_Raw(render(template, **values)))
 
 
 def _root(m: folium.Map) -> Figure:
@@ -107,40 +150,26 @@ def _vendored(plugin: Any, js: list[tuple[str, str]], css: list[tuple[str, str]]
     return plugin
 
 
-# Offline, the OpenStreetMap background cannot load: say so on the map, once, instead of a
-# silent grey map. (Text only, through textContent: nothing from the page is interpreted.)
-_TILE_ERROR_JS = """
-(function () {
-  var shown = false;
-  TILES.on('tileerror', function () {
-    if (shown) { return; }
-    shown = true;
-    var box = L.control({position: 'bottomright'});
-    box.onAdd = function () {
-      var d = L.DomUtil.create('div', 'tile-error-notice');
-      d.id = 'tile-error-notice';
-      d.style.cssText = 'background:#fff3cd;border:1px solid #d39e00;padding:4px 8px;border-radius:4px;' +
-        'font:12px sans-serif;max-width:320px';
-      d.textContent = 'The OpenStreetMap background could not load (no internet here?). The data layers ' +
-        'work without it: choose "No basemap" in the layer list.';
-      return d;
-    };
-    box.addTo(MAP);
-  });
-})();
-"""
+def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> PageMap:
+    """Return a map with both base layers, a scale bar, measure, fullscreen and mini-map controls.
 
-
-def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> folium.Map:
-    """Return a map with both base layers, a scale bar, measure, fullscreen and mini-map controls."""
-    m = folium.Map(location=list(location), zoom_start=zoom, tiles=None, control_scale=True)
-    m.default_js = [("leaflet", f"{_VENDOR}/leaflet/leaflet.js"), ("jquery", f"{_VENDOR}/jquery/jquery.min.js")]
-    m.default_css = [("leaflet_css", f"{_VENDOR}/leaflet/leaflet.css")]
+    Offline the OpenStreetMap background cannot load; the page says so on the map.
+    """
+    m = PageMap(location=list(location), zoom_start=zoom, tiles=None, control_scale=True)
+    m.default_js = [
+        ("leaflet", f"{_VENDOR}/leaflet/leaflet.js"),
+        ("jquery", f"{_VENDOR}/jquery/jquery.min.js"),
+        ("venue_planner", "/static/js/venue-planner.js"),
+    ]
+    m.default_css = [
+        ("leaflet_css", f"{_VENDOR}/leaflet/leaflet.css"),
+        ("venue_planner_css", "/static/css/venue-planner.css"),
+    ]
     osm = folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap", attr=f"Map tiles {OSM_CREDIT}; {DATA_CREDIT}", show=basemap == "osm"
     )
     osm.add_to(m)
-    _script(m, _TILE_ERROR_JS.replace("TILES", osm.get_name()).replace("MAP", m.get_name()))
+    m.page = {"tiles": osm.get_name()}
     folium.TileLayer(_BLANK_TILE, name="No basemap", attr=DATA_CREDIT, show=basemap == "none", max_zoom=19).add_to(m)
     _vendored(
         plugins.Fullscreen(position="topleft"),
@@ -231,9 +260,7 @@ class FastGeoJson(folium.map.Layer):
             each.append(f"layer.bindPopup({self.popup}, {{maxWidth: 360}});")
         opts.append("onEachFeature: function (f, layer) { " + " ".join(each) + " }")
         js = (
-            f"var {name} = (function () {{ function esc(s) {{ return String(s === null || s === undefined ? '' : s)"
-            ".replace(/[&<>\"]/g, function (c) { return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '\"': '&quot;'}[c]; }); }"
-            f" return L.geoJSON({self.data}, {{{', '.join(opts)}}}); }})();\n"
+            f"var {name} = (function () {{ var esc = VP.esc; return L.geoJSON({self.data}, {{{', '.join(opts)}}}); }})();\n"
             + (f"{name}.addTo({parent});\n" if self.show else "")
         )
         _root_of(self).script.add_child(_Raw(js), name=name)
@@ -259,14 +286,6 @@ class FastGeoJson(folium.map.Layer):
         self.popup = popup
 
 
-def _panel(title: str, body: str) -> _Raw:
-    return _Raw(
-        '<div id="site-panel" style="position:fixed;top:10px;left:60px;z-index:1000;max-width:420px;'
-        "background:rgba(255,255,255,.93);padding:8px 12px;border-radius:6px;font:13px/1.4 sans-serif;"
-        f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><b style="font-size:15px">{title}</b><br>{body}</div>'
-    )
-
-
 class _Raw(Element):
     """Text written into the page as is (branca's Element would parse it as a template)."""
 
@@ -279,66 +298,33 @@ class _Raw(Element):
         return self.text
 
 
-class _Script(MacroElement):
-    """Script run after the map and the layers added before it exist."""
-
-    def __init__(self, js: str) -> None:
-        super().__init__()
-        self.js = js
-
-    def render(self, **kwargs: Any) -> str:  # noqa: ANN401 - branca's signature
-        """Add the script to the page."""
-        _root_of(self).script.add_child(_Raw(self.js), name=self.get_name())
-        return ""
-
-
 def _root_of(el: MacroElement) -> Figure:
     root = el.get_root()
     assert isinstance(root, Figure)  # elements of a map sit in a Figure
     return root
 
 
-def _layer_list(m: folium.Map) -> None:
+def _layer_list(m: PageMap, *, collapsed: bool = False) -> None:
     """Add the layer list: open on a large screen, folded on a small one (where it would cover the map)."""
-    control = folium.LayerControl(collapsed=False)
+    control = folium.LayerControl(collapsed=collapsed)
     control.add_to(m)
-    _script(m, f"if (window.innerWidth < 1000 || window.innerHeight < 700) {{ {control.get_name()}.collapse(); }}")
-
-
-def _script(m: folium.Map, js: str) -> None:
-    """Run ``js`` after the map and its layers exist."""
-    m.add_child(_Script(js))
+    m.page["layer_list"] = True
 
 
 # Colour ramp of isochrone bands (ColorBrewer RdYlGn, 5 classes, green = near).
 BAND_COLOURS = ("#1a9850", "#91cf60", "#d9ef8b", "#fee08b", "#fc8d59", "#d73027", "#a50026", "#67001f")
-SITE_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
-# Display tolerance of band outlines, metres (figures are computed on the exact cells).
-DISPLAY_TOLERANCE_M = 20.0
 
 
 def _legend(
+    m: folium.Map,
     title: str,
     rows: list[tuple[str, str]],
     *,
     element_id: str,
     sections: list[tuple[str, list[tuple[str, str]]]] | None = None,
-) -> str:
-    def items(rs: list[tuple[str, str]]) -> str:
-        return "".join(
-            f'<div><span style="display:inline-block;width:14px;height:14px;background:{c};opacity:.8;'
-            f'margin-right:6px;vertical-align:middle;border:1px solid #555"></span>{label}</div>'
-            for c, label in rs
-        )
-
-    body = (f"<b>{title}</b>{items(rows)}" if rows else "") + "".join(
-        f"<b>{t}</b>{items(rs)}" for t, rs in (sections or [])
-    )
-    return (
-        f'<div id="{element_id}" class="map-legend" style="position:fixed;bottom:24px;right:10px;z-index:1000;'
-        "background:rgba(255,255,255,.93);padding:6px 10px;border-radius:6px;font:12px/1.5 sans-serif;"
-        f'box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:45vh;overflow:auto">{body}</div>'
-    )
+) -> None:
+    """Add a map key: ``rows`` of (colour, label) under ``title``, then titled ``sections``."""
+    _add_html(m, "legend.html", title=title, rows=rows, element_id=element_id, sections=sections or [])
 
 
 def _at_least(props: dict[str, Any]) -> str:
@@ -347,18 +333,7 @@ def _at_least(props: dict[str, Any]) -> str:
 
 
 def _band_popup(props: dict[str, Any], mode: str) -> str:
-    lines = "".join(f"<li>{_esc(line)}: {len(names)}</li>" for line, names in sorted(props["stations"].items()))
-    return (
-        f"<b>{props['minutes']:g} min by {mode}</b><br>"
-        + (
-            "<i>reaches the edge of the road network: the band would go farther, figures are lower bounds</i><br>"
-            if props.get("truncated")
-            else ""
-        )
-        + f"{_at_least(props)}{props['population']:,.0f} people ({100 * props['population_share']:.2f} % of Beijing)<br>"
-        f"{props['area_km2']:.1f} km²; {props['station_count']} subway stations, {props['entrances']} entrances"
-        + (f"<ul style='margin:2px 0;padding-left:16px'>{lines}</ul>" if lines else "")
-    )
+    return str(render("band_popup.html", mode=mode, at_least=_at_least(props), **props))
 
 
 def _fmt_min(seconds: float) -> str:

@@ -8,14 +8,12 @@ import folium
 import shapely
 
 from api.maps.base import (
+    _add_html,
     _esc,
     _layer_list,
     _legend,
     _new_map,
     _page,
-    _panel,
-    _Raw,
-    _root,
 )
 
 if TYPE_CHECKING:
@@ -73,27 +71,24 @@ def coverage_map(
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     gaps = table[table["covered_share"] < 0.5]
     not_assessed = sc.townships[~sc.townships["assessed"]]
-    body = (
-        f"{len(sc.places)} sites, {mode}, within {minutes:g} min<br>"
-        f"Together: {'≥ ' if sc.union.truncated else ''}{sc.union.population:,.0f} people "
-        f"({100 * sc.union.population_share:.1f} % of Beijing"
-        + ("; a band reaches the edge of the road network, so this is a lower bound" if sc.union.truncated else "")
-        + "); "
-        f"twice or more: {sc.overlap.population:,.0f}<br>"
-        f"<span id='gap-summary'>Gaps: {len(gaps)} of {len(table)} townships in the network, "
-        f"{float(table['uncovered'].sum()):,.0f} people not covered.</span><br>"
-        f"<span style='color:#777'>{len(not_assessed)} townships ({int(not_assessed['population'].sum()):,} people) "
-        "lie outside the road network and are not assessed.</span>"
+    _add_html(
+        m,
+        "coverage.html",
+        title="Coverage and gaps",
+        sites=len(sc.places),
+        mode=mode,
+        minutes=minutes,
+        truncated=sc.union.truncated,
+        population=sc.union.population,
+        share_pct=100 * sc.union.population_share,
+        overlap=sc.overlap.population,
+        gaps=len(gaps),
+        assessed=len(table),
+        uncovered=float(table["uncovered"].sum()),
+        not_assessed=len(not_assessed),
+        not_assessed_people=int(not_assessed["population"].sum()),
     )
-    _root(m).html.add_child(_panel("Coverage and gaps", body))
-    _root(m).html.add_child(
-        _Raw(
-            _legend(
-                "Township people within reach",
-                [(c, label) for _, c, label in _SHARE_CLASSES],
-                element_id="coverage-legend",
-            )
-        )
+    _legend(
+        m, "Township people within reach", [(c, label) for _, c, label in _SHARE_CLASSES], element_id="coverage-legend"
     )
-    _root(m).header.add_child(_Raw("<title>Coverage — venue planner</title>"))
-    return _page(m)
+    return _page(m, "Coverage")

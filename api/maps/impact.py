@@ -9,7 +9,7 @@ import folium
 import geopandas as gpd
 import shapely
 
-from api.maps.base import FastGeoJson, _esc, _features_json, _legend, _new_map, _page, _panel, _Raw, _root
+from api.maps.base import FastGeoJson, _add_html, _esc, _features_json, _layer_list, _legend, _new_map, _page
 from layers.impact import ClosurePlan, ImpactResult
 
 if TYPE_CHECKING:
@@ -104,56 +104,31 @@ def impact_map(ctx: Context, plan: ClosurePlan, res: ImpactResult, *, query: str
                 [(y, x) for x, y in p.after.coords], color="#2166ac", weight=4, opacity=0.8, tooltip=tip
             ).add_to(fg)
         fg.add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
+    _layer_list(m, collapsed=True)
     minx, miny, maxx, maxy = shapely.union_all(frame.geometry.to_numpy()).bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    s = res.summary()
-    worst = sorted(res.townships, key=lambda x: (-x.people_cut_off, -x.mean_delay_s))[:8]
-    table = (
-        "<table id='impact-table' style='border-collapse:collapse;font-size:12px'>"
-        "<tr><th align=left>township</th><th>people</th><th>mean</th><th>p90</th><th>cut off</th></tr>"
-        + "".join(
-            f"<tr><td>{_esc(x.district)} {_esc(x.township)}</td><td align=right>{x.population:,.0f}</td>"
-            f"<td align=right>+{x.mean_delay_s:.0f} s</td><td align=right>+{x.p90_delay_s:.0f} s</td>"
-            f"<td align=right>{x.people_cut_off:,.0f}</td></tr>"
-            for x in worst
+    _add_html(
+        m,
+        "impact.html",
+        title=plan.name or "Closure plan impact",
+        closes=[*plan.closures.streets, *(f"area #{i + 1}" for i in range(len(plan.closures.areas)))]
+        + ([f"{len(res.entrances_closed)} subway entrances"] if res.entrances_closed else []),
+        network=net.name,
+        mode=res.mode,
+        s=res.summary(),
+        sites=res.sites,
+        worst=[
+            x
+            for x in sorted(res.townships, key=lambda x: (-x.people_cut_off, -x.mean_delay_s))[:8]
             if x.mean_delay_s > 0 or x.people_cut_off > 0
-        )
-        + "</table>"
+        ],
+        query=query,
+        warnings=res.warnings,
     )
-    what = ", ".join(
-        [*(_esc(st) for st in plan.closures.streets), *(f"area #{i + 1}" for i in range(len(plan.closures.areas)))]
-        + ([f"{len(res.entrances_closed)} subway entrances"] if res.entrances_closed else [])
-    )
-    links = " · ".join(
-        f"<a href='/impact?{_esc(query)}{'&amp;' if query else ''}format={fmt}'>{label}</a>"
-        for fmt, label in (("geojson", "GeoJSON"), ("gpkg", "GeoPackage"))
-    )
-    body = (
-        f"Closes: {what or 'nothing'} ({_esc(net.name)}, {_esc(res.mode)})<br>"
-        f"<b>{s['person_hours_lost']:,.0f}</b> person-hours lost per trip-day; "
-        f"<b>{s['people_cut_off']:,.0f}</b> trips cut off; {s['townships_delayed']} of {s['townships_assessed']} "
-        f"townships delayed; {s['townships_with_longer_walk_to_subway']} with a longer walk to the subway.<br>"
-        + "".join(
-            f"<br>Access to {_esc(a.label)}: "
-            + (
-                f"{a.mean_before_s / 60:.1f} → {a.mean_after_s / 60:.1f} min (people-weighted), "
-                f"{a.people_cut_off:,.0f} people cut off"
-                if a.mean_before_s is not None and a.mean_after_s is not None
-                else _esc(a.note or "not reachable")
-            )
-            for a in res.sites
-        )
-        + f"{table}<br>Download: {links}<br>"
-        f"<details><summary>Model</summary><span style='font-size:11px'>{_esc(s['model'])}</span></details>"
-        + "".join(f"<div style='font-size:11px;color:#8c510a'>{_esc(w)}</div>" for w in res.warnings)
-    )
-    _root(m).html.add_child(_panel(_esc(plan.name or "Closure plan impact"), body))
     legend_rows = [(c, f"≥ {lo:g} s mean delay per trip") for lo, c in DELAY_CLASSES if lo > 0]
     legend_rows += [("#f7f7f7", "no delay"), (CUT_COLOUR, "half or more of its trips cut off")]
-    _root(m).html.add_child(_Raw(_legend("Townships", legend_rows, element_id="impact-legend")))
-    _root(m).header.add_child(_Raw("<title>Closure impact — venue planner</title>"))
-    return _page(m)
+    _legend(m, "Townships", legend_rows, element_id="impact-legend")
+    return _page(m, "Closure impact")
 
 
 def query_string(plan_id: str | None, streets: list[str], entrances: list[str], mode: str, network: str | None) -> str:

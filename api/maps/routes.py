@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import folium
 import numpy as np
@@ -10,14 +10,12 @@ import shapely
 
 from api.maps.base import (
     _ROUTE_COLOURS,
+    _add_html,
     _esc,
     _fmt_min,
     _layer_list,
     _new_map,
     _page,
-    _panel,
-    _Raw,
-    _root,
 )
 from geo.routing import route_overlap
 from layers.routing import Closures, Place
@@ -65,7 +63,7 @@ def route_map(
                 style_function=lambda _: {"color": "#e41a1c", "weight": 2, "fillColor": "#e41a1c", "fillOpacity": 0.25},
             ).add_to(fg)
         fg.add_to(m)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, r in enumerate(reversed(routes)):
         rank = len(routes) - 1 - i
         name = "Best route" if rank == 0 else f"Alternative {rank}"
@@ -80,12 +78,15 @@ def route_map(
         ).add_to(group)
         group.add_to(m)
     for rank, r in enumerate(routes):
-        main = list(dict.fromkeys(st.label for st in sorted(r.streets, key=lambda st: -st.length_m)))[:3]
-        overlap = 100.0 if rank == 0 else 100 * route_overlap(r, routes[0])
         rows.append(
-            f"<tr><td style='color:{_ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)]}'>&#9632; {rank}</td>"
-            f"<td>{_fmt_min(r.travel_time_s)}</td><td>{r.length_m / 1000:.2f} km</td><td>{overlap:.0f}%</td>"
-            f"<td>{_esc(', '.join(main))}</td></tr>"
+            {
+                "rank": rank,
+                "colour": _ROUTE_COLOURS[rank % len(_ROUTE_COLOURS)],
+                "travel_time_s": r.travel_time_s,
+                "length_m": r.length_m,
+                "overlap_pct": 100.0 if rank == 0 else 100 * route_overlap(r, routes[0]),
+                "streets": list(dict.fromkeys(st.label for st in sorted(r.streets, key=lambda st: -st.length_m)))[:3],
+            }
         )
     legs, warnings = ctx.routing.route_notes(routes[0], a, b, mode=mode)
     for leg in legs:
@@ -101,16 +102,15 @@ def route_map(
         ).add_to(m)  # fmt: skip
     _layer_list(m)
     m.fit_bounds([[coords[:, 1].min(), coords[:, 0].min()], [coords[:, 1].max(), coords[:, 0].max()]])
-    table = (
-        "<table id='route-summary' style='border-collapse:collapse;font-size:12px'>"
-        "<tr><th>#</th><th>time</th><th>length</th><th>shared</th><th>main streets</th></tr>"
-        + "".join(rows)
-        + "</table>"
+    _add_html(
+        m,
+        "routes.html",
+        title="Access routes",
+        origin=a.label,
+        destination=b.label,
+        mode=mode,
+        metric=metric,
+        rows=rows,
+        warnings=warnings,
     )
-    notes = "".join(f"<li>{_esc(w)}</li>" for w in warnings)
-    body = f"{_esc(a.label)} → {_esc(b.label)}<br>{mode}, {metric}<br>{table}" + (
-        f"<ul id='route-warnings' style='max-width:420px;font-size:12px;color:#8c510a'>{notes}</ul>" if notes else ""
-    )
-    _root(m).html.add_child(_panel("Access routes", body))
-    _root(m).header.add_child(_Raw("<title>Routes — venue planner</title>"))
-    return _page(m)
+    return _page(m, "Routes")

@@ -20,29 +20,23 @@ from api.maps.base import (
     _ROUTE_COLOURS,
     ACCESS_ORIGINS,
     BAND_COLOURS,
-    DISPLAY_TOLERANCE_M,
-    SITE_BANDS_MIN,
     FastGeoJson,
+    PageMap,
+    _add_html,
     _at_least,
     _band_popup,
     _esc,
     _features_json,
     _fmt_min,
-    _js_json,
     _js_safe,
     _layer_list,
     _legend,
     _new_map,
     _page,
-    _panel,
-    _Raw,
     _road_class,
-    _root,
-    _script,
     _vendored,
 )
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
-from layers.coverage import Isochrone
 from layers.regional import REGIONAL_NETWORK
 
 if TYPE_CHECKING:
@@ -152,30 +146,21 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
         fg.add_to(m)
     _layer_list(m)
     m.fit_bounds([[miny, minx], [maxy, maxx]])
-    lines = [
-        _esc(site.name_zh),
-        f"Boundary: {_esc(str(site.properties['boundary_source']).removeprefix('outline: '))}",
-        f"Area {site.properties['area_km2']} km²",
-    ]
     unc = site.properties.get("uncertainty_m")
-    if unc is not None and unc == unc:  # NaN when the outline is exact
-        lines.append(f"Uncertainty ±{float(site.properties['uncertainty_m']):.0f} m")
-    if not drive.covered:
-        lines.append(f'<span style="color:#b2182b" id="coverage-notice">{_esc(drive.message or "")}</span>')
-    elif regional:
-        note = (
-            "Roads: only the coarse regional skeleton of major roads covers this site (no local streets, positions "
-            "±100 m); travel times are calibrated on the central 2013 network and the bands are coarse. Walking is "
-            "not modelled here. Import a current OpenStreetMap extract for street-level answers."
-        )
-        lines.append(f'<span style="color:#8c510a" id="coverage-notice">{_esc(note)}</span>')
-    _root(m).html.add_child(_panel(_esc(site.name_en), "<br>".join(lines)))
-    _root(m).html.add_child(
-        _Raw(_legend(band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)]))
+    _add_html(
+        m,
+        "site.html",
+        title=site.name_en,
+        site=site,
+        boundary_source=str(site.properties["boundary_source"]).removeprefix("outline: "),
+        area_km2=site.properties["area_km2"],
+        uncertainty_m=None if unc is None or unc != unc else float(unc),  # NaN when the outline is exact
+        coverage_error=None if drive.covered else drive.message or "",
+        regional=regional,
     )
+    _legend(m, band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)])
     _draw_tool(m, site.id)
-    _root(m).header.add_child(_Raw(f"<title>{_esc(site.name_en)} — venue planner</title>"))
-    return _page(m)
+    return _page(m, site.name_en)
 
 
 _SITE_KEY = [
@@ -249,68 +234,7 @@ def _proposal_layer(ctx: Context, site_id: str, m: folium.Map) -> None:
     ).add_to(m)
 
 
-_DRAW_JS = """
-(function () {
-  var map = MAP;
-  window.plannerMap = map;
-  var panel = document.getElementById('footprint-panel');
-  var last = null;
-  function esc(s) { return String(s === null || s === undefined ? '' : s).replace(/[&<>"]/g, function (c) {
-    return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}[c]; }); }
-  function fmt(x, d) { return x === null || x === undefined ? '—' : Number(x).toLocaleString('en', {maximumFractionDigits: d || 0}); }
-  function render(a) {
-    var c = a.conflicts.map(function (k) { return '<li class="conflict-' + k.severity + '"><b>' + esc(k.severity) + '</b>: ' + esc(k.message) + '</li>'; }).join('');
-    var e = a.elevation.available ? fmt(a.elevation.elevation_m_min) + '–' + fmt(a.elevation.elevation_m_max) + ' m, slope ≤ ' + fmt(a.elevation.slope_pct_max, 1) + ' %' : esc(a.elevation.message);
-    panel.innerHTML = '<b>Footprint analysis</b> <a href="#" id="fp-close">×</a><br>' +
-      '<span id="fp-area">' + fmt(a.area_m2) + ' m²</span>, perimeter ' + fmt(a.perimeter_m) + ' m<br>' +
-      'Site: ' + esc(a.site || '—') + (a.sub_site ? ' / ' + esc(a.sub_site) : '') + '<br>' +
-      'People within 500 m / 1 km: ' + fmt(a.population.within_500m) + ' / ' + fmt(a.population.within_1000m) + '<br>' +
-      'Nearest drivable road: ' + fmt(a.access.drive_distance_m) + ' m' + (a.access.access_street ? ' (' + esc(a.access.access_street) + ')' : '') + '<br>' +
-      'Walk to the subway: ' + fmt(a.access.walk_to_subway_m) + ' m (' + esc(a.access.subway_entrance) + ')<br>' +
-      'Terrain: ' + e + '<br>' +
-      (a.warnings.length ? '<i>' + esc(a.warnings.join(' ')) + '</i><br>' : '') +
-      '<ul id="fp-conflicts" style="margin:4px 0;padding-left:16px">' + (c || '<li>no conflicts</li>') + '</ul>' +
-      '<input id="fp-name" placeholder="proposal name" style="width:60%"> <button id="fp-save">Save as proposal</button><br>' +
-      '<input id="fp-key" type="password" placeholder="API key (editor), kept for this tab only" style="width:80%;display:' +
-      (sessionStorage.getItem('venuePlannerKey') ? 'none' : 'inline') + '">' +
-      '<div id="fp-saved"></div>';
-    document.getElementById('fp-close').addEventListener('click', function (ev) { ev.preventDefault(); window.closeFootprint(); });
-    document.getElementById('fp-save').addEventListener('click', function () { window.saveFootprint(); });
-  }
-  map.on('draw:created', function (e) {
-    last = e.layer.toGeoJSON().geometry;
-    panel.style.display = 'block';
-    panel.innerHTML = 'Analysing…';
-    fetch('/footprints/analyze', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({footprint: last})})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, b: b}; }); })
-      .then(function (x) { if (!x.ok) { panel.innerHTML = '<b>Cannot analyse this footprint</b><br><span id="fp-error">' + esc(x.b.error.message) + '</span>'; } else { render(x.b); } })
-      .catch(function (err) { panel.innerHTML = 'The service did not answer: ' + esc(err); });
-  });
-  window.closeFootprint = function () { panel.style.display = 'none'; return false; };
-  window.saveFootprint = function () {
-    var name = document.getElementById('fp-name').value || 'Untitled proposal';
-    var typed = document.getElementById('fp-key').value.trim();
-    if (typed) { sessionStorage.setItem('venuePlannerKey', typed); }
-    var key = sessionStorage.getItem('venuePlannerKey');
-    var out = document.getElementById('fp-saved');
-    if (!key) { out.innerHTML = '<span id="fp-need-key">Saving needs an API key with the editor role: type it above.</span>'; return; }
-    fetch('/proposals', {method: 'POST', headers: {'content-type': 'application/json', 'authorization': 'Bearer ' + key},
-      body: JSON.stringify({name: name, footprint: last, site_id: SITE})})
-      .then(function (r) { return r.json().then(function (b) { return {ok: r.ok, status: r.status, b: b}; }); })
-      .then(function (x) {
-        if (x.status === 401 || x.status === 403) {
-          sessionStorage.removeItem('venuePlannerKey');
-          document.getElementById('fp-key').style.display = 'inline';
-        }
-        out.innerHTML = x.ok ? 'Saved as <b id="fp-saved-id">' + esc(x.b.id) + '</b> (version ' + x.b.version + ')'
-          : '<span id="fp-save-error">' + esc(x.b.error.message) + '</span>';
-      });
-  };
-})();
-"""
-
-
-def _draw_tool(m: folium.Map, site_id: str) -> None:
+def _draw_tool(m: PageMap, site_id: str) -> None:
     """Add the draw tool: a drawn polygon is analysed at once and can be saved as a proposal."""
     _vendored(
         plugins.Draw(
@@ -322,37 +246,13 @@ def _draw_tool(m: folium.Map, site_id: str) -> None:
         [("leaflet_draw_js", "leaflet-draw/leaflet.draw.js")],
         [("leaflet_draw_css", "leaflet-draw/leaflet.draw.css")],
     ).add_to(m)
-    _root(m).html.add_child(
-        _Raw(
-            '<div id="footprint-panel" style="display:none;position:fixed;top:170px;left:60px;z-index:1000;'
-            "max-width:420px;background:rgba(255,255,255,.95);padding:8px 12px;border-radius:6px;"
-            'font:13px/1.4 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)"></div>'
-        )
-    )
-    _script(m, _DRAW_JS.replace("MAP", m.get_name()).replace("SITE", _js_json(site_id)))
-
-
-def site_isochrone(ctx: Context, site_id: str, mode: str) -> Isochrone:
-    """Return a site page's bands: `SITE_BANDS_MIN`, or on the regional network its own (15-90 min)."""
-    net = ctx.routing.resolve(site_id, mode=mode, label="site").network
-    if net.source.regional:  # 100 m cells: outlines simplified to the cell size
-        return ctx.coverage.isochrone(site_id, mode=mode, bands_min=ctx.coverage.default_bands(net), tolerance_m=100.0)
-    return ctx.coverage.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=DISPLAY_TOLERANCE_M)
-
-
-def warm_site_pages(ctx: Context) -> None:
-    """Compute the travel-time bands of every site page now (about 0.3 s each), not on a first visit."""
-    for sid in ctx.sites.ids():
-        site = ctx.sites.get(sid)
-        for a in access_info(ctx, site):
-            if a.covered:
-                site_isochrone(ctx, sid, a.mode)
-                break
+    _add_html(m, "footprint_panel.html")
+    m.page["draw"] = {"site": site_id}
 
 
 def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> tuple[str, list[tuple[str, str]]]:
     """Draw a site's travel-time bands (largest first) and return the legend's title and rows."""
-    iso = site_isochrone(ctx, site_id, mode)
+    iso = ctx.coverage.site_bands(site_id, mode)
     rows = []
     for i in reversed(range(len(iso.bands))):
         b = iso.bands[i]

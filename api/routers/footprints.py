@@ -74,7 +74,7 @@ def analyze(
         Literal["json", "geojson", "gpkg"],
         Query(description="json (the analysis), or the footprint as a GeoJSON / GeoPackage feature carrying it"),
     ] = "json",
-) -> dict[str, Any] | Response:
+) -> fp.Analysis | Response:
     """Analyse a footprint: area, site, heritage and protection-zone overlaps, roads, access, people, terrain, conflicts."""
     f, a = analyze_footprint(ctx, req, buffer_m=req.buffer_m)
     if format == "json":
@@ -212,11 +212,12 @@ def buildable(
     """Return the buildable part of a parcel, and the protected and buffer parts removed (they add up to the parcel)."""
     parcel = fp.parse_footprint(req.parcel, label="parcel")
     out = ctx.footprints.buildable(parcel, buffer_m=req.buffer_m, protected_sites=req.protected_sites)
-    geoms = out.pop("geometries")
-    feats = [(geoms[k], {"part": k, "area_m2": out[f"{k}_m2"]}) for k in ("buildable", "protected", "buffer")]
+    areas = {"buildable": out["buildable_m2"], "protected": out["protected_m2"], "buffer": out["buffer_m2"]}
+    feats = [(out["geometries"][k], {"part": k, "area_m2": a}) for k, a in areas.items()]
+    meta = {k: v for k, v in out.items() if k != "geometries"}
     return vector_response(
         feats,
-        {**out, "warnings": list(parcel.warnings), "attribution": ATTRIBUTION},
+        {**meta, "warnings": list(parcel.warnings), "attribution": ATTRIBUTION},
         fmt=format,
         layer="buildable",
         attribution=ATTRIBUTION,

@@ -10,11 +10,13 @@ from fastapi.responses import HTMLResponse
 from api.compute import bounded
 from api.context import Context, get_context
 from api.convert import plan_from_query, to_place
-from api.maps import coverage_map, impact_map, index_map, planner_map, query_string, route_map, site_map
 from api.schemas import EntranceQ, MetricT, ModeT, StreetQ
 from layers.routing import Closures
 
 router = APIRouter(prefix="/maps", tags=["maps"])
+
+# The pages (api.maps, with folium) are imported by the first page a worker builds, not at
+# start-up: they cost half a second of imports that no route or API answer needs.
 
 SiteIdP = Annotated[str, Path(description="A site id or name", max_length=100, examples=["lugou-wanping"])]
 Basemap = Annotated[
@@ -26,6 +28,8 @@ Basemap = Annotated[
 @bounded(media_type="text/html")
 def get_index_map(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Show every site on one map."""
+    from api.maps import index_map
+
     return HTMLResponse(index_map(ctx, basemap=basemap))
 
 
@@ -35,6 +39,8 @@ def get_site_map(
     site_id: SiteIdP, ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm"
 ) -> HTMLResponse:
     """Show one site: boundary, sub-sites, roads, subway stations and entrances, access points."""
+    from api.maps import site_map
+
     return HTMLResponse(site_map(ctx, site_id, basemap=basemap))
 
 
@@ -57,6 +63,8 @@ def get_route_map(
     basemap: Basemap = "osm",
 ) -> HTMLResponse:
     """Show the route(s) between two places with alternatives, closures and a summary table."""
+    from api.maps import route_map
+
     return HTMLResponse(
         route_map(
             ctx,
@@ -85,6 +93,8 @@ def get_coverage_map(
     basemap: Basemap = "osm",
 ) -> HTMLResponse:
     """Show what a set of sites covers together, the overlap, and the townships left uncovered."""
+    from api.maps import coverage_map
+
     return HTMLResponse(coverage_map(ctx, sites or DEFAULT_COVERAGE_SITES, minutes=minutes, mode=mode, basemap=basemap))
 
 
@@ -100,6 +110,8 @@ def get_impact_map(
     basemap: Basemap = "osm",
 ) -> HTMLResponse:
     """Show what a closure plan costs: the plan, the delay per township, the most delayed trips, a table."""
+    from api.maps import impact_map, query_string
+
     if plan_id is None and not street and not entrance:
         street = list(DEFAULT_IMPACT_STREETS)
     plan = plan_from_query(ctx, plan_id, street, entrance)
@@ -116,6 +128,8 @@ DEFAULT_IMPACT_STREETS = ("东长安街", "西长安街")
 @bounded(media_type="text/html")
 def get_planner(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Plan routes interactively: click origin and destination (or pick sites), choose mode and closures."""
+    from api.maps import planner_map
+
     return HTMLResponse(planner_map(ctx, kind="route", basemap=basemap))
 
 
@@ -123,4 +137,6 @@ def get_planner(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap 
 @bounded(media_type="text/html")
 def get_isochrone_page(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
     """Draw isochrones interactively: click a point (or pick a site), choose mode, bands and direction."""
+    from api.maps import planner_map
+
     return HTMLResponse(planner_map(ctx, kind="isochrone", basemap=basemap))

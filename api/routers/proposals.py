@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -154,7 +154,7 @@ def _props(req: FootprintIn) -> dict[str, Any]:
     return {"use": req.use, "floors": req.floors, "height_m": req.height_m, "underground": req.underground}
 
 
-def _site_of(ctx: Context, given: str | None, analysis: dict[str, Any]) -> str | None:
+def _site_of(ctx: Context, given: str | None, analysis: Mapping[str, Any]) -> str | None:
     """Return the site a proposal belongs to: the one given, else where its footprint lies (or lies near)."""
     if given is not None:
         return ctx.sites.get(given).id

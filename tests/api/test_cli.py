@@ -123,3 +123,14 @@ def test_coverage_surface(env: Settings, tmp_path: Path, capsys: pytest.CaptureF
         assert src.nodata == -9999.0
     assert main(["coverage", "surface", "--site", "yanqi-lake", "--mode", "walk", "-o", str(out)]) == 1
     assert "outside every loaded walk road network" in capsys.readouterr().err
+
+
+def test_warm_builds_the_caches_a_start_needs(env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """`venue-planner warm` (the image build's step) loads every network and mode and leaves the caches on disk."""
+    assert main(["warm"]) == 0
+    out = capsys.readouterr().out
+    for line in ("central-beijing-2013 (drive)", "central-beijing-2013 (walk)", "beijing-regional (drive)"):
+        assert line in out
+    assert "caches ready in" in out
+    cached = {p.suffix for p in env.cache_dir.rglob("*") if p.is_file()}
+    assert cached, "no cache file written"

@@ -137,7 +137,7 @@ def test_plans_are_saved_versioned_exported_and_imported(client: TestClient, edi
 
 def test_impact_map_page(client: TestClient) -> None:
     page = client.get("/maps/impact", params={"street": ["前门大街"], "entrance": ["天安门东"], "basemap": "none"}).text
-    assert "id='impact-table'" in page
+    assert 'id="impact-table"' in page
     assert "Closed roads" in page
     assert "Closed subway entrances" in page
     assert "format=gpkg" in page

@@ -214,7 +214,7 @@ def test_route_map_page(client: TestClient) -> None:
     )
     assert r.status_code == 200
     page = r.text
-    assert "id='route-summary'" in page
+    assert 'id="route-summary"' in page
     assert "Best route" in page
     assert "Alternative 1" in page
     assert "Closed streets (1)" in page

@@ -91,9 +91,16 @@ def test_hostile_names_never_reach_markup_or_script(sec: tuple[TestClient, dict[
     assert "unsafe-inline" not in csp.split("style-src")[0]
     tags = re.findall(r"<script\b[^>]*>", html)
     assert tags
+    data_tag = '<script type="application/json" id="vp-page">'  # the page's data: JSON, never run
+    assert tags.count(data_tag) == 1
+    tags.remove(data_tag)
     for tag in tags:
         assert "src=" in tag or f'nonce="{nonce.group(1)}"' in tag, tag
     assert sum("src=" not in tag for tag in tags) == 2  # folium's settings and the page's own script, no more
+    # The data block is one JSON document (nothing a planner typed can end it).
+    block = re.search(r'<script type="application/json" id="vp-page">(.*?)</script>', html, re.S)
+    assert block is not None
+    assert json.loads(block.group(1))["draw"] == {"site": "lugou-wanping"}
     assert "__CSP_NONCE__" not in html
     assert not re.search(
         r"\son[a-z]+\s*=", re.sub(r"<script\b.*?</script>", "", html, flags=re.S)
@@ -105,15 +112,13 @@ def test_hostile_names_never_reach_markup_or_script(sec: tuple[TestClient, dict[
 
 def test_a_page_with_an_unexpected_script_is_refused() -> None:
     """Should an escape ever be missed, the page fails closed rather than give the script the nonce."""
-    import folium
+    from api.maps.base import _new_map, _page, _Raw, _root
 
-    from api.maps.base import _page, _Raw, _root
-
-    m = folium.Map(location=[39.9, 116.4], tiles=None)
-    assert _page(m).count('nonce="__CSP_NONCE__"') == 2
+    m = _new_map((39.9, 116.4), basemap="none")
+    assert _page(m, "test").count('nonce="__CSP_NONCE__"') == 2
     _root(m).html.add_child(_Raw("<script>document.title='x'</script>"))
     with pytest.raises(RuntimeError, match="3 bare <script> tags"):
-        _page(m)
+        _page(m, "test")
 
 
 def test_imported_hostile_id_is_refused(sec: tuple[TestClient, dict[str, str]], tmp_path: Path) -> None:

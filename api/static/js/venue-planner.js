@@ -1,0 +1,234 @@
+/*
+ * The venue planner's page script: one file for every map page.
+ *
+ * A page carries its data as JSON in <script type="application/json" id="vp-page"> (never
+ * run, and written with <, > and & escaped, so nothing a planner typed can end it). Once the
+ * page's own (folium) script has made the map and its layers, VP.boot reads that data and
+ * starts what the page asks for: the notice when the background tiles fail, the layer list
+ * folded on small screens, the route/isochrone planner, the footprint draw tool.
+ * Text from the service is always shown through VP.esc or textContent.
+ */
+(function () {
+  'use strict';
+  var VP = window.VP = {};
+
+  VP.esc = function (s) {
+    return String(s === null || s === undefined ? '' : s).replace(/[&<>"']/g, function (c) {
+      return {'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c];
+    });
+  };
+
+  function fmt(x, d) {
+    return x === null || x === undefined ? '—' : Number(x).toLocaleString('en', {maximumFractionDigits: d || 0});
+  }
+
+  function answer(r) {
+    return r.json().then(function (b) { return {ok: r.ok, status: r.status, b: b}; });
+  }
+
+  // Offline the OpenStreetMap background cannot load: say so on the map, once.
+  VP.tileError = function (tiles, map) {
+    var shown = false;
+    tiles.on('tileerror', function () {
+      if (shown) { return; }
+      shown = true;
+      var box = L.control({position: 'bottomright'});
+      box.onAdd = function () {
+        var d = L.DomUtil.create('div', 'tile-error-notice');
+        d.id = 'tile-error-notice';
+        d.textContent = 'The OpenStreetMap background could not load (no internet here?). The data layers ' +
+          'work without it: choose "No basemap" in the layer list.';
+        return d;
+      };
+      box.addTo(map);
+    });
+  };
+
+  // The layer list is open on a large screen and folded on a small one, where it would cover the map.
+  // (What Leaflet's collapse() does; folium declares the control with `let`, out of reach by name.)
+  VP.foldLayerList = function () {
+    if (window.innerWidth < 1000 || window.innerHeight < 700) {
+      document.querySelectorAll('.leaflet-control-layers-expanded').forEach(function (el) {
+        el.classList.remove('leaflet-control-layers-expanded');
+      });
+    }
+  };
+
+  // The route planner (kind "route") and the isochrone page (kind "isochrone"): they call the JSON API.
+  VP.planner = function (map, kind, colours) {
+    window.plannerMap = map;
+    var esc = VP.esc;
+    var points = [];
+    var markers = L.layerGroup().addTo(map);
+    var results = L.layerGroup().addTo(map);
+    function val(id) { return document.getElementById(id).value; }
+    function status(t) { document.getElementById('planner-status').innerHTML = t; }
+    function place(i) { var p = points[i]; return typeof p === 'string' ? p : p[0].toFixed(6) + ',' + p[1].toFixed(6); }
+    function mark(lonlat, label, colour) {
+      L.circleMarker([lonlat[1], lonlat[0]], {radius: 8, color: '#000', weight: 2, fillColor: colour, fillOpacity: 1})
+        .bindTooltip(esc(label)).addTo(markers);
+    }
+    function fail(b) {
+      status('<span id="planner-error" class="vp-error">' + esc(b && b.error ? b.error.message : b) + '</span>');
+    }
+    map.on('click', function (e) {
+      var need = kind === 'route' ? 2 : 1;
+      if (points.length >= need) { points = []; markers.clearLayers(); results.clearLayers(); }
+      points.push([e.latlng.lng, e.latlng.lat]);
+      mark(points[points.length - 1], points.length === 1 ? 'origin' : 'destination', points.length === 1 ? '#1a9850' : '#d73027');
+      if (points.length === need) { run(); } else { status('Now click the destination.'); }
+    });
+    window.pickSites = function () {
+      points = [val('pick-a')];
+      if (kind === 'route') { points.push(val('pick-b')); }
+      markers.clearLayers();
+      run();
+    };
+    document.getElementById('pick-go').addEventListener('click', function () { window.pickSites(); });
+
+    function showRoutes(b) {
+      var rows = '';
+      b.features.slice().reverse().forEach(function (f) {
+        var k = f.properties.rank;
+        L.geoJSON(f, {style: {color: colours[k % colours.length], weight: k === 0 ? 7 : 4, opacity: 0.85, dashArray: k === 0 ? null : '10 8'}})
+          .bindTooltip((k === 0 ? 'Best route' : 'Alternative ' + k) + ': ' + (f.properties.travel_time_s / 60).toFixed(1) + ' min').addTo(results);
+      });
+      b.features.forEach(function (f) {
+        var p = f.properties, k = p.rank;
+        var seen = {}, main = p.streets.slice().sort(function (x, y) { return y.length_m - x.length_m; })
+          .filter(function (s) { var n = !seen[s.label]; seen[s.label] = true; return n; })
+          .slice(0, 3).map(function (s) { return esc(s.label); }).join(', ');
+        rows += '<tr><td style="color:' + colours[k % colours.length] + '">&#9632; ' + k + '</td><td>' + (p.travel_time_s / 60).toFixed(1) +
+          ' min</td><td>' + (p.length_m / 1000).toFixed(2) + ' km</td><td>' + Math.round(100 * p.overlap_with_best) + '%</td><td>' + main + '</td></tr>';
+      });
+      var best = b.features[0].properties, o = best.origin, d = best.destination;
+      best.access.forEach(function (leg) {
+        if (leg.distance_m > 0) {
+          L.polyline(leg.coordinates.map(function (c) { return [c[1], c[0]]; }), {color: '#333', weight: 3, dashArray: '4 6'})
+            .bindTooltip(esc(leg.end + ': ' + Math.round(leg.distance_m) + ' m off the road network (straight line)')).addTo(results);
+        }
+      });
+      mark([o.lon, o.lat], 'origin: ' + o.input, '#1a9850');
+      mark([d.lon, d.lat], 'destination: ' + d.input, '#d73027');
+      var notes = best.warnings.map(function (w) { return '<li>' + esc(w) + '</li>'; }).join('');
+      status('<table id="planner-table" class="vp-table"><tr><th>#</th><th>time</th><th>length</th><th>shared</th><th>main streets</th></tr>' + rows + '</table>' +
+        (notes ? '<ul id="planner-warnings" class="vp-warnings">' + notes + '</ul>' : ''));
+      map.fitBounds(results.getLayers()[0].getBounds(), {padding: [40, 40]});
+    }
+
+    function showBands(b) {
+      var n = b.features.length, rows = '';
+      b.features.forEach(function (f, i) {
+        var c = colours[n - 1 - i], p = f.properties;
+        L.geoJSON(f, {style: {color: c, weight: 1, fillColor: c, fillOpacity: 0.25}})
+          .bindPopup('<b>' + p.minutes + ' min</b><br>' + (p.truncated ? '≥ ' : '') + Math.round(p.population).toLocaleString('en') + ' people, ' +
+            p.station_count + ' stations' + (p.truncated ? '<br><i>reaches the edge of the road network: a lower bound</i>' : ''))
+          .addTo(results);
+      });
+      b.features.slice().reverse().forEach(function (f, i) {
+        var p = f.properties;
+        rows += '<tr><td style="color:' + colours[i] + '">&#9632; ≤ ' + p.minutes + ' min</td><td>' + (p.truncated ? '≥ ' : '') + (p.population / 1e6).toFixed(2) +
+          ' M people</td><td>' + p.station_count + ' stations</td><td>' + p.area_km2.toFixed(1) + ' km²</td></tr>';
+      });
+      mark([b.origin.lon, b.origin.lat], b.origin.input, '#1a9850');
+      status('<table id="planner-table" class="vp-table">' + rows + '</table>');
+      map.fitBounds(results.getLayers()[0].getBounds(), {padding: [20, 20]});
+    }
+
+    function run() {
+      results.clearLayers();
+      status('Working…');
+      if (kind === 'route') {
+        var q = 'origin=' + encodeURIComponent(place(0)) + '&destination=' + encodeURIComponent(place(1)) +
+          '&mode=' + encodeURIComponent(val('mode')) + '&metric=' + encodeURIComponent(val('metric')) +
+          '&alternatives=' + encodeURIComponent(val('alternatives'));
+        val('closures').split(',').map(function (s) { return s.trim(); }).filter(Boolean).forEach(function (s) {
+          q += '&close_street=' + encodeURIComponent(s);
+        });
+        fetch('/routes?' + q).then(answer).then(function (x) { return x.ok ? showRoutes(x.b) : fail(x.b); }).catch(fail);
+      } else {
+        var bands = val('bands').split(',').map(Number).filter(function (x) { return x > 0; });
+        fetch('/isochrones', {method: 'POST', headers: {'content-type': 'application/json'},
+          body: JSON.stringify({origin: points[0], mode: val('mode'), bands_min: bands, reverse: document.getElementById('reverse').checked})})
+          .then(answer).then(function (x) { return x.ok ? showBands(x.b) : fail(x.b); }).catch(fail);
+      }
+    }
+    window.runPlanner = run;
+  };
+
+  // A site page's draw tool: a drawn polygon is analysed at once and can be saved as a proposal.
+  VP.draw = function (map, site) {
+    window.plannerMap = map;
+    var esc = VP.esc;
+    var panel = document.getElementById('footprint-panel');
+    var last = null;
+    function render(a) {
+      var c = a.conflicts.map(function (k) {
+        return '<li class="conflict-' + esc(k.severity) + '"><b>' + esc(k.severity) + '</b>: ' + esc(k.message) + '</li>';
+      }).join('');
+      var e = a.elevation.available ? fmt(a.elevation.elevation_m_min) + '–' + fmt(a.elevation.elevation_m_max) + ' m, slope ≤ ' +
+        fmt(a.elevation.slope_pct_max, 1) + ' %' : esc(a.elevation.message);
+      panel.innerHTML = '<b>Footprint analysis</b> <a href="#" id="fp-close">×</a><br>' +
+        '<span id="fp-area">' + fmt(a.area_m2) + ' m²</span>, perimeter ' + fmt(a.perimeter_m) + ' m<br>' +
+        'Site: ' + esc(a.site || '—') + (a.sub_site ? ' / ' + esc(a.sub_site) : '') + '<br>' +
+        'People within 500 m / 1 km: ' + fmt(a.population.within_500m) + ' / ' + fmt(a.population.within_1000m) + '<br>' +
+        'Nearest drivable road: ' + fmt(a.access.drive_distance_m) + ' m' + (a.access.access_street ? ' (' + esc(a.access.access_street) + ')' : '') + '<br>' +
+        'Walk to the subway: ' + fmt(a.access.walk_to_subway_m) + ' m (' + esc(a.access.subway_entrance) + ')<br>' +
+        'Terrain: ' + e + '<br>' +
+        (a.warnings.length ? '<i>' + esc(a.warnings.join(' ')) + '</i><br>' : '') +
+        '<ul id="fp-conflicts" class="vp-list">' + (c || '<li>no conflicts</li>') + '</ul>' +
+        '<input id="fp-name" placeholder="proposal name" style="width:60%"> <button id="fp-save">Save as proposal</button><br>' +
+        '<input id="fp-key" type="password" placeholder="API key (editor), kept for this tab only" style="width:80%;display:' +
+        (sessionStorage.getItem('venuePlannerKey') ? 'none' : 'inline') + '">' +
+        '<div id="fp-saved"></div>';
+      document.getElementById('fp-close').addEventListener('click', function (ev) { ev.preventDefault(); window.closeFootprint(); });
+      document.getElementById('fp-save').addEventListener('click', function () { window.saveFootprint(); });
+    }
+    map.on('draw:created', function (e) {
+      last = e.layer.toGeoJSON().geometry;
+      panel.style.display = 'block';
+      panel.textContent = 'Analysing…';
+      fetch('/footprints/analyze', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify({footprint: last})})
+        .then(answer)
+        .then(function (x) {
+          if (!x.ok) {
+            panel.innerHTML = '<b>Cannot analyse this footprint</b><br><span id="fp-error">' + esc(x.b.error.message) + '</span>';
+          } else { render(x.b); }
+        })
+        .catch(function (err) { panel.textContent = 'The service did not answer: ' + err; });
+    });
+    window.closeFootprint = function () { panel.style.display = 'none'; return false; };
+    window.saveFootprint = function () {
+      var name = document.getElementById('fp-name').value || 'Untitled proposal';
+      var typed = document.getElementById('fp-key').value.trim();
+      if (typed) { sessionStorage.setItem('venuePlannerKey', typed); }
+      var key = sessionStorage.getItem('venuePlannerKey');
+      var out = document.getElementById('fp-saved');
+      if (!key) { out.innerHTML = '<span id="fp-need-key">Saving needs an API key with the editor role: type it above.</span>'; return; }
+      fetch('/proposals', {method: 'POST', headers: {'content-type': 'application/json', 'authorization': 'Bearer ' + key},
+        body: JSON.stringify({name: name, footprint: last, site_id: site})})
+        .then(answer)
+        .then(function (x) {
+          if (x.status === 401 || x.status === 403) {
+            sessionStorage.removeItem('venuePlannerKey');
+            document.getElementById('fp-key').style.display = 'inline';
+          }
+          out.innerHTML = x.ok ? 'Saved as <b id="fp-saved-id">' + esc(x.b.id) + '</b> (version ' + esc(x.b.version) + ')'
+            : '<span id="fp-save-error">' + esc(x.b.error.message) + '</span>';
+        });
+    };
+  };
+
+  // Start what the page's data asks for, once the page's own script has made the map.
+  VP.boot = function () {
+    var el = document.getElementById('vp-page');
+    if (!el) { return; }
+    var page = JSON.parse(el.textContent);
+    var map = window[page.map];
+    if (page.tiles) { VP.tileError(window[page.tiles], map); }
+    if (page.layer_list) { VP.foldLayerList(); }
+    if (page.planner) { VP.planner(map, page.planner.kind, page.planner.colours); }
+    if (page.draw) { VP.draw(map, page.draw.site); }
+  };
+  document.addEventListener('DOMContentLoaded', VP.boot);
+})();
