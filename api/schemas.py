@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from fastapi.responses import JSONResponse
-from geojson_pydantic import Feature, FeatureCollection, MultiPolygon, Polygon
+from geojson_pydantic import Feature, FeatureCollection, LineString, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field
 
 from layers.credits import OSM_AND_POPULATION, OSM_CREDIT
@@ -261,3 +261,68 @@ class FootprintIn(RequestModel):
     floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
     height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])
     underground: bool = False
+
+
+# -- routes ------------------------------------------------------------------------
+
+
+class Street(BaseModel):
+    """A street used by a route: consecutive stretches of one street merged."""
+
+    name: str = Field(description="The OSM name; empty for an unnamed road")
+    road_class: str = Field(description="OSM highway class of the longest stretch")
+    label: str = Field(description="The name, or 'unnamed <class>'")
+    length_m: float
+    travel_time_s: float
+
+
+class AccessLegOut(BaseModel):
+    """The straight stretch between a place and the road where the route starts or ends."""
+
+    end: str = Field(description="origin or destination")
+    distance_m: float
+    travel_time_s: float | None = Field(description="Walking time (walk routes, counted in the totals); null for drive")
+    coordinates: list[tuple[float, float]] = Field(description="From the place to the road (origin) or back")
+
+
+class NetworkLegOut(BaseModel):
+    """A stretch of a route on one network."""
+
+    network: str = Field(description="The detailed network's name, or 'regional skeleton (major roads)'")
+    regional: bool = Field(description="True on the coarse regional skeleton")
+    length_m: float
+    travel_time_s: float
+    precision: str | None = Field(
+        description="How far the regional skeleton's figures can be trusted; null on detailed roads"
+    )
+
+
+class RouteProperties(BaseModel):
+    """Figures of one route."""
+
+    rank: int
+    mode: str
+    metric: str
+    network: str
+    travel_time_s: float = Field(description="Total; for walking it includes the access legs")
+    length_m: float = Field(description="Total; for walking it includes the access legs")
+    network_travel_time_s: float = Field(description="On the road network only")
+    network_length_m: float = Field(description="On the road network only")
+    overlap_with_best: float = Field(description="Share of this route's length shared with the best route")
+    streets: list[Street]
+    network_legs: list[NetworkLegOut] = Field(
+        description="The route's stretches per network, in order: detailed roads, or the coarse regional skeleton"
+    )
+    origin: Endpoint
+    destination: Endpoint
+    access: list[AccessLegOut] = Field(description="Each end's straight stretch to the road (drawn dashed on maps)")
+    warnings: list[str] = Field(default_factory=list, description="What this answer cannot be trusted for")
+
+
+RouteFeature = Feature[LineString, RouteProperties]
+
+
+class RouteCollection(FeatureCollection[RouteFeature]):
+    """Routes, best first."""
+
+    attribution: str = OSM_CREDIT

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+
+from api.context import Context
+from api.schemas import RouteCollection
 
 
 def test_post_route_is_geojson(client: TestClient) -> None:
@@ -298,3 +302,19 @@ def test_itinerary_and_matrix_to_the_far_sites(client: TestClient) -> None:
     c = client.post("/routes/matrix", json={"origins": ["jingshan"], "destinations": ["forbidden-city"]}).json()
     assert c["network"] == "central-beijing-2013"
     assert c["warnings"] == []
+
+
+def test_route_answer_is_valid_geojson_to_seven_decimals(client: TestClient, ctx: Context) -> None:
+    """The route's line is built without per-point validation: the answer must still validate, unchanged."""
+    r = client.get("/routes", params={"origin": "beijing-west-station", "destination": "temple-of-heaven"})
+    assert r.status_code == 200
+    body = r.json()
+    again = RouteCollection.model_validate(body).model_dump(mode="json", exclude_none=False)
+    assert again["features"][0]["geometry"] == body["features"][0]["geometry"]
+    coords = np.array(body["features"][0]["geometry"]["coordinates"])
+    assert coords.shape[1] == 2
+    assert len(coords) > 50
+    # Every coordinate is the engine's, rounded to 7 decimals (about 1 cm).
+    routes, _, _ = ctx.routing.routes("beijing-west-station", "temple-of-heaven")
+    assert np.array_equal(coords, np.round(routes[0].coords, 7))
+    assert body["features"][0]["type"] == "Feature"
