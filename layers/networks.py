@@ -133,7 +133,8 @@ class RoadNetwork:
 
     def covers(self, lon: float, lat: float) -> bool:
         """Return whether the point lies inside the network's extent."""
-        return bool(self.extent.contains(shapely.Point(lon, lat)))
+        shapely.prepare(self.extent)  # once: a prepared geometry stays prepared
+        return bool(shapely.contains_xy(self.extent, lon, lat))
 
     def extent_text(self) -> str:
         """Describe the extent as lat/lon ranges for messages."""
@@ -282,6 +283,7 @@ class NetworkStore:
         self.data_dir = data_dir
         self.cache_dir = cache_dir
         self._loaded: dict[tuple[str, str], RoadNetwork] = {}
+        self._sources: tuple[int | None, list[NetworkSource]] | None = None
         self._lock = threading.RLock()  # the regional network loads the shipped one inside its own load
 
     @property
@@ -290,7 +292,23 @@ class NetworkStore:
         return self.data_dir / "networks"
 
     def sources(self) -> list[NetworkSource]:
-        """Return every network source, the seed first."""
+        """Return every network source, the seed first.
+
+        Read again when the imports folder changes (an import or a fetch, by any process of
+        the service): one ``stat`` per call instead of reading the folder on every request.
+        """
+        try:
+            stamp: int | None = self.imports_dir.stat().st_mtime_ns
+        except OSError:
+            stamp = None
+        cached = self._sources
+        if cached is not None and cached[0] == stamp:
+            return list(cached[1])
+        out = self._read_sources()
+        self._sources = (stamp, out)
+        return list(out)
+
+    def _read_sources(self) -> list[NetworkSource]:
         out = [
             NetworkSource(
                 SEED_NETWORK,

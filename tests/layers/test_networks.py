@@ -264,3 +264,15 @@ def test_road_layers_and_network_info_count_the_same_edges(ctx: Context, mode: s
     # No two nodes of the graph share a position joined by an edge of zero length.
     g = ctx.networks.get(SEED_NETWORK, mode).graph
     assert not [1 for u, v, d in g.edges(data=True) if u != v and d["length_m"] == 0.0]
+
+
+def test_an_import_by_another_process_is_seen_at_once(fresh_settings: Settings, tmp_path: Path) -> None:
+    """Sources are read again when the imports folder changes (workers are separate processes)."""
+    mine = NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir)
+    other = NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir)
+    before = [s.name for s in mine.sources()]
+    assert before == [SEED_NETWORK, REGIONAL_NETWORK]
+    other.import_file(cut_seed(tmp_path / "o.osm", (116.39, 39.90, 116.40, 39.905)), name="other-area")
+    assert [s.name for s in mine.sources()] == [*before, "other-area"]
+    assert mine.get("other-area", "walk").covers(116.395, 39.902)
+    assert not mine.get("other-area", "walk").covers(116.45, 39.95)
