@@ -23,6 +23,7 @@ from geo import coverage as cov
 from geo.crs import lonlat_to_utm, to_utm
 from geo.errors import InvalidInputError, OutsideCoverageError
 from geo.isochrones import DEFAULT_BANDS_MIN, Band, Grid, Reach, ReachIndex, check_bands
+from geo.network import MODES
 from layers.credits import OSM_CREDIT
 from layers.diskcache import load_or_build
 
@@ -56,7 +57,7 @@ ISOCHRONE_CACHE_SIZE = 64
 # are at the edge of the data: a band reaching one is cut by the data, not by time.
 EDGE_MARGIN_M = 600.0
 _BANDS_CACHE_VERSION = "2"
-_REACH_CACHE_VERSION = "1"  # bump when ReachIndex's construction changes  # bump when the bands' computation changes
+_REACH_CACHE_VERSION = "2"  # bump when ReachIndex's construction, its file format or the bands' computation change
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
 CELLS_PER_POPULATION_CELL = 4
@@ -216,7 +217,8 @@ class CoverageService:
                     if net.cache_key
                     else None
                 )
-                built = load_or_build(path, lambda: ReachIndex(engine, grid, metric=metric, **fill))
+                # Memory-mapped: 50-90 MB of arrays per index, read-only, shared by the workers.
+                built = load_or_build(path, lambda: ReachIndex(engine, grid, metric=metric, **fill), mapped=True)
                 self._indexes[key] = built.attach(engine)
             return self._indexes[key]
 
@@ -316,12 +318,18 @@ class CoverageService:
         return self.isochrone(site_id, mode=mode, bands_min=SITE_BANDS_MIN, tolerance_m=SITE_DISPLAY_TOLERANCE_M)
 
     def warm_sites(self) -> None:
-        """Compute every site's bands on the first mode that reaches it (about 0.3 s each), not on a first visit."""
+        """Compute (or load) every site's bands on the first mode that reaches it, not on a first visit.
+
+        The first mode that reaches a site is the one its page shows (`RoutingService.site_networks`
+        gives the same answer, with walking densities a warm-up does not need).
+        """
         for sid in self.routing.sites.ids():
-            for a in self.routing.site_networks(sid):
-                if a.network is not None:
-                    self.site_bands(sid, a.mode)
-                    break
+            for mode in MODES:
+                try:
+                    self.site_bands(sid, mode)
+                except OutsideCoverageError:
+                    continue
+                break
 
     def township_table(self, bands: list[Band]) -> pd.DataFrame:
         """Return per township: population and people inside each band (columns ``within_<m>``)."""

@@ -11,11 +11,13 @@ read is rebuilt; a folder that cannot be written only costs the recomputation.
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import pickle
+import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar, cast
 
 __all__ = ["load_or_build"]
 
@@ -24,15 +26,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def load_or_build(path: Path | None, build: Callable[[], T]) -> T:
+def load_or_build(path: Path | None, build: Callable[[], T], *, mapped: bool = False) -> T:
     """Return the object pickled at ``path``, or build it, write it there (atomically) and return it.
 
-    ``path`` None means no cache: just build.
+    ``path`` None means no cache: just build. ``mapped``: the object's numpy arrays are
+    memory-mapped from the file, read-only and shared by every process that loads it (for
+    large indexes that are only read; loading costs no copy).
     """
     if path is None:
         return build()
     if path.is_file():
         try:
+            if mapped:
+                return cast("T", _load_mapped(path))
             with path.open("rb") as fh:
                 obj: T = pickle.load(fh)
             return obj
@@ -43,8 +49,54 @@ def load_or_build(path: Path | None, build: Callable[[], T]) -> T:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")  # several processes may build at once
         with tmp.open("wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            if mapped:
+                _dump_mapped(obj, fh)
+            else:
+                pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
     except OSError as exc:
         log.info("cache %s not written (%s); it is rebuilt on the next start", path, exc)
     return obj
+
+
+# A mapped file: the pickle with its large buffers (numpy arrays) kept out of band, each
+# 64-byte aligned after it, so that loading maps them instead of copying them:
+# magic, data length, buffer count, (offset, length) per buffer, the pickle, the buffers.
+_MAGIC = b"VPMAP01\n"
+_ALIGN = 64
+
+
+def _dump_mapped(obj: object, fh: IO[bytes]) -> None:
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    raws = [b.raw() for b in buffers]
+    head = len(_MAGIC) + 16 + 16 * len(raws)
+    pos = head + len(data)
+    spans = []
+    for raw in raws:
+        pos += -pos % _ALIGN
+        spans.append((pos, raw.nbytes))
+        pos += raw.nbytes
+    fh.write(_MAGIC + struct.pack("<QQ", len(data), len(raws)))
+    for off, n in spans:
+        fh.write(struct.pack("<QQ", off, n))
+    fh.write(data)
+    written = head + len(data)
+    for (off, _), raw in zip(spans, raws, strict=True):
+        fh.write(b"\0" * (off - written))
+        fh.write(raw)
+        written = off + raw.nbytes
+
+
+def _load_mapped(path: Path) -> object:
+    with path.open("rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(mm)
+    if bytes(view[: len(_MAGIC)]) != _MAGIC:
+        raise ValueError("not a mapped cache file")
+    n_data, n_buf = struct.unpack_from("<QQ", view, len(_MAGIC))
+    spans = [struct.unpack_from("<QQ", view, len(_MAGIC) + 16 + 16 * i) for i in range(n_buf)]
+    head = len(_MAGIC) + 16 + 16 * n_buf
+    if head + n_data > len(view) or any(off + n > len(view) for off, n in spans):
+        raise ValueError("truncated mapped cache file")
+    return pickle.loads(view[head : head + n_data], buffers=[view[off : off + n] for off, n in spans])

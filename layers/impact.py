@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 from scipy.sparse import csgraph
-from scipy.spatial import cKDTree
 
 from geo.crs import lonlat_to_utm
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
@@ -30,6 +29,7 @@ from layers.routing import Closures
 if TYPE_CHECKING:
     import geopandas as gpd
     from numpy.typing import NDArray
+    from scipy.spatial import cKDTree
 
     from geo.routing import Route, RoutingEngine
     from geo.snapping import Snap
@@ -279,6 +279,8 @@ class ImpactService:
         with self._lock:
             hit = self._walk_nodes.get(walk.name)
         if hit is None:
+            from scipy.spatial import cKDTree  # imported by the first impact, not by every start
+
             x, y = lonlat_to_utm(engine.lon, engine.lat, name="walk nodes")
             hit = (cKDTree(np.column_stack([x, y])), x, y)
             with self._lock:

@@ -45,3 +45,28 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path: Path) -> None:
     blocked.write_text("a file, not a folder", encoding="utf-8")
     assert load_or_build(blocked / "x.pkl", lambda: 5) == 5
     assert load_or_build(blocked / "x.pkl", lambda: 6) == 6
+
+
+def test_a_mapped_file_maps_its_arrays_read_only(tmp_path: Path) -> None:
+    """Large arrays come back as read-only views of the file (no copy), equal to what was built."""
+    rng = np.random.default_rng(3)
+    built = {"f": rng.random(100_003), "i": np.arange(77, dtype=np.int64), "odd": rng.random((9, 7))[:, 2], "n": 5}
+    path = tmp_path / "index.pkl"
+    first = load_or_build(path, lambda: built, mapped=True)
+    assert first is built  # built, then written
+    again = load_or_build(path, lambda: {"rebuilt": True}, mapped=True)
+    assert again["n"] == 5
+    for k in ("f", "i", "odd"):
+        assert np.array_equal(again[k], built[k])
+        assert again[k].dtype == built[k].dtype
+    assert not again["f"].flags.writeable  # a view of the file
+    assert not again["f"].flags.owndata
+    # The buffers lie 64-byte aligned in the file.
+    assert again["f"].ctypes.data % 64 == 0
+    assert again["i"].ctypes.data % 64 == 0
+    # A truncated file, or a plain pickle where a mapped file is expected, is rebuilt.
+    path.write_bytes(path.read_bytes()[:1000])
+    assert load_or_build(path, lambda: {"rebuilt": 1}, mapped=True) == {"rebuilt": 1}
+    plain = tmp_path / "plain.pkl"
+    load_or_build(plain, lambda: {"plain": 1})
+    assert load_or_build(plain, lambda: {"rebuilt": 2}, mapped=True) == {"rebuilt": 2}

@@ -71,3 +71,18 @@ def test_proposals_count_the_sub_sites(figures: dict[str, SiteFigures]) -> None:
     assert figures["three-hills-five-gardens"].proposals == 3
     assert figures["lugou-wanping"].proposals == 4
     assert figures["central-axis"].proposals == 0
+
+
+def test_the_warm_up_computes_the_bands_every_site_page_shows(ctx: Context) -> None:
+    """Each site's page draws the bands of the first mode that reaches it: the warm-up made exactly those."""
+    ctx.coverage.warm_sites()
+    held = len(ctx.coverage._iso_cache)
+    shown = 0
+    for sid in ctx.sites.ids():
+        page_mode = next((a.mode for a in ctx.routing.site_networks(sid) if a.network is not None), None)
+        if page_mode is None:
+            continue
+        ctx.coverage.site_bands(sid, page_mode)
+        shown += 1
+    assert len(ctx.coverage._iso_cache) == held  # every page's bands were already there
+    assert shown == len(ctx.sites.ids())  # every place is reached (far ones on the regional network)
