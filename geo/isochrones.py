@@ -525,7 +525,7 @@ class ReachIndex:
         self._n_blocks = n
 
     # What the engine provides is not kept when the index is pickled (see `attach`).
-    _FROM_ENGINE = ("engine", "_csr", "_csr_t", "_w", "_src", "_dst")
+    _FROM_ENGINE = ("engine", "_csr", "_csr_t", "_w", "_src", "_dst", "_rows_of_node")
 
     def __getstate__(self) -> dict[str, object]:
         """Return the index's own arrays, without the engine (re-attach it with `attach`)."""
@@ -575,7 +575,14 @@ class ReachIndex:
         """
         limit_s = float(limit_min) * 60.0
         node_s = self.node_seconds(snaps, limit_s=limit_s, reverse=reverse)
-        cost = self._from_sample + node_s[self._head] if reverse else node_s[self._tail] + self._to_sample
+        if reverse:
+            cost = self._from_sample + node_s[self._head]
+        else:
+            # Only the samples on edges leaving a reached node can be reached (besides those
+            # on the snapped edges themselves): a 15-minute band touches a third of them.
+            cost = np.full(len(self.sample_row), np.inf)
+            sel = self._samples_leaving(np.flatnonzero(np.isfinite(node_s)))
+            cost[sel] = node_s[self._tail[sel]] + self._to_sample[sel]
         cost = self._snapped_edges(cost, snaps, reverse=reverse)
         hit = cost <= limit_s
         g = self.grid
@@ -614,6 +621,29 @@ class ReachIndex:
         minutes = np.where(has, win, block_min[self._labels[r0:r1, c0:c1]])
         return Reach(g, r0, c0, minutes, has, float(limit_min), node_s / 60.0, self._node_xy)
 
+    def _samples_leaving(self, nodes: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Return the samples on the edges that leave ``nodes`` (node indices).
+
+        The engine's rows are sorted by tail node, so a node's rows are one run, and so are
+        their samples in `_row_order`.
+        """
+        rows_of = self._rows_of_node
+        lo = self._row_start[rows_of[nodes]]
+        hi = self._row_start[rows_of[nodes + 1]]
+        n = hi - lo
+        keep = n > 0
+        lo, n = lo[keep], n[keep]
+        if not len(n):
+            return np.empty(0, dtype=np.int64)
+        ends = np.cumsum(n)
+        idx = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(lo - (ends - n), n)
+        return self._row_order[idx]
+
+    @cached_property
+    def _rows_of_node(self) -> NDArray[np.int64]:
+        """Return, per node index, where its rows start (and, one past the last node, the row count)."""
+        return np.searchsorted(self._src, np.arange(len(self.engine.node_ids) + 1)).astype(np.int64)
+
     def _snapped_edges(self, cost: NDArray[np.float64], snaps: list[Snap], *, reverse: bool) -> NDArray[np.float64]:
         """Lower the times of samples on the snapped edges themselves (reached without a node)."""
         eng = self.engine
@@ -637,6 +667,6 @@ class ReachIndex:
         w = self._w[row]
         direct = (f - fr) * w if reverse else (fr - f) * w
         ok = direct >= 0
-        out = cost.copy()
+        out = cost  # the caller's own array (`reach` makes a new one per request)
         out[sel[ok]] = np.minimum(out[sel[ok]], direct[ok])
         return out
