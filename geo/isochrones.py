@@ -575,13 +575,16 @@ class ReachIndex:
         """
         limit_s = float(limit_min) * 60.0
         node_s = self.node_seconds(snaps, limit_s=limit_s, reverse=reverse)
+        reached = np.flatnonzero(np.isfinite(node_s))
         if reverse:
             cost = self._from_sample + node_s[self._head]
+        elif 2 * len(reached) > len(node_s):  # most of the network: every sample at once is cheaper
+            cost = node_s[self._tail] + self._to_sample
         else:
             # Only the samples on edges leaving a reached node can be reached (besides those
             # on the snapped edges themselves): a 15-minute band touches a third of them.
             cost = np.full(len(self.sample_row), np.inf)
-            sel = self._samples_leaving(np.flatnonzero(np.isfinite(node_s)))
+            sel = self._samples_leaving(reached)
             cost[sel] = node_s[self._tail[sel]] + self._to_sample[sel]
         cost = self._snapped_edges(cost, snaps, reverse=reverse)
         hit = cost <= limit_s
