@@ -98,7 +98,7 @@
         var seen = {}, main = p.streets.slice().sort(function (x, y) { return y.length_m - x.length_m; })
           .filter(function (s) { var n = !seen[s.label]; seen[s.label] = true; return n; })
           .slice(0, 3).map(function (s) { return esc(s.label); }).join(', ');
-        rows += '<tr><td style="color:' + colours[k % colours.length] + '">&#9632; ' + k + '</td><td>' + (p.travel_time_s / 60).toFixed(1) +
+        rows += '<tr><td><span style="color:' + colours[k % colours.length] + '">&#9632;</span> ' + k + '</td><td>' + (p.travel_time_s / 60).toFixed(1) +
           ' min</td><td>' + (p.length_m / 1000).toFixed(2) + ' km</td><td>' + Math.round(100 * p.overlap_with_best) + '%</td><td>' + main + '</td></tr>';
       });
       var best = b.features[0].properties, o = best.origin, d = best.destination;
@@ -127,7 +127,8 @@
       });
       b.features.slice().reverse().forEach(function (f, i) {
         var p = f.properties;
-        rows += '<tr><td style="color:' + colours[i] + '">&#9632; ≤ ' + p.minutes + ' min</td><td>' + (p.truncated ? '≥ ' : '') + (p.population / 1e6).toFixed(2) +
+        // The colour on the swatch only: the light bands' colours are unreadable as text on white.
+        rows += '<tr><td><span style="color:' + colours[i] + '">&#9632;</span> ≤ ' + p.minutes + ' min</td><td>' + (p.truncated ? '≥ ' : '') + (p.population / 1e6).toFixed(2) +
           ' M people</td><td>' + p.station_count + ' stations</td><td>' + p.area_km2.toFixed(1) + ' km²</td></tr>';
       });
       mark([b.origin.lon, b.origin.lat], b.origin.input, '#1a9850');
