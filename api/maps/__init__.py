@@ -1,6 +1,9 @@
 """Folium web maps, one module per page (`base` holds what they share).
 
-Every page escapes planner text (`base._esc`), runs only its own two inline scripts under
+folium draws the map and its layers; the pages' HTML is Jinja2 templates in
+``api/templates`` (every value escaped, `base.render`); their JavaScript and CSS are
+``api/static/js/venue-planner.js`` and ``api/static/css/venue-planner.css``, started by
+the page's data (one JSON block). Every page runs only folium's two inline scripts under
 the page's CSP nonce (`base._page`), loads Leaflet and its plugins from the service, and
 credits OpenStreetMap.
 """

@@ -1,4 +1,4 @@
-"""What every map page shares: the map with its controls, escaping, the CSP nonce, fast GeoJSON layers, panels and legends."""
+"""What every map page shares: the map with its controls, templates and escaping, the page data, the CSP nonce, fast GeoJSON layers, legends."""
 
 from __future__ import annotations
 
