@@ -56,7 +56,9 @@ class ImportRequest(RequestModel):
 
     type: str = Field(pattern="^FeatureCollection$")
     features: list[dict[str, Any]] = Field(max_length=MAX_PLAN_FILE_FEATURES)
-    model_config = ConfigDict(extra="allow")  # name, attribution and other members of a FeatureCollection
+    # The members the export writes besides the features (read, never stored); any other is refused.
+    name: str | None = Field(None, max_length=200)
+    attribution: str | None = Field(None, max_length=1000)
 
 
 def _out(p: SavedPlan) -> PlanOut:

@@ -219,3 +219,18 @@ def test_hostile_plan_names_stay_text_on_the_impact_page(client: TestClient, edi
     assert "<script>alert(1)" not in page
     assert "${x}" not in page
     assert "&lt;/script&gt;" in page
+
+
+def test_a_plan_file_with_an_unknown_member_is_refused(client: TestClient, editor_key: str) -> None:
+    """The export's own members (name, attribution) are read; anything else is a 422 naming it, nothing stored."""
+    auth = {"Authorization": f"Bearer {editor_key}"}
+    exported = client.get("/plans/export").json()
+    feature = {"type": "Feature", "geometry": None, "properties": {"id": "member-t", "streets": ["前门大街"]}}
+    doc = {"type": "FeatureCollection", "features": [feature], "evil": "</script>" * 1000}
+    r = client.post("/plans/import", json=doc, headers=auth)
+    assert r.status_code == 422
+    assert "evil" in r.json()["error"]["message"]
+    assert client.get("/plans/member-t").status_code == 404
+    # What the export writes goes back in.
+    doc = {k: v for k, v in exported.items() if k != "features"} | {"features": [feature]}
+    assert client.post("/plans/import", json=doc, headers=auth).status_code == 201
