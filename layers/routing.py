@@ -30,8 +30,9 @@ from layers.regional import POSITION_PRECISION_M, precision_note, read_calibrati
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
+    from geo.network import Mode
     from geo.snapping import Snap
-    from layers.sites import SiteCatalog
+    from layers.sites import Site, SiteCatalog
 
 __all__ = [
     "ACCESS_WARN_M",
@@ -427,17 +428,7 @@ class RoutingService:
         out = []
         for mode in MODES:
             try:
-                net = self.networks.locate(site.lon, site.lat, mode=mode, label=label)
-                net, snap = site_access(
-                    self.networks,
-                    site.lon,
-                    site.lat,
-                    site.boundary_utm(),
-                    mode=mode,
-                    label=label,
-                    max_distance_m=self.access_limit_m(net),
-                    network=net,
-                )
+                net, snap = self._site_access(site, mode, label)
             except OutsideCoverageError as exc:
                 out.append(NetworkAccess(mode, None, None, str(exc)))
                 continue
@@ -484,6 +475,33 @@ class RoutingService:
             self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m) for p, lab in zip(places, labels, strict=True)
         ]
 
+    def _site_access(
+        self, site: Site, mode: Mode, label: str, network: RoadNetwork | None = None
+    ) -> tuple[RoadNetwork, Snap]:
+        """Return the network (the preferred one, or ``network``) a site is reached on, and its access point.
+
+        Kept per network, like its engine (a network's name names one graph while the service runs).
+        """
+        net = network or self.networks.locate(site.lon, site.lat, mode=mode, label=label)
+        limit = self.access_limit_m(net)
+        key = (net.name, net.mode, site.id, limit)
+        with self._lock:
+            snap = self._site_snaps.get(key)
+        if snap is None:
+            net, snap = site_access(
+                self.networks,
+                site.lon,
+                site.lat,
+                site.boundary_utm(),
+                mode=mode,
+                label=label,
+                max_distance_m=limit,
+                network=net,
+            )
+            with self._lock:
+                self._site_snaps[(net.name, net.mode, site.id, limit)] = snap
+        return net, snap
+
     def resolve(
         self, place: Place, *, mode: str, label: str, max_snap_m: float = 500.0, network: RoadNetwork | None = None
     ) -> ResolvedPlace:
@@ -491,27 +509,7 @@ class RoutingService:
         m = check_mode(mode)
         if isinstance(place, str):
             site = self.sites.get(place)
-            site_label = f"{label} site {site.id!r}"
-            # A site's access point is kept per network, like its engine (a network's name
-            # names one graph while the service runs).
-            net = network or self.networks.locate(site.lon, site.lat, mode=m, label=site_label)
-            limit = self.access_limit_m(net)
-            key = (net.name, net.mode, site.id, limit)
-            with self._lock:
-                snap = self._site_snaps.get(key)
-            if snap is None:
-                net, snap = site_access(
-                    self.networks,
-                    site.lon,
-                    site.lat,
-                    site.boundary_utm(),
-                    mode=m,
-                    label=site_label,
-                    max_distance_m=limit,
-                    network=net,
-                )
-                with self._lock:
-                    self._site_snaps[(net.name, net.mode, site.id, limit)] = snap
+            net, snap = self._site_access(site, m, f"{label} site {site.id!r}", network)
             return ResolvedPlace(f"{site.name_en} ({site.id})", site.id, site.lon, site.lat, net, snap)
         lon, lat = float(place[0]), float(place[1])
         if not (np.isfinite(lon) and np.isfinite(lat)):
