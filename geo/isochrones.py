@@ -575,7 +575,7 @@ class ReachIndex:
         """
         limit_s = float(limit_min) * 60.0
         node_s = self.node_seconds(snaps, limit_s=limit_s, reverse=reverse)
-        reached = np.flatnonzero(np.isfinite(node_s))
+        reached = np.empty(0, dtype=np.int64) if reverse else np.flatnonzero(np.isfinite(node_s))
         if reverse:
             cost = self._from_sample + node_s[self._head]
         elif 2 * len(reached) > len(node_s):  # most of the network: every sample at once is cheaper
