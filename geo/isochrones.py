@@ -660,7 +660,7 @@ class ReachIndex:
                 if fwd is not None and int(keys[fwd]) == key:
                     out = self._along(out, fwd, f, reverse=reverse)
                 back = rows_of.get((iv, iu))
-                if back is not None and eng._reverse(u, v, key) is not None:
+                if back is not None and eng.has_reverse(u, v, key):
                     out = self._along(out, back, 1.0 - f, reverse=reverse)
         return out
 

@@ -12,7 +12,10 @@ customise it fully (about 10 ms). Nothing is rebuilt per request.
 
 from __future__ import annotations
 
+import bisect
 import ctypes
+import itertools
+import math
 import os
 import shutil
 import threading
@@ -62,7 +65,7 @@ def _int_cost(cost: float) -> int:
     return round(cost * _SCALE)
 
 
-_ARRAYS_VERSION = "1"
+_ARRAYS_VERSION = "2"  # 2: the edge table and street label codes
 
 
 class _Lines:
@@ -93,6 +96,53 @@ class _Lines:
         return self.flat[np.arange(int(count.sum())) + shift]
 
 
+def _edge_table(graph: nx.MultiDiGraph, index: dict[int, int], labels: dict[str, int]) -> dict[str, NDArray[Any]]:
+    """Return every graph edge (parallel ones included) as arrays, ordered by (u, v, key).
+
+    This is what the snapped ends of a route need without networkx: per edge its node
+    indices, key, travel time, length, street label code, line, and ``rev``, the row of
+    the edge running back along it (a two-way street; -1 for none): the first edge from
+    v to u whose length is within 2 % (at least 1 m) of this one's.
+    """
+    n = len(index)
+    edges = list(graph.edges(keys=True, data=True))
+    kmul = max((int(k) for _, _, k, _ in edges), default=0) + 1
+    codes = np.array([(index[u] * n + index[v]) * kmul + int(k) for u, v, k, _ in edges], dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    row_of = {(u, v, int(k)): int(r) for r, (u, v, k, _) in zip(np.argsort(order).tolist(), edges, strict=True)}
+    rev = np.full(len(edges), -1, dtype=np.int64)
+    lines = []
+    for j in order.tolist():
+        u, v, k, d = edges[j]
+        ln = float(d["length_m"])
+        for bk, back in (graph.get_edge_data(v, u) or {}).items():
+            if abs(float(back["length_m"]) - ln) < max(1.0, 0.02 * ln):
+                rev[row_of[(u, v, int(k))]] = row_of[(v, u, int(bk))]
+                break
+        geom = d.get("geometry")
+        nu, nv = graph.nodes[u], graph.nodes[v]
+        lines.append(
+            np.asarray(geom.coords, dtype=float)
+            if geom is not None
+            else np.array([[nu["x"], nu["y"]], [nv["x"], nv["y"]]])
+        )
+    ordered = [edges[j] for j in order.tolist()]
+    return {
+        "edge.code": codes[order],
+        "edge.kmul": np.array([kmul], dtype=np.int64),
+        "edge.u": np.array([index[u] for u, _, _, _ in ordered], dtype=np.int64),
+        "edge.v": np.array([index[v] for _, v, _, _ in ordered], dtype=np.int64),
+        "edge.time": np.array([float(d["travel_time_s"]) for _, _, _, d in ordered], dtype=float),
+        "edge.length": np.array([float(d["length_m"]) for _, _, _, d in ordered], dtype=float),
+        "edge.label": np.array(
+            [labels.setdefault(_edge_name(d), len(labels)) for _, _, _, d in ordered], dtype=np.int64
+        ),
+        "edge.rev": rev,
+        "edge.coords": np.concatenate(lines) if lines else np.empty((0, 2)),
+        "edge.offsets": np.concatenate([[0], np.cumsum([len(c) for c in lines])]).astype(np.int64),
+    }
+
+
 def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
     """Return everything an engine needs from a graph, as arrays (see `RoutingEngine`)."""
     node_ids = np.array(list(graph.nodes), dtype=np.int64)
@@ -102,6 +152,8 @@ def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
         "lon": np.array([graph.nodes[n]["x"] for n in node_ids.tolist()], dtype=float),
         "lat": np.array([graph.nodes[n]["y"] for n in node_ids.tolist()], dtype=float),
     }
+    labels: dict[str, int] = {}  # street label -> code, shared by the edge table and the metrics
+    out.update(_edge_table(graph, index, labels))
     xs, ys = out["lon"], out["lat"]
     for metric in METRICS:
         wname = _WEIGHT[metric]
@@ -120,7 +172,7 @@ def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
             lines.append(
                 np.asarray(geom.coords, dtype=float) if geom is not None else np.array([[xs[a], ys[a]], [xs[b], ys[b]]])
             )
-            names.append(_edge_name(data))
+            names.append(labels.setdefault(_edge_name(data), len(labels)))
         out[f"{metric}.src"] = np.array([p[0] for p in pairs], dtype=np.int64)
         out[f"{metric}.dst"] = np.array([p[1] for p in pairs], dtype=np.int64)
         out[f"{metric}.w"] = np.array([best[p][0] for p in pairs], dtype=float)
@@ -129,7 +181,8 @@ def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
         out[f"{metric}.key"] = np.array([best[p][1] for p in pairs], dtype=np.int64)
         out[f"{metric}.coords"] = np.concatenate(lines) if lines else np.empty((0, 2))
         out[f"{metric}.offsets"] = np.concatenate([[0], np.cumsum([len(c) for c in lines])]).astype(np.int64)
-        out[f"{metric}.names"] = np.array(names, dtype=str)
+        out[f"{metric}.label"] = np.array(names, dtype=np.int64)
+    out["labels"] = np.array(list(labels), dtype=str)
     # The weight-independent node order of the contraction hierarchy (inertial flow, as
     # RoutingKit recommends for road networks): the slow part of building it, cached with the rest.
     src, dst = out["fastest.src"], out["fastest.dst"]
@@ -168,6 +221,7 @@ def _load_arrays(folder: Path) -> dict[str, NDArray[Any]] | None:
         return None
 
 
+_NO_ROWS = np.empty(0, dtype=np.int64)
 _AT_NODE = 1e-9  # a snap this close to an edge's end is on its node
 
 
@@ -188,10 +242,10 @@ class _End(NamedTuple):
     key: int
     f0: float
     f1: float
+    row: int  # the edge table's row of (u, v, key)
 
 
-@dataclass(frozen=True)
-class StreetLeg:
+class StreetLeg(NamedTuple):
     """A run of consecutive edges of one street (or, unnamed, of one road class)."""
 
     name: str  # "" for an unnamed road
@@ -261,29 +315,6 @@ def _edge_name(data: dict[str, object]) -> str:
     return f"{street_name(data)}{_SEP}{road_class(data)}"
 
 
-def _merge_streets(labels: list[str], lengths: list[float], times: list[float]) -> tuple[StreetLeg, ...]:
-    """Return the streets of a route: consecutive pieces of one street merged into one leg.
-
-    Pieces belong to one street when their names share a name (osmnx joins the names of
-    ways merged into one edge: "Airport Expressway / 机场高速" continues "机场高速"), or,
-    unnamed, when their road class is the same. A leg is labelled by its longest piece.
-    """
-    runs: list[tuple[set[str], str, str, float, float, float]] = []  # names, name, class, length, time, longest
-    for label, ln, t in zip(labels, lengths, times, strict=True):
-        name, cls = label.split(_SEP)
-        key = set(name.split(" / ")) if name else set()
-        if runs:
-            prev_key, pname, pcls, pln, pt, plong = runs[-1]
-            same = bool(key & prev_key) if key else (not prev_key and cls == pcls)
-            if same:
-                longer = ln > plong
-                runs[-1] = (key or prev_key, name if longer else pname, cls if longer else pcls, pln + ln, pt + t,
-                            max(ln, plong))  # fmt: skip
-                continue
-        runs.append((key, name, cls, ln, t, ln))
-    return tuple(StreetLeg(name, ln, t, cls) for _, name, cls, ln, t, _ in runs)
-
-
 class RoutingEngine:
     """Routes on one graph (one mode). Build it with `build_engine`; it never changes the graph."""
 
@@ -306,7 +337,7 @@ class RoutingEngine:
         self._src: dict[Metric, NDArray[np.int64]] = {}
         self._dst: dict[Metric, NDArray[np.int64]] = {}
         self._coords: dict[Metric, _Lines] = {}
-        self._names: dict[Metric, NDArray[np.str_]] = {}
+        self._labels: dict[Metric, NDArray[np.int64]] = {}
         self._codes: dict[Metric, NDArray[np.int64]] = {}
         self._keyarr: dict[Metric, NDArray[np.int64]] = {}
         for metric in METRICS:
@@ -318,11 +349,25 @@ class RoutingEngine:
             # Per row, what a route needs: the edge's line and street label (precomputed so
             # that assembling a route never touches networkx or shapely objects).
             self._coords[metric] = _Lines(arrays[f"{metric}.coords"], arrays[f"{metric}.offsets"])
-            self._names[metric] = arrays[f"{metric}.names"]
+            self._labels[metric] = np.asarray(arrays[f"{metric}.label"]).view(np.ndarray)
             self._codes[metric] = src * n + dst  # sorted, since pairs are
             self._keyarr[metric] = np.asarray(arrays[f"{metric}.key"], dtype=np.int64)
             wts = np.asarray(arrays[f"{metric}.w"], dtype=float)
             self._csr[metric] = csr_matrix((np.maximum(wts, 1e-9), (src, dst)), shape=(n, n))
+        # Every graph edge, for the snapped ends of a route (see `_edge_table`); plain Python
+        # lists where a route reads single values.
+        self._e_code = np.asarray(arrays["edge.code"]).view(np.ndarray)
+        self._e_kmul = int(arrays["edge.kmul"][0])
+        self._e_u: list[int] = arrays["edge.u"].tolist()
+        self._e_v: list[int] = arrays["edge.v"].tolist()
+        self._e_time: list[float] = arrays["edge.time"].tolist()
+        self._e_length: list[float] = arrays["edge.length"].tolist()
+        self._e_label: list[int] = arrays["edge.label"].tolist()
+        self._e_rev: list[int] = arrays["edge.rev"].tolist()
+        self._e_lines = _Lines(arrays["edge.coords"], arrays["edge.offsets"])
+        self._label_text: list[str] = arrays["labels"].tolist()
+        self._label_joins: dict[tuple[int, int], bool] = {}
+        self._label_parts: dict[int, tuple[str, str]] = {}
         # One customizable contraction hierarchy (RoutingKit's CCH) over the node pairs (the
         # same pairs for both metrics), with a metric per weight: integer milliseconds
         # (fastest) and millimetres (shortest). Costs of returned paths are recomputed in
@@ -406,58 +451,49 @@ class RoutingEngine:
         """Return (node index, cost, time, length) of the graph nodes reachable from/to a snap."""
         return [(e.node, e.cost, e.time, e.length) for e in self.end_points(snap, metric, origin=origin)]
 
+    def edge_row(self, u: int, v: int, key: int) -> int:
+        """Return the row of graph edge (u, v, key) in the edge table (KeyError if the graph has none)."""
+        code = (self.index[u] * len(self.node_ids) + self.index[v]) * self._e_kmul + key
+        j = int(self._e_code.searchsorted(code))
+        if j == len(self._e_code) or int(self._e_code[j]) != code:
+            raise KeyError((u, v, key))
+        return j
+
     def end_points(self, snap: Snap, metric: Metric, *, origin: bool) -> list[_End]:
         """Return the ways from a snapped point to the graph's nodes (``origin``) or back.
 
         Every candidate edge of the snap counts (a point on a junction meets each edge
         there), in each direction the edge may be driven; per node, the cheapest is kept.
         """
-        wname = _WEIGHT[metric]
+        cost_of = self._e_time if metric == "fastest" else self._e_length
+        e_time, e_length, e_u, e_v, e_rev = self._e_time, self._e_length, self._e_u, self._e_v, self._e_rev
         best: dict[int, _End] = {}
-
-        def add(node: int, share: float, data: dict[str, Any], u: int, v: int, k: int, f0: float, f1: float) -> None:
-            e = _End(
-                self.index[node],
-                share * float(data[wname]),
-                share * float(data["travel_time_s"]),
-                share * float(data["length_m"]),
-                u,
-                v,
-                k,
-                f0,
-                f1,
-            )
-            old = best.get(e.node)
-            if old is None or e.cost < old.cost:
-                best[e.node] = e
-
         for u, v, k, f in snap.candidates():
-            fwd = self.graph.edges[u, v, k]
-            rev = self._reverse(u, v, k)
+            j = self.edge_row(u, v, k)
+            r = e_rev[j]
+            ways = []  # (node, share, row whose costs apply, f0, f1)
             if f <= _AT_NODE:
-                add(u, 0.0, fwd, u, v, k, 0.0, 0.0)
+                ways.append((e_u[j], 0.0, j, 0.0, 0.0))
             if f >= 1.0 - _AT_NODE:
-                add(v, 0.0, fwd, u, v, k, 1.0, 1.0)
+                ways.append((e_v[j], 0.0, j, 1.0, 1.0))
             if origin:
-                add(v, 1.0 - f, fwd, u, v, k, f, 1.0)
-                if rev is not None:
-                    add(u, f, rev, u, v, k, f, 0.0)
+                ways.append((e_v[j], 1.0 - f, j, f, 1.0))
+                if r >= 0:
+                    ways.append((e_u[j], f, r, f, 0.0))
             else:
-                add(u, f, fwd, u, v, k, 0.0, f)
-                if rev is not None:
-                    add(v, 1.0 - f, rev, u, v, k, 1.0, f)
+                ways.append((e_u[j], f, j, 0.0, f))
+                if r >= 0:
+                    ways.append((e_v[j], 1.0 - f, r, 1.0, f))
+            for node, share, row, f0, f1 in ways:
+                e = _End(node, share * cost_of[row], share * e_time[row], share * e_length[row], u, v, k, f0, f1, j)
+                old = best.get(node)
+                if old is None or e.cost < old.cost:
+                    best[node] = e
         return list(best.values())
 
-    def _reverse(self, u: int, v: int, key: int) -> dict[str, Any] | None:
-        """Return the edge running back along edge (u, v, key) (a two-way street), if any."""
-        back = self.graph.get_edge_data(v, u)
-        if not back:
-            return None
-        ln = float(self.graph.edges[u, v, key]["length_m"])
-        for data in back.values():
-            if abs(float(data["length_m"]) - ln) < max(1.0, 0.02 * ln):
-                return dict(data)
-        return None
+    def has_reverse(self, u: int, v: int, key: int) -> bool:
+        """Return whether an edge runs back along edge (u, v, key) (a two-way street)."""
+        return self._e_rev[self.edge_row(u, v, key)] >= 0
 
     def route(
         self,
@@ -501,10 +537,10 @@ class RoutingEngine:
                 q = rk.CCHQuery(metric_obj)
                 found = self._multi(q, starts, ends)
                 del q
+        rows = _NO_ROWS
         if found is not None:
-            path, s, e = found
-            t_path, l_path = self.path_totals(path, metric=m)
-            total = (t_path if m == "fastest" else l_path) + s.cost + e.cost
+            path, rows, s, e = found
+            total = float((self._time if m == "fastest" else self._length)[m][rows].sum()) + s.cost + e.cost
             candidates.append((total, path, s, e))
         if direct is not None:
             candidates.append((direct.cost, [], direct, None))
@@ -515,21 +551,28 @@ class RoutingEngine:
                 "disconnected roads); move a point onto a connected road."
             )
         _, path, first, last = min(candidates, key=lambda c: c[0])
-        return self._assemble(path, first, last, m)
+        return self._assemble(path, rows, first, last, m)
 
-    def _multi(self, q: rk.CCHQuery, starts: list[_End], ends: list[_End]) -> tuple[list[int], _End, _End] | None:
-        """Run one query from every start to every end (each with its cost); return the best path and ends."""
+    def _multi(
+        self, q: rk.CCHQuery, starts: list[_End], ends: list[_End]
+    ) -> tuple[list[int], NDArray[np.int64], _End, _End] | None:
+        """Run one query from every start to every end (each with its cost).
+
+        Return the best path's node indices, its rows (the hierarchy's arcs are the
+        metrics' rows, in the same order), and its two ends.
+        """
         if not starts or not ends:
             return None
         res = q.run_multi([(s.node, _int_cost(s.cost)) for s in starts], [(e.node, _int_cost(e.cost)) for e in ends])
         if res.distance is None:
             del res
             return None
-        path = [int(p) for p in res.node_path]
+        path = list(res.node_path)
+        rows = np.array(res.arc_path, dtype=np.int64)
         del res
         s = min((x for x in starts if x.node == path[0]), key=lambda x: x.cost)
         e = min((x for x in ends if x.node == path[-1]), key=lambda x: x.cost)
-        return path, s, e
+        return path, rows, s, e
 
     def _prepare_scratch(
         self, m: Metric, blocked: NDArray[np.bool_] | None, penalty: NDArray[np.float64] | None
@@ -570,102 +613,103 @@ class RoutingEngine:
     def _same_edge(self, origin: Snap, destination: Snap, metric: Metric) -> _End | None:
         """Return the cheapest way along one edge from origin to destination, if they share one."""
         best: _End | None = None
-        wname = _WEIGHT[metric]
+        cost_of = self._e_time if metric == "fastest" else self._e_length
         dest = {(u, v, k): f for u, v, k, f in destination.candidates()}
         for u, v, k, f0 in origin.candidates():
             f1 = dest.get((u, v, k))
             if f1 is None:
                 continue
-            data = self.graph.edges[u, v, k] if f1 >= f0 else self._reverse(u, v, k)
-            if data is None:
+            j = self.edge_row(u, v, k)
+            row = j if f1 >= f0 else self._e_rev[j]
+            if row < 0:
                 continue
             df = abs(f1 - f0)
-            e = _End(-1, df * float(data[wname]), df * float(data["travel_time_s"]), df * float(data["length_m"]),
-                     u, v, k, f0, f1)  # fmt: skip
+            e = _End(-1, df * cost_of[row], df * self._e_time[row], df * self._e_length[row], u, v, k, f0, f1, j)
             if best is None or e.cost < best.cost:
                 best = e
         return best
 
-    def _edge_line(self, u: int, v: int, key: int) -> NDArray[np.float64]:
-        data = self.graph.edges[u, v, key]
-        geom = data.get("geometry")
-        if geom is not None:
-            return np.asarray(geom.coords, dtype=float)
-        return np.array(
-            [[self.graph.nodes[u]["x"], self.graph.nodes[u]["y"]], [self.graph.nodes[v]["x"], self.graph.nodes[v]["y"]]]
-        )
-
     @staticmethod
-    def _partial(line: NDArray[np.float64], f0: float, f1: float) -> NDArray[np.float64]:
+    def _partial(line: list[list[float]], f0: float, f1: float) -> list[list[float]]:
         """Return the part of a lon/lat line between fractions f0 <= f1 of its (planar) length."""
-        step = np.diff(line, axis=0)
-        cum = np.empty(len(line))
-        cum[0] = 0.0
-        np.cumsum(np.hypot(step[:, 0], step[:, 1]), out=cum[1:])
+        cum = [0.0]
+        for (x0, y0), (x1, y1) in itertools.pairwise(line):
+            cum.append(cum[-1] + math.hypot(x1 - x0, y1 - y0))
         total = cum[-1]
         if total <= 0:
-            return line[:1].copy()
+            return line[:1]
         d0, d1 = f0 * total, f1 * total
-        x = np.interp((d0, d1), cum, line[:, 0])
-        y = np.interp((d0, d1), cum, line[:, 1])
-        inner = line[(cum > d0) & (cum < d1)]
-        out = np.empty((len(inner) + 2, 2))
-        out[0] = x[0], y[0]
-        out[1:-1] = inner
-        out[-1] = x[1], y[1]
-        return out
 
-    def _piece(self, e: _End) -> NDArray[np.float64]:
+        def at(d: float) -> list[float]:
+            i = max(bisect.bisect_right(cum, d) - 1, 0)
+            if i >= len(line) - 1:
+                return line[-1]
+            t = (d - cum[i]) / (cum[i + 1] - cum[i]) if cum[i + 1] > cum[i] else 0.0
+            (x0, y0), (x1, y1) = line[i], line[i + 1]
+            return [x0 + t * (x1 - x0), y0 + t * (y1 - y0)]
+
+        return [at(d0), *(pt for pt, c in zip(line, cum, strict=True) if d0 < c < d1), at(d1)]
+
+    def _piece(self, e: _End) -> list[list[float]]:
         """Return the line of an end's partial edge, in the direction travelled."""
-        line = self._edge_line(e.u, e.v, e.key)
+        line = self._e_lines[e.row].tolist()
         if e.f0 <= e.f1:
             return self._partial(line, e.f0, e.f1)
         return self._partial(line, e.f1, e.f0)[::-1]
 
-    def _assemble(self, path: list[int], s: _End, e: _End | None, metric: Metric) -> Route:
-        first = np.array([_edge_name(self.graph.edges[s.u, s.v, s.key])], dtype=object)
+    def _assemble(self, path: list[int], rows: NDArray[np.int64], s: _End, e: _End | None, metric: Metric) -> Route:
+        first = self._e_label[s.row]
         if e is None:  # origin and destination on the same edge
-            return self._finish(self._piece(s), (), (), first, np.array([s.length]), np.array([s.time]), metric)
-        p = np.asarray(path, dtype=np.int64)
-        rows = self._rows(path, metric)
-        ids = self.node_ids
-        edges = list(zip(ids[p[:-1]].tolist(), ids[p[1:]].tolist(), self._keyarr[metric][rows].tolist(), strict=True))
+            piece = np.array(self._piece(s))
+            return self._finish(piece, (), (), np.array([first]), np.array([s.length]), np.array([s.time]), metric)
+        ids = self.node_ids[path].tolist()
+        keys = self._keyarr[metric][rows].tolist()
+        edges = tuple(zip(ids[:-1], ids[1:], keys, strict=True))
         mid_lengths = self._length[metric][rows]
-        coords = np.concatenate([self._piece(s), self._coords[metric].take(rows), self._piece(e)])
-        last = np.array([_edge_name(self.graph.edges[e.u, e.v, e.key])], dtype=object)
-        names = np.concatenate([first, self._names[metric][rows], last])
-        lengths = np.concatenate([[s.length], mid_lengths, [e.length]])
-        times = np.concatenate([[s.time], self._time[metric][rows], [e.time]])
-        nodes = tuple(ids[p].tolist())
-        return self._finish(coords, nodes, tuple(edges), names, lengths, times, metric, tuple(mid_lengths.tolist()))
+        mid = self._coords[metric].take(rows)
+        head, tail = self._piece(s), self._piece(e)
+        coords = np.empty((len(head) + len(mid) + len(tail), 2))
+        coords[: len(head)] = head
+        coords[len(head) : len(head) + len(mid)] = mid
+        coords[len(head) + len(mid) :] = tail
+        labels = np.empty(len(rows) + 2, dtype=np.int64)
+        labels[0], labels[1:-1], labels[-1] = first, self._labels[metric][rows], self._e_label[e.row]
+        lengths = np.empty(len(rows) + 2)
+        lengths[0], lengths[1:-1], lengths[-1] = s.length, mid_lengths, e.length
+        times = np.empty(len(rows) + 2)
+        times[0], times[1:-1], times[-1] = s.time, self._time[metric][rows], e.time
+        return self._finish(coords, tuple(ids), edges, labels, lengths, times, metric, tuple(mid_lengths.tolist()))
 
-    @staticmethod
     def _finish(
+        self,
         coords: NDArray[np.float64],
         nodes: tuple[int, ...],
         edges: tuple[tuple[int, int, int], ...],
-        names: NDArray[np.object_],
+        labels: NDArray[np.int64],
         lengths: NDArray[np.float64],
         times: NDArray[np.float64],
         metric: Metric,
         edge_lengths: tuple[float, ...] = (),
     ) -> Route:
-        keep = np.ones(len(coords), dtype=bool)
-        keep[1:] = np.any(np.abs(np.diff(coords, axis=0)) > 1e-10, axis=1)
+        step = np.abs(coords[1:] - coords[:-1])
+        keep = np.empty(len(coords), dtype=bool)
+        keep[0] = True
+        np.greater(step.max(axis=1), 1e-10, out=keep[1:])
         coords = coords[keep]
         if len(coords) == 1:
             coords = np.vstack([coords, coords])
-        # Runs of the same street name, merged; zero-length pieces (a snap on a node) dropped.
+        # Runs of the same street label, merged; zero-length pieces (a snap on a node) dropped.
         used = lengths > 0
         if not used.any():
             used[0] = True
-        names, lengths, times = names[used], lengths[used], times[used]
-        change = np.ones(len(names), dtype=bool)
-        change[1:] = names[1:] != names[:-1]
+        labels, lengths, times = labels[used], lengths[used], times[used]
+        change = np.empty(len(labels), dtype=bool)
+        change[0] = True
+        np.not_equal(labels[1:], labels[:-1], out=change[1:])
         starts = np.flatnonzero(change)
         run_len = np.add.reduceat(lengths, starts)
         run_time = np.add.reduceat(times, starts)
-        streets = _merge_streets(names[starts].tolist(), run_len.tolist(), run_time.tolist())
+        streets = self._merge_streets(labels[starts].tolist(), run_len.tolist(), run_time.tolist())
         return Route(
             coords=coords,
             nodes=nodes,
@@ -676,6 +720,60 @@ class RoutingEngine:
             metric=metric,
             edge_lengths_m=edge_lengths,
         )
+
+    def _joins(self, a: int, b: int) -> bool:
+        """Return whether a piece labelled ``b`` continues the street of the piece before it, labelled ``a``.
+
+        Pieces belong to one street when their names share a name (osmnx joins the names of
+        ways merged into one edge: "Airport Expressway / 机场高速" continues "机场高速"), or,
+        both unnamed, when their road class is the same.
+        """
+        pair = (a, b)
+        joined = self._label_joins.get(pair)
+        if joined is None:
+            (name_a, cls_a), (name_b, cls_b) = (self._label_text[c].split(_SEP) for c in pair)
+            if name_b:
+                joined = bool(set(name_a.split(" / ")) & set(name_b.split(" / "))) if name_a else False
+            else:
+                joined = not name_a and cls_a == cls_b
+            self._label_joins[pair] = joined
+        return joined
+
+    def _merge_streets(self, codes: list[int], lengths: list[float], times: list[float]) -> tuple[StreetLeg, ...]:
+        """Return the streets of a route: consecutive pieces of one street (`_joins`) merged into one leg.
+
+        A leg is labelled by its longest piece (the first of equal ones).
+        """
+        joins = self._label_joins
+        runs: list[tuple[int, float, float]] = []  # label, length, time
+        prev = label = -1
+        run_len = run_time = longest = 0.0
+        for code, ln, t in zip(codes, lengths, times, strict=True):
+            if prev >= 0:
+                joined = joins.get((prev, code))
+                if joined is None:
+                    joined = self._joins(prev, code)
+                if joined:
+                    run_len += ln
+                    run_time += t
+                    if ln > longest:
+                        longest, label = ln, code
+                    prev = code
+                    continue
+                runs.append((label, run_len, run_time))
+            run_len, run_time, longest, label = ln, t, ln, code
+            prev = code
+        if prev >= 0:
+            runs.append((label, run_len, run_time))
+        parts = self._label_parts
+        legs = []
+        for c, ln, t in runs:
+            p = parts.get(c)
+            if p is None:
+                name, cls = self._label_text[c].split(_SEP)
+                p = parts[c] = (name, cls)
+            legs.append(StreetLeg(p[0], ln, t, p[1]))
+        return tuple(legs)
 
     # -- closures, alternatives, matrices ----------------------------------------------
 

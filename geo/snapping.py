@@ -53,6 +53,7 @@ class Snap:
 
 
 TIE_M = 1.0  # edges this much farther than the nearest are still candidates
+NEAR_M = 60.0  # the fast path of `EdgeIndex.snap` looks this far
 
 
 @dataclass(frozen=True)
@@ -77,20 +78,44 @@ class EdgeIndex:
         """
         x, y = point_to_utm(lon, lat, name=label)
         pt = shapely.Point(x, y)
-        idx, dist = self.tree.query_nearest(pt, return_distance=True, all_matches=False)
-        if len(idx) == 0 or float(dist[0]) > max_distance_m:
-            d = float(dist[0]) if len(dist) else float("inf")
+        # Fast path: the edges whose boxes meet a square around the point. Every edge within
+        # `NEAR_M` of the point is among them, so when the nearest lies within
+        # `NEAR_M - TIE_M` the nearest and its ties are exactly those of the whole index.
+        near = self.tree.query(shapely.box(x - NEAR_M, y - NEAR_M, x + NEAR_M, y + NEAR_M))
+        if len(near):
+            near.sort()
+            dists = shapely.distance(self.geoms[near], pt)
+            best = int(dists.argmin())
+            dist = float(dists[best])
+            if dist <= min(NEAR_M - TIE_M, max_distance_m):
+                ties = near[dists <= dist + TIE_M]
+                fracs = shapely.line_locate_point(self.geoms[ties], pt, normalized=True).tolist()
+                i = int(near[best])
+                others = []
+                for j, (u, v, k), f in zip(ties.tolist(), self.edges[ties].tolist(), fracs, strict=True):
+                    if j == i:
+                        frac = f
+                    else:
+                        others.append((u, v, k, f))
+                return self._snap(i, pt, dist, frac, tuple(sorted(others)))
+        idx, dist_a = self.tree.query_nearest(pt, return_distance=True, all_matches=False)
+        if len(idx) == 0 or float(dist_a[0]) > max_distance_m:
+            d = float(dist_a[0]) if len(dist_a) else float("inf")
             raise OutsideCoverageError(
                 f"{label} ({lat:.5f} N, {lon:.5f} E) is {d:.0f} m from the nearest road of the network; "
                 f"the limit is {max_distance_m:.0f} m. Choose a point nearer a road or raise the limit."
             )
         i = int(idx[0])
-        geom = self.geoms[i]
-        frac = float(shapely.line_locate_point(geom, pt, normalized=True))
-        on = shapely.line_interpolate_point(geom, frac, normalized=True)
+        frac = float(shapely.line_locate_point(self.geoms[i], pt, normalized=True))
+        return self._snap(i, pt, float(dist_a[0]), frac, self._ties(pt, i, float(dist_a[0])))
+
+    def _snap(
+        self, i: int, pt: shapely.Point, dist: float, frac: float, others: tuple[tuple[int, int, int, float], ...]
+    ) -> Snap:
+        on = shapely.line_interpolate_point(self.geoms[i], frac, normalized=True)
         slon, slat = point_to_lonlat(on.x, on.y)
         u, v, k = (int(t) for t in self.edges[i])
-        return Snap(u, v, k, float(dist[0]), frac, slon, slat, self._ties(pt, i, float(dist[0])))
+        return Snap(u, v, k, dist, frac, slon, slat, others)
 
     def _ties(self, pt: shapely.Point, nearest: int, dist: float) -> tuple[tuple[int, int, int, float], ...]:
         """Return the other edges within `TIE_M` of the nearest distance, with the point's fraction on each."""

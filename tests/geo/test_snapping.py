@@ -9,7 +9,7 @@ import shapely
 
 from geo.crs import lonlat_to_utm
 from geo.errors import OutsideCoverageError
-from geo.snapping import TIE_M, build_edge_index, edge_arrays, edge_index_from_arrays
+from geo.snapping import NEAR_M, TIE_M, build_edge_index, edge_arrays, edge_index_from_arrays
 
 
 def _grid(n: int = 6, step: float = 0.002) -> nx.MultiDiGraph:
@@ -35,7 +35,8 @@ def test_the_nearest_edge_equals_brute_force() -> None:
         x, y = lonlat_to_utm([g.nodes[u]["x"], g.nodes[v]["x"]], [g.nodes[u]["y"], g.nodes[v]["y"]], name="t")
         lines.append(shapely.LineString(np.column_stack([x, y])))
     rng = np.random.default_rng(4)
-    for lon, lat in zip(rng.uniform(116.389, 116.401, 200), rng.uniform(39.899, 39.911, 200), strict=True):
+    far = 0
+    for lon, lat in zip(rng.uniform(116.387, 116.403, 200), rng.uniform(39.897, 39.913, 200), strict=True):
         s = idx.snap(float(lon), float(lat), max_distance_m=500)
         x, y = lonlat_to_utm([lon], [lat], name="p")
         d = np.array([ln.distance(shapely.Point(x[0], y[0])) for ln in lines])
@@ -43,6 +44,12 @@ def test_the_nearest_edge_equals_brute_force() -> None:
         # Every edge within TIE_M of the nearest is a candidate (both directions of a two-way street).
         near = {tuple(idx.edges[k][:2]) for k in np.flatnonzero(d <= d.min() + TIE_M)}
         assert {(u, v) for u, v, _, _ in s.candidates()} == near
+        for u, v, _, f in s.candidates():  # the point's fraction along each candidate
+            k = next(k for k, e in enumerate(idx.edges.tolist()) if e[:2] == [u, v])
+            assert f == pytest.approx(lines[k].project(shapely.Point(x[0], y[0]), normalized=True), abs=1e-9)
+        far += s.distance_m > NEAR_M - TIE_M
+    # Both ways of finding the nearest edge ran: the box around the point, and the whole index beyond it.
+    assert 20 < far < 180
 
 
 def test_cached_arrays_give_the_same_index() -> None:
