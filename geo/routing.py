@@ -65,7 +65,7 @@ def _int_cost(cost: float) -> int:
     return round(cost * _SCALE)
 
 
-_ARRAYS_VERSION = "2"  # 2: the edge table and street label codes
+_ARRAYS_VERSION = "3"  # 2: the edge table and street label codes; 3: lines end on their nodes
 
 
 class _Lines:
@@ -86,14 +86,36 @@ class _Lines:
         """Return the number of points of each line."""
         return np.diff(self.offsets)
 
-    def take(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Return the lines of ``rows`` one after the other, as one (n, 2) array."""
+    def chain(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Return the lines of consecutive edges ``rows`` as one (n, 2) line (each joining point once)."""
         if len(rows) == 0:
             return self.flat[:0]
-        start = self.offsets[rows]
+        start = self.offsets[rows] + 1  # every line but the first without its first point, ...
         count = self.offsets[rows + 1] - start
-        shift = np.repeat(start - np.concatenate([[0], np.cumsum(count)[:-1]]), count)
-        return self.flat[np.arange(int(count.sum())) + shift]
+        start[0] -= 1
+        count[0] += 1
+        ends = count.cumsum()
+        return self.flat[np.arange(int(ends[-1])) + np.repeat(start - ends + count, count)]
+
+
+def _edge_line(graph: nx.MultiDiGraph, u: int, v: int, data: dict[str, Any]) -> NDArray[np.float64]:
+    """Return an edge's lon/lat line from node u to node v, without repeated vertices.
+
+    The line starts and ends exactly on its nodes' coordinates, so that the lines of
+    consecutive edges share their joining point (see `_Lines.chain`).
+    """
+    a = (graph.nodes[u]["x"], graph.nodes[u]["y"])
+    b = (graph.nodes[v]["x"], graph.nodes[v]["y"])
+    geom = data.get("geometry")
+    if geom is None:
+        return np.array([a, b], dtype=float)
+    line = np.asarray(geom.coords, dtype=float)[:, :2].copy()
+    line[0], line[-1] = a, b
+    keep = np.ones(len(line), dtype=bool)
+    keep[1:] = np.any(line[1:] != line[:-1], axis=1)
+    keep[-1] = True
+    line = line[keep]
+    return line if len(line) >= 2 else np.array([a, b], dtype=float)
 
 
 def _edge_table(graph: nx.MultiDiGraph, index: dict[int, int], labels: dict[str, int]) -> dict[str, NDArray[Any]]:
@@ -119,13 +141,7 @@ def _edge_table(graph: nx.MultiDiGraph, index: dict[int, int], labels: dict[str,
             if abs(float(back["length_m"]) - ln) < max(1.0, 0.02 * ln):
                 rev[row_of[(u, v, int(k))]] = row_of[(v, u, int(bk))]
                 break
-        geom = d.get("geometry")
-        nu, nv = graph.nodes[u], graph.nodes[v]
-        lines.append(
-            np.asarray(geom.coords, dtype=float)
-            if geom is not None
-            else np.array([[nu["x"], nu["y"]], [nv["x"], nv["y"]]])
-        )
+        lines.append(_edge_line(graph, u, v, d))
     ordered = [edges[j] for j in order.tolist()]
     return {
         "edge.code": codes[order],
@@ -154,7 +170,6 @@ def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
     }
     labels: dict[str, int] = {}  # street label -> code, shared by the edge table and the metrics
     out.update(_edge_table(graph, index, labels))
-    xs, ys = out["lon"], out["lat"]
     for metric in METRICS:
         wname = _WEIGHT[metric]
         best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
@@ -167,11 +182,9 @@ def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
         lines = []
         names = []
         for a, b in pairs:
-            data = graph.edges[int(node_ids[a]), int(node_ids[b]), best[(a, b)][1]]
-            geom = data.get("geometry")
-            lines.append(
-                np.asarray(geom.coords, dtype=float) if geom is not None else np.array([[xs[a], ys[a]], [xs[b], ys[b]]])
-            )
+            u, v = int(node_ids[a]), int(node_ids[b])
+            data = graph.edges[u, v, best[(a, b)][1]]
+            lines.append(_edge_line(graph, u, v, data))
             names.append(labels.setdefault(_edge_name(data), len(labels)))
         out[f"{metric}.src"] = np.array([p[0] for p in pairs], dtype=np.int64)
         out[f"{metric}.dst"] = np.array([p[1] for p in pairs], dtype=np.int64)
@@ -222,7 +235,8 @@ def _load_arrays(folder: Path) -> dict[str, NDArray[Any]] | None:
 
 
 _NO_ROWS = np.empty(0, dtype=np.int64)
-_AT_NODE = 1e-9  # a snap this close to an edge's end is on its node
+_AT_NODE = 1e-9
+_SAME = 1e-10  # degrees: route line points this close are one  # a snap this close to an edge's end is on its node
 
 
 class _End(NamedTuple):
@@ -648,6 +662,8 @@ class RoutingEngine:
             (x0, y0), (x1, y1) = line[i], line[i + 1]
             return [x0 + t * (x1 - x0), y0 + t * (y1 - y0)]
 
+        if d1 <= d0:
+            return [at(d0)]
         return [at(d0), *(pt for pt, c in zip(line, cum, strict=True) if d0 < c < d1), at(d1)]
 
     def _piece(self, e: _End) -> list[list[float]]:
@@ -658,65 +674,52 @@ class RoutingEngine:
         return self._partial(line, e.f1, e.f0)[::-1]
 
     def _assemble(self, path: list[int], rows: NDArray[np.int64], s: _End, e: _End | None, metric: Metric) -> Route:
-        first = self._e_label[s.row]
         if e is None:  # origin and destination on the same edge
-            piece = np.array(self._piece(s))
-            return self._finish(piece, (), (), np.array([first]), np.array([s.length]), np.array([s.time]), metric)
+            piece = self._piece(s)
+            return self._finish(np.array(piece), (), (), [self._e_label[s.row]], [s.length], [s.time], metric)
         ids = self.node_ids[path].tolist()
-        keys = self._keyarr[metric][rows].tolist()
-        edges = tuple(zip(ids[:-1], ids[1:], keys, strict=True))
-        mid_lengths = self._length[metric][rows]
-        mid = self._coords[metric].take(rows)
+        edges = tuple(zip(ids[:-1], ids[1:], self._keyarr[metric][rows].tolist(), strict=True))
+        mid_lengths = self._length[metric][rows].tolist()
+        mid = self._coords[metric].chain(rows)
         head, tail = self._piece(s), self._piece(e)
+        # The pieces meet the path's first and last nodes (a point of the chained lines): once each.
+        x0, y0 = mid[0].tolist()
+        if abs(head[-1][0] - x0) <= _SAME and abs(head[-1][1] - y0) <= _SAME:
+            head = head[:-1]
+        x1, y1 = mid[-1].tolist()
+        if abs(tail[0][0] - x1) <= _SAME and abs(tail[0][1] - y1) <= _SAME:
+            tail = tail[1:]
         coords = np.empty((len(head) + len(mid) + len(tail), 2))
-        coords[: len(head)] = head
+        if head:
+            coords[: len(head)] = head
         coords[len(head) : len(head) + len(mid)] = mid
-        coords[len(head) + len(mid) :] = tail
-        labels = np.empty(len(rows) + 2, dtype=np.int64)
-        labels[0], labels[1:-1], labels[-1] = first, self._labels[metric][rows], self._e_label[e.row]
-        lengths = np.empty(len(rows) + 2)
-        lengths[0], lengths[1:-1], lengths[-1] = s.length, mid_lengths, e.length
-        times = np.empty(len(rows) + 2)
-        times[0], times[1:-1], times[-1] = s.time, self._time[metric][rows], e.time
-        return self._finish(coords, tuple(ids), edges, labels, lengths, times, metric, tuple(mid_lengths.tolist()))
+        if tail:
+            coords[len(head) + len(mid) :] = tail
+        labels = [self._e_label[s.row], *self._labels[metric][rows].tolist(), self._e_label[e.row]]
+        lengths = [s.length, *mid_lengths, e.length]
+        times = [s.time, *self._time[metric][rows].tolist(), e.time]
+        return self._finish(coords, tuple(ids), edges, labels, lengths, times, metric, tuple(mid_lengths))
 
     def _finish(
         self,
         coords: NDArray[np.float64],
         nodes: tuple[int, ...],
         edges: tuple[tuple[int, int, int], ...],
-        labels: NDArray[np.int64],
-        lengths: NDArray[np.float64],
-        times: NDArray[np.float64],
+        labels: list[int],
+        lengths: list[float],
+        times: list[float],
         metric: Metric,
         edge_lengths: tuple[float, ...] = (),
     ) -> Route:
-        step = np.abs(coords[1:] - coords[:-1])
-        keep = np.empty(len(coords), dtype=bool)
-        keep[0] = True
-        np.greater(step.max(axis=1), 1e-10, out=keep[1:])
-        coords = coords[keep]
         if len(coords) == 1:
             coords = np.vstack([coords, coords])
-        # Runs of the same street label, merged; zero-length pieces (a snap on a node) dropped.
-        used = lengths > 0
-        if not used.any():
-            used[0] = True
-        labels, lengths, times = labels[used], lengths[used], times[used]
-        change = np.empty(len(labels), dtype=bool)
-        change[0] = True
-        np.not_equal(labels[1:], labels[:-1], out=change[1:])
-        starts = np.flatnonzero(change)
-        run_len = np.add.reduceat(lengths, starts)
-        run_time = np.add.reduceat(times, starts)
-        streets = self._merge_streets(labels[starts].tolist(), run_len.tolist(), run_time.tolist())
         return Route(
             coords=coords,
             nodes=nodes,
             edges=edges,
-            travel_time_s=float(times.sum()),
-            length_m=float(lengths.sum()),
-            streets=streets,
+            travel_time_s=math.fsum(times),
+            length_m=math.fsum(lengths),
+            streets=self._merge_streets(labels, lengths, times),
             metric=metric,
             edge_lengths_m=edge_lengths,
         )
@@ -742,15 +745,20 @@ class RoutingEngine:
     def _merge_streets(self, codes: list[int], lengths: list[float], times: list[float]) -> tuple[StreetLeg, ...]:
         """Return the streets of a route: consecutive pieces of one street (`_joins`) merged into one leg.
 
-        A leg is labelled by its longest piece (the first of equal ones).
+        A leg is labelled by its longest piece (the first of equal ones). Pieces of no
+        length (a snap on a node) count only when every piece is one.
         """
+        if not any(ln > 0 for ln in lengths):
+            codes, lengths, times = codes[:1], lengths[:1], times[:1]
         joins = self._label_joins
         runs: list[tuple[int, float, float]] = []  # label, length, time
         prev = label = -1
         run_len = run_time = longest = 0.0
         for code, ln, t in zip(codes, lengths, times, strict=True):
+            if ln <= 0 and len(codes) > 1:
+                continue
             if prev >= 0:
-                joined = joins.get((prev, code))
+                joined = True if code == prev else joins.get((prev, code))
                 if joined is None:
                     joined = self._joins(prev, code)
                 if joined:
