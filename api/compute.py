@@ -35,6 +35,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Client, Connection, Listener
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -54,9 +55,17 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_WAITING = 256  # requests waiting for a worker at once; more wait for a thread first
+INLINE_JOB_BYTES = 256 * 1024  # a bigger job (an uploaded file) is handed to its worker from a thread
 
 _CTX: Context | None = None  # the context a worker computes with (inherited from the zygote)
 _IN_WORKER = False  # True inside a worker: nested runs happen in place
+
+
+def _timeout_message(budget: float) -> str:
+    return (
+        f"the request ran out of its time budget of {budget:g} s and was stopped; "
+        "make it smaller (fewer points or vertices, shorter times) or raise VENUE_PLANNER_COMPUTE_TIMEOUT_S."
+    )
 
 
 class WorkerCrashedError(RuntimeError):
@@ -222,6 +231,48 @@ class ComputePool:
         w.conn.close()
         self.killed += 1
 
+    async def arun(self, fn: Callable[..., T], *args: Any) -> T:  # noqa: ANN401 - any job
+        """Run ``fn(ctx, *args)`` like `run`, waiting for the answer in the event loop rather than in a thread.
+
+        A free worker takes a small job at once and the event loop waits for its answer
+        (two thread hand-overs fewer per request than `run`). Without a free worker, or
+        for a job of more than `INLINE_JOB_BYTES`, the job waits in a thread as in `run`.
+        The answer is awaited to its end even when the client goes away (shielded): a
+        worker goes back to the pool only with nothing left to read.
+        """
+        threaded = functools.partial(self.run, fn, *args)
+        if not self.running or _IN_WORKER:
+            return await anyio.to_thread.run_sync(threaded, limiter=self.limiter())
+        data = bytes(ForkingPickler.dumps((fn, args)))
+        if len(data) > INLINE_JOB_BYTES:
+            return await anyio.to_thread.run_sync(threaded, limiter=self.limiter())
+        try:
+            w = self._idle.get_nowait()
+        except queue.Empty:
+            return await anyio.to_thread.run_sync(threaded, limiter=self.limiter())
+        budget = self.timeout_s
+        with anyio.CancelScope(shield=True):
+            try:
+                w.conn.send_bytes(data)
+                with anyio.move_on_after(budget):
+                    await anyio.wait_readable(w.conn.fileno())
+                if not w.conn.poll():
+                    self._kill(w)
+                    w = await anyio.to_thread.run_sync(self._spawn)
+                    raise ApiError(504, "timeout", _timeout_message(budget))
+                status, value = w.conn.recv()
+            except (EOFError, OSError) as exc:
+                self._kill(w)
+                w = await anyio.to_thread.run_sync(self._spawn)
+                raise WorkerCrashedError(f"a compute worker died on this request: {exc}") from exc
+            finally:
+                if not self._closed:
+                    self._idle.put(w)
+        if status == "err":
+            raise value
+        result: T = value
+        return result
+
     def run(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:  # noqa: ANN401 - any job
         """Run ``fn(ctx, *args)`` in a worker and return its result (blocking; call from a thread).
 
@@ -250,12 +301,7 @@ class ComputePool:
             if not w.conn.poll(max(0.0, deadline - time.monotonic())):
                 self._kill(w)
                 w = self._spawn()
-                raise ApiError(
-                    504,
-                    "timeout",
-                    f"the request ran out of its time budget of {budget:g} s and was stopped; "
-                    "make it smaller (fewer points or vertices, shorter times) or raise VENUE_PLANNER_COMPUTE_TIMEOUT_S.",
-                )
+                raise ApiError(504, "timeout", _timeout_message(budget))
             status, value = w.conn.recv()
         except (EOFError, OSError) as exc:
             self._kill(w)
@@ -317,10 +363,9 @@ def bounded(
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own
             ctx: Context = kwargs.pop("ctx")
-            job = functools.partial(ctx.pool.run, _call, fn.__module__, fn.__qualname__, args, kwargs)
-            # Waiting for a worker takes a thread of the pool's own limiter, never one of the
-            # threads that serve /health and the cheap reads.
-            return await anyio.to_thread.run_sync(job, limiter=ctx.pool.limiter())
+            # Waiting for a worker (when none is free) takes a thread of the pool's own
+            # limiter, never one of the threads that serve /health and the cheap reads.
+            return await ctx.pool.arun(_call, fn.__module__, fn.__qualname__, args, kwargs)
 
         return wrapper
 

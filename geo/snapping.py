@@ -53,7 +53,7 @@ class Snap:
 
 
 TIE_M = 1.0  # edges this much farther than the nearest are still candidates
-NEAR_M = 60.0  # the fast path of `EdgeIndex.snap` looks this far
+NEAR_M = 150.0  # the fast path of `EdgeIndex.snap` looks this far (9 in 10 random points in central Beijing lie nearer a road)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import os
 import pickle
 import re
 import shutil
@@ -284,6 +285,7 @@ class NetworkStore:
         self.cache_dir = cache_dir
         self._loaded: dict[tuple[str, str], RoadNetwork] = {}
         self._sources: tuple[int | None, list[NetworkSource]] | None = None
+        self._imports_path = os.fspath(self.imports_dir)
         self._lock = threading.RLock()  # the regional network loads the shipped one inside its own load
 
     @property
@@ -298,7 +300,7 @@ class NetworkStore:
         the service): one ``stat`` per call instead of reading the folder on every request.
         """
         try:
-            stamp: int | None = self.imports_dir.stat().st_mtime_ns
+            stamp: int | None = os.stat(self._imports_path).st_mtime_ns  # noqa: PTH116 - a str: no Path per request
         except OSError:
             stamp = None
         cached = self._sources

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
@@ -14,8 +15,12 @@ from layers.credits import OSM_CONTRIBUTORS
 router = APIRouter(tags=["health"])
 
 
+@functools.cache
 def package_version() -> str:
-    """Return the installed package's version ("0+unknown" from a source tree not installed)."""
+    """Return the installed package's version ("0+unknown" from a source tree not installed).
+
+    Read once: the running code is the version that was installed when it started.
+    """
     try:
         return version("venue-planner")
     except PackageNotFoundError:

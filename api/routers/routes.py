@@ -174,7 +174,7 @@ def _line(coords: NDArray[np.float64]) -> LineString:
     and validating them one by one took half of a route answer's time (7 µs a point).
     """
     rounded = np.round(np.asarray(coords, dtype=float), 7).tolist()
-    return LineString.model_construct(type="LineString", coordinates=[Position2D(x, y) for x, y in rounded])
+    return LineString.model_construct(type="LineString", coordinates=list(map(Position2D._make, rounded)))
 
 
 def route_feature(
@@ -209,8 +209,8 @@ def route_feature(
             network_travel_time_s=round(route.travel_time_s, 3),
             network_length_m=round(route.length_m, 2),
             overlap_with_best=round(overlap, 4),
-            streets=[
-                Street(
+            streets=[  # built here from the engine's own values: not validated again
+                Street.model_construct(
                     name=s.name,
                     road_class=s.road_class,
                     label=s.label,

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.compute import ComputePool
+from api.compute import INLINE_JOB_BYTES, ComputePool
 from api.errors import ApiError
 from api.settings import Settings
 from layers.keys import KeyStore
@@ -247,7 +247,35 @@ def test_a_job_over_its_budget_is_killed_and_replaced() -> None:
         pool.close()
 
 
-def _double(_: object, x: int) -> int:
+def test_a_job_awaited_in_the_event_loop_is_bounded_and_never_leaves_a_stale_answer() -> None:
+    """`arun` (what every bounded route uses): budget, exceptions, big jobs, and callers that go away."""
+    import anyio
+
+    pool = ComputePool(workers=1, timeout_s=1.0)
+    pool.start(object())  # type: ignore[arg-type]
+
+    async def scenario() -> None:
+        assert await pool.arun(_double, 21) == 42
+        with pytest.raises(ApiError) as err:
+            await pool.arun(_sleep, 30.0)
+        assert err.value.status == 504
+        assert pool.killed == 1
+        with pytest.raises(ZeroDivisionError):
+            await pool.arun(_divide, 0)
+        big = "x" * (INLINE_JOB_BYTES + 1)  # handed over from a thread
+        assert await pool.arun(_double, big) == big + big
+        # A caller cancelled while its job runs: the answer is still read, so the next job gets its own.
+        with anyio.move_on_after(0.1):
+            await pool.arun(_sleep, 0.5)
+        assert await pool.arun(_double, 5) == 10
+
+    try:
+        anyio.run(scenario)
+    finally:
+        pool.close()
+
+
+def _double(_: object, x: Any) -> Any:
     return 2 * x
 
 

@@ -28,7 +28,7 @@ def _grid(n: int = 6, step: float = 0.002) -> nx.MultiDiGraph:
 
 
 def test_the_nearest_edge_equals_brute_force() -> None:
-    g = _grid()
+    g = _grid(step=0.005)  # blocks of about 430 x 555 m: points up to 280 m from a street
     idx = build_edge_index(g)
     lines = []
     for u, v, _ in idx.edges.tolist():
@@ -36,7 +36,7 @@ def test_the_nearest_edge_equals_brute_force() -> None:
         lines.append(shapely.LineString(np.column_stack([x, y])))
     rng = np.random.default_rng(4)
     far = 0
-    for lon, lat in zip(rng.uniform(116.387, 116.403, 200), rng.uniform(39.897, 39.913, 200), strict=True):
+    for lon, lat in zip(rng.uniform(116.387, 116.418, 200), rng.uniform(39.897, 39.928, 200), strict=True):
         s = idx.snap(float(lon), float(lat), max_distance_m=500)
         x, y = lonlat_to_utm([lon], [lat], name="p")
         d = np.array([ln.distance(shapely.Point(x[0], y[0])) for ln in lines])
