@@ -613,15 +613,19 @@ class ReachIndex:
             block_min[self._pair_block[self._block_starts]] = np.maximum.reduceat(
                 cell_min[self._pair_cell], self._block_starts
             )
-        rows, cols = np.divmod(cells, g.width)
+        # The window: the rows and columns with a reached cell, one cell more, in whole coarse cells.
+        hit_grid = hit_cell.reshape(g.height, g.width)
+        rows = np.flatnonzero(hit_grid.any(axis=1))
+        cols = np.flatnonzero(hit_grid.any(axis=0))
         k = g.k
-        r0 = max(int(rows.min()) - 1, 0) // k * k
-        c0 = max(int(cols.min()) - 1, 0) // k * k
-        r1 = min(-(-(int(rows.max()) + 2) // k) * k, g.height)
-        c1 = min(-(-(int(cols.max()) + 2) // k) * k, g.width)
+        r0 = max(int(rows[0]) - 1, 0) // k * k
+        c0 = max(int(cols[0]) - 1, 0) // k * k
+        r1 = min(-(-(int(rows[-1]) + 2) // k) * k, g.height)
+        c1 = min(-(-(int(cols[-1]) + 2) // k) * k, g.width)
         win = cell_min.reshape(g.height, g.width)[r0:r1, c0:c1]
         has = self.has_sample[r0:r1, c0:c1]
-        minutes = np.where(has, win, block_min[self._labels[r0:r1, c0:c1]])
+        minutes = block_min.take(self._labels[r0:r1, c0:c1])
+        np.copyto(minutes, win, where=has)
         return Reach(g, r0, c0, minutes, has, float(limit_min), node_s / 60.0, self._node_xy)
 
     def _samples_leaving(self, nodes: NDArray[np.int64]) -> NDArray[np.int64]:
