@@ -318,3 +318,25 @@ def test_route_answer_is_valid_geojson_to_seven_decimals(client: TestClient, ctx
     routes, _, _ = ctx.routing.routes("beijing-west-station", "temple-of-heaven")
     assert np.array_equal(coords, np.round(routes[0].coords, 7))
     assert body["features"][0]["type"] == "Feature"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"origin": "beijing-west-station", "destination": "temple-of-heaven", "alternatives": 3},
+        {"origin": "116.3700,39.9000", "destination": "116.4300,39.9300", "mode": "walk", "metric": "shortest"},
+        {"origin": "capital-airport", "destination": "yanqi-lake"},  # the regional skeleton: legs and warnings
+        {"origin": "jingshan", "destination": "temple-of-heaven", "close_street": ["前门大街"]},
+    ],
+)
+def test_route_answers_are_exactly_the_documented_model(client: TestClient, params: dict) -> None:
+    """Route answers are written straight to JSON: each must be what the OpenAPI model describes, member for member."""
+    r = client.get("/routes", params=params)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/geo+json"
+    body = r.json()
+    model = RouteCollection.model_validate_json(r.content)
+    assert model.model_dump(mode="json") == body  # no member missing, none extra, same values
+    assert body["attribution"].startswith("© OpenStreetMap contributors")
+    props = [f["properties"] for f in body["features"]]
+    assert all(p["streets"] and p["network_legs"] and len(p["access"]) == 2 for p in props)
