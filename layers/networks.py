@@ -112,6 +112,7 @@ class RoadNetwork:
     cache_key: str = ""  # names this graph in the cache (source, rules, libraries); "" when not cached
     cache_dir: Path | None = None  # where objects derived from the graph are kept
     _edge_index: EdgeIndex | None = field(default=None, repr=False)
+    _box: tuple[float, float, float, float, bool] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -134,8 +135,17 @@ class RoadNetwork:
 
     def covers(self, lon: float, lat: float) -> bool:
         """Return whether the point lies inside the network's extent."""
-        shapely.prepare(self.extent)  # once: a prepared geometry stays prepared
-        return bool(shapely.contains_xy(self.extent, lon, lat))
+        box = self._box
+        if box is None:
+            shapely.prepare(self.extent)  # a prepared geometry stays prepared
+            minx, miny, maxx, maxy = self.extent.bounds
+            # A rectangle (every shipped extent) is answered from its bounds, without GEOS.
+            rect = bool(self.extent.equals(shapely.box(minx, miny, maxx, maxy)))
+            box = self._box = (minx, miny, maxx, maxy, rect)
+        minx, miny, maxx, maxy, rect = box
+        if not (minx < lon < maxx and miny < lat < maxy):
+            return False
+        return rect or bool(shapely.contains_xy(self.extent, lon, lat))
 
     def extent_text(self) -> str:
         """Describe the extent as lat/lon ranges for messages."""
@@ -355,6 +365,9 @@ class NetworkStore:
     def get(self, name: str, mode: str) -> RoadNetwork:
         """Return the ``mode`` network of source ``name``, from memory, cache or a build."""
         m = check_mode(mode)
+        net = self._loaded.get((name, m))  # a dict read is atomic: a loaded network needs no lock
+        if net is not None:
+            return net
         with self._lock:
             if (name, m) in self._loaded:
                 return self._loaded[(name, m)]
@@ -380,6 +393,8 @@ class NetworkStore:
         newer, and it may hold what the 2013 roads lack (footpaths inside parks).
         """
         nets = [n for n in self.all(mode) if n.covers(lon, lat)]
+        if len(nets) < 2:
+            return nets
         return sorted(nets, key=lambda n: (n.source.origin == "seed", n.source.regional))
 
     def locate(self, lon: float, lat: float, *, mode: str, label: str = "point") -> RoadNetwork:

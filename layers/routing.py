@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import itertools
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -333,13 +334,24 @@ class RoutingService:
         return AccessLeg(end, snap.distance_m, seconds, coords)
 
     def route_notes(
-        self, route: Route, a: ResolvedPlace, b: ResolvedPlace, *, mode: str
+        self,
+        route: Route,
+        a: ResolvedPlace,
+        b: ResolvedPlace,
+        *,
+        mode: str,
+        by_network: list[NetworkLeg] | None = None,
     ) -> tuple[tuple[AccessLeg, AccessLeg], list[str]]:
-        """Return a route's access legs and warnings (long access legs, walks through sites without paths)."""
+        """Return a route's access legs and warnings (long access legs, walks through sites without paths).
+
+        ``by_network`` is the route's `network_legs`, when the caller has them already.
+        """
         legs = (self.access_leg(a, end="origin", mode=mode), self.access_leg(b, end="destination", mode=mode))
         warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
         lines = [route.coords, *(np.asarray(leg.coords) for leg in legs)]
-        regional = any(leg.regional for leg in self.network_legs(route, a.network))
+        if by_network is None:
+            by_network = self.network_legs(route, a.network)
+        regional = any(leg.regional for leg in by_network)
         return legs, warnings + self.walk_warnings(a.network, lines) + self.precision_warnings(a.network, regional)
 
     def walk_density(self, net: RoadNetwork, site_id: str) -> WalkDensity:
@@ -445,7 +457,7 @@ class RoutingService:
         points = []
         for p in places:
             lon, lat = self._where(p)
-            if not (np.isfinite(lon) and np.isfinite(lat)):
+            if not (math.isfinite(lon) and math.isfinite(lat)):
                 return None
             points.append((lon, lat))
         if not points:

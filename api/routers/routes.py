@@ -169,7 +169,14 @@ def _line(coords: NDArray[np.float64]) -> dict[str, Any]:
 
 
 def _endpoint(p: ResolvedPlace) -> dict[str, Any]:
-    return endpoint(p).model_dump()
+    """Return `api.convert.endpoint` as plain JSON data (the same members)."""
+    return {
+        "input": p.label,
+        "site_id": p.site_id,
+        "lon": round(p.snap.lon, 7),
+        "lat": round(p.snap.lat, 7),
+        "snap_distance_m": round(p.snap.distance_m, 1),
+    }
 
 
 def route_feature(
@@ -256,8 +263,8 @@ def compute_routes(ctx: Context, req: RouteRequest) -> dict[str, Any]:
     overlaps = overlap_with_best(routes)
     feats = []
     for i, r in enumerate(routes):
-        legs, warnings = ctx.routing.route_notes(r, a, b, mode=req.mode)
         by_network = ctx.routing.network_legs(r, a.network)
+        legs, warnings = ctx.routing.route_notes(r, a, b, mode=req.mode, by_network=by_network)
         feats.append(route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name, legs, warnings, by_network))
     return {"type": "FeatureCollection", "features": feats, "attribution": OSM_CREDIT}
 
