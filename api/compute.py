@@ -144,7 +144,9 @@ class ComputePool:
     def __init__(self, *, workers: int, timeout_s: float) -> None:
         self.size = workers
         self.timeout_s = timeout_s
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        # Last in, first out: the worker that answered last takes the next job, with its
+        # caches still warm (a sequential client's routes: 0.63 ms of compute instead of 0.73).
+        self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
         self._lock = threading.Lock()
         self._zygote: Any = None
         self._commands: Connection | None = None
