@@ -57,6 +57,9 @@ T = TypeVar("T")
 MAX_WAITING = 256  # requests waiting for a worker at once; more wait for a thread first
 INLINE_JOB_BYTES = 256 * 1024  # a bigger job (an uploaded file) is handed to its worker from a thread
 
+# Modules a warm start does not import (nothing at start-up needs them) but many requests
+# do: an idle worker imports them, so that no request waits for them.
+_DEFERRED_IMPORTS = ("scipy.ndimage", "folium", "api.maps")
 _CTX: Context | None = None  # the context a worker computes with (inherited from the zygote)
 _IN_WORKER = False  # True inside a worker: nested runs happen in place
 
@@ -80,7 +83,15 @@ def _worker_main(address: str, authkey: bytes) -> None:
     _IN_WORKER = True
     conn = Client(address, family="AF_UNIX", authkey=authkey)
     conn.send(os.getpid())
+    deferred = list(_DEFERRED_IMPORTS)
+    served = False
     while True:
+        # Idle (after a first job, or 2 s without one: never in the way of the first answer
+        # after a start), import what the warm-up left to first use, one module at a time.
+        if deferred and not conn.poll(0.0 if served else 2.0):
+            importlib.import_module(deferred.pop())
+            continue
+        served = True
         try:
             job = conn.recv()
         except (EOFError, OSError):

@@ -340,7 +340,7 @@ class RoutingEngine:
             if cache is not None:
                 _save_arrays(cache, arrays)
         self.node_ids = np.asarray(arrays["node_ids"], dtype=np.int64)
-        self.index = {int(n): i for i, n in enumerate(self.node_ids.tolist())}
+        self.index = dict(zip(self.node_ids.tolist(), range(len(self.node_ids)), strict=True))
         self.lon = np.asarray(arrays["lon"], dtype=float)
         self.lat = np.asarray(arrays["lat"], dtype=float)
         n = len(self.node_ids)
