@@ -26,7 +26,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidInputError
-from geo.tracing import trace_cells
+from geo.tracing import trace_cell_parts
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -141,13 +141,13 @@ class Grid:
 
         x, y = sample(40)
         lon, lat = utm_to_lonlat(x, y)
-        a = _design((x - self.x0) / max(w, 1.0), (self.y0 - y) / max(h, 1.0))
+        a = _design((x - self.x0) / max(w, 1.0), (self.y0 - y) / max(h, 1.0)).T
         c_lon = np.linalg.lstsq(a, lon, rcond=None)[0]
         c_lat = np.linalg.lstsq(a, lat, rcond=None)[0]
         x, y = sample(97)
         lon, lat = utm_to_lonlat(x, y)
         a = _design((x - self.x0) / max(w, 1.0), (self.y0 - y) / max(h, 1.0))
-        err = max(float(np.abs(a @ c_lon - lon).max()), float(np.abs(a @ c_lat - lat).max()))
+        err = max(float(np.abs(c_lon @ a - lon).max()), float(np.abs(c_lat @ a - lat).max()))
         return (
             (np.asarray(c_lon, dtype=np.float64), np.asarray(c_lat, dtype=np.float64))
             if err <= _FIT_MAX_ERROR_DEG
@@ -161,7 +161,7 @@ class Grid:
             return utm_to_lonlat(x, y)
         w, h = max(self.width * self.cell_m, 1.0), max(self.height * self.cell_m, 1.0)
         a = _design((x - self.x0) / w, (self.y0 - y) / h)
-        return a @ fit[0], a @ fit[1]
+        return fit[0] @ a, fit[1] @ a
 
     def cell_of(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
         """Return flat cell indices of UTM points (-1 outside the grid)."""
@@ -283,9 +283,9 @@ class Band:
 
     def polygon_utm(self) -> shapely.Geometry:
         """Return the cells as a (multi)polygon, UTM 50N (empty if none), junctions carved."""
-        geom = _polygon(self.mask, self.grid, self.row0, self.col0)
+        geom, part_of_cell = _polygon(self.mask, self.grid, self.row0, self.col0)
         if len(self.carve_out):
-            squares = []
+            squares, parts = [], []
             for x, y in self.carve_out:
                 # The square is inside the polygon when the cells of its four corners are in:
                 # the polygon's edges run only between cells that are in and cells that are not.
@@ -295,9 +295,12 @@ class Band:
                     cy = np.array([y - g, y - g, y + g, y + g])
                     if self.contains(cx, cy).all():
                         squares.append(shapely.box(x - h, y - h, x + h, y + h))
+                        # Its corners' cells are in, and they touch: one part holds the square.
+                        row, col = np.divmod(int(self.grid.cell_of(np.array([x]), np.array([y]))[0]), self.grid.width)
+                        parts.append(int(part_of_cell[row - self.row0, col - self.col0]) - 1)
                         break
             if squares:
-                geom = _carve(geom, squares)
+                geom = _carve(geom, squares, parts)
         return geom
 
     def polygon(self, *, tolerance_m: float = 0.0) -> shapely.Geometry:
@@ -340,34 +343,42 @@ class Band:
         return out
 
 
-def _carve(geom: shapely.Geometry, squares: list[shapely.Geometry]) -> shapely.Geometry:
+def _carve(geom: shapely.Geometry, squares: list[shapely.Geometry], parts_of: list[int]) -> shapely.Geometry:
     """Return ``geom`` with small square holes, each added as an interior ring of its part.
 
     An overlay with a polygon of 100,000 vertices costs tens of milliseconds; adding a
-    ring costs nothing. The squares must lie in the interior of ``geom`` (see
-    `Band.polygon_utm`, which checks that against the cells).
+    ring costs nothing. The squares must lie in the interior of ``geom``, square i in
+    part ``parts_of[i]`` (see `Band.polygon_utm`, which checks that against the cells);
+    squares that overlap become one hole.
     """
-    parts = list(shapely.get_parts(geom))
-    tree = shapely.STRtree(parts)
-    merged = list(shapely.get_parts(shapely.union_all(squares)))
-    centres = shapely.point_on_surface(np.asarray(merged, dtype=object))
-    pairs = tree.query(centres, predicate="within")
+    parts = shapely.get_parts(geom)
+    sq = np.asarray(squares, dtype=object)
+    of = np.asarray(parts_of, dtype=np.intp)
+    sb = shapely.bounds(sq)
+    overlap = (sb[:, None, 0] < sb[None, :, 2]) & (sb[None, :, 0] < sb[:, None, 2])
+    overlap &= (sb[:, None, 1] < sb[None, :, 3]) & (sb[None, :, 1] < sb[:, None, 3])
+    if overlap.sum() > len(sq):  # some overlap (besides each with itself): merged, in the part of any of them
+        merged = shapely.get_parts(shapely.union_all(sq))
+        owner = shapely.STRtree(sq).query(shapely.point_on_surface(merged), predicate="intersects")
+        first = np.full(len(merged), -1, dtype=np.intp)
+        first[owner[0][::-1]] = owner[1][::-1]
+        sq, of = merged, of[first]
     holes: dict[int, list[shapely.Geometry]] = {}
-    for i, j in zip(pairs[0].tolist(), pairs[1].tolist(), strict=True):
-        holes.setdefault(int(j), []).append(merged[i])
+    for ring, j in zip(shapely.get_exterior_ring(sq).tolist(), of.tolist(), strict=True):
+        holes.setdefault(j, []).append(ring)
     for j, hs in holes.items():
-        p = parts[j]
-        parts[j] = shapely.Polygon(p.exterior, [*p.interiors, *(h.exterior for h in hs)])
+        rings = shapely.get_rings(parts[j])
+        parts[j] = shapely.polygons(rings[0], holes=[*rings[1:], *hs])
     return shapely.multipolygons(parts)
 
 
-def _polygon(mask: NDArray[np.bool_], grid: Grid, row0: int, col0: int) -> shapely.Geometry:
-    """Trace cells into a (multi)polygon, UTM 50N.
+def _polygon(mask: NDArray[np.bool_], grid: Grid, row0: int, col0: int) -> tuple[shapely.Geometry, NDArray[np.int32]]:
+    """Trace cells into a (multi)polygon, UTM 50N, with the part of each cell (see `trace_cell_parts`).
 
     Edge-connected cells trace into valid polygons whose vertices are cell corners, so
     no simplification (which could leave reached junctions outside) is applied.
     """
-    return trace_cells(mask, grid.transform @ Affine.translation(col0, row0))
+    return trace_cell_parts(mask, grid.transform @ Affine.translation(col0, row0))
 
 
 def _to_lonlat(geom: shapely.Geometry, grid: Grid | None = None) -> shapely.Geometry:
@@ -389,16 +400,16 @@ _FIT_MAX_ERROR_DEG = 1e-8  # about 1 mm, far below the 1e-7 degrees the polygons
 
 
 def _design(u: NDArray[np.float64], v: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Return the monomials u^i v^j (i + j <= degree) as columns, by products (no pow)."""
+    """Return the monomials u^i v^j (i + j <= degree) as rows (each contiguous), by products (no pow)."""
     up, vp = [np.ones_like(u)], [np.ones_like(v)]
     for _ in range(_FIT_DEGREE):
         up.append(up[-1] * u)
         vp.append(vp[-1] * v)
-    out = np.empty((len(u), (_FIT_DEGREE + 1) * (_FIT_DEGREE + 2) // 2))
+    out = np.empty(((_FIT_DEGREE + 1) * (_FIT_DEGREE + 2) // 2, len(u)))
     k = 0
     for i in range(_FIT_DEGREE + 1):
         for j in range(_FIT_DEGREE + 1 - i):
-            np.multiply(up[i], vp[j], out=out[:, k])
+            np.multiply(up[i], vp[j], out=out[k])
             k += 1
     return out
 

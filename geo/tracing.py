@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from affine import Affine
     from numpy.typing import NDArray
 
-__all__ = ["trace_cells"]
+__all__ = ["trace_cell_parts", "trace_cells"]
 
 
 def trace_cells(mask: NDArray[np.bool_], transform: Affine) -> shapely.Geometry:
@@ -53,12 +53,17 @@ def trace_cells(mask: NDArray[np.bool_], transform: Affine) -> shapely.Geometry:
     shapely.Geometry
         Valid MultiPolygon equal to GDAL's polygonizer output with 4-connectivity.
     """
+    return trace_cell_parts(mask, transform)[0]
+
+
+def trace_cell_parts(mask: NDArray[np.bool_], transform: Affine) -> tuple[shapely.Geometry, NDArray[np.int32]]:
+    """Return `trace_cells`' MultiPolygon and, per cell, 1 + the index of its part in it (0 where False)."""
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
         raise ValueError(f"`mask` must be 2-D; got shape {mask.shape}.")
     if not mask.any():
-        return shapely.Polygon()
-    rows, cols, ring_of_vertex, poly_of_ring = _trace(mask)
+        return shapely.Polygon(), np.zeros(mask.shape, dtype=np.int32)
+    rows, cols, ring_of_vertex, poly_of_ring, labels = _trace(mask)
     # Padded corner (r, c) is corner (r - 1, c - 1) of the mask.
     a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
     u = cols - 1.0
@@ -66,7 +71,8 @@ def trace_cells(mask: NDArray[np.bool_], transform: Affine) -> shapely.Geometry:
     xy = np.column_stack([a * u + b * v + c, d * u + e * v + f])
     rings = shapely.linearrings(xy, indices=ring_of_vertex)
     polys = shapely.polygons(rings, indices=poly_of_ring)
-    return shapely.multipolygons(polys)
+    # The labels are 1..n, each the cells of one polygon, and the polygons are in label order.
+    return shapely.multipolygons(polys), labels
 
 
 def _runs(s: NDArray[np.int8]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
@@ -137,8 +143,8 @@ def _pick(
 
 def _trace(
     mask: NDArray[np.bool_],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.intp]]:
-    """Return vertex rows and columns (padded corner indices), ring of each vertex, polygon of each ring."""
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp], NDArray[np.intp], NDArray[np.int32]]:
+    """Return vertex rows and columns (padded corner indices), ring of each vertex, polygon of each ring, cell labels."""
     h, w = mask.shape
     h2, w2 = h + 2, w + 2
     cells = np.zeros((h2, w2), dtype=np.int8)
@@ -224,7 +230,7 @@ def _trace(
     cols[2 * pos + 1] = h_to
     ring_of_vertex = np.repeat(np.arange(n_rings), 2 * ring_len[ring_order])
     _, poly_of_ring = np.unique(ring_label[ring_order], return_inverse=True)
-    return rows, cols, ring_of_vertex, poly_of_ring
+    return rows, cols, ring_of_vertex, poly_of_ring, labels
 
 
 def _cycles(

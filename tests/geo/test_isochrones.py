@@ -283,3 +283,18 @@ def exhaustive_min_sites(units: cov.DemandUnits) -> cov.Choice:
             if (units.covers[:, list(combo)].any(axis=1) if combo else np.zeros(len(units.people), bool)).all():
                 return cov.Choice(combo, _covered(units, combo))
     return cov.Choice(tuple(range(n)), everyone)
+
+
+def test_carving_squares_equals_the_overlay() -> None:
+    """Holes added as rings (each in the part given, overlapping squares merged) equal GEOS's difference."""
+    from geo.isochrones import _carve
+
+    left = shapely.Polygon([(0, 0), (100, 0), (100, 100), (0, 100)], [[(60, 60), (80, 60), (80, 80), (60, 80)]])
+    right = shapely.box(200, 0, 300, 100)
+    geom = shapely.MultiPolygon([left, right])
+    squares = [shapely.box(9, 9, 11, 11), shapely.box(10, 10, 12, 12), shapely.box(249, 49, 251, 51)]
+    got = _carve(geom, squares, [0, 0, 1])
+    want = shapely.difference(geom, shapely.union_all(squares))
+    assert shapely.is_valid(got)
+    assert got.equals(want)
+    assert [len(p.interiors) for p in shapely.get_parts(got)] == [2, 1]  # the old hole kept, the overlap one hole
