@@ -482,8 +482,12 @@ class RoutingEngine:
         cost_of = self._e_time if metric == "fastest" else self._e_length
         e_time, e_length, e_u, e_v, e_rev = self._e_time, self._e_length, self._e_u, self._e_v, self._e_rev
         best: dict[int, _End] = {}
+        index, n, kmul, codes = self.index, len(self.node_ids), self._e_kmul, self._e_code
         for u, v, k, f in snap.candidates():
-            j = self.edge_row(u, v, k)
+            code = (index[u] * n + index[v]) * kmul + k
+            j = int(codes.searchsorted(code))
+            if j == len(codes) or codes[j] != code:
+                raise KeyError((u, v, k))
             r = e_rev[j]
             ways = []  # (node, share, row whose costs apply, f0, f1)
             if f <= _AT_NODE:
@@ -499,10 +503,10 @@ class RoutingEngine:
                 if r >= 0:
                     ways.append((e_v[j], 1.0 - f, r, 1.0, f))
             for node, share, row, f0, f1 in ways:
-                e = _End(node, share * cost_of[row], share * e_time[row], share * e_length[row], u, v, k, f0, f1, j)
+                cost = share * cost_of[row]
                 old = best.get(node)
-                if old is None or e.cost < old.cost:
-                    best[node] = e
+                if old is None or cost < old.cost:
+                    best[node] = _End(node, cost, share * e_time[row], share * e_length[row], u, v, k, f0, f1, j)
         return list(best.values())
 
     def has_reverse(self, u: int, v: int, key: int) -> bool:
@@ -541,7 +545,7 @@ class RoutingEngine:
         m = self._check_metric(metric)
         starts = self.end_points(origin, m, origin=True)
         ends = self.end_points(destination, m, origin=False)
-        candidates: list[tuple[float, list[int], _End, _End | None]] = []
+        candidates: list[tuple[float, NDArray[np.int64], _End, _End | None]] = []
         direct = self._same_edge(origin, destination, m)
         if blocked is None and penalty is None:
             found = self._multi(self._query(m), starts, ends)
@@ -557,7 +561,7 @@ class RoutingEngine:
             total = float((self._time if m == "fastest" else self._length)[m][rows].sum()) + s.cost + e.cost
             candidates.append((total, path, s, e))
         if direct is not None:
-            candidates.append((direct.cost, [], direct, None))
+            candidates.append((direct.cost, _NO_ROWS, direct, None))
         if not candidates:
             raise NoRouteError(
                 f"no {m} route joins the origin ({origin.lat:.5f} N, {origin.lon:.5f} E) and the destination "
@@ -569,11 +573,12 @@ class RoutingEngine:
 
     def _multi(
         self, q: rk.CCHQuery, starts: list[_End], ends: list[_End]
-    ) -> tuple[list[int], NDArray[np.int64], _End, _End] | None:
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], _End, _End] | None:
         """Run one query from every start to every end (each with its cost).
 
         Return the best path's node indices, its rows (the hierarchy's arcs are the
-        metrics' rows, in the same order), and its two ends.
+        metrics' rows, in the same order: the nodes are their tails, then the last head),
+        and its two ends.
         """
         if not starts or not ends:
             return None
@@ -581,11 +586,18 @@ class RoutingEngine:
         if res.distance is None:
             del res
             return None
-        path = list(res.node_path)
-        rows = np.array(res.arc_path, dtype=np.int64)
+        arcs = res.arc_path
+        rows = np.array(arcs, dtype=np.int64)
+        if arcs:
+            path = np.empty(len(rows) + 1, dtype=np.int64)
+            path[:-1] = self._src["fastest"][rows]
+            path[-1] = self._dst["fastest"][arcs[-1]]
+        else:
+            path = np.array(res.node_path, dtype=np.int64)
         del res
-        s = min((x for x in starts if x.node == path[0]), key=lambda x: x.cost)
-        e = min((x for x in ends if x.node == path[-1]), key=lambda x: x.cost)
+        first, last = int(path[0]), int(path[-1])
+        s = min((x for x in starts if x.node == first), key=lambda x: x.cost)
+        e = min((x for x in ends if x.node == last), key=lambda x: x.cost)
         return path, rows, s, e
 
     def _prepare_scratch(
@@ -673,7 +685,9 @@ class RoutingEngine:
             return self._partial(line, e.f0, e.f1)
         return self._partial(line, e.f1, e.f0)[::-1]
 
-    def _assemble(self, path: list[int], rows: NDArray[np.int64], s: _End, e: _End | None, metric: Metric) -> Route:
+    def _assemble(
+        self, path: NDArray[np.int64], rows: NDArray[np.int64], s: _End, e: _End | None, metric: Metric
+    ) -> Route:
         if e is None:  # origin and destination on the same edge
             piece = self._piece(s)
             return self._finish(np.array(piece), (), (), [self._e_label[s.row]], [s.length], [s.time], metric)

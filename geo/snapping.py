@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,17 @@ if TYPE_CHECKING:
     import networkx as nx
     from numpy.typing import NDArray
 
-__all__ = ["EdgeIndex", "Snap", "build_edge_index", "edge_arrays", "edge_index_from_arrays", "snap_area"]
+__all__ = [
+    "EdgeIndex",
+    "SegmentGrid",
+    "Snap",
+    "build_edge_index",
+    "edge_arrays",
+    "edge_index_from_arrays",
+    "index_arrays",
+    "segment_grid",
+    "snap_area",
+]
 
 
 @dataclass(frozen=True)
@@ -57,12 +68,83 @@ NEAR_M = 150.0  # the fast path of `EdgeIndex.snap` looks this far (9 in 10 rand
 
 
 @dataclass(frozen=True)
+class SegmentGrid:
+    """The straight segments of every edge line, bucketed on a square grid of `NEAR_M` cells.
+
+    A segment is listed in every cell within `NEAR_M` of its bounding box, so a cell's list
+    holds every segment within `NEAR_M` of any point in the cell: one look-up finds them,
+    and the distances are computed on contiguous arrays (no geometry objects).
+    """
+
+    x0: float  # the grid's lower-left corner, UTM
+    y0: float
+    width: int  # cells per row
+    height: int
+    start: NDArray[np.int64]  # (width * height + 1,): where each cell's segments start in `segs`
+    segs: NDArray[np.int32]  # segment numbers, cell after cell (ascending within a cell)
+    data: NDArray[np.float64]  # (segments, 5): start x, y, vector x, y to the end, 1 / length squared (0: a point)
+    length: NDArray[np.float64]  # each segment's length
+    line: NDArray[np.int32]  # the edge (row of `EdgeIndex.edges`) of each segment
+    before: NDArray[np.float64]  # length of the edge's line before the segment
+    total: NDArray[np.float64]  # length of each edge's line
+
+    def near(self, x: float, y: float) -> NDArray[np.int32] | None:
+        """Return the segments within `NEAR_M` of a point (and more), or None outside the grid."""
+        col = int((x - self.x0) // NEAR_M)
+        row = int((y - self.y0) // NEAR_M)
+        if not (0 <= col < self.width and 0 <= row < self.height):
+            return None
+        c = row * self.width + col
+        return self.segs[self.start[c] : self.start[c + 1]]
+
+
+def segment_grid(xy: NDArray[np.float64], counts: NDArray[np.int64]) -> SegmentGrid:
+    """Return the `SegmentGrid` of edge lines (UTM vertices ``xy``, ``counts`` per line)."""
+    ends = np.cumsum(counts)
+    ok = np.ones(max(len(xy) - 1, 0), dtype=bool)
+    ok[ends[:-1] - 1] = False  # no segment joins two lines
+    seg = np.flatnonzero(ok)
+    ax, ay = xy[seg, 0], xy[seg, 1]
+    dx, dy = xy[seg + 1, 0] - ax, xy[seg + 1, 1] - ay
+    seg_len = np.hypot(dx, dy)
+    line = np.repeat(np.arange(len(counts)), counts)[seg]
+    cum = np.cumsum(seg_len)
+    line_first = np.searchsorted(line, np.arange(len(counts)))  # each line's first segment
+    start_cum = np.concatenate([[0.0], cum])[line_first]
+    before = cum - seg_len - start_cum[line]
+    total = np.bincount(line, weights=seg_len, minlength=len(counts)).astype(np.float64)
+    x0, y0 = float(xy[:, 0].min()) - NEAR_M, float(xy[:, 1].min()) - NEAR_M
+    width = int((float(xy[:, 0].max()) + NEAR_M - x0) // NEAR_M) + 1
+    height = int((float(xy[:, 1].max()) + NEAR_M - y0) // NEAR_M) + 1
+    c0 = ((np.minimum(ax, ax + dx) - NEAR_M - x0) // NEAR_M).astype(np.int64)
+    c1 = ((np.maximum(ax, ax + dx) + NEAR_M - x0) // NEAR_M).astype(np.int64)
+    r0 = ((np.minimum(ay, ay + dy) - NEAR_M - y0) // NEAR_M).astype(np.int64)
+    r1 = ((np.maximum(ay, ay + dy) + NEAR_M - y0) // NEAR_M).astype(np.int64)
+    c0, r0 = np.maximum(c0, 0), np.maximum(r0, 0)
+    c1, r1 = np.minimum(c1, width - 1), np.minimum(r1, height - 1)
+    nc, nr = c1 - c0 + 1, r1 - r0 + 1
+    n = nc * nr
+    owner = np.repeat(np.arange(len(seg)), n)
+    k = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    cell = (r0[owner] + k // nc[owner]) * width + c0[owner] + k % nc[owner]
+    order = np.argsort(cell, kind="stable")  # stable: segments ascending within a cell
+    start = np.searchsorted(cell[order], np.arange(width * height + 1)).astype(np.int64)
+    len2 = seg_len**2
+    inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
+    data = np.column_stack([ax, ay, dx, dy, inv])
+    return SegmentGrid(
+        x0, y0, width, height, start, owner[order].astype(np.int32), data, seg_len, line.astype(np.int32), before, total
+    )
+
+
+@dataclass(frozen=True)
 class EdgeIndex:
     """A spatial index over a graph's edges in UTM 50N."""
 
     edges: NDArray[np.int64]  # (n, 3): u, v, key
     geoms: NDArray[np.object_]  # shapely LineStrings in UTM
     tree: shapely.STRtree
+    grid: SegmentGrid | None = None
 
     def snap(self, lon: float, lat: float, *, max_distance_m: float, label: str = "point") -> Snap:
         """Return the nearest edge to a WGS84 point.
@@ -77,27 +159,10 @@ class EdgeIndex:
             How the point is named in the error message.
         """
         x, y = point_to_utm(lon, lat, name=label)
+        found = self._near(x, y, max_distance_m)
+        if found is not None:
+            return found
         pt = shapely.Point(x, y)
-        # Fast path: the edges whose boxes meet a square around the point. Every edge within
-        # `NEAR_M` of the point is among them, so when the nearest lies within
-        # `NEAR_M - TIE_M` the nearest and its ties are exactly those of the whole index.
-        near = self.tree.query(shapely.box(x - NEAR_M, y - NEAR_M, x + NEAR_M, y + NEAR_M))
-        if len(near):
-            near.sort()
-            dists = shapely.distance(self.geoms[near], pt)
-            best = int(dists.argmin())
-            dist = float(dists[best])
-            if dist <= min(NEAR_M - TIE_M, max_distance_m):
-                ties = near[dists <= dist + TIE_M]
-                fracs = shapely.line_locate_point(self.geoms[ties], pt, normalized=True).tolist()
-                i = int(near[best])
-                others = []
-                for j, (u, v, k), f in zip(ties.tolist(), self.edges[ties].tolist(), fracs, strict=True):
-                    if j == i:
-                        frac = f
-                    else:
-                        others.append((u, v, k, f))
-                return self._snap(i, pt, dist, frac, tuple(sorted(others)))
         idx, dist_a = self.tree.query_nearest(pt, return_distance=True, all_matches=False)
         if len(idx) == 0 or float(dist_a[0]) > max_distance_m:
             d = float(dist_a[0]) if len(dist_a) else float("inf")
@@ -108,6 +173,49 @@ class EdgeIndex:
         i = int(idx[0])
         frac = float(shapely.line_locate_point(self.geoms[i], pt, normalized=True))
         return self._snap(i, pt, float(dist_a[0]), frac, self._ties(pt, i, float(dist_a[0])))
+
+    def _near(self, x: float, y: float, max_distance_m: float) -> Snap | None:
+        """Return the snap of a UTM point from the segment grid, or None when it cannot tell.
+
+        The grid lists every segment within `NEAR_M` of the point; when the nearest lies
+        within `NEAR_M - TIE_M` (and ``max_distance_m``), the nearest edge and every edge
+        within `TIE_M` of it are among them, exactly as in the whole index.
+        """
+        g = self.grid
+        if g is None:
+            return None
+        s = g.near(x, y)
+        if s is None or not len(s):
+            return None
+        d = g.data[s]  # ax, ay, dx, dy, 1 / length squared (0 for a point)
+        px, py, dx, dy = x - d[:, 0], y - d[:, 1], d[:, 2], d[:, 3]
+        t = (px * dx + py * dy) * d[:, 4]
+        np.clip(t, 0.0, 1.0, out=t)
+        px -= t * dx
+        py -= t * dy
+        d2 = px * px + py * py
+        nearest = float(np.sqrt(d2.min()))
+        if nearest > min(NEAR_M - TIE_M, max_distance_m):
+            return None
+        near = np.flatnonzero(d2 <= (nearest + TIE_M) ** 2 * (1.0 + 1e-12))
+        # Per edge, its nearest segment (the first along the line among equals): nearest edges first,
+        # the lowest edge number among equals.
+        found: dict[int, tuple[float, int]] = {}
+        for dist2, ln, j in sorted(zip(d2[near].tolist(), g.line[s[near]].tolist(), near.tolist(), strict=True)):
+            dist = math.sqrt(dist2)
+            if dist <= nearest + TIE_M and ln not in found:
+                found[ln] = (dist, j)
+        out = []
+        for ln, (dist, j) in found.items():
+            sj = int(s[j])
+            along = float(g.before[sj]) + float(t[j]) * float(g.length[sj])
+            total = float(g.total[ln])
+            u, v, k = self.edges[ln].tolist()
+            out.append((dist, ln, u, v, k, along / total if total > 0 else 0.0, j))
+        dist, _, u, v, k, frac, j = min(out)
+        slon, slat = point_to_lonlat(float(x - px[j]), float(y - py[j]))
+        others = sorted((u2, v2, k2, f2) for _, ln, u2, v2, k2, f2, _ in out if (u2, v2, k2) != (u, v, k))
+        return Snap(u, v, k, dist, frac, slon, slat, tuple(others))
 
     def _snap(
         self, i: int, pt: shapely.Point, dist: float, frac: float, others: tuple[tuple[int, int, int, float], ...]
@@ -159,12 +267,23 @@ def edge_arrays(graph: nx.MultiDiGraph) -> tuple[NDArray[np.int64], NDArray[np.f
     return np.array(edges, dtype=np.int64), np.column_stack([x, y]), counts
 
 
-def edge_index_from_arrays(edges: NDArray[np.int64], xy: NDArray[np.float64], counts: NDArray[np.int64]) -> EdgeIndex:
-    """Return the edge index of `edge_arrays`' output (cheap: what a warm start does)."""
+def index_arrays(
+    graph: nx.MultiDiGraph,
+) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], SegmentGrid | None]:
+    """Return what an edge index is made of, to cache: `edge_arrays` and the `segment_grid`."""
+    edges, xy, counts = edge_arrays(graph)
+    return edges, xy, counts, segment_grid(xy, counts) if len(edges) else None
+
+
+def edge_index_from_arrays(
+    edges: NDArray[np.int64], xy: NDArray[np.float64], counts: NDArray[np.int64], grid: SegmentGrid | None = None
+) -> EdgeIndex:
+    """Return the edge index of `edge_arrays`' output (the segment grid built unless given: see `index_arrays`)."""
     if len(edges) == 0:
         return EdgeIndex(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=object), shapely.STRtree([]))
     geoms = shapely.linestrings(xy, indices=np.repeat(np.arange(len(counts)), counts))
-    return EdgeIndex(edges, np.asarray(geoms, dtype=object), shapely.STRtree(geoms))
+    grid = grid if grid is not None else segment_grid(xy, counts)
+    return EdgeIndex(edges, np.asarray(geoms, dtype=object), shapely.STRtree(geoms), grid)
 
 
 def snap_area(

@@ -35,7 +35,7 @@ from shapely.geometry import Polygon
 from geo.crs import lonlat_to_utm, utm_to_lonlat
 from geo.errors import NetworkImportError, NotFoundError, OutsideCoverageError
 from geo.network import MODES, Mode, add_speeds, check_mode, way_allowed
-from geo.snapping import EdgeIndex, Snap, edge_arrays, edge_index_from_arrays, snap_area
+from geo.snapping import EdgeIndex, Snap, edge_index_from_arrays, index_arrays, snap_area
 from layers.credits import OSM_CONTRIBUTORS
 from layers.diskcache import load_or_build
 from layers.regional import REGIONAL_NETWORK, read_calibration, read_skeleton, regional_graph
@@ -54,7 +54,7 @@ REGIONAL_CALIBRATION_FILE = "regional_calibration.json"
 # Points this far outside Beijing's border still belong to the regional network.
 REGIONAL_BORDER_MARGIN_M = 2000.0
 _CACHE_VERSION = "5"
-_EDGES_CACHE_VERSION = "1"
+_EDGES_CACHE_VERSION = "3"  # 3: with the segment grid
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 OSM_LICENCE = f"ODbL 1.0, {OSM_CONTRIBUTORS}"
@@ -130,7 +130,9 @@ class RoadNetwork:
                     if self.cache_dir is not None and self.cache_key
                     else None
                 )
-                self._edge_index = edge_index_from_arrays(*load_or_build(path, lambda: edge_arrays(self.graph)))
+                self._edge_index = edge_index_from_arrays(
+                    *load_or_build(path, lambda: index_arrays(self.graph), mapped=True)
+                )
             return self._edge_index
 
     def covers(self, lon: float, lat: float) -> bool:
