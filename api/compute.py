@@ -100,7 +100,7 @@ def _worker_main(address: str, authkey: bytes) -> None:
             return
         fn, args = job
         try:
-            out: tuple[str, Any] = ("ok", fn(_CTX, *args))
+            out: tuple[str, Any] = _pack(fn(_CTX, *args))
         except Exception as exc:  # the server turns it into the error table's answer
             try:
                 out = ("err", exc)
@@ -281,9 +281,7 @@ class ComputePool:
             finally:
                 if not self._closed:
                     self._idle.put(w)
-        if status == "err":
-            raise value
-        result: T = value
+        result: T = _unpack(status, value)
         return result
 
     def run(self, fn: Callable[..., T], *args: Any, timeout_s: float | None = None) -> T:  # noqa: ANN401 - any job
@@ -323,10 +321,31 @@ class ComputePool:
         finally:
             if not self._closed:
                 self._idle.put(w)
-        if status == "err":
-            raise value
-        result: T = value
+        result: T = _unpack(status, value)
         return result
+
+
+def _pack(value: object) -> tuple[str, Any]:
+    """Return a job's answer as sent back.
+
+    A plain `Response` travels as its status, headers and body (pickling the object took
+    longer than the rest of the hand-over); anything else as it is.
+    """
+    if type(value) is Response:
+        return "resp", (value.status_code, value.raw_headers, bytes(value.body))
+    return "ok", value
+
+
+def _unpack(status: str, value: Any) -> Any:  # noqa: ANN401 - any job's answer
+    """Return the answer `_pack` sent (raise a job's exception)."""
+    if status == "err":
+        raise value
+    if status == "resp":
+        code, raw_headers, body = value
+        out = Response(body, status_code=code)
+        out.raw_headers = raw_headers
+        return out
+    return value
 
 
 def _call(ctx: Context, module: str, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:  # noqa: ANN401
