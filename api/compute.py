@@ -269,6 +269,9 @@ class ComputePool:
                 w.conn.send_bytes(data)
                 with anyio.move_on_after(budget):
                     await anyio.wait_readable(w.conn.fileno())
+                # Some event loops (uvloop) make a descriptor they watch non-blocking: the answer
+                # may come in several pieces, and `recv` (and the thread path after) must wait for them.
+                os.set_blocking(w.conn.fileno(), True)
                 if not w.conn.poll():
                     self._kill(w)
                     w = await anyio.to_thread.run_sync(self._spawn)

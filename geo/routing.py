@@ -762,31 +762,28 @@ class RoutingEngine:
         A leg is labelled by its longest piece (the first of equal ones). Pieces of no
         length (a snap on a node) count only when every piece is one.
         """
-        if not any(ln > 0 for ln in lengths):
-            codes, lengths, times = codes[:1], lengths[:1], times[:1]
+        pieces = [(c, ln, t) for c, ln, t in zip(codes, lengths, times, strict=True) if ln > 0] or [
+            (codes[0], lengths[0], times[0])
+        ]
         joins = self._label_joins
         runs: list[tuple[int, float, float]] = []  # label, length, time
-        prev = label = -1
-        run_len = run_time = longest = 0.0
-        for code, ln, t in zip(codes, lengths, times, strict=True):
-            if ln <= 0 and len(codes) > 1:
-                continue
-            if prev >= 0:
-                joined = True if code == prev else joins.get((prev, code))
+        label, run_len, run_time = pieces[0]
+        prev, longest = label, run_len
+        for code, ln, t in pieces[1:]:
+            if code != prev:
+                joined = joins.get((prev, code))
                 if joined is None:
                     joined = self._joins(prev, code)
-                if joined:
-                    run_len += ln
-                    run_time += t
-                    if ln > longest:
-                        longest, label = ln, code
-                    prev = code
+                if not joined:
+                    runs.append((label, run_len, run_time))
+                    label, run_len, run_time, longest, prev = code, ln, t, ln, code
                     continue
-                runs.append((label, run_len, run_time))
-            run_len, run_time, longest, label = ln, t, ln, code
-            prev = code
-        if prev >= 0:
-            runs.append((label, run_len, run_time))
+                prev = code
+            run_len += ln
+            run_time += t
+            if ln > longest:
+                longest, label = ln, code
+        runs.append((label, run_len, run_time))
         parts = self._label_parts
         legs = []
         for c, ln, t in runs:
