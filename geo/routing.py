@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 import ctypes
+import functools
 import itertools
 import math
 import os
@@ -270,7 +271,12 @@ class StreetLeg(NamedTuple):
     @property
     def label(self) -> str:
         """The name, or "unnamed <class>" for a road without one (see `geo.network.street_label`)."""
-        return street_label({"name": self.name, "highway": self.road_class})
+        return _leg_label(self.name, self.road_class)
+
+
+@functools.lru_cache(maxsize=8192)
+def _leg_label(name: str, road_class: str) -> str:
+    return street_label({"name": name, "highway": road_class})
 
 
 @dataclass(frozen=True)
