@@ -479,11 +479,15 @@ class RoutingEngine:
             raise KeyError((u, v, key))
         return j
 
-    def end_points(self, snap: Snap, metric: Metric, *, origin: bool) -> list[_End]:
+    def end_points(self, snap: Snap, metric: Metric, *, origin: bool, at_node_only: bool = False) -> list[_End]:
         """Return the ways from a snapped point to the graph's nodes (``origin``) or back.
 
         Every candidate edge of the snap counts (a point on a junction meets each edge
         there), in each direction the edge may be driven; per node, the cheapest is kept.
+        ``at_node_only``: a point on a junction is that junction alone. Right when no arc
+        is closed or penalised: the hierarchy's arc between two nodes is never dearer
+        than an edge between them, so leaving the junction along a whole edge to its
+        other end is never cheaper than routing from the junction itself.
         """
         cost_of = self._e_time if metric == "fastest" else self._e_length
         e_time, e_length, e_u, e_v, e_rev = self._e_time, self._e_length, self._e_u, self._e_v, self._e_rev
@@ -500,14 +504,15 @@ class RoutingEngine:
                 ways.append((e_u[j], 0.0, j, 0.0, 0.0))
             if f >= 1.0 - _AT_NODE:
                 ways.append((e_v[j], 0.0, j, 1.0, 1.0))
-            if origin:
-                ways.append((e_v[j], 1.0 - f, j, f, 1.0))
-                if r >= 0:
-                    ways.append((e_u[j], f, r, f, 0.0))
-            else:
-                ways.append((e_u[j], f, j, 0.0, f))
-                if r >= 0:
-                    ways.append((e_v[j], 1.0 - f, r, 1.0, f))
+            if not (ways and at_node_only):
+                if origin:
+                    ways.append((e_v[j], 1.0 - f, j, f, 1.0))
+                    if r >= 0:
+                        ways.append((e_u[j], f, r, f, 0.0))
+                else:
+                    ways.append((e_u[j], f, j, 0.0, f))
+                    if r >= 0:
+                        ways.append((e_v[j], 1.0 - f, r, 1.0, f))
             for node, share, row, f0, f1 in ways:
                 cost = share * cost_of[row]
                 old = best.get(node)
@@ -549,8 +554,9 @@ class RoutingEngine:
             When no path joins the points.
         """
         m = self._check_metric(metric)
-        starts = self.end_points(origin, m, origin=True)
-        ends = self.end_points(destination, m, origin=False)
+        plain = blocked is None and penalty is None
+        starts = self.end_points(origin, m, origin=True, at_node_only=plain)
+        ends = self.end_points(destination, m, origin=False, at_node_only=plain)
         candidates: list[tuple[float, NDArray[np.int64], _End, _End | None]] = []
         direct = self._same_edge(origin, destination, m)
         if blocked is None and penalty is None:
