@@ -75,6 +75,10 @@ class WorkerCrashedError(RuntimeError):
     """A worker died while computing (out of memory, a crash in a C library)."""
 
 
+def _crashed(exc: BaseException) -> WorkerCrashedError:
+    return WorkerCrashedError(f"a compute worker died on this request: {exc}")
+
+
 def _worker_main(address: str, authkey: bytes) -> None:
     """Serve jobs until the server hangs up (runs in a forked worker)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -238,6 +242,11 @@ class ComputePool:
         if self._tmp is not None:
             self._tmp.cleanup()
 
+    def _release(self, w: _Worker) -> None:
+        """Put a worker back in the pool (unless the pool is closing)."""
+        if not self._closed:
+            self._idle.put(w)
+
     def _kill(self, w: _Worker) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(w.pid, signal.SIGKILL)
@@ -280,10 +289,9 @@ class ComputePool:
             except (EOFError, OSError) as exc:
                 self._kill(w)
                 w = await anyio.to_thread.run_sync(self._spawn)
-                raise WorkerCrashedError(f"a compute worker died on this request: {exc}") from exc
+                raise _crashed(exc) from exc
             finally:
-                if not self._closed:
-                    self._idle.put(w)
+                self._release(w)
         result: T = _unpack(status, value)
         return result
 
@@ -320,10 +328,9 @@ class ComputePool:
         except (EOFError, OSError) as exc:
             self._kill(w)
             w = self._spawn()
-            raise WorkerCrashedError(f"a compute worker died on this request: {exc}") from exc
+            raise _crashed(exc) from exc
         finally:
-            if not self._closed:
-                self._idle.put(w)
+            self._release(w)
         result: T = _unpack(status, value)
         return result
 
