@@ -48,15 +48,20 @@ def to_place(p: PlaceIn) -> Place:
     return p.strip()
 
 
+def endpoint_data(p: ResolvedPlace) -> dict[str, Any]:
+    """Describe a resolved place as plain JSON data (the members of `Endpoint`)."""
+    return {
+        "input": p.label,
+        "site_id": p.site_id,
+        "lon": round(p.snap.lon, 7),
+        "lat": round(p.snap.lat, 7),
+        "snap_distance_m": round(p.snap.distance_m, 1),
+    }
+
+
 def endpoint(p: ResolvedPlace) -> Endpoint:
     """Describe a resolved place."""
-    return Endpoint(
-        input=p.label,
-        site_id=p.site_id,
-        lon=round(p.snap.lon, 7),
-        lat=round(p.snap.lat, 7),
-        snap_distance_m=round(p.snap.distance_m, 1),
-    )
+    return Endpoint(**endpoint_data(p))
 
 
 def saved_plan(ctx: Context, plan_id: str) -> ClosurePlan:

@@ -492,12 +492,8 @@ class RoutingEngine:
         cost_of = self._e_time if metric == "fastest" else self._e_length
         e_time, e_length, e_u, e_v, e_rev = self._e_time, self._e_length, self._e_u, self._e_v, self._e_rev
         best: dict[int, _End] = {}
-        index, n, kmul, codes = self.index, len(self.node_ids), self._e_kmul, self._e_code
         for u, v, k, f in snap.candidates():
-            code = (index[u] * n + index[v]) * kmul + k
-            j = int(codes.searchsorted(code))
-            if j == len(codes) or codes[j] != code:
-                raise KeyError((u, v, k))
+            j = self.edge_row(u, v, k)
             r = e_rev[j]
             ways = []  # (node, share, row whose costs apply, f0, f1)
             if f <= _AT_NODE:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
 from api.context import Context, get_context
-from api.convert import endpoint, to_place
+from api.convert import endpoint, endpoint_data, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import (
     Endpoint,
@@ -168,17 +168,6 @@ def _line(coords: NDArray[np.float64]) -> dict[str, Any]:
     return {"type": "LineString", "coordinates": np.round(np.asarray(coords, dtype=float), 7).tolist()}
 
 
-def _endpoint(p: ResolvedPlace) -> dict[str, Any]:
-    """Return `api.convert.endpoint` as plain JSON data (the same members)."""
-    return {
-        "input": p.label,
-        "site_id": p.site_id,
-        "lon": round(p.snap.lon, 7),
-        "lat": round(p.snap.lat, 7),
-        "snap_distance_m": round(p.snap.distance_m, 1),
-    }
-
-
 def route_feature(
     route: Route,
     rank: int,
@@ -232,8 +221,8 @@ def route_feature(
                 }
                 for n in by_network
             ],
-            "origin": _endpoint(a),
-            "destination": _endpoint(b),
+            "origin": endpoint_data(a),
+            "destination": endpoint_data(b),
             "access": [
                 {
                     "end": leg.end,
@@ -273,18 +262,12 @@ def route_json(body: dict[str, Any], fmt: str, layer: str) -> Response:
     """Return a route answer (plain JSON data, see `route_feature`) as GeoJSON, or as a download."""
     if fmt == "geojson":
         return Response(orjson.dumps(body), media_type="application/geo+json")
-    return vector_response(
-        [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in body["features"]],
-        body,
-        fmt=fmt,
-        layer=layer,
-        attribution=OSM_CREDIT,
-    )
+    return as_download(body, fmt, layer)
 
 
-def as_download(body: FeatureCollection[Any], fmt: str, layer: str) -> Response:
-    """Return a route collection as a GeoPackage (nested properties as JSON text)."""
-    data = body.model_dump(mode="json")
+def as_download(body: FeatureCollection[Any] | dict[str, Any], fmt: str, layer: str) -> Response:
+    """Return a route collection (a model, or its plain JSON data) as a GeoPackage (nested properties as JSON text)."""
+    data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
     feats = [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in data["features"]]
     return vector_response(feats, data, fmt=fmt, layer=layer, attribution=OSM_CREDIT)
 
