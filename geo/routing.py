@@ -236,8 +236,8 @@ def _load_arrays(folder: Path) -> dict[str, NDArray[Any]] | None:
 
 
 _NO_ROWS = np.empty(0, dtype=np.int64)
-_AT_NODE = 1e-9
-_SAME = 1e-10  # degrees: route line points this close are one  # a snap this close to an edge's end is on its node
+_AT_NODE = 1e-9  # a snap this close to an edge's end is on its node
+_SAME = 1e-10  # degrees: route line points this close are one
 
 
 class _End(NamedTuple):
@@ -377,6 +377,7 @@ class RoutingEngine:
         # Every graph edge, for the snapped ends of a route (see `_edge_table`); plain Python
         # lists where a route reads single values.
         self._e_code = np.asarray(arrays["edge.code"]).view(np.ndarray)
+        self._e_codes: list[int] = self._e_code.tolist()  # searched per request: a list bisects quicker
         self._e_kmul = int(arrays["edge.kmul"][0])
         self._e_u: list[int] = arrays["edge.u"].tolist()
         self._e_v: list[int] = arrays["edge.v"].tolist()
@@ -474,8 +475,9 @@ class RoutingEngine:
     def edge_row(self, u: int, v: int, key: int) -> int:
         """Return the row of graph edge (u, v, key) in the edge table (KeyError if the graph has none)."""
         code = (self.index[u] * len(self.node_ids) + self.index[v]) * self._e_kmul + key
-        j = int(self._e_code.searchsorted(code))
-        if j == len(self._e_code) or int(self._e_code[j]) != code:
+        codes = self._e_codes
+        j = bisect.bisect_left(codes, code)
+        if j == len(codes) or codes[j] != code:
             raise KeyError((u, v, key))
         return j
 
@@ -492,7 +494,13 @@ class RoutingEngine:
         cost_of = self._e_time if metric == "fastest" else self._e_length
         e_time, e_length, e_u, e_v, e_rev = self._e_time, self._e_length, self._e_u, self._e_v, self._e_rev
         best: dict[int, _End] = {}
+        index = self.index
         for u, v, k, f in snap.candidates():
+            if at_node_only and (f <= _AT_NODE or f >= 1.0 - _AT_NODE):
+                # On a junction, which every edge there reaches at no cost: the first found stands for it.
+                old = best.get(index[u] if f <= _AT_NODE else index[v])
+                if old is not None and old.cost <= 0.0:
+                    continue
             j = self.edge_row(u, v, k)
             r = e_rev[j]
             ways = []  # (node, share, row whose costs apply, f0, f1)
@@ -566,7 +574,9 @@ class RoutingEngine:
         rows = _NO_ROWS
         if found is not None:
             path, rows, s, e = found
-            total = float((self._time if m == "fastest" else self._length)[m][rows].sum()) + s.cost + e.cost
+            # The cost matters only against a way along one edge.
+            cost_of = self._time[m] if m == "fastest" else self._length[m]
+            total = float(cost_of[rows].sum()) + s.cost + e.cost if direct is not None else 0.0
             candidates.append((total, path, s, e))
         if direct is not None:
             candidates.append((direct.cost, _NO_ROWS, direct, None))
@@ -590,7 +600,9 @@ class RoutingEngine:
         """
         if not starts or not ends:
             return None
-        res = q.run_multi([(s.node, _int_cost(s.cost)) for s in starts], [(e.node, _int_cost(e.cost)) for e in ends])
+        res = q.run_multi(
+            [(s.node, round(s.cost * _SCALE)) for s in starts], [(e.node, round(e.cost * _SCALE)) for e in ends]
+        )
         if res.distance is None:
             del res
             return None
@@ -604,8 +616,8 @@ class RoutingEngine:
             path = np.array(res.node_path, dtype=np.int64)
         del res
         first, last = int(path[0]), int(path[-1])
-        s = min((x for x in starts if x.node == first), key=lambda x: x.cost)
-        e = min((x for x in ends if x.node == last), key=lambda x: x.cost)
+        s = starts[0] if len(starts) == 1 else min((x for x in starts if x.node == first), key=lambda x: x.cost)
+        e = ends[0] if len(ends) == 1 else min((x for x in ends if x.node == last), key=lambda x: x.cost)
         return path, rows, s, e
 
     def _prepare_scratch(
@@ -688,6 +700,9 @@ class RoutingEngine:
 
     def _piece(self, e: _End) -> list[list[float]]:
         """Return the line of an end's partial edge, in the direction travelled."""
+        if e.f0 == e.f1 and e.f0 in (0.0, 1.0):  # a point on a node: the line's first or last point
+            lines = self._e_lines
+            return [lines.flat[lines.offsets[e.row] if e.f0 == 0.0 else lines.offsets[e.row + 1] - 1].tolist()]
         line = self._e_lines[e.row].tolist()
         if e.f0 <= e.f1:
             return self._partial(line, e.f0, e.f1)

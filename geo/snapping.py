@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import shapely
@@ -29,9 +29,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Snap:
-    """Where a point meets the network.
+class Snap(NamedTuple):
+    """Where a point meets the network (a named tuple: made for every request, it must be cheap).
 
     Attributes
     ----------
@@ -73,7 +72,9 @@ class SegmentGrid:
 
     A segment is listed in every cell within `NEAR_M` of its bounding box, so a cell's list
     holds every segment within `NEAR_M` of any point in the cell: one look-up finds them,
-    and the distances are computed on contiguous arrays (no geometry objects).
+    and the distances are computed on contiguous arrays (no geometry objects). Segments
+    are numbered cell by cell (of their start), so that a cell's segments lie near each
+    other in memory, each in one 64-byte row.
     """
 
     x0: float  # the grid's lower-left corner, UTM
@@ -82,11 +83,9 @@ class SegmentGrid:
     height: int
     start: NDArray[np.int64]  # (width * height + 1,): where each cell's segments start in `segs`
     segs: NDArray[np.int32]  # segment numbers, cell after cell (ascending within a cell)
-    data: NDArray[np.float64]  # (segments, 5): start x, y, vector x, y to the end, 1 / length squared (0: a point)
-    length: NDArray[np.float64]  # each segment's length
-    line: NDArray[np.int32]  # the edge (row of `EdgeIndex.edges`) of each segment
-    before: NDArray[np.float64]  # length of the edge's line before the segment
-    total: NDArray[np.float64]  # length of each edge's line
+    # (segments, 8): start x, y; vector x, y to the end; 1 / length squared (0: a point); length of
+    # the edge's line before the segment; length of the whole line; the edge (row of `EdgeIndex.edges`).
+    data: NDArray[np.float64]
 
     def near(self, x: float, y: float) -> NDArray[np.int32] | None:
         """Return the segments within `NEAR_M` of a point (and more), or None outside the grid."""
@@ -122,19 +121,23 @@ def segment_grid(xy: NDArray[np.float64], counts: NDArray[np.int64]) -> SegmentG
     r1 = ((np.maximum(ay, ay + dy) + NEAR_M - y0) // NEAR_M).astype(np.int64)
     c0, r0 = np.maximum(c0, 0), np.maximum(r0, 0)
     c1, r1 = np.minimum(c1, width - 1), np.minimum(r1, height - 1)
+    # Number the segments by the cell of their start point (stable: along the line within a cell).
+    home = ((ay - y0) // NEAR_M).astype(np.int64) * width + ((ax - x0) // NEAR_M).astype(np.int64)
+    perm = np.argsort(home, kind="stable")
+    number = np.empty_like(perm)
+    number[perm] = np.arange(len(perm))
     nc, nr = c1 - c0 + 1, r1 - r0 + 1
     n = nc * nr
     owner = np.repeat(np.arange(len(seg)), n)
     k = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
     cell = (r0[owner] + k // nc[owner]) * width + c0[owner] + k % nc[owner]
-    order = np.argsort(cell, kind="stable")  # stable: segments ascending within a cell
+    listed = number[owner]
+    order = np.lexsort((listed, cell))  # cell after cell, segments ascending within a cell
     start = np.searchsorted(cell[order], np.arange(width * height + 1)).astype(np.int64)
     len2 = seg_len**2
     inv = np.divide(1.0, len2, out=np.zeros_like(len2), where=len2 > 0)
-    data = np.column_stack([ax, ay, dx, dy, inv])
-    return SegmentGrid(
-        x0, y0, width, height, start, owner[order].astype(np.int32), data, seg_len, line.astype(np.int32), before, total
-    )
+    data = np.column_stack([ax, ay, dx, dy, inv, before, total[line], line.astype(np.float64)])[perm]
+    return SegmentGrid(x0, y0, width, height, start, listed[order].astype(np.int32), np.ascontiguousarray(data))
 
 
 @dataclass(frozen=True)
@@ -187,34 +190,42 @@ class EdgeIndex:
         s = g.near(x, y)
         if s is None or not len(s):
             return None
-        d = g.data[s]  # ax, ay, dx, dy, 1 / length squared (0 for a point)
+        d = g.data[s]  # see `SegmentGrid.data`
         px, py, dx, dy = x - d[:, 0], y - d[:, 1], d[:, 2], d[:, 3]
         t = (px * dx + py * dy) * d[:, 4]
-        np.clip(t, 0.0, 1.0, out=t)
+        np.maximum(t, 0.0, out=t)
+        np.minimum(t, 1.0, out=t)
         px -= t * dx
         py -= t * dy
         d2 = px * px + py * py
-        nearest = float(np.sqrt(d2.min()))
+        nearest = math.sqrt(d2.min())
         if nearest > min(NEAR_M - TIE_M, max_distance_m):
             return None
-        near = np.flatnonzero(d2 <= (nearest + TIE_M) ** 2 * (1.0 + 1e-12))
+        near = (d2 <= (nearest + TIE_M) ** 2 * (1.0 + 1e-12)).nonzero()[0]
+        rows = d[near]
         # Per edge, its nearest segment (the first along the line among equals): nearest edges first,
         # the lowest edge number among equals.
-        found: dict[int, tuple[float, int]] = {}
-        for dist2, ln, j in sorted(zip(d2[near].tolist(), g.line[s[near]].tolist(), near.tolist(), strict=True)):
+        found: dict[int, tuple[float, int, float, int]] = {}
+        for dist2, ln, before, j, (_, _, sx, sy, _, _, total, _) in sorted(
+            zip(
+                d2[near].tolist(),
+                rows[:, 7].astype(np.int64).tolist(),
+                rows[:, 5].tolist(),
+                near.tolist(),
+                rows.tolist(),
+                strict=True,
+            )
+        ):
             dist = math.sqrt(dist2)
             if dist <= nearest + TIE_M and ln not in found:
-                found[ln] = (dist, j)
-        out = []
-        for ln, (dist, j) in found.items():
-            sj = int(s[j])
-            along = float(g.before[sj]) + float(t[j]) * float(g.length[sj])
-            total = float(g.total[ln])
-            u, v, k = self.edges[ln].tolist()
-            out.append((dist, ln, u, v, k, along / total if total > 0 else 0.0, j))
+                along = before + float(t[j]) * math.hypot(sx, sy)
+                found[ln] = (dist, ln, along / total if total > 0 else 0.0, j)
+        lines = list(found)
+        edges = self.edges[lines].tolist()
+        out = [(dist, ln, *edge, frac, j) for (dist, ln, frac, j), edge in zip(found.values(), edges, strict=True)]
         dist, _, u, v, k, frac, j = min(out)
-        slon, slat = point_to_lonlat(float(x - px[j]), float(y - py[j]))
-        others = sorted((u2, v2, k2, f2) for _, ln, u2, v2, k2, f2, _ in out if (u2, v2, k2) != (u, v, k))
+        slon, slat = point_to_lonlat(x - float(px[j]), y - float(py[j]))
+        others = sorted((u2, v2, k2, f2) for _, _, u2, v2, k2, f2, _ in out if (u2, v2, k2) != (u, v, k))
         return Snap(u, v, k, dist, frac, slon, slat, tuple(others))
 
     def _snap(

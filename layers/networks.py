@@ -54,7 +54,7 @@ REGIONAL_CALIBRATION_FILE = "regional_calibration.json"
 # Points this far outside Beijing's border still belong to the regional network.
 REGIONAL_BORDER_MARGIN_M = 2000.0
 _CACHE_VERSION = "5"
-_EDGES_CACHE_VERSION = "3"  # 3: with the segment grid
+_EDGES_CACHE_VERSION = "4"  # 3: with the segment grid; 4: its segments numbered by cell, one row each
 _OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 OSM_LICENCE = f"ODbL 1.0, {OSM_CONTRIBUTORS}"
