@@ -191,40 +191,34 @@ class EdgeIndex:
         if s is None or not len(s):
             return None
         d = g.data[s]  # see `SegmentGrid.data`
-        px, py, dx, dy = x - d[:, 0], y - d[:, 1], d[:, 2], d[:, 3]
-        t = (px * dx + py * dy) * d[:, 4]
+        z = d.view(np.complex128)  # start, vector: as complex numbers (fewer array operations)
+        p = complex(x, y) - z[:, 0]
+        t = (p * z[:, 1].conj()).real * d[:, 4]
         np.maximum(t, 0.0, out=t)
         np.minimum(t, 1.0, out=t)
-        px -= t * dx
-        py -= t * dy
-        d2 = px * px + py * py
-        nearest = math.sqrt(d2.min())
+        p -= t * z[:, 1]  # from the nearest point of each segment to the point
+        dist = np.abs(p)
+        nearest = float(dist.min())
         if nearest > min(NEAR_M - TIE_M, max_distance_m):
             return None
-        near = (d2 <= (nearest + TIE_M) ** 2 * (1.0 + 1e-12)).nonzero()[0]
-        rows = d[near]
+        near = (dist <= (nearest + TIE_M) * (1.0 + 1e-12)).nonzero()[0]
+        rows, dn, tn = d[near].tolist(), dist[near].tolist(), t[near].tolist()
         # Per edge, its nearest segment (the first along the line among equals): nearest edges first,
         # the lowest edge number among equals.
         found: dict[int, tuple[float, int, float, int]] = {}
-        for dist2, ln, before, j, (_, _, sx, sy, _, _, total, _) in sorted(
-            zip(
-                d2[near].tolist(),
-                rows[:, 7].astype(np.int64).tolist(),
-                rows[:, 5].tolist(),
-                near.tolist(),
-                rows.tolist(),
-                strict=True,
-            )
+        for dd, ln, before, tj, j, sx, sy, total in sorted(
+            (dn[i], int(r[7]), r[5], tn[i], j, r[2], r[3], r[6])
+            for i, (j, r) in enumerate(zip(near.tolist(), rows, strict=True))
         ):
-            dist = math.sqrt(dist2)
-            if dist <= nearest + TIE_M and ln not in found:
-                along = before + float(t[j]) * math.hypot(sx, sy)
-                found[ln] = (dist, ln, along / total if total > 0 else 0.0, j)
+            if dd <= nearest + TIE_M and ln not in found:
+                along = before + tj * math.hypot(sx, sy)
+                found[ln] = (dd, ln, along / total if total > 0 else 0.0, j)
         lines = list(found)
         edges = self.edges[lines].tolist()
         out = [(dist, ln, *edge, frac, j) for (dist, ln, frac, j), edge in zip(found.values(), edges, strict=True)]
         dist, _, u, v, k, frac, j = min(out)
-        slon, slat = point_to_lonlat(x - float(px[j]), y - float(py[j]))
+        pj = complex(p[j])
+        slon, slat = point_to_lonlat(x - pj.real, y - pj.imag)
         others = sorted((u2, v2, k2, f2) for _, _, u2, v2, k2, f2, _ in out if (u2, v2, k2) != (u, v, k))
         return Snap(u, v, k, dist, frac, slon, slat, tuple(others))
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
+import shapely
 
 from api.context import Context
 from api.settings import Settings
+from geo.crs import utm_to_lonlat
+from geo.errors import OutsideCoverageError
+from geo.snapping import NEAR_M, TIE_M
 from layers.diskcache import load_or_build
 from layers.networks import SEED_NETWORK
 
@@ -70,3 +76,38 @@ def test_a_mapped_file_maps_its_arrays_read_only(tmp_path: Path) -> None:
     plain = tmp_path / "plain.pkl"
     load_or_build(plain, lambda: {"plain": 1})
     assert load_or_build(plain, lambda: {"rebuilt": 2}, mapped=True) == {"rebuilt": 2}
+
+
+def test_the_snapping_grid_equals_the_whole_index_on_the_shipped_roads(ctx: Context) -> None:
+    # The segment grid (the cached fast path) against the STRtree over every edge line: the nearest
+    # edge, its distance, every edge within TIE_M with the point's fraction along it, the snapped point.
+    # Half the points are junctions and vertices of the roads (ties of several edges, fractions 0 and 1).
+    net = ctx.networks.get(SEED_NETWORK, "drive")
+    grid_index = net.edge_index
+    whole = replace(grid_index, grid=None)
+    rng = np.random.default_rng(11)
+    xy = shapely.get_coordinates(grid_index.geoms[rng.integers(0, len(grid_index.geoms), 600)])
+    picks = xy[rng.integers(0, len(xy), 600)]
+    lon, lat = utm_to_lonlat(
+        np.concatenate([picks[:, 0], rng.uniform(446_000, 456_000, 600)]),
+        np.concatenate([picks[:, 1], rng.uniform(4_413_000, 4_423_000, 600)]),
+    )
+    fast = same = 0
+    for lo, la in zip(lon.tolist(), lat.tolist(), strict=True):
+        try:
+            want = whole.snap(lo, la, max_distance_m=400)
+        except OutsideCoverageError:
+            with pytest.raises(OutsideCoverageError):
+                grid_index.snap(lo, la, max_distance_m=400)
+            continue
+        got = grid_index.snap(lo, la, max_distance_m=400)
+        fast += want.distance_m < NEAR_M - TIE_M
+        assert got.distance_m == pytest.approx(want.distance_m, abs=1e-6)
+        got_all, want_all = sorted(got.candidates()), sorted(want.candidates())
+        assert [c[:3] for c in got_all] == [c[:3] for c in want_all]
+        assert [c[3] for c in got_all] == pytest.approx([c[3] for c in want_all], abs=1e-9)
+        if (got.u, got.v, got.key) == (want.u, want.v, want.key):  # the STRtree picks any of exact ties
+            assert (got.lon, got.lat) == pytest.approx((want.lon, want.lat), abs=1e-9)
+            same += 1
+    assert fast > 900  # the grid answered nearly all of them
+    assert same > 600
