@@ -28,6 +28,7 @@ import numpy as np
 import routingkit_cch as rk
 from scipy.sparse import csr_matrix
 
+from geo._kernels import chain_lines, street_runs
 from geo.errors import InvalidInputError, NoRouteError
 from geo.network import road_class, street_label, street_name
 
@@ -69,6 +70,18 @@ def _int_cost(cost: float) -> int:
 _ARRAYS_VERSION = "3"  # 2: the edge table and street label codes; 3: lines end on their nodes
 
 
+_E2 = 0.00669437999014  # WGS84 first eccentricity squared
+
+
+def _lon_scale(lat: float) -> float:
+    """Return a degree of longitude's length on the ground over a degree of latitude's, at ``lat``.
+
+    The prime vertical radius times cos(lat) over the meridian radius: (1 - e² sin²φ) cos φ / (1 - e²).
+    """
+    phi = math.radians(lat)
+    return (1.0 - _E2 * math.sin(phi) ** 2) * math.cos(phi) / (1.0 - _E2)
+
+
 class _Lines:
     """The lon/lat line of every edge row, stored flat (one array and offsets; memory-mappable)."""
 
@@ -89,14 +102,7 @@ class _Lines:
 
     def chain(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
         """Return the lines of consecutive edges ``rows`` as one (n, 2) line (each joining point once)."""
-        if len(rows) == 0:
-            return self.flat[:0]
-        start = self.offsets[rows] + 1  # every line but the first without its first point, ...
-        count = self.offsets[rows + 1] - start
-        start[0] -= 1
-        count[0] += 1
-        ends = count.cumsum()
-        return self.flat[np.arange(int(ends[-1])) + np.repeat(start - ends + count, count)]
+        return chain_lines(self.flat, self.offsets, rows)
 
 
 def _edge_line(graph: nx.MultiDiGraph, u: int, v: int, data: dict[str, Any]) -> NDArray[np.float64]:
@@ -677,10 +683,16 @@ class RoutingEngine:
 
     @staticmethod
     def _partial(line: list[list[float]], f0: float, f1: float) -> list[list[float]]:
-        """Return the part of a lon/lat line between fractions f0 <= f1 of its (planar) length."""
+        """Return the part of a lon/lat line between fractions f0 <= f1 of its length.
+
+        Fractions are of the length on the ground, as snapping measures them (in UTM): a
+        degree of longitude is shorter than one of latitude, so each segment's run in
+        longitude is scaled by the ellipsoid's ratio at its latitude (within a millimetre of
+        the UTM fraction on a kilometre of road).
+        """
         cum = [0.0]
         for (x0, y0), (x1, y1) in itertools.pairwise(line):
-            cum.append(cum[-1] + math.hypot(x1 - x0, y1 - y0))
+            cum.append(cum[-1] + math.hypot((x1 - x0) * _lon_scale(0.5 * (y0 + y1)), y1 - y0))
         total = cum[-1]
         if total <= 0:
             return line[:1]
@@ -712,12 +724,25 @@ class RoutingEngine:
         self, path: NDArray[np.int64], rows: NDArray[np.int64], s: _End, e: _End | None, metric: Metric
     ) -> Route:
         if e is None:  # origin and destination on the same edge
-            piece = self._piece(s)
-            return self._finish(np.array(piece), (), (), [self._e_label[s.row]], [s.length], [s.time], metric)
+            coords = np.array(self._piece(s))
+            runs = street_runs(
+                self._e_label[s.row], s.length, s.time, _NO_ROWS, self._labels[metric], self._length[metric],
+                self._time[metric], -1, 0.0, 0.0, self._label_joins, self._joins,
+            )  # fmt: skip
+            return Route(
+                coords=np.vstack([coords, coords]) if len(coords) == 1 else coords,
+                nodes=(),
+                edges=(),
+                travel_time_s=s.time,
+                length_m=s.length,
+                streets=self._legs(runs),
+                metric=metric,
+            )
         ids = self.node_ids[path].tolist()
         edges = tuple(zip(ids[:-1], ids[1:], self._keyarr[metric][rows].tolist(), strict=True))
         mid_lengths = self._length[metric][rows].tolist()
-        mid = self._coords[metric].chain(rows)
+        # No rows: the ends meet at one node (two points on edges that join there, or one point twice).
+        mid = self._coords[metric].chain(rows) if len(rows) else np.array([[self.lon[path[0]], self.lat[path[0]]]])
         head, tail = self._piece(s), self._piece(e)
         # The pieces meet the path's first and last nodes (a point of the chained lines): once each.
         x0, y0 = mid[0].tolist()
@@ -732,33 +757,19 @@ class RoutingEngine:
         coords[len(head) : len(head) + len(mid)] = mid
         if tail:
             coords[len(head) + len(mid) :] = tail
-        labels = [self._e_label[s.row], *self._labels[metric][rows].tolist(), self._e_label[e.row]]
-        lengths = [s.length, *mid_lengths, e.length]
-        times = [s.time, *self._time[metric][rows].tolist(), e.time]
-        return self._finish(coords, tuple(ids), edges, labels, lengths, times, metric, tuple(mid_lengths))
-
-    def _finish(
-        self,
-        coords: NDArray[np.float64],
-        nodes: tuple[int, ...],
-        edges: tuple[tuple[int, int, int], ...],
-        labels: list[int],
-        lengths: list[float],
-        times: list[float],
-        metric: Metric,
-        edge_lengths: tuple[float, ...] = (),
-    ) -> Route:
-        if len(coords) == 1:
-            coords = np.vstack([coords, coords])
+        runs = street_runs(
+            self._e_label[s.row], s.length, s.time, rows, self._labels[metric], self._length[metric],
+            self._time[metric], self._e_label[e.row], e.length, e.time, self._label_joins, self._joins,
+        )  # fmt: skip
         return Route(
-            coords=coords,
-            nodes=nodes,
+            coords=np.vstack([coords, coords]) if len(coords) == 1 else coords,
+            nodes=tuple(ids),
             edges=edges,
-            travel_time_s=math.fsum(times),
-            length_m=math.fsum(lengths),
-            streets=self._merge_streets(labels, lengths, times),
+            travel_time_s=math.fsum([s.time, *self._time[metric][rows].tolist(), e.time]),
+            length_m=math.fsum([s.length, *mid_lengths, e.length]),
+            streets=self._legs(runs),
             metric=metric,
-            edge_lengths_m=edge_lengths,
+            edge_lengths_m=tuple(mid_lengths),
         )
 
     def _joins(self, a: int, b: int) -> bool:
@@ -779,34 +790,13 @@ class RoutingEngine:
             self._label_joins[pair] = joined
         return joined
 
-    def _merge_streets(self, codes: list[int], lengths: list[float], times: list[float]) -> tuple[StreetLeg, ...]:
-        """Return the streets of a route: consecutive pieces of one street (`_joins`) merged into one leg.
+    def _legs(self, runs: list[tuple[int, float, float]]) -> tuple[StreetLeg, ...]:
+        """Return the street legs of a route's runs.
 
-        A leg is labelled by its longest piece (the first of equal ones). Pieces of no
-        length (a snap on a node) count only when every piece is one.
+        A run (`geo._kernels.street_runs`) is consecutive pieces of one street (`_joins`),
+        labelled by its longest piece (the first of equal ones); pieces of no length count
+        only when every piece is one.
         """
-        pieces = [(c, ln, t) for c, ln, t in zip(codes, lengths, times, strict=True) if ln > 0] or [
-            (codes[0], lengths[0], times[0])
-        ]
-        joins = self._label_joins
-        runs: list[tuple[int, float, float]] = []  # label, length, time
-        label, run_len, run_time = pieces[0]
-        prev, longest = label, run_len
-        for code, ln, t in pieces[1:]:
-            if code != prev:
-                joined = joins.get((prev, code))
-                if joined is None:
-                    joined = self._joins(prev, code)
-                if not joined:
-                    runs.append((label, run_len, run_time))
-                    label, run_len, run_time, longest, prev = code, ln, t, ln, code
-                    continue
-                prev = code
-            run_len += ln
-            run_time += t
-            if ln > longest:
-                longest, label = ln, code
-        runs.append((label, run_len, run_time))
         parts = self._label_parts
         legs = []
         for c, ln, t in runs:

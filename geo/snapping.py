@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import shapely
 
+from geo._kernels import near_segments
 from geo.crs import lonlat_to_utm, point_to_lonlat, point_to_utm, utm_to_lonlat
 from geo.errors import OutsideCoverageError
 
@@ -72,7 +72,8 @@ class SegmentGrid:
 
     A segment is listed in every cell within `NEAR_M` of its bounding box, so a cell's list
     holds every segment within `NEAR_M` of any point in the cell: one look-up finds them,
-    and the distances are computed on contiguous arrays (no geometry objects). Segments
+    and the distances are computed in a compiled loop (`geo._kernels.near_segments`: no
+    geometry objects). Segments
     are numbered cell by cell (of their start), so that a cell's segments lie near each
     other in memory, each in one 64-byte row.
     """
@@ -86,15 +87,6 @@ class SegmentGrid:
     # (segments, 8): start x, y; vector x, y to the end; 1 / length squared (0: a point); length of
     # the edge's line before the segment; length of the whole line; the edge (row of `EdgeIndex.edges`).
     data: NDArray[np.float64]
-
-    def near(self, x: float, y: float) -> NDArray[np.int32] | None:
-        """Return the segments within `NEAR_M` of a point (and more), or None outside the grid."""
-        col = int((x - self.x0) // NEAR_M)
-        row = int((y - self.y0) // NEAR_M)
-        if not (0 <= col < self.width and 0 <= row < self.height):
-            return None
-        c = row * self.width + col
-        return self.segs[self.start[c] : self.start[c + 1]]
 
 
 def segment_grid(xy: NDArray[np.float64], counts: NDArray[np.int64]) -> SegmentGrid:
@@ -187,39 +179,34 @@ class EdgeIndex:
         g = self.grid
         if g is None:
             return None
-        s = g.near(x, y)
-        if s is None or not len(s):
+        near = near_segments(
+            g.start,
+            g.segs,
+            g.data,
+            g.x0,
+            g.y0,
+            g.width,
+            g.height,
+            NEAR_M,
+            x,
+            y,
+            min(NEAR_M - TIE_M, max_distance_m),
+            TIE_M,
+        )
+        if near is None:
             return None
-        d = g.data[s]  # see `SegmentGrid.data`
-        z = d.view(np.complex128)  # start, vector: as complex numbers (fewer array operations)
-        p = complex(x, y) - z[:, 0]
-        t = (p * z[:, 1].conj()).real * d[:, 4]
-        np.maximum(t, 0.0, out=t)
-        np.minimum(t, 1.0, out=t)
-        p -= t * z[:, 1]  # from the nearest point of each segment to the point
-        dist = np.abs(p)
-        nearest = float(dist.min())
-        if nearest > min(NEAR_M - TIE_M, max_distance_m):
-            return None
-        near = (dist <= (nearest + TIE_M) * (1.0 + 1e-12)).nonzero()[0]
-        rows, dn, tn = d[near].tolist(), dist[near].tolist(), t[near].tolist()
+        nearest, candidates = near
         # Per edge, its nearest segment (the first along the line among equals): nearest edges first,
         # the lowest edge number among equals.
-        found: dict[int, tuple[float, int, float, int]] = {}
-        for dd, ln, before, tj, j, sx, sy, total in sorted(
-            (dn[i], int(r[7]), r[5], tn[i], j, r[2], r[3], r[6])
-            for i, (j, r) in enumerate(zip(near.tolist(), rows, strict=True))
-        ):
-            if dd <= nearest + TIE_M and ln not in found:
-                along = before + tj * math.hypot(sx, sy)
-                found[ln] = (dd, ln, along / total if total > 0 else 0.0, j)
-        lines = list(found)
-        edges = self.edges[lines].tolist()
-        out = [(dist, ln, *edge, frac, j) for (dist, ln, frac, j), edge in zip(found.values(), edges, strict=True)]
-        dist, _, u, v, k, frac, j = min(out)
-        pj = complex(p[j])
-        slon, slat = point_to_lonlat(x - pj.real, y - pj.imag)
-        others = sorted((u2, v2, k2, f2) for _, _, u2, v2, k2, f2, _ in out if (u2, v2, k2) != (u, v, k))
+        found: dict[int, tuple[float, int, float, float, float]] = {}
+        for dist, ln, along, total, qx, qy in sorted(candidates):
+            if dist <= nearest + TIE_M and ln not in found:
+                found[ln] = (dist, ln, along / total if total > 0 else 0.0, qx, qy)
+        edges = self.edges[list(found)].tolist()
+        out = [(dist, ln, *edge, f, qx, qy) for (dist, ln, f, qx, qy), edge in zip(found.values(), edges, strict=True)]
+        dist, _, u, v, k, frac, qx, qy = min(out)
+        slon, slat = point_to_lonlat(qx, qy)
+        others = sorted((u2, v2, k2, f2) for _, _, u2, v2, k2, f2, _, _ in out if (u2, v2, k2) != (u, v, k))
         return Snap(u, v, k, dist, frac, slon, slat, tuple(others))
 
     def _snap(

@@ -14,6 +14,7 @@ from geo.crs import lonlat_to_utm
 from geo.errors import NoRouteError
 from geo.network import WALK_EXCLUDED_HIGHWAYS
 from geo.routing import order_stops, route_overlap
+from geo.snapping import Snap
 from layers.networks import SEED_NETWORK
 from layers.routing import Closures
 
@@ -187,6 +188,56 @@ def test_points_on_junctions_route_as_networkx_node_to_node(ctx: Context, metric
                 assert costs[i, j] == pytest.approx(want, rel=1e-4, abs=0.05), (a, b)
             else:
                 assert not np.isfinite(costs[i, j])
+
+
+def _split_at(g: nx.MultiDiGraph, snap: Snap, name: str, weight: str) -> None:
+    """Add node ``name`` to ``g`` on every edge the snap meets, splitting the edge's weight by the fraction."""
+    for u, v, k, f in snap.candidates():
+        w = g.edges[u, v, k][weight]
+        g.add_edge(u, name, **{weight: f * w})
+        g.add_edge(name, v, **{weight: (1.0 - f) * w})
+
+
+@pytest.mark.parametrize(("metric", "weight"), [("fastest", "travel_time_s"), ("shortest", "length_m")])
+def test_points_on_edges_that_meet_at_one_node_route_as_networkx(ctx: Context, metric: str, weight: str) -> None:
+    """Two points on edges joined at a node (the path between them is that node alone), and a point to itself."""
+    net = ctx.networks.get(SEED_NETWORK, "drive")
+    eng = ctx.routing.engine(net)
+    g = net.graph
+    rng = np.random.default_rng(20261203)
+    nodes = [n for n in g.nodes if g.in_degree(n) >= 2 and g.out_degree(n) >= 2]
+    checked = 0
+    for i in rng.choice(len(nodes), size=40, replace=False):
+        a = int(nodes[i])
+        u = int(rng.choice(list(g.predecessors(a))))
+        w = int(rng.choice([x for x in g.successors(a) if x != u] or [u]))
+        points = []
+        for p, q in ((u, a), (a, w)):
+            line = shapely.LineString(
+                g.edges[p, q, 0].get(
+                    "geometry",
+                    shapely.LineString([(g.nodes[p]["x"], g.nodes[p]["y"]), (g.nodes[q]["x"], g.nodes[q]["y"])]),
+                )
+            )
+            at = line.interpolate(0.5, normalized=True)
+            points.append(net.edge_index.snap(at.x, at.y, max_distance_m=5.0))
+        o, d = points
+        ref_g = nx.MultiDiGraph(g)
+        _split_at(ref_g, o, "origin", weight)
+        _split_at(ref_g, d, "destination", weight)
+        ref = nx.shortest_path_length(ref_g, "origin", "destination", weight=weight)
+        r = eng.route(o, d, metric=metric)
+        assert r.cost() == pytest.approx(ref, rel=1e-9, abs=1e-6), (u, a, w)
+        # The line runs from one snapped point (within 2 mm) through the node to the other.
+        assert np.allclose(r.coords[0], (o.lon, o.lat), atol=2e-8)
+        assert np.allclose(r.coords[-1], (d.lon, d.lat), atol=2e-8)
+        assert np.abs(r.coords - (g.nodes[a]["x"], g.nodes[a]["y"])).sum(axis=1).min() < 1e-9
+        same = eng.route(o, o, metric=metric)
+        assert same.cost() == 0.0
+        assert same.length_m == 0.0
+        assert len(same.coords) == 2
+        checked += 1
+    assert checked == 40
 
 
 def test_no_walk_route_uses_a_ring_road_or_expressway(ctx: Context) -> None:

@@ -1,0 +1,163 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled inner loops of the single-route hot path (snapping, street legs, route lines).
+
+Each is a loop over a few dozen array rows that numpy would run as a dozen small array
+operations; the callers in `geo.snapping` and `geo.routing` document what they compute.
+Built by the project's install (setup.py, Cython); `geo/_kernels.pyi` types them for mypy.
+"""
+
+import numpy as np
+
+from libc.math cimport floor, hypot, sqrt
+
+
+def near_segments(
+    const long long[::1] start,
+    const int[::1] segs,
+    const double[:, ::1] data,
+    double x0,
+    double y0,
+    long long width,
+    long long height,
+    double cell,
+    double x,
+    double y,
+    double limit,
+    double tie,
+):
+    """Return (nearest distance, candidates) of a point from a `geo.snapping.SegmentGrid`, or None.
+
+    None when the point is outside the grid, its cell lists no segment, or the nearest
+    segment is farther than ``limit``. Each candidate is a segment within ``tie`` of the
+    nearest (1e-12 relative slack) as (distance, edge, length along the edge's line to
+    the nearest point, length of the line, nearest point x, y).
+    """
+    cdef long long col = <long long>floor((x - x0) / cell)
+    cdef long long row = <long long>floor((y - y0) / cell)
+    if col < 0 or col >= width or row < 0 or row >= height:
+        return None
+    cdef long long c = row * width + col
+    cdef long long a = start[c]
+    cdef long long b = start[c + 1]
+    cdef long long i, s
+    cdef double px, py, t, d2
+    cdef double best = 1e300
+    if a == b:
+        return None
+    for i in range(a, b):
+        s = segs[i]
+        px = x - data[s, 0]
+        py = y - data[s, 1]
+        t = (px * data[s, 2] + py * data[s, 3]) * data[s, 4]
+        if t < 0.0:
+            t = 0.0
+        elif t > 1.0:
+            t = 1.0
+        px -= t * data[s, 2]
+        py -= t * data[s, 3]
+        d2 = px * px + py * py
+        if d2 < best:
+            best = d2
+    cdef double nearest = sqrt(best)
+    if nearest > limit:
+        return None
+    cdef double bound = (nearest + tie) * (nearest + tie) * (1.0 + 1e-12)
+    out = []
+    for i in range(a, b):
+        s = segs[i]
+        px = x - data[s, 0]
+        py = y - data[s, 1]
+        t = (px * data[s, 2] + py * data[s, 3]) * data[s, 4]
+        if t < 0.0:
+            t = 0.0
+        elif t > 1.0:
+            t = 1.0
+        px -= t * data[s, 2]
+        py -= t * data[s, 3]
+        d2 = px * px + py * py
+        if d2 <= bound:
+            out.append(
+                (sqrt(d2), <long long>data[s, 7], data[s, 5] + t * hypot(data[s, 2], data[s, 3]), data[s, 6], x - px, y - py)
+            )
+    return nearest, out
+
+
+def street_runs(
+    long long head_label,
+    double head_length,
+    double head_time,
+    const long long[::1] rows,
+    const long long[::1] label,
+    const double[::1] length,
+    const double[::1] time,
+    long long tail_label,
+    double tail_length,
+    double tail_time,
+    dict joins,
+    object joins_of,
+):
+    """Return a route's street runs as [(label, length, time)]: see `RoutingEngine._merge_streets`.
+
+    The pieces are the head, the rows (``label``, ``length``, ``time`` by row) and the
+    tail (none when ``tail_label`` is -1). Consecutive pieces whose labels join
+    (``joins[(a, b)]``, else ``joins_of(a, b)``) make one run, labelled by its longest
+    piece (the first of equal ones); pieces of no length count only when every piece is one.
+    """
+    cdef Py_ssize_t n = rows.shape[0]
+    cdef Py_ssize_t total = n + 1 + (tail_label >= 0)
+    cdef Py_ssize_t k
+    cdef long long code, prev, run_label
+    cdef double ln, tm, run_len, run_time, longest
+    cdef bint started = False
+    runs = []
+    for k in range(total):
+        if k == 0:
+            code, ln, tm = head_label, head_length, head_time
+        elif k <= n:
+            code, ln, tm = label[rows[k - 1]], length[rows[k - 1]], time[rows[k - 1]]
+        else:
+            code, ln, tm = tail_label, tail_length, tail_time
+        if not ln > 0.0:
+            continue
+        if not started:
+            started = True
+            run_label, run_len, run_time, longest, prev = code, ln, tm, ln, code
+            continue
+        if code != prev:
+            joined = joins.get((prev, code))
+            if joined is None:
+                joined = joins_of(prev, code)
+            prev = code
+            if not joined:
+                runs.append((run_label, run_len, run_time))
+                run_label, run_len, run_time, longest = code, ln, tm, ln
+                continue
+        run_len += ln
+        run_time += tm
+        if ln > longest:
+            longest = ln
+            run_label = code
+    if not started:
+        return [(head_label, head_length, head_time)]
+    runs.append((run_label, run_len, run_time))
+    return runs
+
+
+def chain_lines(const double[:, ::1] flat, const long long[::1] offsets, const long long[::1] rows):
+    """Return the lines of consecutive rows as one (n, 2) array, each joining point once: see `_Lines.chain`."""
+    cdef Py_ssize_t m = rows.shape[0]
+    cdef Py_ssize_t k, total = 1, at = 0
+    cdef long long i, first
+    for k in range(m):
+        total += offsets[rows[k] + 1] - offsets[rows[k]] - 1
+    if m == 0:
+        total = 0
+    out = np.empty((total, 2))
+    cdef double[:, ::1] o = out
+    for k in range(m):
+        first = offsets[rows[k]] + (1 if k > 0 else 0)
+        for i in range(first, offsets[rows[k] + 1]):
+            o[at, 0] = flat[i, 0]
+            o[at, 1] = flat[i, 1]
+            at += 1
+    return out
