@@ -20,12 +20,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first (a layer that changes only with the lock file).
-COPY pyproject.toml requirements.lock README.md ./
+# Dependencies first (a layer that changes only with the lock file and the compiled kernels,
+# geo/_kernels.pyx, which the install builds with a C compiler that is removed after).
+COPY pyproject.toml setup.py requirements.lock README.md ./
 COPY api/__init__.py api/__init__.py
-COPY geo/__init__.py geo/__init__.py
+COPY geo/__init__.py geo/_kernels.pyx geo/
 COPY layers/__init__.py layers/__init__.py
-RUN PYTHONWARNINGS="ignore:Editable installation" pip install --quiet -c requirements.lock -e .
+RUN apt-get update -q && apt-get install -y -q --no-install-recommends gcc libc6-dev \
+    && PYTHONWARNINGS="ignore:Editable installation" pip install --quiet -c requirements.lock -e . \
+    && apt-get purge -y -q --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 
 # The code and the shipped data.
 COPY api api

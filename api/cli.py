@@ -39,6 +39,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.protocol import server_config
 
     print(f"venue-planner: serving on http://{args.host}:{args.port}  (maps: /maps, API docs: /docs)", flush=True)
     print(
@@ -46,7 +47,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "(about a minute); later starts load them (seconds).",
         flush=True,
     )
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    uvicorn.Server(server_config(create_app(settings), host=args.host, port=args.port)).run()
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -98,3 +99,30 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(served: tupl
     assert res.returncode == 0, f"schemathesis found failures (artifacts/schemathesis.txt):\n{summary}\n{out[-4000:]}"
     missing = [f"{m} {p}" for m, p in COMPUTE_OPERATIONS if ok[f"{m} {p}"] == 0]
     assert missing == [], f"compute operations with no accepted request: {missing}"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /routes?origin=" + b"9" * 100_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",  # past the parser's limit
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",  # malformed
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS spoken to plain HTTP
+    ],
+    ids=["100 KB request line", "malformed header", "TLS hello"],
+)
+def test_a_request_the_server_cannot_parse_gets_the_json_error(served: tuple[str, str], request_bytes: bytes) -> None:
+    # uvicorn answers these itself, before the app; the answer still has the API's error shape.
+    host, port = served[0].removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(request_bytes)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    assert lines[0] == "HTTP/1.1 400 Bad Request"
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    assert headers["content-type"] == "application/json"
+    err = json.loads(body)["error"]
+    assert (err["status"], err["code"]) == (400, "bad_request")
+    assert "64 KB" in err["message"]
