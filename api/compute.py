@@ -60,6 +60,7 @@ INLINE_JOB_BYTES = 256 * 1024  # a bigger job (an uploaded file) is handed to it
 # Modules a warm start does not import (nothing at start-up needs them) but many requests
 # do: an idle worker imports them, so that no request waits for them.
 _DEFERRED_IMPORTS = ("scipy.ndimage", "folium", "api.maps")
+_IDLE_IMPORT_S = 1.0
 _CTX: Context | None = None  # the context a worker computes with (inherited from the zygote)
 _IN_WORKER = False  # True inside a worker: nested runs happen in place
 
@@ -88,14 +89,13 @@ def _worker_main(address: str, authkey: bytes) -> None:
     conn = Client(address, family="AF_UNIX", authkey=authkey)
     conn.send(os.getpid())
     deferred = list(_DEFERRED_IMPORTS)
-    served = False
     while True:
-        # Idle (after a first job, or 2 s without one: never in the way of the first answer
-        # after a start), import what the warm-up left to first use, one module at a time.
-        if deferred and not conn.poll(0.0 if served else 2.0):
+        # After a second without a job (never in the way of the first answers after a start,
+        # nor of a burst of requests: an import takes up to 0.2 s), import what the warm-up
+        # left to first use, one module at a time.
+        if deferred and not conn.poll(_IDLE_IMPORT_S):
             importlib.import_module(deferred.pop())
             continue
-        served = True
         try:
             job = conn.recv()
         except (EOFError, OSError):

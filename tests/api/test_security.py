@@ -10,7 +10,9 @@ import json
 import math
 import re
 import sqlite3
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -19,6 +21,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api import compute
 from api.app import create_app
 from api.compute import INLINE_JOB_BYTES, ComputePool
 from api.errors import ApiError
@@ -286,6 +289,27 @@ def test_a_job_awaited_in_the_event_loop_is_bounded_and_never_leaves_a_stale_ans
         anyio.run(scenario, backend_options={"use_uvloop": uvloop})
     finally:
         pool.close()
+
+
+def test_a_worker_imports_what_the_warm_up_left_only_when_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Stand-ins for the deferred modules that this test process has not imported (the workers fork from it).
+    deferred = ("tabnanny", "pyclbr", "sched")
+    assert not any(m in sys.modules for m in deferred)
+    monkeypatch.setattr(compute, "_DEFERRED_IMPORTS", deferred)
+    pool = ComputePool(workers=1, timeout_s=5.0)
+    pool.start(NO_CONTEXT)
+    try:
+        # Jobs in a row: none waits for an import (the worker is never idle for a second).
+        for _ in range(5):
+            assert pool.run(_imported, deferred) == [False] * len(deferred)
+        time.sleep(compute._IDLE_IMPORT_S * len(deferred) + 3.0)  # idle: it imports them, one by one
+        assert pool.run(_imported, deferred) == [True] * len(deferred)
+    finally:
+        pool.close()
+
+
+def _imported(_: object, names: tuple[str, ...]) -> list[bool]:
+    return [n in sys.modules for n in names]
 
 
 def _double(_: object, x: Any) -> Any:
