@@ -57,6 +57,7 @@ ISOCHRONE_CACHE_SIZE = 64
 # are at the edge of the data: a band reaching one is cut by the data, not by time.
 EDGE_MARGIN_M = 600.0
 _BANDS_CACHE_VERSION = "2"
+_ZONES_CACHE_VERSION = "3"  # 3: memory-mapped
 _REACH_CACHE_VERSION = "2"  # bump when ReachIndex's construction, its file format or the bands' computation change
 # Fine cells per 100 m population cell (25 m cells): fine enough that roads 25 m apart
 # (dual carriageways, side roads) fall in different cells.
@@ -176,7 +177,9 @@ class CoverageService:
                 list(utm.geometry), self.townships["population"].to_numpy(dtype=float), tf, (arr.shape[0], arr.shape[1])
             )
 
-        return load_or_build(self.networks.cache_dir / f"zones-{self._stamp}-v{_REACH_CACHE_VERSION}.pkl", build)
+        # Memory-mapped (52 MB of arrays, read-only): a start reads none of it, and the workers share it.
+        path = self.networks.cache_dir / f"zones-{self._stamp}-v{_ZONES_CACHE_VERSION}.pkl"
+        return load_or_build(path, build, mapped=True)
 
     @cached_property
     def _stamp(self) -> str:
