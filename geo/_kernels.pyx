@@ -11,6 +11,25 @@ import numpy as np
 from libc.math cimport floor, hypot, sqrt
 
 
+cdef inline double _to_segment(
+    const double[:, ::1] data, long long s, double x, double y, double* t, double* qx, double* qy
+) noexcept nogil:
+    """Return the squared distance from (x, y) to segment ``s``; set its nearest point and where it lies (0..1)."""
+    cdef double px = x - data[s, 0]
+    cdef double py = y - data[s, 1]
+    cdef double f = (px * data[s, 2] + py * data[s, 3]) * data[s, 4]
+    if f < 0.0:
+        f = 0.0
+    elif f > 1.0:
+        f = 1.0
+    px -= f * data[s, 2]
+    py -= f * data[s, 3]
+    t[0] = f
+    qx[0] = x - px
+    qy[0] = y - py
+    return px * px + py * py
+
+
 def near_segments(
     const long long[::1] start,
     const int[::1] segs,
@@ -40,22 +59,12 @@ def near_segments(
     cdef long long a = start[c]
     cdef long long b = start[c + 1]
     cdef long long i, s
-    cdef double px, py, t, d2
+    cdef double t, qx, qy, d2
     cdef double best = 1e300
     if a == b:
         return None
     for i in range(a, b):
-        s = segs[i]
-        px = x - data[s, 0]
-        py = y - data[s, 1]
-        t = (px * data[s, 2] + py * data[s, 3]) * data[s, 4]
-        if t < 0.0:
-            t = 0.0
-        elif t > 1.0:
-            t = 1.0
-        px -= t * data[s, 2]
-        py -= t * data[s, 3]
-        d2 = px * px + py * py
+        d2 = _to_segment(data, segs[i], x, y, &t, &qx, &qy)
         if d2 < best:
             best = d2
     cdef double nearest = sqrt(best)
@@ -64,21 +73,10 @@ def near_segments(
     cdef double bound = (nearest + tie) * (nearest + tie) * (1.0 + 1e-12)
     out = []
     for i in range(a, b):
-        s = segs[i]
-        px = x - data[s, 0]
-        py = y - data[s, 1]
-        t = (px * data[s, 2] + py * data[s, 3]) * data[s, 4]
-        if t < 0.0:
-            t = 0.0
-        elif t > 1.0:
-            t = 1.0
-        px -= t * data[s, 2]
-        py -= t * data[s, 3]
-        d2 = px * px + py * py
+        d2 = _to_segment(data, segs[i], x, y, &t, &qx, &qy)
         if d2 <= bound:
-            out.append(
-                (sqrt(d2), <long long>data[s, 7], data[s, 5] + t * hypot(data[s, 2], data[s, 3]), data[s, 6], x - px, y - py)
-            )
+            s = segs[i]
+            out.append((sqrt(d2), <long long>data[s, 7], data[s, 5] + t * hypot(data[s, 2], data[s, 3]), data[s, 6], qx, qy))
     return nearest, out
 
 
