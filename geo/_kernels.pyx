@@ -11,19 +11,17 @@ import numpy as np
 from libc.math cimport floor, hypot, sqrt
 
 
-cdef inline double _to_segment(
-    const double[:, ::1] data, long long s, double x, double y, double* t, double* qx, double* qy
-) noexcept nogil:
-    """Return the squared distance from (x, y) to segment ``s``; set its nearest point and where it lies (0..1)."""
-    cdef double px = x - data[s, 0]
-    cdef double py = y - data[s, 1]
-    cdef double f = (px * data[s, 2] + py * data[s, 3]) * data[s, 4]
+cdef inline double _to_segment(const double* r, double x, double y, double* t, double* qx, double* qy) noexcept nogil:
+    """Return the squared distance from (x, y) to the segment of grid row ``r``; set its nearest point and where it lies (0..1)."""
+    cdef double px = x - r[0]
+    cdef double py = y - r[1]
+    cdef double f = (px * r[2] + py * r[3]) * r[4]
     if f < 0.0:
         f = 0.0
     elif f > 1.0:
         f = 1.0
-    px -= f * data[s, 2]
-    py -= f * data[s, 3]
+    px -= f * r[2]
+    py -= f * r[3]
     t[0] = f
     qx[0] = x - px
     qy[0] = y - py
@@ -64,7 +62,7 @@ def near_segments(
     if a == b:
         return None
     for i in range(a, b):
-        d2 = _to_segment(data, segs[i], x, y, &t, &qx, &qy)
+        d2 = _to_segment(&data[segs[i], 0], x, y, &t, &qx, &qy)
         if d2 < best:
             best = d2
     cdef double nearest = sqrt(best)
@@ -73,7 +71,7 @@ def near_segments(
     cdef double bound = (nearest + tie) * (nearest + tie) * (1.0 + 1e-12)
     out = []
     for i in range(a, b):
-        d2 = _to_segment(data, segs[i], x, y, &t, &qx, &qy)
+        d2 = _to_segment(&data[segs[i], 0], x, y, &t, &qx, &qy)
         if d2 <= bound:
             s = segs[i]
             out.append((sqrt(d2), <long long>data[s, 7], data[s, 5] + t * hypot(data[s, 2], data[s, 3]), data[s, 6], qx, qy))
