@@ -179,7 +179,7 @@ class CoverageService:
 
         # Memory-mapped (52 MB of arrays, read-only): a start reads none of it, and the workers share it.
         path = self.networks.cache_dir / f"zones-{self._stamp}-v{_ZONES_CACHE_VERSION}.pkl"
-        return load_or_build(path, build, mapped=True)
+        return load_or_build(path, build, mapped=True, supersedes="zones-*.pkl")
 
     @cached_property
     def _stamp(self) -> str:
@@ -221,7 +221,12 @@ class CoverageService:
                     else None
                 )
                 # Memory-mapped: 50-90 MB of arrays per index, read-only, shared by the workers.
-                built = load_or_build(path, lambda: ReachIndex(engine, grid, metric=metric, **fill), mapped=True)
+                built = load_or_build(
+                    path,
+                    lambda: ReachIndex(engine, grid, metric=metric, **fill),
+                    mapped=True,
+                    supersedes=f"{net.cache_key}.reach-{metric}-*.pkl",
+                )
                 self._indexes[key] = built.attach(engine)
             return self._indexes[key]
 

@@ -5,7 +5,10 @@ the townships' population cells. Each file's name carries the key of everything 
 derived from (the graph's cache key, which holds the source's hash and the library
 versions, or the seeds manifest's hash) and a version of the code that derives it, so a
 changed input or a changed rule is a new file, never a stale one. A file that cannot be
-read is rebuilt; a folder that cannot be written only costs the recomputation.
+read is rebuilt; a folder that cannot be written only costs the recomputation. When a file
+is built, the files it supersedes (the same object derived by an older version of the code
+or from older data, named by the caller's pattern) are removed, so that upgrades do not
+pile up stale files in the cache folder.
 """
 
 from __future__ import annotations
@@ -14,24 +17,28 @@ import logging
 import mmap
 import os
 import pickle
+import shutil
 import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TypeVar, cast
 
-__all__ = ["load_or_build"]
+__all__ = ["load_or_build", "remove_superseded"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-def load_or_build(path: Path | None, build: Callable[[], T], *, mapped: bool = False) -> T:
+def load_or_build(
+    path: Path | None, build: Callable[[], T], *, mapped: bool = False, supersedes: str | None = None
+) -> T:
     """Return the object pickled at ``path``, or build it, write it there (atomically) and return it.
 
     ``path`` None means no cache: just build. ``mapped``: the object's numpy arrays are
     memory-mapped from the file, read-only and shared by every process that loads it (for
-    large indexes that are only read; loading costs no copy).
+    large indexes that are only read; loading costs no copy). ``supersedes``: a glob, in
+    ``path``'s folder, of the files this one replaces, removed once it is written.
     """
     if path is None:
         return build()
@@ -56,7 +63,29 @@ def load_or_build(path: Path | None, build: Callable[[], T], *, mapped: bool = F
         tmp.replace(path)
     except OSError as exc:
         log.info("cache %s not written (%s); it is rebuilt on the next start", path, exc)
+        return obj
+    if supersedes is not None:
+        remove_superseded(path, supersedes)
     return obj
+
+
+def remove_superseded(path: Path, pattern: str) -> None:
+    """Remove the files and folders matching ``pattern`` beside ``path``, except ``path`` itself.
+
+    A process of an older version that still has one open keeps reading it (the file goes
+    when it is closed); one that starts later builds its own again.
+    """
+    for old in path.parent.glob(pattern):
+        if old == path or old.name.endswith((".tmp", ".partial")):  # another process is writing it
+            continue
+        try:
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+            log.info("removed %s (superseded by %s)", old.name, path.name)
+        except OSError as exc:
+            log.info("could not remove %s (%s)", old, exc)
 
 
 # A mapped file: the pickle with its large buffers (numpy arrays) kept out of band, each

@@ -131,7 +131,9 @@ class RoadNetwork:
                     else None
                 )
                 self._edge_index = edge_index_from_arrays(
-                    *load_or_build(path, lambda: index_arrays(self.graph), mapped=True)
+                    *load_or_build(
+                        path, lambda: index_arrays(self.graph), mapped=True, supersedes=f"{self.cache_key}.edges-v*.pkl"
+                    )
                 )
             return self._edge_index
 

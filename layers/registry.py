@@ -247,7 +247,7 @@ class LayerStore:
                 if net.cache_dir is not None and net.cache_key
                 else None
             )
-            gdf = load_or_build(path, build)
+            gdf = load_or_build(path, build, supersedes=f"{net.cache_key}.layer-{spec.id}-v*.pkl")
         else:
             path = self.seeds_dir / spec.file
             if not path.is_file():

@@ -25,6 +25,7 @@ from geo.footprints import parse_footprint
 from geo.network import CONNECTOR_CLASS, MODES, REGIONAL_CLASS, WALK_SPEED_KPH, check_mode
 from geo.regional import Calibration
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
+from layers.diskcache import remove_superseded
 from layers.networks import REGIONAL_CALIBRATION_FILE, NetworkStore, RoadNetwork, site_access
 from layers.regional import POSITION_PRECISION_M, precision_note, read_calibration
 
@@ -264,7 +265,10 @@ class RoutingService:
                     if net.cache_key
                     else None
                 )
+                fresh = cache is not None and not cache.exists()
                 self._engines[key] = build_engine(net.graph, cache=cache)
+                if fresh and cache is not None and cache.exists():  # arrays of an older binding go
+                    remove_superseded(cache, f"{net.cache_key}.engine-rk*")
             return self._engines[key]
 
     def warm(self, mode: str) -> None:

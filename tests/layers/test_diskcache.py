@@ -111,3 +111,22 @@ def test_the_snapping_grid_equals_the_whole_index_on_the_shipped_roads(ctx: Cont
             same += 1
     assert fast > 900  # the grid answered nearly all of them
     assert same > 600
+
+
+def test_a_built_file_removes_the_ones_it_supersedes_and_nothing_else(tmp_path: Path) -> None:
+    old_file = tmp_path / "net.edges-v3.pkl"
+    old_file.write_bytes(b"old")
+    old_dir = tmp_path / "net.edges-v2.pkl"  # a folder matching the pattern goes too
+    old_dir.mkdir()
+    (old_dir / "x.npy").write_bytes(b"x")
+    writing = tmp_path / "net.edges-v9.pkl.123.tmp"  # another process's file being written stays
+    writing.write_bytes(b"w")
+    other = tmp_path / "net.reach-fastest-v2.pkl"  # another kind of file stays
+    other.write_bytes(b"r")
+    path = tmp_path / "net.edges-v4.pkl"
+    assert load_or_build(path, lambda: {"a": 1}, supersedes="net.edges-v*.pkl*") == {"a": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, writing.name, other.name])
+    # Read, not built: nothing is removed.
+    old_file.write_bytes(b"old")
+    assert load_or_build(path, lambda: {"a": 2}, supersedes="net.edges-v*.pkl") == {"a": 1}
+    assert old_file.exists()
