@@ -18,7 +18,7 @@ def near_segments(
     y: float,
     limit: float,
     tie: float,
-) -> tuple[float, list[tuple[float, int, float, float, float, float]]] | None: ...
+) -> tuple[float, list[tuple[float, int, float, float, float]]] | None: ...
 def street_runs(
     head_label: int,
     head_length: float,

@@ -46,8 +46,8 @@ def near_segments(
 
     None when the point is outside the grid, its cell lists no segment, or the nearest
     segment is farther than ``limit``. Each candidate is a segment within ``tie`` of the
-    nearest (1e-12 relative slack) as (distance, edge, length along the edge's line to
-    the nearest point, length of the line, nearest point x, y).
+    nearest (1e-12 relative slack) as (distance, edge, fraction of the edge's line before
+    the nearest point, nearest point x, y).
     """
     cdef long long col = <long long>floor((x - x0) / cell)
     cdef long long row = <long long>floor((y - y0) / cell)
@@ -57,7 +57,7 @@ def near_segments(
     cdef long long a = start[c]
     cdef long long b = start[c + 1]
     cdef long long i, s
-    cdef double t, qx, qy, d2
+    cdef double t, qx, qy, d2, total, along
     cdef double best = 1e300
     if a == b:
         return None
@@ -74,7 +74,9 @@ def near_segments(
         d2 = _to_segment(&data[segs[i], 0], x, y, &t, &qx, &qy)
         if d2 <= bound:
             s = segs[i]
-            out.append((sqrt(d2), <long long>data[s, 7], data[s, 5] + t * hypot(data[s, 2], data[s, 3]), data[s, 6], qx, qy))
+            total = data[s, 6]
+            along = data[s, 5] + t * hypot(data[s, 2], data[s, 3])
+            out.append((sqrt(d2), <long long>data[s, 7], along / total if total > 0.0 else 0.0, qx, qy))
     return nearest, out
 
 

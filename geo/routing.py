@@ -382,8 +382,7 @@ class RoutingEngine:
             self._csr[metric] = csr_matrix((np.maximum(wts, 1e-9), (src, dst)), shape=(n, n))
         # Every graph edge, for the snapped ends of a route (see `_edge_table`); plain Python
         # lists where a route reads single values.
-        self._e_code = np.asarray(arrays["edge.code"]).view(np.ndarray)
-        self._e_codes: list[int] = self._e_code.tolist()  # searched per request: a list bisects quicker
+        self._e_codes: list[int] = arrays["edge.code"].tolist()  # searched per request: a list bisects quicker
         self._e_kmul = int(arrays["edge.kmul"][0])
         self._e_u: list[int] = arrays["edge.u"].tolist()
         self._e_v: list[int] = arrays["edge.v"].tolist()
@@ -606,9 +605,7 @@ class RoutingEngine:
         """
         if not starts or not ends:
             return None
-        res = q.run_multi(
-            [(s.node, round(s.cost * _SCALE)) for s in starts], [(e.node, round(e.cost * _SCALE)) for e in ends]
-        )
+        res = q.run_multi([(s.node, _int_cost(s.cost)) for s in starts], [(e.node, _int_cost(e.cost)) for e in ends])
         if res.distance is None:
             del res
             return None
@@ -724,23 +721,9 @@ class RoutingEngine:
         self, path: NDArray[np.int64], rows: NDArray[np.int64], s: _End, e: _End | None, metric: Metric
     ) -> Route:
         if e is None:  # origin and destination on the same edge
-            coords = np.array(self._piece(s))
-            runs = street_runs(
-                self._e_label[s.row], s.length, s.time, _NO_ROWS, self._labels[metric], self._length[metric],
-                self._time[metric], -1, 0.0, 0.0, self._label_joins, self._joins,
-            )  # fmt: skip
-            return Route(
-                coords=np.vstack([coords, coords]) if len(coords) == 1 else coords,
-                nodes=(),
-                edges=(),
-                travel_time_s=s.time,
-                length_m=s.length,
-                streets=self._legs(runs),
-                metric=metric,
-            )
+            return self._finish(np.array(self._piece(s)), s, None, _NO_ROWS, (), (), metric)
         ids = self.node_ids[path].tolist()
         edges = tuple(zip(ids[:-1], ids[1:], self._keyarr[metric][rows].tolist(), strict=True))
-        mid_lengths = self._length[metric][rows].tolist()
         # No rows: the ends meet at one node (two points on edges that join there, or one point twice).
         mid = self._coords[metric].chain(rows) if len(rows) else np.array([[self.lon[path[0]], self.lat[path[0]]]])
         head, tail = self._piece(s), self._piece(e)
@@ -757,16 +740,32 @@ class RoutingEngine:
         coords[len(head) : len(head) + len(mid)] = mid
         if tail:
             coords[len(head) + len(mid) :] = tail
+        return self._finish(coords, s, e, rows, tuple(ids), edges, metric)
+
+    def _finish(
+        self,
+        coords: NDArray[np.float64],
+        s: _End,
+        e: _End | None,
+        rows: NDArray[np.int64],
+        nodes: tuple[int, ...],
+        edges: tuple[tuple[int, int, int], ...],
+        metric: Metric,
+    ) -> Route:
+        """Return the route of a line, its ends (``e`` None: one piece along one edge) and its rows between them."""
+        times, lengths = self._time[metric], self._length[metric]
+        mid_lengths = lengths[rows].tolist()
+        tail = (-1, 0.0, 0.0) if e is None else (self._e_label[e.row], e.length, e.time)
         runs = street_runs(
-            self._e_label[s.row], s.length, s.time, rows, self._labels[metric], self._length[metric],
-            self._time[metric], self._e_label[e.row], e.length, e.time, self._label_joins, self._joins,
+            self._e_label[s.row], s.length, s.time, rows, self._labels[metric], lengths, times, *tail,
+            self._label_joins, self._joins,
         )  # fmt: skip
         return Route(
             coords=np.vstack([coords, coords]) if len(coords) == 1 else coords,
-            nodes=tuple(ids),
+            nodes=nodes,
             edges=edges,
-            travel_time_s=math.fsum([s.time, *self._time[metric][rows].tolist(), e.time]),
-            length_m=math.fsum([s.length, *mid_lengths, e.length]),
+            travel_time_s=math.fsum([s.time, *times[rows].tolist(), tail[2]]),
+            length_m=math.fsum([s.length, *mid_lengths, tail[1]]),
             streets=self._legs(runs),
             metric=metric,
             edge_lengths_m=tuple(mid_lengths),

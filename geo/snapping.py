@@ -73,9 +73,8 @@ class SegmentGrid:
     A segment is listed in every cell within `NEAR_M` of its bounding box, so a cell's list
     holds every segment within `NEAR_M` of any point in the cell: one look-up finds them,
     and the distances are computed in a compiled loop (`geo._kernels.near_segments`: no
-    geometry objects). Segments
-    are numbered cell by cell (of their start), so that a cell's segments lie near each
-    other in memory, each in one 64-byte row.
+    geometry objects). Segments are numbered cell by cell (of their start), so that a
+    cell's segments lie near each other in memory, each in one 64-byte row.
     """
 
     x0: float  # the grid's lower-left corner, UTM
@@ -199,9 +198,9 @@ class EdgeIndex:
         # Per edge, its nearest segment (the first along the line among equals): nearest edges first,
         # the lowest edge number among equals.
         found: dict[int, tuple[float, int, float, float, float]] = {}
-        for dist, ln, along, total, qx, qy in sorted(candidates):
+        for dist, ln, frac, qx, qy in sorted(candidates):
             if dist <= nearest + TIE_M and ln not in found:
-                found[ln] = (dist, ln, along / total if total > 0 else 0.0, qx, qy)
+                found[ln] = (dist, ln, frac, qx, qy)
         edges = self.edges[list(found)].tolist()
         out = [(dist, ln, *edge, f, qx, qy) for (dist, ln, f, qx, qy), edge in zip(found.values(), edges, strict=True)]
         dist, _, u, v, k, frac, qx, qy = min(out)
