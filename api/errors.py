@@ -1,4 +1,4 @@
-"""One table from error class to HTTP status and stable error code."""
+"""One table from error class to HTTP status and stable error code, merged from each layer's."""
 
 from __future__ import annotations
 
@@ -12,44 +12,16 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from geo.errors import (
-    AuthError,
-    CRSError,
-    DataSourceError,
-    ForbiddenError,
-    InvalidGeometryError,
-    InvalidInputError,
-    NetworkImportError,
-    NoRouteError,
-    NotFoundError,
-    OutsideCoverageError,
-    PlannerError,
-    PreconditionRequiredError,
-    RegistrationError,
-    VersionConflictError,
-)
+from geo.errors import GEO_ERRORS, PlannerError
+from layers.errors import LAYERS_ERRORS, AuthError, VersionConflictError
 
 __all__ = ["ERROR_TABLE", "HTTP_CODES", "ApiError", "error_body", "install_error_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
-# Most specific first is not required: the handler walks the exception's MRO.
-ERROR_TABLE: dict[type[PlannerError], tuple[int, str]] = {
-    NotFoundError: (404, "not_found"),
-    InvalidInputError: (422, "invalid_input"),
-    CRSError: (422, "crs_error"),
-    InvalidGeometryError: (422, "invalid_geometry"),
-    OutsideCoverageError: (422, "outside_coverage"),
-    NoRouteError: (422, "no_route"),
-    NetworkImportError: (422, "network_import_failed"),
-    DataSourceError: (503, "data_unavailable"),
-    VersionConflictError: (412, "version_conflict"),
-    PreconditionRequiredError: (428, "precondition_required"),
-    AuthError: (401, "unauthorized"),
-    ForbiddenError: (403, "forbidden"),
-    RegistrationError: (500, "registration_failed"),
-    PlannerError: (400, "planner_error"),
-}
+# Each layer's own table (titiler's packages add theirs the same way); the handler walks an
+# exception's MRO, so the order does not matter.
+ERROR_TABLE: dict[type[PlannerError], tuple[int, str]] = {**GEO_ERRORS, **LAYERS_ERRORS}
 
 
 # The framework's own errors (unknown path, wrong method, ...) in the same shape.

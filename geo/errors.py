@@ -1,26 +1,24 @@
-"""One error hierarchy for the whole product.
+"""The errors of the pure computation, and the base of every error the product raises.
 
-Every error names the argument, what was expected, what came and how to fix it. The
-API maps each class to an HTTP status and a stable error code (``api/errors.py``).
+Every error names the argument, what was expected, what came and how to fix it. Each
+layer defines its own errors and their statuses (``GEO_ERRORS`` here, ``LAYERS_ERRORS`` in
+``layers/errors.py``); the API merges the tables (``api/errors.py``). The statuses are
+plain numbers: nothing here knows about HTTP libraries.
 """
 
 from __future__ import annotations
 
 __all__ = [
-    "AuthError",
+    "GEO_ERRORS",
     "CRSError",
     "DataSourceError",
-    "ForbiddenError",
     "InvalidGeometryError",
     "InvalidInputError",
-    "NetworkImportError",
     "NoRouteError",
     "NotFoundError",
     "OutsideCoverageError",
     "PlannerError",
-    "PreconditionRequiredError",
     "RegistrationError",
-    "VersionConflictError",
 ]
 
 
@@ -60,33 +58,20 @@ class DataSourceError(PlannerError, OSError):
     """A data file is missing, unreadable or does not hold what it should."""
 
 
-class NetworkImportError(DataSourceError):
-    """A user's OpenStreetMap extract cannot be turned into a road network."""
-
-
 class RegistrationError(PlannerError, ValueError):
     """The planar road network could not be registered to WGS84 within the bound."""
 
 
-class VersionConflictError(PlannerError, ValueError):
-    """An edit was based on a version that is no longer the latest (it would lose an edit)."""
-
-    def __init__(self, message: str, current_version: int) -> None:
-        super().__init__(message, current_version)
-        self.current_version = current_version
-
-    def __str__(self) -> str:
-        """Return the message."""
-        return str(self.args[0])
-
-
-class PreconditionRequiredError(PlannerError, ValueError):
-    """An edit did not say which version it was based on."""
-
-
-class AuthError(PlannerError, PermissionError):
-    """No valid API key was given for an operation that needs one."""
-
-
-class ForbiddenError(PlannerError, PermissionError):
-    """The API key's role does not allow the operation."""
+# Each class's HTTP status and stable error code (the handler walks an error's MRO, so a
+# subclass without its own row takes its parent's).
+GEO_ERRORS: dict[type[PlannerError], tuple[int, str]] = {
+    NotFoundError: (404, "not_found"),
+    InvalidInputError: (422, "invalid_input"),
+    CRSError: (422, "crs_error"),
+    InvalidGeometryError: (422, "invalid_geometry"),
+    OutsideCoverageError: (422, "outside_coverage"),
+    NoRouteError: (422, "no_route"),
+    DataSourceError: (503, "data_unavailable"),
+    RegistrationError: (500, "registration_failed"),
+    PlannerError: (400, "planner_error"),
+}

@@ -218,9 +218,10 @@ def add_speeds(graph: nx.MultiDiGraph, *, mode: Mode) -> nx.MultiDiGraph:
     g = graph.copy()
     _canonical_lists(g)
     if mode == "drive":
-        import osmnx as ox  # imported when a graph is built (osmnx takes a second to import)
+        # osmnx's pure speed imputation, imported when a graph is built (osmnx takes a second to import)
+        from osmnx.routing import add_edge_speeds
 
-        g = ox.routing.add_edge_speeds(g, hwy_speeds=dict(DEFAULT_SPEEDS_KPH), fallback=30.0)
+        g = add_edge_speeds(g, hwy_speeds=dict(DEFAULT_SPEEDS_KPH), fallback=30.0)
     else:
         nx.set_edge_attributes(g, WALK_SPEED_KPH, "speed_kph")
     for _, _, data in g.edges(data=True):

@@ -5,7 +5,9 @@ coordinates, and per metric (``travel_time_s``, ``length_m``) the cheapest edge 
 directed node pair with its line and street label), cacheable on disk. Routes and
 matrices run on RoutingKit's customizable contraction hierarchy (``routingkit_cch``):
 one weight-independent hierarchy, one customised metric per weight in integers of 1/1000
-(the cost of each returned path is recomputed in floating point from the arrays).
+(the cost of each returned path is recomputed in floating point from the arrays). The
+arrays are built by `geo.engine_arrays` and kept on disk by ``layers``; the route values
+live in `geo.routes`.
 Closures re-customise only the closed arcs of a scratch metric; penalties (alternatives)
 customise it fully (about 10 ms). Nothing is rebuilt per request.
 """
@@ -14,27 +16,21 @@ from __future__ import annotations
 
 import bisect
 import ctypes
-import functools
-import itertools
 import math
-import os
-import shutil
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import routingkit_cch as rk
 from scipy.sparse import csr_matrix
 
-from geo._kernels import chain_lines, street_runs
+from geo._kernels import street_runs
+from geo.engine_arrays import METRICS, SEP, Lines, Metric, engine_arrays
 from geo.errors import InvalidInputError, NoRouteError
-from geo.network import road_class, street_label, street_name
+from geo.routes import End, Route, StreetLeg, order_stops, partial_line, route_overlap
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     import networkx as nx
     from numpy.typing import NDArray
 
@@ -51,9 +47,6 @@ __all__ = [
     "route_overlap",
 ]
 
-Metric = Literal["fastest", "shortest"]
-METRICS: tuple[Metric, ...] = ("fastest", "shortest")
-_WEIGHT = {"fastest": "travel_time_s", "shortest": "length_m"}
 _SCALE = 1000.0  # CCH weights are integers: milliseconds (fastest) or millimetres (shortest)
 _INF = 2**31 - 1  # RoutingKit's infinite weight: a closed arc
 
@@ -67,257 +60,9 @@ def _int_cost(cost: float) -> int:
     return round(cost * _SCALE)
 
 
-_ARRAYS_VERSION = "3"  # 2: the edge table and street label codes; 3: lines end on their nodes
-
-
-_E2 = 0.00669437999014  # WGS84 first eccentricity squared
-
-
-def _lon_scale(lat: float) -> float:
-    """Return a degree of longitude's length on the ground over a degree of latitude's, at ``lat``.
-
-    The prime vertical radius times cos(lat) over the meridian radius: (1 - e² sin²φ) cos φ / (1 - e²).
-    """
-    phi = math.radians(lat)
-    return (1.0 - _E2 * math.sin(phi) ** 2) * math.cos(phi) / (1.0 - _E2)
-
-
-class _Lines:
-    """The lon/lat line of every edge row, stored flat (one array and offsets; memory-mappable)."""
-
-    def __init__(self, flat: NDArray[np.float64], offsets: NDArray[np.int64]) -> None:
-        # Plain array views of the (possibly memory-mapped) files: slicing a memmap is slow.
-        self.flat = np.asarray(flat).view(np.ndarray)
-        self.offsets = np.asarray(offsets).view(np.ndarray)
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def __getitem__(self, i: int) -> NDArray[np.float64]:
-        return self.flat[self.offsets[i] : self.offsets[i + 1]]
-
-    def counts(self) -> NDArray[np.int64]:
-        """Return the number of points of each line."""
-        return np.diff(self.offsets)
-
-    def chain(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Return the lines of consecutive edges ``rows`` as one (n, 2) line (each joining point once)."""
-        return chain_lines(self.flat, self.offsets, rows)
-
-
-def _edge_line(graph: nx.MultiDiGraph, u: int, v: int, data: dict[str, Any]) -> NDArray[np.float64]:
-    """Return an edge's lon/lat line from node u to node v, without repeated vertices.
-
-    The line starts and ends exactly on its nodes' coordinates, so that the lines of
-    consecutive edges share their joining point (see `_Lines.chain`).
-    """
-    a = (graph.nodes[u]["x"], graph.nodes[u]["y"])
-    b = (graph.nodes[v]["x"], graph.nodes[v]["y"])
-    geom = data.get("geometry")
-    if geom is None:
-        return np.array([a, b], dtype=float)
-    line = np.asarray(geom.coords, dtype=float)[:, :2].copy()
-    line[0], line[-1] = a, b
-    keep = np.ones(len(line), dtype=bool)
-    keep[1:] = np.any(line[1:] != line[:-1], axis=1)
-    keep[-1] = True
-    line = line[keep]
-    return line if len(line) >= 2 else np.array([a, b], dtype=float)
-
-
-def _edge_table(graph: nx.MultiDiGraph, index: dict[int, int], labels: dict[str, int]) -> dict[str, NDArray[Any]]:
-    """Return every graph edge (parallel ones included) as arrays, ordered by (u, v, key).
-
-    This is what the snapped ends of a route need without networkx: per edge its node
-    indices, key, travel time, length, street label code, line, and ``rev``, the row of
-    the edge running back along it (a two-way street; -1 for none): the first edge from
-    v to u whose length is within 2 % (at least 1 m) of this one's.
-    """
-    n = len(index)
-    edges = list(graph.edges(keys=True, data=True))
-    kmul = max((int(k) for _, _, k, _ in edges), default=0) + 1
-    codes = np.array([(index[u] * n + index[v]) * kmul + int(k) for u, v, k, _ in edges], dtype=np.int64)
-    order = np.argsort(codes, kind="stable")
-    row_of = {(u, v, int(k)): int(r) for r, (u, v, k, _) in zip(np.argsort(order).tolist(), edges, strict=True)}
-    rev = np.full(len(edges), -1, dtype=np.int64)
-    lines = []
-    for j in order.tolist():
-        u, v, k, d = edges[j]
-        ln = float(d["length_m"])
-        for bk, back in (graph.get_edge_data(v, u) or {}).items():
-            if abs(float(back["length_m"]) - ln) < max(1.0, 0.02 * ln):
-                rev[row_of[(u, v, int(k))]] = row_of[(v, u, int(bk))]
-                break
-        lines.append(_edge_line(graph, u, v, d))
-    ordered = [edges[j] for j in order.tolist()]
-    return {
-        "edge.code": codes[order],
-        "edge.kmul": np.array([kmul], dtype=np.int64),
-        "edge.u": np.array([index[u] for u, _, _, _ in ordered], dtype=np.int64),
-        "edge.v": np.array([index[v] for _, v, _, _ in ordered], dtype=np.int64),
-        "edge.time": np.array([float(d["travel_time_s"]) for _, _, _, d in ordered], dtype=float),
-        "edge.length": np.array([float(d["length_m"]) for _, _, _, d in ordered], dtype=float),
-        "edge.label": np.array(
-            [labels.setdefault(_edge_name(d), len(labels)) for _, _, _, d in ordered], dtype=np.int64
-        ),
-        "edge.rev": rev,
-        "edge.coords": np.concatenate(lines) if lines else np.empty((0, 2)),
-        "edge.offsets": np.concatenate([[0], np.cumsum([len(c) for c in lines])]).astype(np.int64),
-    }
-
-
-def _arrays_from_graph(graph: nx.MultiDiGraph) -> dict[str, NDArray[Any]]:
-    """Return everything an engine needs from a graph, as arrays (see `RoutingEngine`)."""
-    node_ids = np.array(list(graph.nodes), dtype=np.int64)
-    index = {int(n): i for i, n in enumerate(node_ids.tolist())}
-    out: dict[str, NDArray[Any]] = {
-        "node_ids": node_ids,
-        "lon": np.array([graph.nodes[n]["x"] for n in node_ids.tolist()], dtype=float),
-        "lat": np.array([graph.nodes[n]["y"] for n in node_ids.tolist()], dtype=float),
-    }
-    labels: dict[str, int] = {}  # street label -> code, shared by the edge table and the metrics
-    out.update(_edge_table(graph, index, labels))
-    for metric in METRICS:
-        wname = _WEIGHT[metric]
-        best: dict[tuple[int, int], tuple[float, int, float, float]] = {}
-        for u, v, k, d in graph.edges(keys=True, data=True):
-            pair = (index[u], index[v])
-            w = float(d[wname])
-            if pair not in best or w < best[pair][0]:
-                best[pair] = (w, int(k), float(d["travel_time_s"]), float(d["length_m"]))
-        pairs = sorted(best)
-        lines = []
-        names = []
-        for a, b in pairs:
-            u, v = int(node_ids[a]), int(node_ids[b])
-            data = graph.edges[u, v, best[(a, b)][1]]
-            lines.append(_edge_line(graph, u, v, data))
-            names.append(labels.setdefault(_edge_name(data), len(labels)))
-        out[f"{metric}.src"] = np.array([p[0] for p in pairs], dtype=np.int64)
-        out[f"{metric}.dst"] = np.array([p[1] for p in pairs], dtype=np.int64)
-        out[f"{metric}.w"] = np.array([best[p][0] for p in pairs], dtype=float)
-        out[f"{metric}.time"] = np.array([best[p][2] for p in pairs], dtype=float)
-        out[f"{metric}.length"] = np.array([best[p][3] for p in pairs], dtype=float)
-        out[f"{metric}.key"] = np.array([best[p][1] for p in pairs], dtype=np.int64)
-        out[f"{metric}.coords"] = np.concatenate(lines) if lines else np.empty((0, 2))
-        out[f"{metric}.offsets"] = np.concatenate([[0], np.cumsum([len(c) for c in lines])]).astype(np.int64)
-        out[f"{metric}.label"] = np.array(names, dtype=np.int64)
-    out["labels"] = np.array(list(labels), dtype=str)
-    # The weight-independent node order of the contraction hierarchy (inertial flow, as
-    # RoutingKit recommends for road networks): the slow part of building it, cached with the rest.
-    src, dst = out["fastest.src"], out["fastest.dst"]
-    out["order"] = np.array(
-        rk.compute_order_inertial(len(node_ids), src.tolist(), dst.tolist(), out["lat"].tolist(), out["lon"].tolist()),
-        dtype=np.int64,
-    )
-    return out
-
-
-def _save_arrays(folder: Path, arrays: dict[str, NDArray[Any]]) -> None:
-    """Write the arrays as .npy files into ``folder`` (replaced whole, atomically)."""
-    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.partial")  # several processes may build at once
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
-        for name, arr in arrays.items():
-            np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
-        (tmp / "VERSION").write_text(_ARRAYS_VERSION, encoding="utf-8")
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
-    except OSError:
-        # Another process wrote it first, or the cache folder is read-only: the engine
-        # works from the arrays in memory either way.
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _load_arrays(folder: Path) -> dict[str, NDArray[Any]] | None:
-    """Return the cached arrays memory-mapped (shared between processes), or None when absent or stale."""
-    version = folder / "VERSION"
-    if not version.is_file() or version.read_text(encoding="utf-8") != _ARRAYS_VERSION:
-        return None
-    try:
-        return {f.stem: np.load(f, mmap_mode="r", allow_pickle=False) for f in folder.glob("*.npy")}
-    except (OSError, ValueError):
-        return None
-
-
 _NO_ROWS = np.empty(0, dtype=np.int64)
 _AT_NODE = 1e-9  # a snap this close to an edge's end is on its node
 _SAME = 1e-10  # degrees: route line points this close are one
-
-
-class _End(NamedTuple):
-    """How a snapped point joins a graph node: the cost, and the partial edge travelled.
-
-    The piece runs along edge (u, v, key) from fraction ``f0`` to ``f1`` of its line
-    (``f0 > f1`` when travelled against the line's direction, on the reverse edge).
-    ``node`` is -1 for a route that stays on one edge.
-    """
-
-    node: int
-    cost: float
-    time: float
-    length: float
-    u: int
-    v: int
-    key: int
-    f0: float
-    f1: float
-    row: int  # the edge table's row of (u, v, key)
-
-
-class StreetLeg(NamedTuple):
-    """A run of consecutive edges of one street (or, unnamed, of one road class)."""
-
-    name: str  # "" for an unnamed road
-    length_m: float
-    travel_time_s: float
-    road_class: str = ""  # the OSM highway value of the leg's longest piece
-
-    @property
-    def label(self) -> str:
-        """The name, or "unnamed <class>" for a road without one (see `geo.network.street_label`)."""
-        return _leg_label(self.name, self.road_class)
-
-
-@functools.lru_cache(maxsize=8192)
-def _leg_label(name: str, road_class: str) -> str:
-    return street_label({"name": name, "highway": road_class})
-
-
-@dataclass(frozen=True)
-class Route:
-    """One route between two snapped points.
-
-    Attributes
-    ----------
-    coords
-        (n, 2) lon/lat of the route line, from the snapped origin to the snapped destination.
-    nodes
-        Graph node ids passed through, in order.
-    edges
-        The (u, v, key) graph edges fully traversed, in order.
-    travel_time_s, length_m
-        Totals along the route, including the partial edges at both ends.
-    streets
-        The streets used, in order, with the distance on each.
-    """
-
-    coords: NDArray[np.float64] = field(repr=False)
-    nodes: tuple[int, ...]
-    edges: tuple[tuple[int, int, int], ...]
-    travel_time_s: float
-    length_m: float
-    streets: tuple[StreetLeg, ...]
-    metric: Metric
-    edge_lengths_m: tuple[float, ...] = ()
-
-    def cost(self) -> float:
-        """Return the optimised quantity: seconds for fastest, metres for shortest."""
-        return self.travel_time_s if self.metric == "fastest" else self.length_m
-
-
-_SEP = "\x1f"  # between a street's name and its road class in the per-edge labels
 
 
 T = TypeVar("T")
@@ -336,21 +81,13 @@ def _pinned(obj: T) -> T:
     return obj
 
 
-def _edge_name(data: dict[str, object]) -> str:
-    """Return an edge's street label: its name (names joined by " / "), the unit separator, its road class."""
-    return f"{street_name(data)}{_SEP}{road_class(data)}"
-
-
 class RoutingEngine:
     """Routes on one graph (one mode). Build it with `build_engine`; it never changes the graph."""
 
-    def __init__(self, graph: nx.MultiDiGraph, *, cache: Path | None = None) -> None:
+    def __init__(self, graph: nx.MultiDiGraph, *, arrays: Mapping[str, NDArray[Any]] | None = None) -> None:
         self.graph = graph
-        arrays = _load_arrays(cache) if cache is not None else None
         if arrays is None:
-            arrays = _arrays_from_graph(graph)
-            if cache is not None:
-                _save_arrays(cache, arrays)
+            arrays = engine_arrays(graph)
         self.node_ids = np.asarray(arrays["node_ids"], dtype=np.int64)
         self.index = dict(zip(self.node_ids.tolist(), range(len(self.node_ids)), strict=True))
         self.lon = np.asarray(arrays["lon"], dtype=float)
@@ -362,7 +99,7 @@ class RoutingEngine:
         self._length: dict[Metric, NDArray[np.float64]] = {}
         self._src: dict[Metric, NDArray[np.int64]] = {}
         self._dst: dict[Metric, NDArray[np.int64]] = {}
-        self._coords: dict[Metric, _Lines] = {}
+        self._coords: dict[Metric, Lines] = {}
         self._labels: dict[Metric, NDArray[np.int64]] = {}
         self._codes: dict[Metric, NDArray[np.int64]] = {}
         self._keyarr: dict[Metric, NDArray[np.int64]] = {}
@@ -374,7 +111,7 @@ class RoutingEngine:
             self._length[metric] = np.asarray(arrays[f"{metric}.length"], dtype=float)
             # Per row, what a route needs: the edge's line and street label (precomputed so
             # that assembling a route never touches networkx or shapely objects).
-            self._coords[metric] = _Lines(arrays[f"{metric}.coords"], arrays[f"{metric}.offsets"])
+            self._coords[metric] = Lines(arrays[f"{metric}.coords"], arrays[f"{metric}.offsets"])
             self._labels[metric] = np.asarray(arrays[f"{metric}.label"]).view(np.ndarray)
             self._codes[metric] = src * n + dst  # sorted, since pairs are
             self._keyarr[metric] = np.asarray(arrays[f"{metric}.key"], dtype=np.int64)
@@ -390,7 +127,7 @@ class RoutingEngine:
         self._e_length: list[float] = arrays["edge.length"].tolist()
         self._e_label: list[int] = arrays["edge.label"].tolist()
         self._e_rev: list[int] = arrays["edge.rev"].tolist()
-        self._e_lines = _Lines(arrays["edge.coords"], arrays["edge.offsets"])
+        self._e_lines = Lines(arrays["edge.coords"], arrays["edge.offsets"])
         self._label_text: list[str] = arrays["labels"].tolist()
         self._label_joins: dict[tuple[int, int], bool] = {}
         self._label_parts: dict[int, tuple[str, str]] = {}
@@ -486,7 +223,7 @@ class RoutingEngine:
             raise KeyError((u, v, key))
         return j
 
-    def end_points(self, snap: Snap, metric: Metric, *, origin: bool, at_node_only: bool = False) -> list[_End]:
+    def end_points(self, snap: Snap, metric: Metric, *, origin: bool, at_node_only: bool = False) -> list[End]:
         """Return the ways from a snapped point to the graph's nodes (``origin``) or back.
 
         Every candidate edge of the snap counts (a point on a junction meets each edge
@@ -498,7 +235,7 @@ class RoutingEngine:
         """
         cost_of = self._e_time if metric == "fastest" else self._e_length
         e_time, e_length, e_u, e_v, e_rev = self._e_time, self._e_length, self._e_u, self._e_v, self._e_rev
-        best: dict[int, _End] = {}
+        best: dict[int, End] = {}
         index = self.index
         for u, v, k, f in snap.candidates():
             if at_node_only and (f <= _AT_NODE or f >= 1.0 - _AT_NODE):
@@ -526,7 +263,7 @@ class RoutingEngine:
                 cost = share * cost_of[row]
                 old = best.get(node)
                 if old is None or cost < old.cost:
-                    best[node] = _End(node, cost, share * e_time[row], share * e_length[row], u, v, k, f0, f1, j)
+                    best[node] = End(node, cost, share * e_time[row], share * e_length[row], u, v, k, f0, f1, j)
         return list(best.values())
 
     def has_reverse(self, u: int, v: int, key: int) -> bool:
@@ -566,7 +303,7 @@ class RoutingEngine:
         plain = blocked is None and penalty is None
         starts = self.end_points(origin, m, origin=True, at_node_only=plain)
         ends = self.end_points(destination, m, origin=False, at_node_only=plain)
-        candidates: list[tuple[float, NDArray[np.int64], _End, _End | None]] = []
+        candidates: list[tuple[float, NDArray[np.int64], End, End | None]] = []
         direct = self._same_edge(origin, destination, m)
         if blocked is None and penalty is None:
             found = self._multi(self._query(m), starts, ends)
@@ -595,8 +332,8 @@ class RoutingEngine:
         return self._assemble(path, rows, first, last, m)
 
     def _multi(
-        self, q: rk.CCHQuery, starts: list[_End], ends: list[_End]
-    ) -> tuple[NDArray[np.int64], NDArray[np.int64], _End, _End] | None:
+        self, q: rk.CCHQuery, starts: list[End], ends: list[End]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], End, End] | None:
         """Run one query from every start to every end (each with its cost).
 
         Return the best path's node indices, its rows (the hierarchy's arcs are the
@@ -659,9 +396,9 @@ class RoutingEngine:
             self._scratch_closed[m] = want
         return metric_obj
 
-    def _same_edge(self, origin: Snap, destination: Snap, metric: Metric) -> _End | None:
+    def _same_edge(self, origin: Snap, destination: Snap, metric: Metric) -> End | None:
         """Return the cheapest way along one edge from origin to destination, if they share one."""
-        best: _End | None = None
+        best: End | None = None
         cost_of = self._e_time if metric == "fastest" else self._e_length
         dest = {(u, v, k): f for u, v, k, f in destination.candidates()}
         for u, v, k, f0 in origin.candidates():
@@ -673,52 +410,23 @@ class RoutingEngine:
             if row < 0:
                 continue
             df = abs(f1 - f0)
-            e = _End(-1, df * cost_of[row], df * self._e_time[row], df * self._e_length[row], u, v, k, f0, f1, j)
+            e = End(-1, df * cost_of[row], df * self._e_time[row], df * self._e_length[row], u, v, k, f0, f1, j)
             if best is None or e.cost < best.cost:
                 best = e
         return best
 
-    @staticmethod
-    def _partial(line: list[list[float]], f0: float, f1: float) -> list[list[float]]:
-        """Return the part of a lon/lat line between fractions f0 <= f1 of its length.
-
-        Fractions are of the length on the ground, as snapping measures them (in UTM): a
-        degree of longitude is shorter than one of latitude, so each segment's run in
-        longitude is scaled by the ellipsoid's ratio at its latitude (within a millimetre of
-        the UTM fraction on a kilometre of road).
-        """
-        cum = [0.0]
-        for (x0, y0), (x1, y1) in itertools.pairwise(line):
-            cum.append(cum[-1] + math.hypot((x1 - x0) * _lon_scale(0.5 * (y0 + y1)), y1 - y0))
-        total = cum[-1]
-        if total <= 0:
-            return line[:1]
-        d0, d1 = f0 * total, f1 * total
-
-        def at(d: float) -> list[float]:
-            i = max(bisect.bisect_right(cum, d) - 1, 0)
-            if i >= len(line) - 1:
-                return line[-1]
-            t = (d - cum[i]) / (cum[i + 1] - cum[i]) if cum[i + 1] > cum[i] else 0.0
-            (x0, y0), (x1, y1) = line[i], line[i + 1]
-            return [x0 + t * (x1 - x0), y0 + t * (y1 - y0)]
-
-        if d1 <= d0:
-            return [at(d0)]
-        return [at(d0), *(pt for pt, c in zip(line, cum, strict=True) if d0 < c < d1), at(d1)]
-
-    def _piece(self, e: _End) -> list[list[float]]:
+    def _piece(self, e: End) -> list[list[float]]:
         """Return the line of an end's partial edge, in the direction travelled."""
         if e.f0 == e.f1 and e.f0 in (0.0, 1.0):  # a point on a node: the line's first or last point
             lines = self._e_lines
             return [lines.flat[lines.offsets[e.row] if e.f0 == 0.0 else lines.offsets[e.row + 1] - 1].tolist()]
         line = self._e_lines[e.row].tolist()
         if e.f0 <= e.f1:
-            return self._partial(line, e.f0, e.f1)
-        return self._partial(line, e.f1, e.f0)[::-1]
+            return partial_line(line, e.f0, e.f1)
+        return partial_line(line, e.f1, e.f0)[::-1]
 
     def _assemble(
-        self, path: NDArray[np.int64], rows: NDArray[np.int64], s: _End, e: _End | None, metric: Metric
+        self, path: NDArray[np.int64], rows: NDArray[np.int64], s: End, e: End | None, metric: Metric
     ) -> Route:
         if e is None:  # origin and destination on the same edge
             return self._finish(np.array(self._piece(s)), s, None, _NO_ROWS, (), (), metric)
@@ -745,8 +453,8 @@ class RoutingEngine:
     def _finish(
         self,
         coords: NDArray[np.float64],
-        s: _End,
-        e: _End | None,
+        s: End,
+        e: End | None,
         rows: NDArray[np.int64],
         nodes: tuple[int, ...],
         edges: tuple[tuple[int, int, int], ...],
@@ -781,7 +489,7 @@ class RoutingEngine:
         pair = (a, b)
         joined = self._label_joins.get(pair)
         if joined is None:
-            (name_a, cls_a), (name_b, cls_b) = (self._label_text[c].split(_SEP) for c in pair)
+            (name_a, cls_a), (name_b, cls_b) = (self._label_text[c].split(SEP) for c in pair)
             if name_b:
                 joined = bool(set(name_a.split(" / ")) & set(name_b.split(" / "))) if name_a else False
             else:
@@ -801,7 +509,7 @@ class RoutingEngine:
         for c, ln, t in runs:
             p = parts.get(c)
             if p is None:
-                name, cls = self._label_text[c].split(_SEP)
+                name, cls = self._label_text[c].split(SEP)
                 p = parts[c] = (name, cls)
             legs.append(StreetLeg(p[0], ln, t, p[1]))
         return tuple(legs)
@@ -913,61 +621,20 @@ class RoutingEngine:
         return out
 
 
-def route_overlap(a: Route, b: Route) -> float:
-    """Return the share of ``a``'s length (over full edges) that ``b`` also uses."""
-    if not a.edges:
-        return 1.0 if not b.edges else 0.0
-    eb = {(u, v) for u, v, _ in b.edges}
-    total = sum(a.edge_lengths_m)
-    shared = sum(ln for (u, v, _), ln in zip(a.edges, a.edge_lengths_m, strict=True) if (u, v) in eb)
-    return shared / total if total > 0 else 1.0
-
-
-def order_stops(costs: NDArray[np.float64]) -> list[int]:
-    """Return the best visiting order of stops 1..n-2 with fixed start 0 and end n-1.
-
-    Exact Held-Karp dynamic programme over a cost matrix (inf where unreachable).
+def build_engine(graph: nx.MultiDiGraph, *, arrays: Mapping[str, NDArray[Any]] | None = None) -> RoutingEngine:
+    """Return a routing engine over ``graph`` (which it does not change).
 
     Parameters
     ----------
-    costs
-        (n, n) matrix of leg costs between the stops.
+    graph
+        A road graph in WGS84 with ``travel_time_s`` and ``length_m`` on every edge.
+    arrays
+        The graph's `geo.engine_arrays.engine_arrays`, when already built (read back
+        memory-mapped from a cache by ``layers``); built from ``graph`` when None.
+
+    Returns
+    -------
+    RoutingEngine
+        The engine.
     """
-    n = len(costs)
-    mids = list(range(1, n - 1))
-    if len(mids) <= 1:
-        return list(range(n))
-    best: dict[tuple[int, int], tuple[float, int]] = {}
-    for i, s in enumerate(mids):
-        best[(1 << i, i)] = (float(costs[0, s]), -1)
-    full = (1 << len(mids)) - 1
-    for mask in range(1, full + 1):
-        for j in range(len(mids)):
-            if not mask & (1 << j) or (mask, j) not in best:
-                continue
-            base = best[(mask, j)][0]
-            for k in range(len(mids)):
-                if mask & (1 << k):
-                    continue
-                nm = mask | (1 << k)
-                c = base + float(costs[mids[j], mids[k]])
-                if (nm, k) not in best or c < best[(nm, k)][0]:
-                    best[(nm, k)] = (c, j)
-    last = min(range(len(mids)), key=lambda j: best[(full, j)][0] + float(costs[mids[j], n - 1]))
-    order = []
-    mask, j = full, last
-    while j != -1:
-        order.append(mids[j])
-        _, prev = best[(mask, j)]
-        mask ^= 1 << j
-        j = prev
-    return [0, *order[::-1], n - 1]
-
-
-def build_engine(graph: nx.MultiDiGraph, *, cache: Path | None = None) -> RoutingEngine:
-    """Return a routing engine over ``graph`` (which it does not change).
-
-    ``cache`` is a folder for the engine's arrays: read (memory-mapped) when present,
-    written when not. Its name must change with the graph (the caller keys it).
-    """
-    return RoutingEngine(graph, cache=cache)
+    return RoutingEngine(graph, arrays=arrays)

@@ -21,9 +21,12 @@ import shutil
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeVar, cast
+from typing import IO, Any, TypeVar, cast
 
-__all__ = ["load_or_build", "remove_superseded"]
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["load_arrays", "load_or_build", "remove_superseded", "save_arrays"]
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +89,59 @@ def remove_superseded(path: Path, pattern: str) -> None:
             log.info("removed %s (superseded by %s)", old.name, path.name)
         except OSError as exc:
             log.info("could not remove %s (%s)", old, exc)
+
+
+def save_arrays(folder: Path, arrays: dict[str, NDArray[Any]], *, version: str) -> None:
+    """Write named arrays as ``.npy`` files into ``folder``, replaced whole and atomically.
+
+    Parameters
+    ----------
+    folder
+        The folder to (re)write; several processes may build it at once (the last rename wins).
+    arrays
+        Plain numpy arrays by name (no object arrays).
+    version
+        The version of the code that built them, written beside them and checked by `load_arrays`.
+    """
+    tmp = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        for name, arr in arrays.items():
+            np.save(tmp / f"{name}.npy", arr, allow_pickle=False)
+        (tmp / "VERSION").write_text(version, encoding="utf-8")
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    except OSError as exc:
+        # Another process wrote it first, or the cache folder is read-only: the caller
+        # works from the arrays in memory either way.
+        log.info("cache %s not written (%s); it is rebuilt on the next start", folder, exc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_arrays(folder: Path, *, version: str) -> dict[str, NDArray[Any]] | None:
+    """Return the arrays saved by `save_arrays`, memory-mapped (shared between processes).
+
+    Parameters
+    ----------
+    folder
+        The folder `save_arrays` wrote.
+    version
+        The version the arrays must have been built by.
+
+    Returns
+    -------
+    dict or None
+        The arrays by name, or None when the folder is absent, unreadable or of another version.
+    """
+    stamp = folder / "VERSION"
+    try:
+        if not stamp.is_file() or stamp.read_text(encoding="utf-8") != version:
+            return None
+        return {f.stem: np.load(f, mmap_mode="r", allow_pickle=False) for f in folder.glob("*.npy")}
+    except (OSError, ValueError) as exc:
+        log.warning("cache %s is unreadable (%s); rebuilding", folder, exc)
+        return None
 
 
 # A mapped file: the pickle with its large buffers (numpy arrays) kept out of band, each

@@ -20,7 +20,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from geo.errors import AuthError, ForbiddenError, InvalidInputError, NotFoundError
+from geo.errors import InvalidInputError, NotFoundError
+from layers.errors import AuthError, ForbiddenError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -33,11 +33,12 @@ import shapely
 from shapely.geometry import Polygon
 
 from geo.crs import lonlat_to_utm, utm_to_lonlat
-from geo.errors import NetworkImportError, NotFoundError, OutsideCoverageError
+from geo.errors import NotFoundError, OutsideCoverageError
 from geo.network import MODES, Mode, add_speeds, check_mode, way_allowed
 from geo.snapping import EdgeIndex, Snap, edge_index_from_arrays, index_arrays, snap_area
 from layers.credits import OSM_CONTRIBUTORS
 from layers.diskcache import load_or_build
+from layers.errors import NetworkImportError
 from layers.regional import REGIONAL_NETWORK, read_calibration, read_skeleton, regional_graph
 
 if TYPE_CHECKING:

@@ -17,7 +17,8 @@ from typing import Any
 
 import shapely
 
-from geo.errors import InvalidInputError, NotFoundError, VersionConflictError
+from geo.errors import InvalidInputError, NotFoundError
+from layers.errors import VersionConflictError
 from layers.sqlitestore import SqliteStore
 
 __all__ = ["MAX_PLAN_FILE_FEATURES", "PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import shapely
 
-from geo.errors import InvalidInputError, NotFoundError, VersionConflictError
+from geo.errors import InvalidInputError, NotFoundError
+from layers.errors import VersionConflictError
 from layers.sqlitestore import SqliteStore
 
 if TYPE_CHECKING:

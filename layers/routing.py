@@ -20,12 +20,13 @@ import shapely
 import shapely.ops
 
 from geo.crs import BEIJING_BBOX, lonlat_to_utm, utm_to_lonlat
+from geo.engine_arrays import ARRAYS_VERSION, engine_arrays
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.footprints import parse_footprint
 from geo.network import CONNECTOR_CLASS, MODES, REGIONAL_CLASS, WALK_SPEED_KPH, check_mode
 from geo.regional import Calibration
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
-from layers.diskcache import remove_superseded
+from layers.diskcache import load_arrays, remove_superseded, save_arrays
 from layers.networks import REGIONAL_CALIBRATION_FILE, NetworkStore, RoadNetwork, site_access
 from layers.regional import POSITION_PRECISION_M, precision_note, read_calibration
 
@@ -265,10 +266,14 @@ class RoutingService:
                     if net.cache_key
                     else None
                 )
-                fresh = cache is not None and not cache.exists()
-                self._engines[key] = build_engine(net.graph, cache=cache)
-                if fresh and cache is not None and cache.exists():  # arrays of an older binding go
-                    remove_superseded(cache, f"{net.cache_key}.engine-rk*")
+                arrays = load_arrays(cache, version=ARRAYS_VERSION) if cache is not None else None
+                if arrays is None:
+                    arrays = engine_arrays(net.graph)
+                    if cache is not None:
+                        save_arrays(cache, arrays, version=ARRAYS_VERSION)
+                        if cache.exists():  # arrays of an older binding go
+                            remove_superseded(cache, f"{net.cache_key}.engine-rk*")
+                self._engines[key] = build_engine(net.graph, arrays=arrays)
             return self._engines[key]
 
     def warm(self, mode: str) -> None:

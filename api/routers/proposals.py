@@ -22,7 +22,8 @@ from api.convert import analyze_footprint
 from api.downloads import FORMAT_DOC, FormatQ, export_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
 from geo import footprints as fp
-from geo.errors import InvalidInputError, PreconditionRequiredError
+from geo.errors import InvalidInputError
+from layers.errors import PreconditionRequiredError
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.keys import ApiKey
 from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS, Proposal, ProposalStore

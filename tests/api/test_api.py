@@ -152,10 +152,21 @@ def test_errors_have_stable_codes(client: TestClient, url: str, status: int, cod
 
 
 def test_error_table_covers_every_error_class() -> None:
-    import geo.errors as errors
+    import inspect
 
-    classes = {getattr(errors, n) for n in errors.__all__}
+    import geo.errors
+    import layers.errors
+
+    classes = {
+        obj
+        for module in (geo.errors, layers.errors)
+        for n in module.__all__
+        if inspect.isclass(obj := getattr(module, n))
+    }
     assert classes == set(ERROR_TABLE)
+    # each layer's table holds exactly the errors that layer defines
+    assert {c.__module__ for c in layers.errors.LAYERS_ERRORS} == {"layers.errors"}
+    assert {c.__module__ for c in geo.errors.GEO_ERRORS} == {"geo.errors"}
 
 
 def test_openapi_has_operation_ids(client: TestClient) -> None:

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from rasterio import features
 
-from api.context import Context
 from geo.tracing import trace_cells
 
 UNIT = Affine(1.0, 0.0, 0.0, 0.0, -1.0, 0.0)  # column right, row down: y = -row
@@ -102,13 +101,3 @@ def test_full_and_empty_masks() -> None:
     assert shapely.get_num_coordinates(got) == 5
     with pytest.raises(ValueError, match="2-D"):
         trace_cells(np.ones(5, dtype=bool), UNIT)
-
-
-def test_real_band_traces_like_gdal(ctx: Context) -> None:
-    """The 30-minute drive band from the Central Axis: 2 million cells, hundreds of holes."""
-    place = ctx.routing.resolve("central-axis", mode="drive", label="site")
-    index = ctx.coverage.index(place.network)
-    band = index.reach([place.snap], limit_min=30).band(30)
-    transform = index.grid.transform @ Affine.translation(band.col0, band.row0)
-    got = _assert_same_as_gdal(band.mask, transform)
-    assert sum(len(p.interiors) for p in shapely.get_parts(got)) > 100

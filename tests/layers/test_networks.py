@@ -14,8 +14,9 @@ import shapely
 
 from api.context import Context
 from api.settings import Settings
-from geo.errors import NetworkImportError, OutsideCoverageError
+from geo.errors import OutsideCoverageError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS, WALK_EXCLUDED_HIGHWAYS
+from layers.errors import NetworkImportError
 from layers.networks import SEED_NETWORK, NetworkStore, site_access
 from layers.regional import REGIONAL_NETWORK
 from layers.routing import RoutingService

@@ -1,0 +1,55 @@
+"""The errors raised by the stores and services of ``layers``, and their statuses.
+
+They extend the hierarchy of ``geo/errors.py``; the API merges ``LAYERS_ERRORS`` with
+``GEO_ERRORS`` into its one table (``api/errors.py``).
+"""
+
+from __future__ import annotations
+
+from geo.errors import DataSourceError, PlannerError
+
+__all__ = [
+    "LAYERS_ERRORS",
+    "AuthError",
+    "ForbiddenError",
+    "NetworkImportError",
+    "PreconditionRequiredError",
+    "VersionConflictError",
+]
+
+
+class NetworkImportError(DataSourceError):
+    """A user's OpenStreetMap extract cannot be turned into a road network."""
+
+
+class VersionConflictError(PlannerError, ValueError):
+    """An edit was based on a version that is no longer the latest (it would lose an edit)."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message, current_version)
+        self.current_version = current_version
+
+    def __str__(self) -> str:
+        """Return the message."""
+        return str(self.args[0])
+
+
+class PreconditionRequiredError(PlannerError, ValueError):
+    """An edit did not say which version it was based on."""
+
+
+class AuthError(PlannerError, PermissionError):
+    """No valid API key was given for an operation that needs one."""
+
+
+class ForbiddenError(PlannerError, PermissionError):
+    """The API key's role does not allow the operation."""
+
+
+LAYERS_ERRORS: dict[type[PlannerError], tuple[int, str]] = {
+    NetworkImportError: (422, "network_import_failed"),
+    VersionConflictError: (412, "version_conflict"),
+    PreconditionRequiredError: (428, "precondition_required"),
+    AuthError: (401, "unauthorized"),
+    ForbiddenError: (403, "forbidden"),
+}
