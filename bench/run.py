@@ -41,18 +41,21 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-def bench_routing(pairs: int, seed: int) -> tuple[dict[str, float], list[tuple[float, float, float, float]]]:
-    settings = Settings()
-    t0 = time.perf_counter()
+def load_networks(settings: Settings) -> tuple[NetworkStore, float]:
+    """Return a store with both seed networks loaded, and the seconds a warm load took."""
     store = NetworkStore(settings.seeds_dir, settings.data_dir, settings.cache_dir)
     for mode in ("drive", "walk"):
-        store.get(SEED_NETWORK, mode)
-    warm_s = time.perf_counter() - t0  # cold on the very first run (builds the cache)
+        store.get(SEED_NETWORK, mode)  # cold on the very first run (builds the cache)
     fresh = NetworkStore(settings.seeds_dir, settings.data_dir, settings.cache_dir)
     t0 = time.perf_counter()
     for mode in ("drive", "walk"):
         fresh.get(SEED_NETWORK, mode)
-    warm_s = time.perf_counter() - t0
+    return fresh, time.perf_counter() - t0
+
+
+def bench_routing(pairs: int, seed: int) -> tuple[dict[str, float], list[tuple[float, float, float, float]]]:
+    settings = Settings()
+    fresh, warm_s = load_networks(settings)
 
     from layers.registry import LayerStore
     from layers.sites import SiteCatalog

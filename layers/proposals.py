@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import geopandas as gpd
 import shapely
@@ -31,7 +31,7 @@ from layers.sqlitestore import SqliteStore
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["Proposal", "ProposalStore", "check_id", "check_properties"]
+__all__ = ["Proposal", "ProposalChanges", "ProposalStore", "check_id", "check_properties"]
 
 SCHEMA_VERSION = 2
 _SCHEMA = """
@@ -82,6 +82,41 @@ class Proposal:
     updated_at: str
     deleted: bool = False
     author: str | None = None
+
+
+@dataclass(frozen=True)
+class ProposalChanges:
+    """What an edit changes; a field left None is carried over from the latest version.
+
+    Attributes
+    ----------
+    name, geometry, properties, analysis, site_id
+        The new values.
+    clear_site
+        Set the new version's site to none (its footprint left every site).
+    """
+
+    name: str | None = None
+    geometry: shapely.Geometry | None = None
+    properties: dict[str, Any] | None = None
+    analysis: Mapping[str, Any] | None = None
+    site_id: str | None = None
+    clear_site: bool = False
+
+
+class _Row(NamedTuple):
+    """One row of the versions table."""
+
+    pid: str
+    version: int
+    created_at: str
+    name: str
+    site_id: str | None
+    geometry: shapely.Geometry
+    properties: dict[str, Any]
+    analysis: Mapping[str, Any]
+    note: str | None
+    author: str | None
 
 
 _COLUMNS = (
@@ -284,7 +319,7 @@ class ProposalStore(SqliteStore):
                 raise InvalidInputError(f"a proposal with id {pid!r} exists; update it or choose another id.")
             con.execute("INSERT INTO proposals(id, created_at) VALUES (?, ?)", (pid, now))
             self._insert_version(
-                con, pid, 1, now, name, site_id, geometry, properties, analysis, note or "created", author
+                con, _Row(pid, 1, now, name, site_id, geometry, properties, analysis, note or "created", author)
             )
         return self.get(pid, 1)
 
@@ -301,20 +336,24 @@ class ProposalStore(SqliteStore):
     def update(
         self,
         proposal_id: str,
+        changes: ProposalChanges,
         *,
-        name: str | None = None,
-        geometry: shapely.Geometry | None = None,
-        properties: dict[str, Any] | None = None,
-        analysis: Mapping[str, Any] | None = None,
-        site_id: str | None = None,
         note: str | None = None,
         author: str | None = None,
         base_version: int | None = None,
-        clear_site: bool = False,
     ) -> Proposal:
         """Add a version with the given changes (the rest carried over) and return it.
 
-        ``clear_site`` sets the new version's site to none (its footprint left every site).
+        Parameters
+        ----------
+        proposal_id
+            The proposal.
+        changes
+            What changes (`ProposalChanges`).
+        note, author
+            The new version's note and author.
+        base_version
+            The version the edit was based on, when the caller knows it.
 
         Raises
         ------
@@ -322,24 +361,27 @@ class ProposalStore(SqliteStore):
             ``base_version`` is given and is not the latest version (checked inside the
             write transaction, so two concurrent edits of one version cannot both win).
         """
-        if name is not None:
-            self._check_name(name)
+        c = changes
+        if c.name is not None:
+            self._check_name(c.name)
         with self._write() as con:
             cur = self._latest(con, proposal_id)
             self.require_version(cur, base_version)
             v = cur.version + 1
             self._insert_version(
                 con,
-                proposal_id,
-                v,
-                _now(),
-                name if name is not None else cur.name,
-                None if clear_site else (site_id if site_id is not None else cur.site_id),
-                geometry if geometry is not None else cur.geometry,
-                properties if properties is not None else cur.properties,
-                analysis if analysis is not None else cur.analysis,
-                note or "updated",
-                author,
+                _Row(
+                    proposal_id,
+                    v,
+                    _now(),
+                    c.name if c.name is not None else cur.name,
+                    None if c.clear_site else (c.site_id if c.site_id is not None else cur.site_id),
+                    c.geometry if c.geometry is not None else cur.geometry,
+                    c.properties if c.properties is not None else cur.properties,
+                    c.analysis if c.analysis is not None else cur.analysis,
+                    note or "updated",
+                    author,
+                ),
             )
         return self.get(proposal_id, v)
 
@@ -353,16 +395,18 @@ class ProposalStore(SqliteStore):
             old = self._version(con, proposal_id, version)
             self._insert_version(
                 con,
-                proposal_id,
-                cur.version + 1,
-                _now(),
-                old.name,
-                old.site_id,
-                old.geometry,
-                old.properties,
-                old.analysis,
-                f"restored version {version}",
-                author,
+                _Row(
+                    proposal_id,
+                    cur.version + 1,
+                    _now(),
+                    old.name,
+                    old.site_id,
+                    old.geometry,
+                    old.properties,
+                    old.analysis,
+                    f"restored version {version}",
+                    author,
+                ),
             )
         return self.get(proposal_id, cur.version + 1)
 
@@ -651,16 +695,18 @@ class ProposalStore(SqliteStore):
                 for r in versions:
                     self._insert_version(
                         con,
-                        pid,
-                        r["version"],
-                        r["version_created_at"],
-                        r["name"],
-                        r["site_id"],
-                        r["geometry"],
-                        r["properties"],
-                        r["analysis"],
-                        r["note"],
-                        r["author"],
+                        _Row(
+                            pid,
+                            r["version"],
+                            r["version_created_at"],
+                            r["name"],
+                            r["site_id"],
+                            r["geometry"],
+                            r["properties"],
+                            r["analysis"],
+                            r["note"],
+                            r["author"],
+                        ),
                     )
         return len(records)
 
@@ -672,33 +718,21 @@ class ProposalStore(SqliteStore):
             raise InvalidInputError("`name` must be 1 to 200 characters.")
 
     @staticmethod
-    def _insert_version(
-        con: sqlite3.Connection,
-        pid: str,
-        version: int,
-        created_at: str,
-        name: str,
-        site_id: str | None,
-        geometry: shapely.Geometry,
-        properties: dict[str, Any],
-        analysis: Mapping[str, Any],
-        note: str | None,
-        author: str | None = None,
-    ) -> None:
+    def _insert_version(con: sqlite3.Connection, row: _Row) -> None:
         con.execute(
             "INSERT INTO versions(proposal_id, version, created_at, name, site_id, geometry, properties, analysis, "
             "note, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                pid,
-                version,
-                created_at,
-                name,
-                site_id,
-                shapely.to_geojson(geometry),
-                json.dumps(properties, ensure_ascii=False, sort_keys=True),
-                json.dumps(analysis, ensure_ascii=False, sort_keys=True),
-                note,
-                author,
+                row.pid,
+                row.version,
+                row.created_at,
+                row.name,
+                row.site_id,
+                shapely.to_geojson(row.geometry),
+                json.dumps(row.properties, ensure_ascii=False, sort_keys=True),
+                json.dumps(row.analysis, ensure_ascii=False, sort_keys=True),
+                row.note,
+                row.author,
             ),
         )
 

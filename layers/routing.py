@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import importlib.metadata
 import itertools
-import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,23 +18,23 @@ import numpy as np
 import shapely
 import shapely.ops
 
-from geo.crs import BEIJING_BBOX, lonlat_to_utm, utm_to_lonlat
+from geo.crs import BEIJING_BBOX, lonlat_to_utm
 from geo.engine_arrays import ARRAYS_VERSION, engine_arrays
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.footprints import parse_footprint
-from geo.network import CONNECTOR_CLASS, MODES, REGIONAL_CLASS, WALK_SPEED_KPH, check_mode
+from geo.network import WALK_SPEED_KPH
 from geo.regional import Calibration
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
 from layers.diskcache import load_arrays, remove_superseded, save_arrays
-from layers.networks import REGIONAL_CALIBRATION_FILE, NetworkStore, RoadNetwork, site_access
-from layers.regional import POSITION_PRECISION_M, precision_note, read_calibration
+from layers.networks import NetworkStore, RoadNetwork
+from layers.places import NetworkAccess, Place, PlaceResolution, ResolvedPlace
+from layers.route_notes import ACCESS_WARN_M, SPARSE_WALK_KM_PER_KM2, AccessLeg, NetworkLeg, WalkDensity
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from geo.network import Mode
     from geo.snapping import Snap
-    from layers.sites import Site, SiteCatalog
+    from layers.sites import SiteCatalog
 
 __all__ = [
     "ACCESS_WARN_M",
@@ -56,121 +55,6 @@ MAX_STOPS = 25
 MAX_OPTIMISED_STOPS = 10
 MAX_MATRIX_CELLS = 10_000
 MAX_AREA_VERTICES = 2_000  # of one closure area
-ACCESS_WARN_M = 100.0  # an access leg longer than this gets a warning
-# Walkable network inside a site below this (km of street per km², each street counted
-# once) means walking inside it is not modelled: central Beijing's street blocks have
-# 8-20 km/km², the Summer Palace in the 2013 roads has almost none.
-SPARSE_WALK_KM_PER_KM2 = 2.0
-WALK_INSET_M = 50.0  # ways are counted this far inside a site's boundary
-SPARSE_WALK_MIN_KM2 = 0.05  # smaller sites are crossed in a minute either way
-FOOTPATH_HINT = (
-    "import a current OpenStreetMap extract that has the footpaths (`venue-planner networks import FILE.osm.pbf`, "
-    "or `venue-planner networks fetch --site ID` where the internet is reachable)"
-)
-
-
-# A site on the regional network may lie this far from its access chord (positions are
-# rounded to about 100 m and chords are straight lines between them).
-REGIONAL_SITE_ACCESS_M = 1500.0
-
-Place = tuple[float, float] | str
-
-
-@dataclass(frozen=True)
-class NetworkLeg:
-    """A stretch of a route on one network: the detailed roads, or the regional skeleton."""
-
-    network: str
-    regional: bool
-    length_m: float
-    travel_time_s: float
-    precision: str | None  # for the regional skeleton: how far its figures can be trusted
-
-
-@dataclass(frozen=True)
-class ResolvedPlace:
-    """A place as asked for, and where it meets the network."""
-
-    label: str
-    site_id: str | None
-    lon: float
-    lat: float
-    network: RoadNetwork
-    snap: Snap
-
-
-@dataclass(frozen=True)
-class AccessLeg:
-    """The straight stretch between a place and the road where it meets the network.
-
-    Attributes
-    ----------
-    end
-        ``"origin"`` or ``"destination"`` (or ``"stops[i]"``).
-    distance_m
-        Its length: from the point to the road, or from a site's boundary to the road.
-    travel_time_s
-        Walking time at `geo.network.WALK_SPEED_KPH` for walk routes (counted in the
-        route's totals); None for driving (no road is known there).
-    coords
-        The stretch as two lon/lat points in the direction of travel (equal when 0 m).
-    """
-
-    end: str
-    distance_m: float
-    travel_time_s: float | None
-    coords: tuple[tuple[float, float], tuple[float, float]]
-
-    def warning(self, mode: str) -> str | None:
-        """Return the warning for a leg longer than `ACCESS_WARN_M`, else None."""
-        if self.distance_m <= ACCESS_WARN_M:
-            return None
-        how = (
-            f"walked in a straight line at {WALK_SPEED_KPH:g} km/h and counted in the totals"
-            if self.travel_time_s is not None
-            else "not counted in the totals (no road of the network is known there)"
-        )
-        return f"the {self.end} is {self.distance_m:.0f} m from the nearest road of the {mode} network; that stretch is {how}."
-
-
-@dataclass(frozen=True)
-class WalkDensity:
-    """How much walkable network lies inside a site's boundary."""
-
-    site_id: str
-    name: str
-    area_km2: float  # the whole site
-    inner_km2: float  # the site less a 50 m margin inside its boundary (`WALK_INSET_M`)
-    walkable_km: float  # inside that margin, each street once whatever its directions
-
-    @property
-    def km_per_km2(self) -> float:
-        """Walkable street length per km² of the site (inside the margin)."""
-        return self.walkable_km / self.inner_km2 if self.inner_km2 > 0 else 0.0
-
-    @property
-    def sparse(self) -> bool:
-        """Whether walking inside the site is in effect not modelled."""
-        return self.inner_km2 >= SPARSE_WALK_MIN_KM2 and self.km_per_km2 < SPARSE_WALK_KM_PER_KM2
-
-    def note(self, network: str) -> str:
-        """Return the warning for walking in a sparse site."""
-        return (
-            f"walking inside {self.name} ({self.area_km2:.1f} km²) is not modelled: network {network!r} has "
-            f"{self.km_per_km2:.1f} km of walkable way per km² there (its footpaths are missing; the shipped 2013 "
-            f"roads have none), so walks follow the streets around it. For walking inside it, {FOOTPATH_HINT}."
-        )
-
-
-@dataclass(frozen=True)
-class NetworkAccess:
-    """How a site meets the preferred network of one mode: its access point, or why there is none."""
-
-    mode: str
-    network: RoadNetwork | None
-    snap: Snap | None
-    message: str | None = None  # why no network covers it, and what to do
-    walk: WalkDensity | None = None  # walk mode: the walkable way inside the site
 
 
 @dataclass(frozen=True)
@@ -216,22 +100,7 @@ class Closures:
         return Closures(areas=(self.areas[i - len(self.streets)],))
 
 
-def check_lonlat(lon: float, lat: float, *, label: str) -> None:
-    """Raise a clear error for coordinates outside Beijing or given as lat/lon."""
-    minx, miny, maxx, maxy = BEIJING_BBOX
-    if minx <= lon <= maxx and miny <= lat <= maxy:
-        return
-    if minx <= lat <= maxx and miny <= lon <= maxy:
-        raise InvalidInputError(
-            f"`{label}` ({lon}, {lat}) looks like latitude, longitude; give longitude first: ({lat}, {lon})."
-        )
-    raise OutsideCoverageError(
-        f"`{label}` ({lon}, {lat}) lies outside Beijing ({minx}–{maxx} E, {miny}–{maxy} N), which every network "
-        "of the planner is limited to; give WGS84 longitude, latitude in Beijing."
-    )
-
-
-class RoutingService:
+class RoutingService(PlaceResolution):
     """Routes, alternatives, matrices and itineraries over the loaded networks.
 
     Parameters
@@ -281,274 +150,6 @@ class RoutingService:
         for net in self.networks.all(mode):
             self.engine(net)
             net.edge_index  # noqa: B018 - built on first access; snapping needs it
-
-    # -- what the network can and cannot say ------------------------------------------------
-
-    def calibration(self, net: RoadNetwork) -> Calibration | None:
-        """Return the speed calibration of a regional network (None for a detailed one)."""
-        if not net.source.regional:
-            return None
-        with self._lock:
-            hit = self._calibrations.get(net.name)
-        if hit is None:
-            hit = read_calibration(net.source.path.with_name(REGIONAL_CALIBRATION_FILE))
-            with self._lock:
-                self._calibrations[net.name] = hit
-        return hit
-
-    def precision_warnings(self, net: RoadNetwork, used_regional: bool = True) -> list[str]:
-        """Return the precision note of the regional skeleton when an answer used it."""
-        cal = self.calibration(net)
-        return [precision_note(cal)] if cal is not None and used_regional else []
-
-    def network_legs(self, route: Route, net: RoadNetwork) -> list[NetworkLeg]:
-        """Return a route's stretches per network, in order (the detailed roads, the regional skeleton)."""
-        cal = self.calibration(net)
-        detailed = net.name if cal is None else self.networks.source_of_regional(net).name
-        legs: list[NetworkLeg] = []
-        for st in route.streets:
-            regional = cal is not None and st.road_class in (REGIONAL_CLASS, CONNECTOR_CLASS)
-            name = "regional skeleton (major roads)" if regional else detailed
-            if legs and legs[-1].regional == regional:
-                last = legs[-1]
-                legs[-1] = NetworkLeg(
-                    name, regional, last.length_m + st.length_m, last.travel_time_s + st.travel_time_s, last.precision
-                )
-                continue
-            precision = None
-            if regional and cal is not None:
-                med, p90 = cal.time_error()
-                precision = (
-                    f"major roads only; positions ±{POSITION_PRECISION_M:.0f} m; travel time error median {med:.0%}, "
-                    f"p90 {p90:.0%} (held-out trips)"
-                )
-            legs.append(NetworkLeg(name, regional, st.length_m, st.travel_time_s, precision))
-        return legs
-
-    def access_leg(self, place: ResolvedPlace, *, end: str, mode: str) -> AccessLeg:
-        """Return the straight stretch between a place and its road (towards the road for an origin)."""
-        snap = place.snap
-        road = (snap.lon, snap.lat)
-        if place.site_id is not None:
-            boundary = self.sites.get(place.site_id).boundary_utm()
-            x, y = lonlat_to_utm([snap.lon], [snap.lat], name=end)
-            near = shapely.ops.nearest_points(boundary, shapely.Point(float(x[0]), float(y[0])))[0]
-            blon, blat = utm_to_lonlat([near.x], [near.y])
-            at = (float(blon[0]), float(blat[0]))
-        else:
-            at = (place.lon, place.lat)
-        walk = check_mode(mode) == "walk"
-        seconds = snap.distance_m / (WALK_SPEED_KPH / 3.6) if walk else None
-        coords = (at, road) if end != "destination" else (road, at)
-        return AccessLeg(end, snap.distance_m, seconds, coords)
-
-    def route_notes(
-        self,
-        route: Route,
-        a: ResolvedPlace,
-        b: ResolvedPlace,
-        *,
-        mode: str,
-        by_network: list[NetworkLeg] | None = None,
-    ) -> tuple[tuple[AccessLeg, AccessLeg], list[str]]:
-        """Return a route's access legs and warnings (long access legs, walks through sites without paths).
-
-        ``by_network`` is the route's `network_legs`, when the caller has them already.
-        """
-        legs = (self.access_leg(a, end="origin", mode=mode), self.access_leg(b, end="destination", mode=mode))
-        warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
-        lines = [route.coords, *(np.asarray(leg.coords) for leg in legs)]
-        if by_network is None:
-            by_network = self.network_legs(route, a.network)
-        regional = any(leg.regional for leg in by_network)
-        return legs, warnings + self.walk_warnings(a.network, lines) + self.precision_warnings(a.network, regional)
-
-    def walk_density(self, net: RoadNetwork, site_id: str) -> WalkDensity:
-        """Return the walkable network length inside a site's boundary (cached per network)."""
-        key = (net.name, net.mode, site_id)
-        with self._lock:
-            hit = self._density.get(key)
-        if hit is not None:
-            return hit
-        site = self.sites.get(site_id)
-        # The streets along a road-bounded site's edge are its boundary, not a way inside it.
-        boundary = site.boundary_utm().buffer(-WALK_INSET_M)
-        idx = net.edge_index
-        cand = idx.tree.query(boundary, predicate="intersects")
-        seen: set[tuple[int, int]] = set()
-        total = 0.0
-        for i in cand.tolist():
-            u, v, _ = (int(t) for t in idx.edges[i])
-            pair = (min(u, v), max(u, v))
-            if pair in seen:
-                continue
-            seen.add(pair)
-            total += float(shapely.intersection(idx.geoms[i], boundary).length)
-        area = float(site.boundary_utm().area) / 1e6
-        dens = WalkDensity(site.id, f"{site.name_en} ({site.id})", area, boundary.area / 1e6, total / 1000)
-        with self._lock:
-            self._density[key] = dens
-        return dens
-
-    def walk_warnings(
-        self,
-        net: RoadNetwork,
-        lines: list[NDArray[np.float64]] | None = None,
-        areas: list[shapely.Geometry] | None = None,
-    ) -> list[str]:
-        """Return a warning for each sparse site (no footpaths) that a walk starts, ends or passes in.
-
-        ``lines`` are lon/lat coordinate arrays (routes and their access legs); ``areas``
-        are WGS84 polygons (isochrone bands).
-        """
-        if net.mode != "walk" or not (lines or areas):
-            return []
-        geoms = []
-        for c in lines or []:
-            x, y = lonlat_to_utm(c[:, 0], c[:, 1], name="route")
-            geoms.append(shapely.LineString(np.column_stack([x, y])) if len(c) > 1 else shapely.Point(x[0], y[0]))
-        for a in areas or []:
-            xy = shapely.get_coordinates(a)
-            if len(xy):
-                x, y = lonlat_to_utm(xy[:, 0], xy[:, 1], name="band")
-                geoms.append(shapely.set_coordinates(a, np.column_stack([x, y])))
-        shape = shapely.union_all(geoms)
-        return [dens.note(net.name) for dens, boundary in self.sparse_sites(net) if shape.intersects(boundary)]
-
-    def sparse_sites(self, net: RoadNetwork) -> list[tuple[WalkDensity, shapely.Geometry]]:
-        """Return the sites of a walk network with almost no walkable way inside, with their UTM boundaries."""
-        key = (net.name, net.mode, "")
-        with self._lock:
-            hit = self._sparse.get(key)
-        if hit is not None:
-            return hit
-        out = []
-        for sid in self.sites.ids():
-            site = self.sites.get(sid)
-            if net.covers(site.lon, site.lat):
-                dens = self.walk_density(net, sid)
-                if dens.sparse:
-                    out.append((dens, site.boundary_utm()))
-        with self._lock:
-            self._sparse[key] = out
-        return out
-
-    # -- places ---------------------------------------------------------------------
-
-    def _where(self, place: Place) -> tuple[float, float]:
-        """Return the point that decides which network a place is on (a site's centre)."""
-        if isinstance(place, str):
-            site = self.sites.get(place)
-            return site.lon, site.lat
-        return float(place[0]), float(place[1])
-
-    def site_networks(self, site_id: str) -> list[NetworkAccess]:
-        """Return, per mode, the network a site is reached on and its access point (the one routes use), or why none."""
-        site = self.sites.get(site_id)
-        label = f"site {site.id!r}"
-        out = []
-        for mode in MODES:
-            try:
-                net, snap = self._site_access(site, mode, label)
-            except OutsideCoverageError as exc:
-                out.append(NetworkAccess(mode, None, None, str(exc)))
-                continue
-            walk = self.walk_density(net, site.id) if mode == "walk" else None
-            out.append(NetworkAccess(mode, net, snap, None, walk))
-        return out
-
-    def access_limit_m(self, net: RoadNetwork) -> float:
-        """Return how far a site's boundary may lie from its access road on ``net``."""
-        return max(self.site_access_max_m, REGIONAL_SITE_ACCESS_M) if net.source.regional else self.site_access_max_m
-
-    def covering_all(self, places: list[Place], *, mode: str) -> RoadNetwork | None:
-        """Return the preferred network that covers every place (None if none does, or a place is not finite)."""
-        points = []
-        for p in places:
-            lon, lat = self._where(p)
-            if not (math.isfinite(lon) and math.isfinite(lat)):
-                return None
-            points.append((lon, lat))
-        if not points:
-            return None
-        for net in self.networks.covering(*points[0], mode=check_mode(mode)):
-            if all(net.covers(lon, lat) for lon, lat in points[1:]):
-                return net
-        return None
-
-    def resolve_all(
-        self, places: list[Place], *, mode: str, labels: list[str], max_snap_m: float = 500.0
-    ) -> list[ResolvedPlace]:
-        """Resolve places that must share one network: the preferred network covering them all.
-
-        An imported extract is used where it covers every place; otherwise the shipped
-        network, when it covers them. Places no single network covers resolve each on its
-        own (and the caller reports that they lie in different networks).
-        """
-        m = check_mode(mode)
-        net = self.covering_all(places, mode=m)
-        if net is not None:
-            return [
-                self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m, network=net)
-                for p, lab in zip(places, labels, strict=True)
-            ]
-        return [
-            self.resolve(p, mode=m, label=lab, max_snap_m=max_snap_m) for p, lab in zip(places, labels, strict=True)
-        ]
-
-    def _site_access(
-        self, site: Site, mode: Mode, label: str, network: RoadNetwork | None = None
-    ) -> tuple[RoadNetwork, Snap]:
-        """Return the network (the preferred one, or ``network``) a site is reached on, and its access point.
-
-        Kept per network, like its engine (a network's name names one graph while the service runs).
-        """
-        net = network or self.networks.locate(site.lon, site.lat, mode=mode, label=label)
-        limit = self.access_limit_m(net)
-        key = (net.name, net.mode, site.id, limit)
-        with self._lock:
-            snap = self._site_snaps.get(key)
-        if snap is None:
-            net, snap = site_access(
-                self.networks,
-                site.lon,
-                site.lat,
-                site.boundary_utm(),
-                mode=mode,
-                label=label,
-                max_distance_m=limit,
-                network=net,
-            )
-            with self._lock:
-                self._site_snaps[(net.name, net.mode, site.id, limit)] = snap
-        return net, snap
-
-    def resolve(
-        self, place: Place, *, mode: str, label: str, max_snap_m: float = 500.0, network: RoadNetwork | None = None
-    ) -> ResolvedPlace:
-        """Return where a place meets the ``mode`` network (the preferred one covering it, or ``network``)."""
-        m = check_mode(mode)
-        if isinstance(place, str):
-            site = self.sites.get(place)
-            net, snap = self._site_access(site, m, f"{label} site {site.id!r}", network)
-            return ResolvedPlace(f"{site.name_en} ({site.id})", site.id, site.lon, site.lat, net, snap)
-        lon, lat = float(place[0]), float(place[1])
-        if not (np.isfinite(lon) and np.isfinite(lat)):
-            raise InvalidInputError(f"`{label}` has non-finite coordinates ({lon}, {lat}).")
-        check_lonlat(lon, lat, label=label)
-        net = network or self.networks.locate(lon, lat, mode=m, label=f"`{label}`")
-        snap = net.edge_index.snap(lon, lat, max_distance_m=max_snap_m, label=f"`{label}`")
-        return ResolvedPlace(f"{lon:.6f},{lat:.6f}", None, lon, lat, net, snap)
-
-    def _same_network(self, places: list[ResolvedPlace]) -> RoadNetwork:
-        net = places[0].network
-        for p in places[1:]:
-            if p.network.name != net.name:
-                raise OutsideCoverageError(
-                    f"{places[0].label} lies in network {net.name!r} and {p.label} in {p.network.name!r}; "
-                    "no route can join two networks. Import an extract that covers both."
-                )
-        return net
 
     # -- closures -------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from geo.errors import InvalidInputError
 from layers.errors import PreconditionRequiredError
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.keys import ApiKey
-from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS, Proposal, ProposalStore
+from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS, Proposal, ProposalChanges, ProposalStore
 
 router = APIRouter(tags=["proposals"])
 
@@ -303,12 +303,14 @@ def update_proposal(
     site = _site_of(ctx, req.site_id, analysis or {}) if moved or req.site_id is not None else None
     p = ctx.proposals.update(
         proposal_id,
-        name=req.name,
-        geometry=geometry,
-        properties=props,
-        analysis=analysis,
-        site_id=site,
-        clear_site=moved and site is None,
+        ProposalChanges(
+            name=req.name,
+            geometry=geometry,
+            properties=props,
+            analysis=analysis,
+            site_id=site,
+            clear_site=moved and site is None,
+        ),
         note=req.note,
         author=key.name,
         base_version=base,

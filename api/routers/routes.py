@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 import numpy as np
 import orjson
@@ -168,17 +168,18 @@ def _line(coords: NDArray[np.float64]) -> dict[str, Any]:
     return {"type": "LineString", "coordinates": np.round(np.asarray(coords, dtype=float), 7).tolist()}
 
 
+class RouteNotes(NamedTuple):
+    """What a route answer says besides the route: its resolved ends, access legs, warnings, networks."""
+
+    a: ResolvedPlace
+    b: ResolvedPlace
+    legs: tuple[AccessLeg, AccessLeg]
+    warnings: list[str]
+    by_network: list[NetworkLeg]
+
+
 def route_feature(
-    route: Route,
-    rank: int,
-    overlap: float,
-    a: ResolvedPlace,
-    b: ResolvedPlace,
-    mode: str,
-    network: str,
-    legs: tuple[AccessLeg, AccessLeg],
-    warnings: list[str],
-    by_network: list[NetworkLeg],
+    route: Route, rank: int, overlap: float, notes: RouteNotes, *, mode: str, network: str
 ) -> dict[str, Any]:
     """Return a route as a GeoJSON Feature (a `RouteFeature`, as plain JSON data), with its access legs and warnings.
 
@@ -186,6 +187,7 @@ def route_feature(
     which is a quarter of the time the models took to build and serialise (the tests check
     every answer against the models).
     """
+    a, b, legs, warnings, by_network = notes
     extra_t = sum(leg.travel_time_s or 0.0 for leg in legs)
     extra_m = sum(leg.distance_m for leg in legs if leg.travel_time_s is not None)
     return {
@@ -254,7 +256,8 @@ def compute_routes(ctx: Context, req: RouteRequest) -> dict[str, Any]:
     for i, r in enumerate(routes):
         by_network = ctx.routing.network_legs(r, a.network)
         legs, warnings = ctx.routing.route_notes(r, a, b, mode=req.mode, by_network=by_network)
-        feats.append(route_feature(r, i, overlaps[i], a, b, req.mode, a.network.name, legs, warnings, by_network))
+        notes = RouteNotes(a, b, legs, warnings, by_network)
+        feats.append(route_feature(r, i, overlaps[i], notes, mode=req.mode, network=a.network.name))
     return {"type": "FeatureCollection", "features": feats, "attribution": OSM_CREDIT}
 
 
@@ -383,7 +386,8 @@ def post_itinerary(
         a, b = places[order[i]], places[order[i + 1]]
         access, warnings = ctx.routing.route_notes(leg, a, b, mode=req.mode)
         by_network = ctx.routing.network_legs(leg, out.network)
-        feats.append(route_feature(leg, i, 0.0, a, b, req.mode, out.network.name, access, warnings, by_network))
+        notes = RouteNotes(a, b, access, warnings, by_network)
+        feats.append(route_feature(leg, i, 0.0, notes, mode=req.mode, network=out.network.name))
     summary = ItinerarySummary(
         order=order,
         stops=[endpoint(places[i]) for i in order],

@@ -10,6 +10,7 @@ import pytest
 
 from api.cli import main
 from api.settings import Settings
+from layers.proposals import ProposalChanges
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_proposals_export_import_round_trip(env: Settings, tmp_path: Path, capsy
     p = store.create(
         name="CLI test", geometry=shapely.geometry.shape(WANPING), properties={"use": "hall"}, analysis={"area_m2": 1.0}
     )
-    store.update(p.id, properties={"use": "museum"})
+    store.update(p.id, ProposalChanges(properties={"use": "museum"}))
     out = tmp_path / "backup.gpkg"
     assert main(["proposals", "export", "-o", str(out)]) == 0
     assert "2 versions of 1 proposals" in capsys.readouterr().out

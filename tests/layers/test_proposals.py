@@ -16,7 +16,7 @@ import shapely
 import shapely.affinity
 
 from geo.errors import InvalidInputError, NotFoundError
-from layers.proposals import ProposalStore
+from layers.proposals import ProposalChanges, ProposalStore
 
 SQUARE = shapely.Polygon([(116.2264, 39.8484), (116.2284, 39.8484), (116.2284, 39.8499), (116.2264, 39.8499)])
 
@@ -31,9 +31,9 @@ def test_versions_restore_delete(tmp_path: Path) -> None:
         name="Museum extension", geometry=SQUARE, properties={"floors": 2}, analysis={"area_m2": 1.0}, site_id="wanping"
     )
     assert (p.version, p.versions) == (1, 1)
-    s.update(p.id, properties={"floors": 3}, note="one more floor")
+    s.update(p.id, ProposalChanges(properties={"floors": 3}), note="one more floor")
     bigger = shapely.affinity.scale(SQUARE, 1.5, 1.5)
-    s.update(p.id, geometry=bigger, name="Museum extension, larger")
+    s.update(p.id, ProposalChanges(geometry=bigger, name="Museum extension, larger"))
     assert [v.version for v in s.versions(p.id)] == [1, 2, 3]
     assert s.get(p.id, 1).properties == {"floors": 2}
     assert s.get(p.id, 2).note == "one more floor"
@@ -58,7 +58,7 @@ def test_failed_writes_change_nothing(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError, match="exists"):
         s.create(name="B", geometry=SQUARE, properties={}, analysis={}, proposal_id="a-1")
     with pytest.raises(InvalidInputError, match="`name`"):
-        s.update(p.id, name=" ")
+        s.update(p.id, ProposalChanges(name=" "))
     with pytest.raises(NotFoundError):
         s.restore(p.id, 7)
     assert [v.version for v in s.versions(p.id)] == [1]
@@ -77,7 +77,7 @@ WRITER = textwrap.dedent(
                  analysis={"blob": "x" * 20000}, proposal_id="writer")
     print(1, flush=True)
     for i in range(2, 100000):
-        s.update("writer", properties={"i": i}, analysis={"blob": str(i) * 5000})
+        s.update("writer", ProposalChanges(properties={"i": i}, analysis={"blob": str(i) * 5000}))
         print(i, flush=True)
     """
 )
@@ -107,7 +107,7 @@ def test_history_survives_a_killed_writer(tmp_path: Path, delay: float) -> None:
         assert v.properties == {"i": v.version - 1 if v.version == 1 else v.version}
         assert v.analysis["blob"] == ("x" * 20000 if v.version == 1 else str(v.version) * 5000)
     # The store keeps working after the crash.
-    nxt = s.update("writer", properties={"i": -1})
+    nxt = s.update("writer", ProposalChanges(properties={"i": -1}))
     assert nxt.version == len(numbers) + 1
 
 
@@ -120,7 +120,9 @@ def test_export_and_reimport_is_lossless(tmp_path: Path, fmt: str) -> None:
         site_id="lugou-wanping", note="first draft",
     )  # fmt: skip
     s.update(
-        p.id, geometry=shapely.MultiPolygon([SQUARE, shapely.affinity.translate(SQUARE, 0.01, 0)]), note="two wings"
+        p.id,
+        ProposalChanges(geometry=shapely.MultiPolygon([SQUARE, shapely.affinity.translate(SQUARE, 0.01, 0)])),
+        note="two wings",
     )
     s.create(
         name="Parking", geometry=shapely.affinity.translate(SQUARE, 0, 0.01), properties={"use": "parking"}, analysis={}
