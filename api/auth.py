@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.context import Context, get_context
+from api.context import KeysDep, SettingsDep
 from layers.keys import ApiKey
 
 __all__ = ["bearer", "editor", "reader"]
@@ -26,13 +26,13 @@ def _header(cred: HTTPAuthorizationCredentials | None) -> str | None:
     return None if cred is None else f"{cred.scheme} {cred.credentials}"
 
 
-async def editor(ctx: Annotated[Context, Depends(get_context)], cred: Credentials) -> ApiKey:
+async def editor(keys: KeysDep, cred: Credentials) -> ApiKey:
     """Return the caller's key; it must have the editor or admin role (401 without one, 403 for a viewer)."""
-    return ctx.keys.authorize(_header(cred), role="editor")
+    return keys.authorize(_header(cred), role="editor")
 
 
-async def reader(ctx: Annotated[Context, Depends(get_context)], cred: Credentials) -> ApiKey | None:
+async def reader(keys: KeysDep, settings: SettingsDep, cred: Credentials) -> ApiKey | None:
     """Let reads through, or, with ``require_key_for_reads``, check for a key of any role."""
-    if not ctx.settings.require_key_for_reads:
+    if not settings.require_key_for_reads:
         return None
-    return ctx.keys.authorize(_header(cred), role="viewer")
+    return keys.authorize(_header(cred), role="viewer")

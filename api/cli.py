@@ -159,7 +159,7 @@ def cmd_networks_info(args: argparse.Namespace, settings: Settings) -> int:
         for mode in args.mode:
             if mode in src.modes:
                 infos.append(ctx.networks.get(src.name, mode).info())
-    sites = {sid: access_info(ctx, ctx.sites.get(sid)) for sid in ctx.sites.ids()}
+    sites = {sid: access_info(ctx.routing, ctx.sites.get(sid)) for sid in ctx.sites.ids()}
     for info in infos:
         info["sites_covered"] = sorted(
             sid for sid, acc in sites.items() for a in acc if a.mode == info["mode"] and a.network == info["name"]

@@ -110,7 +110,7 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
     if args.output:
         out = Path(args.output)
         fmt = "gpkg" if out.suffix.lower() == ".gpkg" else "geojson"
-        feats = township_features(ctx, results[0])
+        feats = township_features(ctx.coverage, results[0])
         import geopandas as gpd
 
         gdf = gpd.GeoDataFrame([p for _, p in feats], geometry=[g for g, _ in feats], crs="EPSG:4326")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import inspect
 import logging
 import multiprocessing as mp
 import os
@@ -358,10 +359,22 @@ def _unpack(status: str, value: Any) -> Any:  # noqa: ANN401 - any job's answer
     return value
 
 
-def _call(ctx: Context, module: str, qualname: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:  # noqa: ANN401
-    """Run a `bounded` route's own body in a worker and serialise its answer there."""
+def _call(
+    ctx: Context,
+    module: str,
+    qualname: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    services: tuple[tuple[str, str], ...],
+) -> Any:  # noqa: ANN401
+    """Run a `bounded` route's own body in a worker and serialise its answer there.
+
+    ``services`` names the route's service arguments and the `Context` field each is (""
+    for the context itself): the worker passes its own.
+    """
     fn = getattr(importlib.import_module(module), qualname).__wrapped__
-    out = fn(*args, ctx=ctx, **kwargs)
+    own = {param: ctx if field == "" else getattr(ctx, field) for param, field in services}
+    out = fn(*args, **kwargs, **own)
     spec = _SPECS[(module, qualname)]
     if isinstance(out, FileResponse):  # a download written to a temporary file: send its bytes
         data = Path(out.path).read_bytes()
@@ -393,22 +406,36 @@ _SPECS: dict[tuple[str, str], _Spec] = {}  # how each bounded route's answer is 
 def bounded(
     *, media_type: str = "application/json", status: int = 200, model: type[BaseModel] | None = None
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Run a route's body in a compute worker under the time budget (the route takes ``ctx``).
+    """Run a route's body in a compute worker under the time budget.
 
-    The route's result is serialised in the worker: a model as JSON, a dict validated by
-    ``model`` first, a `Response` as it is, with ``status`` and ``media_type``.
+    The route takes the services it uses as typed dependencies (``routing: RoutingDep``,
+    see `api.context`); the worker calls it with its own copies of them (inherited from the
+    zygote), and the wrapper adds the compute pool as one more dependency. The route's
+    result is serialised in the worker: a model as JSON, a dict validated by ``model``
+    first, a `Response` as it is, with ``status`` and ``media_type``.
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        from api.context import PoolDep, service_field  # api.context imports this module
+
         _SPECS[(fn.__module__, fn.__qualname__)] = _Spec(media_type, status, model)
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own
-            ctx: Context = kwargs.pop("ctx")
+            pool: ComputePool = kwargs.pop(_POOL_PARAM)
+            services = []
+            for name in [k for k, v in kwargs.items() if service_field(v) is not None]:
+                services.append((name, service_field(kwargs.pop(name)) or ""))
             # Waiting for a worker (when none is free) takes a thread of the pool's own
             # limiter, never one of the threads that serve /health and the cheap reads.
-            return await ctx.pool.arun(_call, fn.__module__, fn.__qualname__, args, kwargs)
+            return await pool.arun(_call, fn.__module__, fn.__qualname__, args, kwargs, tuple(services))
 
+        sig = inspect.signature(fn)
+        extra = inspect.Parameter(_POOL_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=PoolDep)
+        wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])  # type: ignore[attr-defined]
         return wrapper
 
     return deco
+
+
+_POOL_PARAM = "compute_pool_"  # the dependency `bounded` adds to a route (never a query parameter)

@@ -1,10 +1,16 @@
-"""The objects a request works with, built once per application."""
+"""The objects a request works with, built once per application, and one typed dependency per service.
+
+A router takes the service it uses (``routing: RoutingDep``), as tipg resolves what a route
+needs in one dependency; a router test can build a bare app with that one service (set
+``app.state.context`` to an object with just that attribute, or override the getter).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from api.compute import ComputePool
 from api.settings import Settings
@@ -19,7 +25,24 @@ from layers.registry import LayerStore
 from layers.routing import RoutingService
 from layers.sites import SiteCatalog
 
-__all__ = ["Context", "get_context"]
+__all__ = [
+    "Context",
+    "ContextDep",
+    "CoverageDep",
+    "FootprintsDep",
+    "ImpactDep",
+    "KeysDep",
+    "LayersDep",
+    "NetworksDep",
+    "PlansDep",
+    "PoolDep",
+    "ProposalsDep",
+    "RoutingDep",
+    "SettingsDep",
+    "SitesDep",
+    "get_context",
+    "service_field",
+]
 
 
 @dataclass
@@ -64,3 +87,123 @@ async def get_context(request: Request) -> Context:
     """Return the application's context (a FastAPI dependency)."""
     ctx: Context = request.app.state.context
     return ctx
+
+
+def _service(request: Request, name: str) -> Any:  # noqa: ANN401 - each getter below types it
+    return getattr(request.app.state.context, name)
+
+
+async def get_settings(request: Request) -> Settings:
+    """Return the application's settings."""
+    out: Settings = _service(request, "settings")
+    return out
+
+
+async def get_networks(request: Request) -> NetworkStore:
+    """Return the network store."""
+    out: NetworkStore = _service(request, "networks")
+    return out
+
+
+async def get_layers(request: Request) -> LayerStore:
+    """Return the layer store."""
+    out: LayerStore = _service(request, "layers")
+    return out
+
+
+async def get_sites(request: Request) -> SiteCatalog:
+    """Return the site catalogue."""
+    out: SiteCatalog = _service(request, "sites")
+    return out
+
+
+async def get_routing(request: Request) -> RoutingService:
+    """Return the routing service."""
+    out: RoutingService = _service(request, "routing")
+    return out
+
+
+async def get_coverage(request: Request) -> CoverageService:
+    """Return the coverage service."""
+    out: CoverageService = _service(request, "coverage")
+    return out
+
+
+async def get_footprints(request: Request) -> FootprintService:
+    """Return the footprint service."""
+    out: FootprintService = _service(request, "footprints")
+    return out
+
+
+async def get_proposals(request: Request) -> ProposalStore:
+    """Return the proposal store."""
+    out: ProposalStore = _service(request, "proposals")
+    return out
+
+
+async def get_pool(request: Request) -> ComputePool:
+    """Return the compute pool."""
+    out: ComputePool = _service(request, "pool")
+    return out
+
+
+async def get_keys(request: Request) -> KeyStore:
+    """Return the key store."""
+    out: KeyStore = _service(request, "keys")
+    return out
+
+
+async def get_impact(request: Request) -> ImpactService:
+    """Return the impact service."""
+    out: ImpactService = _service(request, "impact")
+    return out
+
+
+async def get_plans(request: Request) -> PlanStore:
+    """Return the closure plan store."""
+    out: PlanStore = _service(request, "plans")
+    return out
+
+
+ContextDep = Annotated[Context, Depends(get_context)]  # the map pages, which draw on every layer
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+NetworksDep = Annotated[NetworkStore, Depends(get_networks)]
+LayersDep = Annotated[LayerStore, Depends(get_layers)]
+SitesDep = Annotated[SiteCatalog, Depends(get_sites)]
+RoutingDep = Annotated[RoutingService, Depends(get_routing)]
+CoverageDep = Annotated[CoverageService, Depends(get_coverage)]
+FootprintsDep = Annotated[FootprintService, Depends(get_footprints)]
+ProposalsDep = Annotated[ProposalStore, Depends(get_proposals)]
+PoolDep = Annotated[ComputePool, Depends(get_pool)]
+KeysDep = Annotated[KeyStore, Depends(get_keys)]
+ImpactDep = Annotated[ImpactService, Depends(get_impact)]
+PlansDep = Annotated[PlanStore, Depends(get_plans)]
+
+
+def service_field(value: object) -> str | None:
+    """Return the name of the `Context` field ``value`` is the service of (None for anything else).
+
+    A compute worker swaps each service argument of a bounded route for its own copy by this name.
+    """
+    if isinstance(value, Context):
+        return ""
+    for f in fields(Context):
+        if isinstance(value, _SERVICE_TYPES[f.name]):
+            return f.name
+    return None
+
+
+_SERVICE_TYPES: dict[str, type] = {
+    "settings": Settings,
+    "networks": NetworkStore,
+    "layers": LayerStore,
+    "sites": SiteCatalog,
+    "routing": RoutingService,
+    "coverage": CoverageService,
+    "footprints": FootprintService,
+    "proposals": ProposalStore,
+    "pool": ComputePool,
+    "keys": KeyStore,
+    "impact": ImpactService,
+    "plans": PlanStore,
+}

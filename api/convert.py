@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import shapely
+from fastapi import Depends, Query
 
-from api.schemas import IMPACT_ATTRIBUTION, AccessInfo, Endpoint, FootprintIn, LonLat, PairOut, PlaceIn, PlanIn, SiteRef
+from api.context import PlansDep
+from api.schemas import (
+    IMPACT_ATTRIBUTION,
+    AccessInfo,
+    Endpoint,
+    EntranceQ,
+    FootprintIn,
+    LonLat,
+    PairOut,
+    PlaceIn,
+    PlanIn,
+    SiteRef,
+    StreetQ,
+)
 from geo import footprints as fp
 from geo.errors import InvalidInputError
 from layers.footprints import DEFAULT_BUFFER_M
@@ -14,7 +28,10 @@ from layers.impact import ClosurePlan, ImpactResult
 from layers.routing import Closures, Place, ResolvedPlace
 
 if TYPE_CHECKING:
-    from api.context import Context
+    from layers.coverage import CoverageService
+    from layers.footprints import FootprintService
+    from layers.plans import PlanStore
+    from layers.routing import RoutingService
     from layers.sites import Site
 
 __all__ = [
@@ -64,27 +81,27 @@ def endpoint(p: ResolvedPlace) -> Endpoint:
     return Endpoint(**endpoint_data(p))
 
 
-def saved_plan(ctx: Context, plan_id: str) -> ClosurePlan:
+def saved_plan(plans: PlanStore, plan_id: str) -> ClosurePlan:
     """Return a saved plan's latest version as a plan (named by its id when it has no name)."""
-    saved = ctx.plans.get(plan_id)
+    saved = plans.get(plan_id)
     plan = PlanIn.model_validate(saved.body).to_plan()
     return plan if plan.name else ClosurePlan(saved.id, plan.closures, plan.entrances, plan.sites)
 
 
-def one_plan(ctx: Context, plan: PlanIn | None, plan_id: str | None) -> ClosurePlan:
+def one_plan(plans: PlanStore, plan: PlanIn | None, plan_id: str | None) -> ClosurePlan:
     """Return the plan of a request that gives ``plan`` or ``plan_id`` (exactly one)."""
     if (plan is None) == (plan_id is None):
         raise InvalidInputError("give `plan` or `plan_id`, exactly one.")
-    return plan.to_plan() if plan is not None else saved_plan(ctx, str(plan_id))
+    return plan.to_plan() if plan is not None else saved_plan(plans, str(plan_id))
 
 
 def _line(coords: Any) -> list[tuple[float, float]]:  # noqa: ANN401 - an (n, 2) array
     return [(round(float(x), 6), round(float(y), 6)) for x, y in coords]
 
 
-def township_features(ctx: Context, res: ImpactResult) -> list[tuple[shapely.Geometry, dict[str, Any]]]:
+def township_features(coverage: CoverageService, res: ImpactResult) -> list[tuple[shapely.Geometry, dict[str, Any]]]:
     """Return the townships as (outline, properties)."""
-    outlines = ctx.coverage.township_outlines()
+    outlines = coverage.township_outlines()
     out = []
     for t in res.townships:
         walk_delay = (
@@ -162,8 +179,18 @@ def impact_members(res: ImpactResult) -> dict[str, Any]:
     }
 
 
+def query_plan(
+    plans: PlansDep,
+    plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
+    street: StreetQ = None,
+    entrance: EntranceQ = None,
+) -> ClosurePlan:
+    """Return the plan a GET request's query names (a dependency; see `plan_from_query`)."""
+    return plan_from_query(plans, plan_id, street, entrance)
+
+
 def plan_from_query(
-    ctx: Context, plan_id: str | None, street: list[str] | None, entrance: list[str] | None
+    plans: PlanStore, plan_id: str | None, street: list[str] | None, entrance: list[str] | None
 ) -> ClosurePlan:
     """Return the plan a GET request names: a saved plan, or streets and entrances (not both)."""
     for s in [*(street or []), *(entrance or [])]:
@@ -172,15 +199,15 @@ def plan_from_query(
     if plan_id is not None:
         if street or entrance:
             raise InvalidInputError("give `plan_id` or `street`/`entrance`, not both.")
-        return saved_plan(ctx, plan_id)
+        return saved_plan(plans, plan_id)
     name = ", ".join([*(street or []), *(entrance or [])])[:200]
     return ClosurePlan(name, Closures(tuple(street or ())), tuple(entrance or ()))
 
 
-def access_info(ctx: Context, site: Site) -> list[AccessInfo]:
+def access_info(routing: RoutingService, site: Site) -> list[AccessInfo]:
     """Return, per mode, the network covering the site and its access point, or why none does."""
     out = []
-    for a in ctx.routing.site_networks(site.id):
+    for a in routing.site_networks(site.id):
         if a.network is None or a.snap is None:
             out.append(AccessInfo(mode=a.mode, covered=False, message=a.message))
             continue
@@ -221,11 +248,14 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
 
 
 def analyze_footprint(
-    ctx: Context, req: FootprintIn, *, buffer_m: float = DEFAULT_BUFFER_M, label: str = "footprint"
+    footprints: FootprintService, req: FootprintIn, *, buffer_m: float = DEFAULT_BUFFER_M, label: str = "footprint"
 ) -> tuple[fp.Footprint, fp.Analysis]:
     """Parse a request's footprint (one repair rule, `geo.footprints.parse_footprint`) and analyse it."""
     f = fp.parse_footprint(req.footprint, label=label)
-    a = ctx.footprints.analyze(
+    a = footprints.analyze(
         f, use=req.use, floors=req.floors, height_m=req.height_m, underground=req.underground, buffer_m=buffer_m
     )
     return f, a
+
+
+QueryPlan = Annotated[ClosurePlan, Depends(query_plan)]  # a saved plan, or streets and entrances, from the query

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from layers.credits import OSM_AND_POPULATION, OSM_CREDIT
 from layers.impact import MAX_PLAN_ENTRANCES, ClosurePlan
-from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS
+from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS
 from layers.routing import Closures, parse_polygon
 
 __all__ = [

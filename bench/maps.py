@@ -55,7 +55,9 @@ def main() -> None:
     print(f"  worst                        {worst_ms:7.0f} ms {worst_mb:6.2f} MB")
     ms, html = timed(lambda: index_map(ctx))
     print(f"index page                     {ms:7.0f} ms {len(html.encode()) / 1e6:6.2f} MB")
-    ms, html = timed(lambda: coverage_map(ctx, ["central-axis", "three-hills-five-gardens", "lugou-wanping"]), 2)
+    ms, html = timed(
+        lambda: coverage_map(ctx.coverage, ["central-axis", "three-hills-five-gardens", "lugou-wanping"]), 2
+    )
     print(f"coverage page (3 sites, 15 min) {ms:6.0f} ms {len(html.encode()) / 1e6:6.2f} MB")
     # Baseline: the central axis's roads the usual folium way, next to the compact layer.
     site = ctx.sites.get("central-axis")

@@ -17,7 +17,7 @@ from api.maps.base import (
 )
 
 if TYPE_CHECKING:
-    from api.context import Context
+    from layers.coverage import CoverageService
 
 _SHARE_CLASSES = (
     (0.95, "#1a9850", "covered (≥ 95 %)"),
@@ -27,11 +27,11 @@ _SHARE_CLASSES = (
 
 
 def coverage_map(
-    ctx: Context, sites: list[str], *, minutes: float = 15.0, mode: str = "drive", basemap: str = "osm"
+    coverage: CoverageService, sites: list[str], *, minutes: float = 15.0, mode: str = "drive", basemap: str = "osm"
 ) -> str:
     """Return the page of multi-site coverage: the union and overlap of the sites' bands and a township choropleth."""
-    sc = ctx.coverage.site_set(list(sites), mode=mode, minutes=minutes)
-    outlines = ctx.coverage.township_outlines()
+    sc = coverage.site_set(list(sites), mode=mode, minutes=minutes)
+    outlines = coverage.township_outlines()
     union = sc.union.polygon
     minx, miny, maxx, maxy = union.bounds if not union.is_empty else (116.2, 39.8, 116.6, 40.05)
     m = _new_map(((miny + maxy) / 2, (minx + maxx) / 2), basemap=basemap)

@@ -21,11 +21,11 @@ from geo.routing import route_overlap
 from layers.routing import Closures, Place
 
 if TYPE_CHECKING:
-    from api.context import Context
+    from layers.routing import RoutingService
 
 
 def route_map(
-    ctx: Context,
+    routing: RoutingService,
     origin: Place,
     destination: Place,
     *,
@@ -36,13 +36,13 @@ def route_map(
     basemap: str = "osm",
 ) -> str:
     """Return a page with the route(s) between two places, their stops, closures and figures."""
-    routes, a, b = ctx.routing.routes(
+    routes, a, b = routing.routes(
         origin, destination, mode=mode, metric=metric, alternatives=alternatives, closures=closures
     )
     coords = np.vstack([r.coords for r in routes])
     m = _new_map((float(coords[:, 1].mean()), float(coords[:, 0].mean())), basemap=basemap)
     if closures and closures.streets:
-        shut = ctx.routing.closed_edges(a.network, Closures(streets=closures.streets))
+        shut = routing.closed_edges(a.network, Closures(streets=closures.streets))
         g = a.network.graph
         fg = folium.FeatureGroup(name=f"Closed streets ({len(closures.streets)})")
         for u, v in shut:
@@ -88,7 +88,7 @@ def route_map(
                 "streets": list(dict.fromkeys(st.label for st in sorted(r.streets, key=lambda st: -st.length_m)))[:3],
             }
         )
-    legs, warnings = ctx.routing.route_notes(routes[0], a, b, mode=mode)
+    legs, warnings = routing.route_notes(routes[0], a, b, mode=mode)
     for leg in legs:
         if leg.distance_m > 0:
             folium.PolyLine(

@@ -54,7 +54,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
     minx, miny, maxx, maxy = site.boundary.bounds
     view = (minx - _MARGIN_LON, miny - _MARGIN_LAT, maxx + _MARGIN_LON, maxy + _MARGIN_LAT)
     m = _new_map((site.lat, site.lon), basemap=basemap)
-    access = access_info(ctx, site)
+    access = access_info(ctx.routing, site)
     drive = next(a for a in access if a.mode == "drive")
     _population_layer(ctx, view, m)  # first, so that it lies under the other layers
     regional = drive.covered and drive.network == REGIONAL_NETWORK

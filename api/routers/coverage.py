@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import shapely
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
-from api.context import Context, get_context
+from api.context import CoverageDep, RoutingDep
 from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import Endpoint, ModeT, PlaceIn, RequestModel
@@ -18,6 +18,9 @@ from geo.coverage import Choice
 from geo.isochrones import DEFAULT_BANDS_MIN, MAX_BANDS, MAX_METRES, MAX_MINUTES
 from layers.coverage import MAX_CANDIDATES, MAX_SITES, BandFigures
 from layers.credits import OSM_CREDIT
+
+if TYPE_CHECKING:
+    from layers.coverage import CoverageService
 
 router = APIRouter(tags=["coverage"])
 
@@ -116,10 +119,10 @@ def band_feature(b: BandFigures, **extra: str | None) -> tuple[shapely.Geometry,
 @router.post("/isochrones", response_model=IsochroneResponse, responses=FORMAT_DOC, operation_id="post_isochrones")
 @bounded()
 def post_isochrones(
-    req: IsochroneRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
+    req: IsochroneRequest, coverage: CoverageDep, routing: RoutingDep, format: FormatQ = "geojson"
 ) -> Response:
     """Return nested travel-time bands that follow the road network, with people and stations in each."""
-    iso = ctx.coverage.isochrone(
+    iso = coverage.isochrone(
         to_place(req.origin),
         mode=req.mode,
         bands_min=req.bands_min,
@@ -147,8 +150,8 @@ def post_isochrones(
             for r in rows.to_dict("records")
         ],
         warnings=band_warnings(iso.bands, iso.place.network.name)
-        + ctx.routing.walk_warnings(iso.place.network, areas=[b.polygon for b in iso.bands])
-        + ctx.coverage.coarse_warnings(iso.place.network),
+        + routing.walk_warnings(iso.place.network, areas=[b.polygon for b in iso.bands])
+        + coverage.coarse_warnings(iso.place.network),
     )
     return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION)
 
@@ -214,9 +217,9 @@ def _status(covered_share: float, assessed: bool, min_share: float) -> str:
 
 
 def _coverage(
-    ctx: Context, req: CoverageRequest, *, min_share: float = 0.5, polygons: bool = True
+    coverage: CoverageService, req: CoverageRequest, *, min_share: float = 0.5, polygons: bool = True
 ) -> tuple[CoverageResponse, list[tuple[shapely.Geometry, dict[str, Any]]]]:
-    sc = ctx.coverage.site_set([to_place(p) for p in req.sites], mode=req.mode, minutes=req.minutes)
+    sc = coverage.site_set([to_place(p) for p in req.sites], mode=req.mode, minutes=req.minutes)
     feats = [band_feature(b, role="site", site=endpoint(p).input) for p, b in zip(sc.places, sc.per_site, strict=True)]
     feats.append(band_feature(sc.union, role="union", site=None))
     feats.append(band_feature(sc.overlap, role="overlap", site=None))
@@ -241,18 +244,16 @@ def _coverage(
         network=sc.network.name,
         sites=[endpoint(p) for p in sc.places],
         townships=rows,
-        warnings=band_warnings([sc.union], sc.network.name) + ctx.coverage.coarse_warnings(sc.network),
+        warnings=band_warnings([sc.union], sc.network.name) + coverage.coarse_warnings(sc.network),
     )
     return body, feats
 
 
 @router.post("/coverage", response_model=CoverageResponse, responses=FORMAT_DOC, operation_id="post_coverage")
 @bounded()
-def post_coverage(
-    req: CoverageRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
-) -> Response:
+def post_coverage(req: CoverageRequest, coverage: CoverageDep, format: FormatQ = "geojson") -> Response:
     """Return what a set of sites covers within a travel time: per site, together, and twice."""
-    body, feats = _coverage(ctx, req)
+    body, feats = _coverage(coverage, req)
     return vector_response(feats, body, fmt=format, layer="coverage", attribution=ATTRIBUTION)
 
 
@@ -292,10 +293,10 @@ class GapsResponse(BaseModel):
 
 @router.post("/coverage/gaps", response_model=GapsResponse, responses=FORMAT_DOC, operation_id="post_coverage_gaps")
 @bounded()
-def post_gaps(req: GapsRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson") -> Response:
+def post_gaps(req: GapsRequest, coverage: CoverageDep, format: FormatQ = "geojson") -> Response:
     """Return the townships with no site within the time (gaps), partial and covered ones."""
-    body, _ = _coverage(ctx, req, min_share=req.min_share, polygons=False)
-    outlines = ctx.coverage.township_outlines()
+    body, _ = _coverage(coverage, req, min_share=req.min_share, polygons=False)
+    outlines = coverage.township_outlines()
     feats = [(outlines[r.township_id], r.model_dump()) for r in body.townships if r.assessed]
     assessed = [r for r in body.townships if r.assessed]
     summary = GapsSummary(
@@ -350,9 +351,9 @@ class ChooseResponse(BaseModel):
 
 @router.post("/coverage/choose-sites", response_model=ChooseResponse, operation_id="post_choose_sites")
 @bounded()
-def post_choose(req: ChooseRequest, ctx: Annotated[Context, Depends(get_context)]) -> ChooseResponse:
+def post_choose(req: ChooseRequest, coverage: CoverageDep) -> ChooseResponse:
     """Choose sites: the k that cover the most people, and the fewest that cover everyone reachable."""
-    places, units, best_k, fewest = ctx.coverage.choose(
+    places, units, best_k, fewest = coverage.choose(
         [to_place(p) for p in req.candidates], mode=req.mode, minutes=req.minutes, k=req.k
     )
     total = float(units.people.sum())
@@ -383,7 +384,7 @@ def post_choose(req: ChooseRequest, ctx: Annotated[Context, Depends(get_context)
 )
 @bounded()
 def get_surface(
-    ctx: Annotated[Context, Depends(get_context)],
+    coverage: CoverageDep,
     sites: Annotated[
         list[str],
         Query(description="Site ids or 'lon,lat' (repeatable)", min_length=1, max_length=20, examples=[["jingshan"]]),
@@ -392,7 +393,7 @@ def get_surface(
     limit_min: Annotated[float, Query(gt=0, le=MAX_MINUTES, description="Cells farther than this are nodata")] = 180.0,
 ) -> Response:
     """Return a GeoTIFF of minutes to the nearest of the sites per 100 m cell (nodata off the network)."""
-    body = ctx.coverage.surface_tif([to_place(s) for s in sites], mode=mode, limit_min=limit_min)
+    body = coverage.surface_tif([to_place(s) for s in sites], mode=mode, limit_min=limit_min)
     return Response(
         body,
         media_type="image/tiff",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
-from api.context import Context, get_context
+from api.context import FootprintsDep
 from api.convert import analyze_footprint
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
@@ -69,14 +69,14 @@ class Analysis(BaseModel):
 @bounded(model=Analysis)
 def analyze(
     req: AnalyzeRequest,
-    ctx: Annotated[Context, Depends(get_context)],
+    footprints: FootprintsDep,
     format: Annotated[
         Literal["json", "geojson", "gpkg"],
         Query(description="json (the analysis), or the footprint as a GeoJSON / GeoPackage feature carrying it"),
     ] = "json",
 ) -> fp.Analysis | Response:
     """Analyse a footprint: area, site, heritage and protection-zone overlaps, roads, access, people, terrain, conflicts."""
-    f, a = analyze_footprint(ctx, req, buffer_m=req.buffer_m)
+    f, a = analyze_footprint(footprints, req, buffer_m=req.buffer_m)
     if format == "json":
         return a
     return vector_response(
@@ -158,13 +158,13 @@ class CompareResponse(BaseModel):
 
 @router.post("/footprints/compare", response_model=CompareResponse, operation_id="compare_footprints")
 @bounded()
-def compare(req: CompareRequest, ctx: Annotated[Context, Depends(get_context)]) -> CompareResponse:
+def compare(req: CompareRequest, footprints: FootprintsDep) -> CompareResponse:
     """Compare alternative footprints: one table, the best value of each row marked."""
     analyses = [
-        analyze_footprint(ctx, alt, buffer_m=req.buffer_m, label=f"alternatives[{i}].footprint")[1]
+        analyze_footprint(footprints, alt, buffer_m=req.buffer_m, label=f"alternatives[{i}].footprint")[1]
         for i, alt in enumerate(req.alternatives)
     ]
-    table = fp.compare([ctx.footprints.metrics(a) for a in analyses])
+    table = fp.compare([footprints.metrics(a) for a in analyses])
     return CompareResponse(
         names=[a.name for a in req.alternatives],
         table=[CompareRow(**row) for row in table],
@@ -206,12 +206,10 @@ class BuildableRequest(RequestModel):
 
 @router.post("/footprints/buildable", response_model=None, responses=FORMAT_DOC, operation_id="buildable_area")
 @bounded()
-def buildable(
-    req: BuildableRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
-) -> Response:
+def buildable(req: BuildableRequest, footprints: FootprintsDep, format: FormatQ = "geojson") -> Response:
     """Return the buildable part of a parcel, and the protected and buffer parts removed (they add up to the parcel)."""
     parcel = fp.parse_footprint(req.parcel, label="parcel")
-    out = ctx.footprints.buildable(parcel, buffer_m=req.buffer_m, protected_sites=req.protected_sites)
+    out = footprints.buildable(parcel, buffer_m=req.buffer_m, protected_sites=req.protected_sites)
     areas = {"buildable": out["buildable_m2"], "protected": out["protected_m2"], "buffer": out["buffer_m2"]}
     feats = [(out["geometries"][k], {"part": k, "area_m2": a}) for k, a in areas.items()]
     meta = {k: v for k, v in out.items() if k != "geometries"}
@@ -249,7 +247,9 @@ class SetbackRequest(RequestModel):
     operation_id="setback_footprint",
 )
 @bounded()
-def setback(req: SetbackRequest, ctx: Annotated[Context, Depends(get_context)]) -> Response:
+def setback(
+    req: SetbackRequest,
+) -> Response:
     """Return the footprint grown or shrunk by a distance, with its area."""
     f = fp.parse_footprint(req.footprint)
     g = fp.setback(f.geometry_utm, req.distance_m)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import functools
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from api.context import Context, get_context
+from api.context import NetworksDep
 from api.schemas import Health
 from layers.credits import OSM_CONTRIBUTORS
 
@@ -28,11 +27,11 @@ def package_version() -> str:
 
 
 @router.get("/health", response_model=Health, operation_id="health")
-async def health(ctx: Annotated[Context, Depends(get_context)]) -> Health:
+async def health(networks: NetworksDep) -> Health:
     """Report that the service runs, and which road networks are loaded."""
     return Health(
         status="ok",
         version=package_version(),
-        networks_loaded=sorted(f"{n.name}:{n.mode}" for n in ctx.networks.loaded()),
+        networks_loaded=sorted(f"{n.name}:{n.mode}" for n in networks.loaded()),
         attribution=OSM_CONTRIBUTORS,
     )

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from api.compute import bounded
-from api.context import Context, get_context
-from api.convert import impact_members, one_plan, plan_from_query, saved_plan, township_features
+from api.context import CoverageDep, ImpactDep, PlansDep
+from api.convert import QueryPlan, impact_members, one_plan, saved_plan, township_features
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.schemas import IMPACT_ATTRIBUTION, EntranceQ, PlanIn, RequestModel, StreetQ
+from api.schemas import IMPACT_ATTRIBUTION, PlanIn, RequestModel
 from geo.errors import InvalidInputError
 from layers.impact import MODEL_TEXT
 
@@ -46,7 +46,7 @@ class CompareRequest(RequestModel):
 @router.post("/impact", responses=FORMAT_DOC, operation_id="post_impact", response_class=Response)
 @bounded()
 def post_impact(
-    req: ImpactRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
+    req: ImpactRequest, impact: ImpactDep, plans: PlansDep, coverage: CoverageDep, format: FormatQ = "geojson"
 ) -> Response:
     """Return what a closure plan costs each township: delays, people cut off, the walk to the subway.
 
@@ -55,27 +55,34 @@ def post_impact(
     top-level `summary` (`person_hours_lost` per trip-day, the model) and the ten most
     delayed origin-destination pairs with their routes before and after.
     """
-    res = ctx.impact.evaluate(one_plan(ctx, req.plan, req.plan_id), mode=req.mode, network=req.network)
+    res = impact.evaluate(one_plan(plans, req.plan, req.plan_id), mode=req.mode, network=req.network)
     return vector_response(
-        township_features(ctx, res), impact_members(res), fmt=format, layer="impact", attribution=IMPACT_ATTRIBUTION
+        township_features(coverage, res),
+        impact_members(res),
+        fmt=format,
+        layer="impact",
+        attribution=IMPACT_ATTRIBUTION,
     )
 
 
 @router.get("/impact", responses=FORMAT_DOC, operation_id="get_impact", response_class=Response)
 @bounded(media_type="application/geo+json")
 def get_impact(
-    ctx: Annotated[Context, Depends(get_context)],
-    plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
-    street: StreetQ = None,
-    entrance: EntranceQ = None,
+    impact: ImpactDep,
+    coverage: CoverageDep,
+    plan: QueryPlan,
     mode: Literal["drive", "walk"] = "drive",
     network: Annotated[str | None, Query(max_length=64)] = None,
     format: FormatQ = "geojson",
 ) -> Response:
     """Return what `POST /impact` returns, for a saved plan or for streets and entrances in the URL (links, QGIS)."""
-    res = ctx.impact.evaluate(plan_from_query(ctx, plan_id, street, entrance), mode=mode, network=network)
+    res = impact.evaluate(plan, mode=mode, network=network)
     return vector_response(
-        township_features(ctx, res), impact_members(res), fmt=format, layer="impact", attribution=IMPACT_ATTRIBUTION
+        township_features(coverage, res),
+        impact_members(res),
+        fmt=format,
+        layer="impact",
+        attribution=IMPACT_ATTRIBUTION,
     )
 
 
@@ -105,14 +112,14 @@ class CompareResponse(BaseModel):
 
 @router.post("/impact/compare", response_model=CompareResponse, operation_id="post_impact_compare")
 @bounded()
-def post_impact_compare(req: CompareRequest, ctx: Annotated[Context, Depends(get_context)]) -> CompareResponse:
+def post_impact_compare(req: CompareRequest, impact: ImpactDep, plans: PlansDep) -> CompareResponse:
     """Rank two or more closure plans by the person-hours they cost and say where each costs more."""
     if len(req.plans) + len(req.plan_ids) > MAX_COMPARE:
         raise InvalidInputError(
             f"compare at most {MAX_COMPARE} plans at once; got {len(req.plans) + len(req.plan_ids)}."
         )
-    plans = [p.to_plan() for p in req.plans] + [saved_plan(ctx, pid) for pid in req.plan_ids]
-    results = ctx.impact.compare(plans, mode=req.mode, network=req.network)
+    chosen = [p.to_plan() for p in req.plans] + [saved_plan(plans, pid) for pid in req.plan_ids]
+    results = impact.compare(chosen, mode=req.mode, network=req.network)
     order = sorted(range(len(results)), key=lambda i: results[i].figures.cost_hours)
     best = results[order[0]]
     best_delay = {t.township_id: t.mean_delay_s for t in best.townships}

@@ -6,11 +6,11 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 
-from api.context import Context, get_context
+from api.context import LayersDep
 from api.convert import parse_bbox
 from api.downloads import export_response
 from api.schemas import LayerInfo
@@ -42,25 +42,25 @@ _GEOJSON_DOC: dict[int | str, dict[str, Any]] = {
 
 
 @router.get("", response_model=list[LayerInfo], operation_id="list_layers")
-def list_layers(ctx: Annotated[Context, Depends(get_context)]) -> list[LayerInfo]:
+def list_layers(layers: LayersDep) -> list[LayerInfo]:
     """List every layer with its geometry type, CRS, attribution and default style."""
-    return [LayerInfo(**s.as_dict(), href=f"/layers/{s.id}") for s in ctx.layers.specs()]
+    return [LayerInfo(**s.as_dict(), href=f"/layers/{s.id}") for s in layers.specs()]
 
 
 @router.get("/{layer_id}", response_model=None, responses=_GEOJSON_DOC, operation_id="get_layer")
 def get_layer(
     layer_id: Annotated[str, PathParam(description="A layer id (see /layers)", max_length=100, examples=["sites"])],
-    ctx: Annotated[Context, Depends(get_context)],
+    layers: LayersDep,
     bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
     format: Annotated[
         str, Query(description="geojson or gpkg (vector layers)", pattern="^(geojson|gpkg)$")
     ] = "geojson",
 ) -> Response:
     """Return a layer: vector layers as GeoJSON (bbox filter), rasters as GeoTIFF."""
-    spec = ctx.layers.spec(layer_id)
+    spec = layers.spec(layer_id)
     if spec.kind == "raster":
-        return FileResponse(ctx.layers.path(layer_id), media_type="image/tiff", filename=spec.file)
-    gdf = ctx.layers.query(layer_id, bbox=parse_bbox(bbox))
+        return FileResponse(layers.path(layer_id), media_type="image/tiff", filename=spec.file)
+    gdf = layers.query(layer_id, bbox=parse_bbox(bbox))
     if format == "gpkg":
         return export_response(gdf, name=layer_id, fmt="gpkg", attribution=spec.attribution)
     with tempfile.TemporaryDirectory(prefix="venue-planner-export-") as tmp:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from api.compute import bounded
-from api.context import Context, get_context
+from api.context import ContextDep, CoverageDep, RoutingDep
 from api.convert import plan_from_query, to_place
 from api.schemas import EntranceQ, MetricT, ModeT, StreetQ
 from layers.routing import Closures
@@ -26,7 +26,7 @@ Basemap = Annotated[
 
 @router.get("", response_class=HTMLResponse, operation_id="index_map")
 @bounded(media_type="text/html")
-def get_index_map(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
+def get_index_map(ctx: ContextDep, basemap: Basemap = "osm") -> HTMLResponse:
     """Show every site on one map."""
     from api.maps import index_map
 
@@ -35,9 +35,7 @@ def get_index_map(ctx: Annotated[Context, Depends(get_context)], basemap: Basema
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse, operation_id="site_map")
 @bounded(media_type="text/html")
-def get_site_map(
-    site_id: SiteIdP, ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm"
-) -> HTMLResponse:
+def get_site_map(site_id: SiteIdP, ctx: ContextDep, basemap: Basemap = "osm") -> HTMLResponse:
     """Show one site: boundary, sub-sites, roads, subway stations and entrances, access points."""
     from api.maps import site_map
 
@@ -47,7 +45,7 @@ def get_site_map(
 @router.get("/routes", response_class=HTMLResponse, operation_id="route_map")
 @bounded(media_type="text/html")
 def get_route_map(
-    ctx: Annotated[Context, Depends(get_context)],
+    routing: RoutingDep,
     origin: Annotated[
         str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["capital-airport"])
     ],
@@ -67,7 +65,7 @@ def get_route_map(
 
     return HTMLResponse(
         route_map(
-            ctx,
+            routing,
             to_place(origin),
             to_place(destination),
             mode=mode,
@@ -86,7 +84,7 @@ DEFAULT_COVERAGE_SITES = ["central-axis", "three-hills-five-gardens", "lugou-wan
 @router.get("/coverage", response_class=HTMLResponse, operation_id="coverage_map")
 @bounded(media_type="text/html")
 def get_coverage_map(
-    ctx: Annotated[Context, Depends(get_context)],
+    coverage: CoverageDep,
     sites: Annotated[list[str] | None, Query(description="Site ids or 'lon,lat' (repeatable)", max_length=20)] = None,
     minutes: Annotated[float, Query(gt=0, le=180)] = 15.0,
     mode: ModeT = "drive",
@@ -95,13 +93,15 @@ def get_coverage_map(
     """Show what a set of sites covers together, the overlap, and the townships left uncovered."""
     from api.maps import coverage_map
 
-    return HTMLResponse(coverage_map(ctx, sites or DEFAULT_COVERAGE_SITES, minutes=minutes, mode=mode, basemap=basemap))
+    return HTMLResponse(
+        coverage_map(coverage, sites or DEFAULT_COVERAGE_SITES, minutes=minutes, mode=mode, basemap=basemap)
+    )
 
 
 @router.get("/impact", response_class=HTMLResponse, operation_id="impact_map")
 @bounded(media_type="text/html")
 def get_impact_map(
-    ctx: Annotated[Context, Depends(get_context)],
+    ctx: ContextDep,
     plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
     street: StreetQ = None,
     entrance: EntranceQ = None,
@@ -114,7 +114,7 @@ def get_impact_map(
 
     if plan_id is None and not street and not entrance:
         street = list(DEFAULT_IMPACT_STREETS)
-    plan = plan_from_query(ctx, plan_id, street, entrance)
+    plan = plan_from_query(ctx.plans, plan_id, street, entrance)
     res = ctx.impact.evaluate(plan, mode=mode, network=network)
     query = query_string(plan_id, street or [], entrance or [], mode, network)
     return HTMLResponse(impact_map(ctx, plan, res, query=query, basemap=basemap))
@@ -126,7 +126,7 @@ DEFAULT_IMPACT_STREETS = ("东长安街", "西长安街")
 
 @router.get("/planner", response_class=HTMLResponse, operation_id="planner_map")
 @bounded(media_type="text/html")
-def get_planner(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
+def get_planner(ctx: ContextDep, basemap: Basemap = "osm") -> HTMLResponse:
     """Plan routes interactively: click origin and destination (or pick sites), choose mode and closures."""
     from api.maps import planner_map
 
@@ -135,7 +135,7 @@ def get_planner(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap 
 
 @router.get("/isochrones", response_class=HTMLResponse, operation_id="isochrone_map")
 @bounded(media_type="text/html")
-def get_isochrone_page(ctx: Annotated[Context, Depends(get_context)], basemap: Basemap = "osm") -> HTMLResponse:
+def get_isochrone_page(ctx: ContextDep, basemap: Basemap = "osm") -> HTMLResponse:
     """Draw isochrones interactively: click a point (or pick a site), choose mode, bands and direction."""
     from api.maps import planner_map
 

@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import geopandas as gpd
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from api.context import Context, get_context
+from api.context import LayersDep, ProposalsDep
 from api.convert import parse_bbox
 from api.errors import error_body
 from geo.crs import BEIJING_BBOX
 from geo.errors import InvalidInputError, NotFoundError
 from layers.registry import one_geometry_type
+
+if TYPE_CHECKING:
+    from layers.proposals import ProposalStore
+    from layers.registry import LayerStore
 
 CollectionId = Annotated[
     str, Path(description="A collection id (see /ogc/collections)", max_length=100, examples=["sites"])
@@ -85,32 +89,34 @@ def get_conformance() -> dict[str, list[str]]:
     return {"conformsTo": CONFORMANCE}
 
 
-def _collection_ids(ctx: Context) -> list[str]:
-    return [s.id for s in ctx.layers.specs() if s.kind != "raster"] + [PROPOSALS]
+def _collection_ids(layers: LayerStore) -> list[str]:
+    return [s.id for s in layers.specs() if s.kind != "raster"] + [PROPOSALS]
 
 
-def _frame(ctx: Context, cid: str, bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+def _frame(
+    layers: LayerStore, proposals: ProposalStore, cid: str, bbox: tuple[float, float, float, float] | None = None
+) -> gpd.GeoDataFrame:
     if cid == PROPOSALS:
-        gdf = ctx.proposals.frame().set_index("id", drop=False)
+        gdf = proposals.frame().set_index("id", drop=False)
         if bbox is not None and not gdf.empty:
             gdf = gdf.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
         return one_geometry_type(gdf)
-    return one_geometry_type(ctx.layers.query(cid, bbox=bbox), ctx.layers.geometry_types(cid))
+    return one_geometry_type(layers.query(cid, bbox=bbox), layers.geometry_types(cid))
 
 
-def _collection(ctx: Context, cid: str, b: str) -> dict[str, Any]:
+def _collection(layers: LayerStore, proposals: ProposalStore, cid: str, b: str) -> dict[str, Any]:
     if cid == PROPOSALS:
         title, description, attribution = (
             "Saved proposals",
             "Renovation proposals, latest versions",
             "venue planner users",
         )
-        gdf = _frame(ctx, cid)
+        gdf = _frame(layers, proposals, cid)
         bounds = [float(v) for v in gdf.total_bounds] if not gdf.empty else list(BEIJING_BBOX)
     else:
-        spec = ctx.layers.spec(cid)
+        spec = layers.spec(cid)
         title, description, attribution = spec.title, spec.description, spec.attribution
-        bounds = [float(v) for v in ctx.layers.query(cid, bbox=None).total_bounds]
+        bounds = [float(v) for v in layers.query(cid, bbox=None).total_bounds]
     return {
         "id": cid,
         "title": title,
@@ -128,27 +134,25 @@ def _collection(ctx: Context, cid: str, b: str) -> dict[str, Any]:
 
 
 @router.get("/ogc/collections", operation_id="ogc_collections")
-def get_collections(request: Request, ctx: Annotated[Context, Depends(get_context)]) -> dict[str, Any]:
+def get_collections(request: Request, layers: LayersDep, proposals: ProposalsDep) -> dict[str, Any]:
     """Return every vector layer and the saved proposals as collections."""
     b = _base(request)
     return {
         "links": [{"href": f"{b}/ogc/collections", "rel": "self", "type": "application/json", "title": "Collections"}],
-        "collections": [_collection(ctx, cid, b) for cid in _collection_ids(ctx)],
+        "collections": [_collection(layers, proposals, cid, b) for cid in _collection_ids(layers)],
     }
 
 
-def _check_collection(ctx: Context, cid: str) -> None:
-    if cid not in _collection_ids(ctx):
-        raise NotFoundError(f"no collection {cid!r}; known: {', '.join(_collection_ids(ctx))}.")
+def _check_collection(layers: LayerStore, cid: str) -> None:
+    if cid not in _collection_ids(layers):
+        raise NotFoundError(f"no collection {cid!r}; known: {', '.join(_collection_ids(layers))}.")
 
 
 @router.get("/ogc/collections/{cid}", operation_id="ogc_collection")
-def get_collection(
-    cid: CollectionId, request: Request, ctx: Annotated[Context, Depends(get_context)]
-) -> dict[str, Any]:
+def get_collection(cid: CollectionId, request: Request, layers: LayersDep, proposals: ProposalsDep) -> dict[str, Any]:
     """Return one collection."""
-    _check_collection(ctx, cid)
-    return _collection(ctx, cid, _base(request))
+    _check_collection(layers, cid)
+    return _collection(layers, proposals, cid, _base(request))
 
 
 def _features(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
@@ -175,13 +179,13 @@ def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> in
     operation_id="ogc_items",
     responses={200: {"content": {GEOJSON: {}, "application/geopackage+sqlite3": {}}}},
 )
-def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depends(get_context)]) -> Response:
+def get_items(cid: CollectionId, request: Request, layers: LayersDep, proposals: ProposalsDep) -> Response:
     """Return features of a collection: bbox (CRS84), limit (1-10000, default 10) and offset; next/prev links.
 
     ``datetime`` is accepted and ignored (no layer has a time dimension). ``f=gpkg``
     returns the selection (without paging) as a GeoPackage.
     """
-    _check_collection(ctx, cid)
+    _check_collection(layers, cid)
     q = request.query_params
     unknown = sorted(set(q) - _ITEM_PARAMS)
     if unknown:
@@ -198,12 +202,12 @@ def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depen
         return _bad(limit)
     if isinstance(offset, str):
         return _bad(offset)
-    gdf = _frame(ctx, cid, bbox)
+    gdf = _frame(layers, proposals, cid, bbox)
     if q.get("f") == "gpkg":
         from api.downloads import vector_response
 
         feats = [(g, props["properties"]) for g, props in zip(gdf.geometry, _features(gdf), strict=True)]
-        attribution = "venue planner users" if cid == PROPOSALS else ctx.layers.spec(cid).attribution
+        attribution = "venue planner users" if cid == PROPOSALS else layers.spec(cid).attribution
         return vector_response(feats, {}, fmt="gpkg", layer=cid, attribution=attribution)
     page = gdf.iloc[offset : offset + limit]
     b = _base(request)
@@ -237,11 +241,11 @@ def get_items(cid: CollectionId, request: Request, ctx: Annotated[Context, Depen
     responses={200: {"content": {GEOJSON: {}}, "description": "One feature (GeoJSON)"}},
 )
 def get_item(
-    cid: CollectionId, fid: FeatureId, request: Request, ctx: Annotated[Context, Depends(get_context)]
+    cid: CollectionId, fid: FeatureId, request: Request, layers: LayersDep, proposals: ProposalsDep
 ) -> Response:
     """Return one feature by id."""
-    _check_collection(ctx, cid)
-    gdf = _frame(ctx, cid)
+    _check_collection(layers, cid)
+    gdf = _frame(layers, proposals, cid)
     key: Any = fid
     if cid != PROPOSALS:
         try:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import editor
 from api.compute import bounded
-from api.context import Context, get_context
+from api.context import ImpactDep, PlansDep
 from api.schemas import GeoJSONResponse, PlanIn, RequestModel
 from geo.errors import InvalidInputError
 from layers.credits import OSM_CREDIT
 from layers.keys import ApiKey
 from layers.plans import MAX_PLAN_FILE_FEATURES, SavedPlan, feature_to_body, plan_feature
+
+if TYPE_CHECKING:
+    from layers.impact import ImpactService
 
 router = APIRouter(tags=["plans"])
 Editor = Annotated[ApiKey, Depends(editor)]
@@ -65,29 +68,29 @@ def _out(p: SavedPlan) -> PlanOut:
     return PlanOut(id=p.id, version=p.version, created_at=p.created_at, author=p.author, note=p.note, plan=p.body)
 
 
-def _body(ctx: Context, plan: PlanIn) -> dict[str, Any]:
+def _body(impact: ImpactService, plan: PlanIn) -> dict[str, Any]:
     """Validate a plan completely (geometry, streets, entrances, sites) and return what is stored."""
-    ctx.impact.validate(plan.to_plan())
+    impact.validate(plan.to_plan())
     return plan.model_dump(include={"name", "streets", "areas", "entrances", "sites"})
 
 
 @router.post("/plans", response_model=PlanOut, status_code=201, operation_id="create_plan")
 @bounded(status=201)
-def create_plan(req: PlanCreate, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> PlanOut:
+def create_plan(req: PlanCreate, plans: PlansDep, impact: ImpactDep, key: Editor) -> PlanOut:
     """Save a closure plan (version 1); a plan naming what does not exist is refused and nothing is stored."""
-    return _out(ctx.plans.create(_body(ctx, req), author=key.name, plan_id=req.id, note=req.note))
+    return _out(plans.create(_body(impact, req), author=key.name, plan_id=req.id, note=req.note))
 
 
 @router.get("/plans", response_model=list[PlanOut], operation_id="list_plans")
-def list_plans(ctx: Annotated[Context, Depends(get_context)]) -> list[PlanOut]:
+def list_plans(plans: PlansDep) -> list[PlanOut]:
     """Return the latest version of every saved plan, newest first."""
-    return [_out(p) for p in ctx.plans.list()]
+    return [_out(p) for p in plans.list()]
 
 
 @router.get("/plans/export", response_class=GeoJSONResponse, operation_id="export_plans")
-def export_plans(ctx: Annotated[Context, Depends(get_context)]) -> GeoJSONResponse:
+def export_plans(plans: PlansDep) -> GeoJSONResponse:
     """Return every plan's latest version as a GeoJSON FeatureCollection (areas as MultiPolygons)."""
-    feats = [plan_feature(p) for p in ctx.plans.list()]
+    feats = [plan_feature(p) for p in plans.list()]
     return GeoJSONResponse(
         {"type": "FeatureCollection", "name": "closure-plans", "features": feats, "attribution": OSM_CREDIT}
     )
@@ -95,7 +98,7 @@ def export_plans(ctx: Annotated[Context, Depends(get_context)]) -> GeoJSONRespon
 
 @router.post("/plans/import", response_model=dict[str, Any], status_code=201, operation_id="import_plans")
 @bounded(status=201)
-def import_plans(req: ImportRequest, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> dict[str, Any]:
+def import_plans(req: ImportRequest, plans: PlansDep, impact: ImpactDep, key: Editor) -> dict[str, Any]:
     """Save every plan of a FeatureCollection, all or none (one bad plan refuses the file)."""
     if not req.features:
         raise InvalidInputError("the FeatureCollection holds no plan.")
@@ -109,34 +112,34 @@ def import_plans(req: ImportRequest, ctx: Annotated[Context, Depends(get_context
             where = ".".join(str(x) for x in first.get("loc", ()))
             raise InvalidInputError(f"features[{i}]: {where}: {first.get('msg', 'invalid')}") from exc
         try:
-            items.append((pid, _body(ctx, plan)))
+            items.append((pid, _body(impact, plan)))
         except InvalidInputError as exc:
             raise InvalidInputError(f"features[{i}]: {exc}") from exc
-    ids = ctx.plans.import_bodies(items, author=key.name)
+    ids = plans.import_bodies(items, author=key.name)
     return {"imported": len(ids), "ids": ids}
 
 
 @router.get("/plans/{plan_id}", response_model=PlanOut, operation_id="get_plan")
 def get_plan(
     plan_id: str,
-    ctx: Annotated[Context, Depends(get_context)],
+    plans: PlansDep,
     version: Annotated[int | None, Query(ge=1, le=1_000_000, description="A past version")] = None,
 ) -> PlanOut:
     """Return a plan's latest version (or ``version``)."""
-    return _out(ctx.plans.get(plan_id, version))
+    return _out(plans.get(plan_id, version))
 
 
 @router.get("/plans/{plan_id}/versions", response_model=list[PlanOut], operation_id="plan_versions")
-def plan_versions(plan_id: str, ctx: Annotated[Context, Depends(get_context)]) -> list[PlanOut]:
+def plan_versions(plan_id: str, plans: PlansDep) -> list[PlanOut]:
     """Return every version of a plan, oldest first."""
-    return [_out(p) for p in ctx.plans.versions(plan_id)]
+    return [_out(p) for p in plans.versions(plan_id)]
 
 
 @router.put("/plans/{plan_id}", response_model=PlanOut, operation_id="update_plan")
 @bounded()
-def update_plan(plan_id: str, req: PlanUpdate, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> PlanOut:
+def update_plan(plan_id: str, req: PlanUpdate, plans: PlansDep, impact: ImpactDep, key: Editor) -> PlanOut:
     """Save a new version of a plan; 409 when it changed since ``base_version``."""
-    ctx.plans.get(plan_id)  # 404 before any validation work
+    plans.get(plan_id)  # 404 before any validation work
     return _out(
-        ctx.plans.update(plan_id, _body(ctx, req), author=key.name, base_version=req.base_version, note=req.note)
+        plans.update(plan_id, _body(impact, req), author=key.name, base_version=req.base_version, note=req.note)
     )

@@ -8,7 +8,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import shapely
 from fastapi import APIRouter, Depends, File, Header, Query, UploadFile
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import editor
 from api.compute import bounded
-from api.context import Context, get_context
+from api.context import FootprintsDep, ProposalsDep, SitesDep
 from api.convert import analyze_footprint
 from api.downloads import FORMAT_DOC, FormatQ, export_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
@@ -26,7 +26,11 @@ from geo.errors import InvalidInputError
 from layers.errors import PreconditionRequiredError
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.keys import ApiKey
-from layers.proposals import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS, Proposal, ProposalChanges, ProposalStore
+from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS
+from layers.proposals import Proposal, ProposalChanges, ProposalStore
+
+if TYPE_CHECKING:
+    from layers.sites import SiteCatalog
 
 router = APIRouter(tags=["proposals"])
 
@@ -155,10 +159,10 @@ def _props(req: FootprintIn) -> dict[str, Any]:
     return {"use": req.use, "floors": req.floors, "height_m": req.height_m, "underground": req.underground}
 
 
-def _site_of(ctx: Context, given: str | None, analysis: Mapping[str, Any]) -> str | None:
+def _site_of(sites: SiteCatalog, given: str | None, analysis: Mapping[str, Any]) -> str | None:
     """Return the site a proposal belongs to: the one given, else where its footprint lies (or lies near)."""
     if given is not None:
-        return ctx.sites.get(given).id
+        return sites.get(given).id
     near = analysis.get("nearest_site") or {}
     site = analysis.get("sub_site") or analysis.get("site")
     if site is None and near.get("distance_m", 1e9) <= NEAR_SITE_M:
@@ -168,13 +172,15 @@ def _site_of(ctx: Context, given: str | None, analysis: Mapping[str, Any]) -> st
 
 @router.post("/proposals", response_model=ProposalOut, status_code=201, operation_id="create_proposal")
 @bounded(status=201)
-def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> Response:
+def create_proposal(
+    req: ProposalIn, proposals: ProposalsDep, sites: SitesDep, footprints: FootprintsDep, key: Editor
+) -> Response:
     """Save a proposal with its analysis (version 1)."""
-    f, a = analyze_footprint(ctx, req, buffer_m=req.buffer_m)
+    f, a = analyze_footprint(footprints, req, buffer_m=req.buffer_m)
     if req.site_id is not None:
-        ctx.sites.get(req.site_id)
-    site = _site_of(ctx, req.site_id, a)
-    p = ctx.proposals.create(
+        sites.get(req.site_id)
+    site = _site_of(sites, req.site_id, a)
+    p = proposals.create(
         name=req.name,
         geometry=f.geometry,
         properties=_props(req),
@@ -189,7 +195,8 @@ def create_proposal(req: ProposalIn, ctx: Annotated[Context, Depends(get_context
 
 @router.get("/proposals", response_model=list[ProposalOut], operation_id="list_proposals")
 def list_proposals(
-    ctx: Annotated[Context, Depends(get_context)],
+    proposals: ProposalsDep,
+    sites: SitesDep,
     site: Annotated[
         str | None,
         Query(description="Only this site's proposals (a candidate site's include its sub-sites')", max_length=100),
@@ -197,15 +204,15 @@ def list_proposals(
 ) -> list[ProposalOut]:
     """List the latest version of every proposal, newest first."""
     if site is None:
-        return [_out(p) for p in ctx.proposals.list()]
-    s = ctx.sites.get(site)
-    ids = [s.id, *ctx.sites.children(s.id)["id"].astype(str)]
-    return [_out(p) for p in ctx.proposals.list(site_ids=ids)]
+        return [_out(p) for p in proposals.list()]
+    s = sites.get(site)
+    ids = [s.id, *sites.children(s.id)["id"].astype(str)]
+    return [_out(p) for p in proposals.list(site_ids=ids)]
 
 
 @router.get("/proposals/export", response_model=None, responses=FORMAT_DOC, operation_id="export_proposals")
 def export_proposals(
-    ctx: Annotated[Context, Depends(get_context)],
+    proposals: ProposalsDep,
     format: FormatQ = "gpkg",
     all_versions: Annotated[bool, Query(description="Every version, not only the latest (lossless backup)")] = True,
 ) -> Response:
@@ -215,19 +222,19 @@ def export_proposals(
     """
     if format == "geojson":
         return StreamingResponse(
-            _geojson_export(ctx, all_versions=all_versions),
+            _geojson_export(proposals, all_versions=all_versions),
             media_type="application/geo+json",
             headers={"content-disposition": 'attachment; filename="proposals.geojson"'},
         )
-    gdf = ctx.proposals.frame(all_versions=all_versions)
+    gdf = proposals.frame(all_versions=all_versions)
     return export_response(gdf, name="proposals", fmt=format, attribution=FOOTPRINT_ATTRIBUTION)
 
 
-def _geojson_export(ctx: Context, *, all_versions: bool) -> Iterator[bytes]:
+def _geojson_export(proposals: ProposalStore, *, all_versions: bool) -> Iterator[bytes]:
     yield b'{"type":"FeatureCollection","features":['
     first = True
-    for p in ctx.proposals.iter_versions(all_versions=all_versions):
-        record = ctx.proposals.export_record(p)
+    for p in proposals.iter_versions(all_versions=all_versions):
+        record = proposals.export_record(p)
         feature = (
             '{"type":"Feature","geometry":'
             + shapely.to_geojson(p.geometry)
@@ -242,7 +249,7 @@ def _geojson_export(ctx: Context, *, all_versions: bool) -> Iterator[bytes]:
 
 @router.post("/proposals/import", response_model=dict[str, int], operation_id="import_proposals")
 def import_proposals(
-    ctx: Annotated[Context, Depends(get_context)],
+    proposals: ProposalsDep,
     file: Annotated[UploadFile, File(description="An export (.gpkg or .geojson), at most 20 MB by default")],
     key: Editor,
 ) -> dict[str, int]:
@@ -252,19 +259,19 @@ def import_proposals(
         path = Path(tmp) / "upload"
         with path.open("wb") as out:
             shutil.copyfileobj(file.file, out, 1 << 20)
-        return {"versions": ctx.proposals.import_file(path, label=label)}
+        return {"versions": proposals.import_file(path, label=label)}
 
 
 @router.get("/proposals/{proposal_id}", response_model=ProposalOut, operation_id="get_proposal")
 def get_proposal(
     proposal_id: str,
-    ctx: Annotated[Context, Depends(get_context)],
+    proposals: ProposalsDep,
     version: Annotated[
         int | None, Query(ge=1, le=MAX_VERSION, description="A given version (default: the latest)")
     ] = None,
 ) -> Response:
     """Return a proposal (the latest version, or a given one), with its version's ETag."""
-    return _with_etag(ctx.proposals.get(proposal_id, version))
+    return _with_etag(proposals.get(proposal_id, version))
 
 
 @router.put("/proposals/{proposal_id}", response_model=ProposalOut, operation_id="update_proposal")
@@ -272,7 +279,9 @@ def get_proposal(
 def update_proposal(
     proposal_id: str,
     req: ProposalUpdate,
-    ctx: Annotated[Context, Depends(get_context)],
+    footprints: FootprintsDep,
+    proposals: ProposalsDep,
+    sites: SitesDep,
     key: Editor,
     if_match: IfMatch = None,
 ) -> Response:
@@ -282,7 +291,7 @@ def update_proposal(
     is no longer the latest, nothing is saved and the answer is 412 with the current version.
     """
     base = _base_version(if_match, req.base_version)
-    cur = ctx.proposals.get(proposal_id)
+    cur = proposals.get(proposal_id)
     ProposalStore.require_version(cur, base)  # early answer; the store checks again inside its transaction
     props = dict(cur.properties)
     for k in ("use", "floors", "height_m", "underground"):
@@ -293,15 +302,15 @@ def update_proposal(
     if req.footprint is not None or props != cur.properties:
         doc = req.footprint if req.footprint is not None else shapely.geometry.mapping(cur.geometry)
         f = fp.parse_footprint(doc)
-        analysis = ctx.footprints.analyze(
+        analysis = footprints.analyze(
             f, use=props.get("use"), floors=props.get("floors"), height_m=props.get("height_m"),
             underground=bool(props.get("underground")), buffer_m=req.buffer_m,
         )  # fmt: skip
         geometry = f.geometry
     # The site follows the footprint: a proposal moved into another site lists under it.
     moved = req.footprint is not None
-    site = _site_of(ctx, req.site_id, analysis or {}) if moved or req.site_id is not None else None
-    p = ctx.proposals.update(
+    site = _site_of(sites, req.site_id, analysis or {}) if moved or req.site_id is not None else None
+    p = proposals.update(
         proposal_id,
         ProposalChanges(
             name=req.name,
@@ -319,27 +328,25 @@ def update_proposal(
 
 
 @router.delete("/proposals/{proposal_id}", status_code=204, operation_id="delete_proposal")
-def delete_proposal(
-    proposal_id: str, ctx: Annotated[Context, Depends(get_context)], key: Editor, if_match: IfMatch = None
-) -> Response:
+def delete_proposal(proposal_id: str, proposals: ProposalsDep, key: Editor, if_match: IfMatch = None) -> Response:
     """Delete a proposal (its history is kept; POST /proposals/{id}/undelete brings it back).
 
     With If-Match, only when that version is still the latest (412 otherwise).
     """
-    ctx.proposals.delete(proposal_id, base_version=None if if_match is None else _base_version(if_match, None))
+    proposals.delete(proposal_id, base_version=None if if_match is None else _base_version(if_match, None))
     return Response(status_code=204)
 
 
 @router.post("/proposals/{proposal_id}/undelete", response_model=ProposalOut, operation_id="undelete_proposal")
-def undelete_proposal(proposal_id: str, ctx: Annotated[Context, Depends(get_context)], key: Editor) -> Response:
+def undelete_proposal(proposal_id: str, proposals: ProposalsDep, key: Editor) -> Response:
     """Bring back a deleted proposal."""
-    return _with_etag(ctx.proposals.undelete(proposal_id))
+    return _with_etag(proposals.undelete(proposal_id))
 
 
 @router.get("/proposals/{proposal_id}/versions", response_model=list[ProposalOut], operation_id="proposal_versions")
-def proposal_versions(proposal_id: str, ctx: Annotated[Context, Depends(get_context)]) -> list[ProposalOut]:
+def proposal_versions(proposal_id: str, proposals: ProposalsDep) -> list[ProposalOut]:
     """Return every version of a proposal, oldest first."""
-    return [_out(p) for p in ctx.proposals.versions(proposal_id)]
+    return [_out(p) for p in proposals.versions(proposal_id)]
 
 
 class RestoreRequest(RequestModel):
@@ -354,10 +361,10 @@ class RestoreRequest(RequestModel):
 def restore_proposal(
     proposal_id: str,
     req: RestoreRequest,
-    ctx: Annotated[Context, Depends(get_context)],
+    proposals: ProposalsDep,
     key: Editor,
     if_match: IfMatch = None,
 ) -> Response:
     """Restore an old version (as a new version: history is never rewritten); If-Match is honoured."""
     base = None if if_match is None else _base_version(if_match, None)
-    return _with_etag(ctx.proposals.restore(proposal_id, req.version, author=key.name, base_version=base))
+    return _with_etag(proposals.restore(proposal_id, req.version, author=key.name, base_version=base))

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 import numpy as np
 import orjson
 import shapely
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from geojson_pydantic import FeatureCollection
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
-from api.context import Context, get_context
+from api.context import RoutingDep
 from api.convert import endpoint, endpoint_data, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import (
@@ -43,6 +43,8 @@ from layers.routing import (
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from layers.routing import RoutingService
 
 router = APIRouter(tags=["routes"])
 
@@ -239,10 +241,10 @@ def route_feature(
     }
 
 
-def compute_routes(ctx: Context, req: RouteRequest) -> dict[str, Any]:
+def compute_routes(routing: RoutingService, req: RouteRequest) -> dict[str, Any]:
     """Run a route request; return the `RouteCollection` as plain JSON data."""
     closures = req.closures.to_closures() if req.closures else None
-    routes, a, b = ctx.routing.routes(
+    routes, a, b = routing.routes(
         to_place(req.origin),
         to_place(req.destination),
         mode=req.mode,
@@ -254,8 +256,8 @@ def compute_routes(ctx: Context, req: RouteRequest) -> dict[str, Any]:
     overlaps = overlap_with_best(routes)
     feats = []
     for i, r in enumerate(routes):
-        by_network = ctx.routing.network_legs(r, a.network)
-        legs, warnings = ctx.routing.route_notes(r, a, b, mode=req.mode, by_network=by_network)
+        by_network = routing.network_legs(r, a.network)
+        legs, warnings = routing.route_notes(r, a, b, mode=req.mode, by_network=by_network)
         notes = RouteNotes(a, b, legs, warnings, by_network)
         feats.append(route_feature(r, i, overlaps[i], notes, mode=req.mode, network=a.network.name))
     return {"type": "FeatureCollection", "features": feats, "attribution": OSM_CREDIT}
@@ -283,11 +285,9 @@ def as_download(body: FeatureCollection[Any] | dict[str, Any], fmt: str, layer: 
     operation_id="post_routes",
 )
 @bounded(media_type="application/geo+json")
-def post_routes(
-    req: RouteRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
-) -> RouteCollection | Response:
+def post_routes(req: RouteRequest, routing: RoutingDep, format: FormatQ = "geojson") -> RouteCollection | Response:
     """Return the best route between two places, and alternatives, honouring closures."""
-    return route_json(compute_routes(ctx, req), format, "routes")
+    return route_json(compute_routes(routing, req), format, "routes")
 
 
 @router.get(
@@ -299,7 +299,7 @@ def post_routes(
 )
 @bounded(media_type="application/geo+json")
 def get_routes(
-    ctx: Annotated[Context, Depends(get_context)],
+    routing: RoutingDep,
     origin: Annotated[
         str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["capital-airport"])
     ],
@@ -323,7 +323,7 @@ def get_routes(
         alternatives=alternatives,
         closures=ClosuresIn(streets=close_street or []),
     )
-    return route_json(compute_routes(ctx, req), format, "routes")
+    return route_json(compute_routes(routing, req), format, "routes")
 
 
 def _cell(v: float) -> float | None:
@@ -332,14 +332,14 @@ def _cell(v: float) -> float | None:
 
 @router.post("/routes/matrix", response_model=MatrixResponse, operation_id="post_matrix")
 @bounded()
-def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)]) -> MatrixResponse:
+def post_matrix(req: MatrixRequest, routing: RoutingDep) -> MatrixResponse:
     """Return travel times (fastest) or distances (shortest) from every origin to every destination."""
     if len(req.origins) * len(req.destinations) > MAX_MATRIX_CELLS:
         raise InvalidInputError(
             f"the matrix has {len(req.origins)} x {len(req.destinations)} = {len(req.origins) * len(req.destinations)} "
             f"cells; the limit is {MAX_MATRIX_CELLS}. Split the request."
         )
-    out = ctx.routing.partial_matrix(
+    out = routing.partial_matrix(
         [to_place(p) for p in req.origins],
         [to_place(p) for p in req.destinations],
         mode=req.mode,
@@ -355,7 +355,7 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
         destinations=[None if p is None else endpoint(p) for p in out.destinations],
         values=[[_cell(v) for v in row] for row in out.costs],
         unresolved=[Unresolved(side=s, index=i, message=m) for s, i, m in out.unresolved],
-        warnings=ctx.routing.precision_warnings(out.network),
+        warnings=routing.precision_warnings(out.network),
     )
 
 
@@ -368,11 +368,11 @@ def post_matrix(req: MatrixRequest, ctx: Annotated[Context, Depends(get_context)
 )
 @bounded(media_type="application/geo+json")
 def post_itinerary(
-    req: ItineraryRequest, ctx: Annotated[Context, Depends(get_context)], format: FormatQ = "geojson"
+    req: ItineraryRequest, routing: RoutingDep, format: FormatQ = "geojson"
 ) -> ItineraryResponse | Response:
     """Return the legs of a trip through ordered stops (airport → hotel → venue → banquet)."""
     closures = req.closures.to_closures() if req.closures else None
-    out = ctx.routing.itinerary(
+    out = routing.itinerary(
         [to_place(p) for p in req.stops],
         mode=req.mode,
         metric=req.metric,
@@ -384,8 +384,8 @@ def post_itinerary(
     feats = []
     for i, leg in enumerate(legs):
         a, b = places[order[i]], places[order[i + 1]]
-        access, warnings = ctx.routing.route_notes(leg, a, b, mode=req.mode)
-        by_network = ctx.routing.network_legs(leg, out.network)
+        access, warnings = routing.route_notes(leg, a, b, mode=req.mode)
+        by_network = routing.network_legs(leg, out.network)
         notes = RouteNotes(a, b, access, warnings, by_network)
         feats.append(route_feature(leg, i, 0.0, notes, mode=req.mode, network=out.network.name))
     summary = ItinerarySummary(

@@ -24,7 +24,7 @@ def test_check_bands() -> None:
 
 def test_carving_squares_equals_the_overlay() -> None:
     """Holes added as rings (each in the part given, overlapping squares merged) equal GEOS's difference."""
-    from geo.isochrones import _carve
+    from geo.bands import _carve
 
     left = shapely.Polygon([(0, 0), (100, 0), (100, 100), (0, 100)], [[(60, 60), (80, 60), (80, 80), (60, 80)]])
     right = shapely.box(200, 0, 300, 100)
