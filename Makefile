@@ -40,6 +40,9 @@ pytest: $(STAMP)
 seeds: $(STAMP)
 	$(BIN)/venue-planner seeds build
 
+# Each bench prints its figures and writes them to bench/results/NAME.json; compare.py then
+# prints every figure more than 30 % worse than bench/baseline (`python bench/compare.py --update`
+# stores the current figures as the baseline).
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/coverage.py
@@ -47,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/regional.py
 	$(BIN)/python bench/impact.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

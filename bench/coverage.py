@@ -27,6 +27,7 @@ import numpy as np
 import shapely
 from affine import Affine
 from rasterio import features
+from record import save
 from scipy.interpolate import griddata
 
 from api.context import Context
@@ -229,6 +230,15 @@ def main() -> None:
             f"    {b:4.0f} min: reached nodes inside >= {min(agree_in[b]):.3f} (need >= 0.97), "
             f"unreached among inside <= {max(agree_out[b]):.3f} (need <= 0.03)"
         )
+    figures: dict[str, float] = {"reach_index_warm_s": warm_s, "surface_5_sites_s": surface_s}
+    names = {"iso15": "isochrone_15min", "bands4": "bands_4", "pop": "population_15min", "trace4": "trace_4_bands"}
+    figures.update({f"{v}_p50_ms": med(k) for k, v in names.items()})
+    figures["bands_4_slowest_ms"] = max(rows["bands4"])
+    figures["speedup_vs_osmnx_hulls_x"] = med("hull4") / med("bands4")
+    for b in BANDS:
+        figures[f"agreement_inside_{b:g}min"] = min(agree_in[b])
+        figures[f"agreement_outside_{b:g}min"] = max(agree_out[b])
+    save("coverage", figures)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,14 @@ central drive network:
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
 import numpy as np
 import scipy.sparse.csgraph as csg
 import shapely
+from record import save
 
 from api.context import Context
 from api.settings import Settings
@@ -44,6 +46,7 @@ def main() -> None:
     ctx.impact.evaluate(ClosurePlan())  # warm: engines, townships, walk index
     print(f"{len(towns.rows)} townships on {net.name}; {len(towns.rows) ** 2:,} pairs per matrix")
     print(f"{'plan':24} {'planner s':>10} {'dijkstra s':>11} {'ratio':>6} {'max |diff| s':>13} {'person-h':>9}")
+    figures: dict[str, float] = {}
     for plan in PLANS:
         times = []
         for _ in range(3):
@@ -70,7 +73,12 @@ def main() -> None:
         diff = float(np.abs(eng_after[ok] - ref[ok]).max()) if ok.any() else 0.0
         med = statistics.median(times)
         print(f"{plan.name:24} {med:10.3f} {base:11.3f} {base / med:6.1f} {diff:13.3f} {res.person_hours_lost:9,.0f}")
+        slug = re.sub(r"[^a-z0-9]+", "_", plan.name.lower()).strip("_")
+        figures[f"{slug}_evaluate_s"] = med
+        figures[f"{slug}_speedup_vs_dijkstra_x"] = base / med
+        figures[f"{slug}_max_diff_vs_dijkstra"] = diff
     print("target: one plan <= 2 s on the central network")
+    save("impact", figures)
 
 
 if __name__ == "__main__":

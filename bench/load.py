@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import httpx
+from record import save
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_REQUESTS_PER_LOOP = 200_000  # a bound besides the time
@@ -188,6 +189,7 @@ def main() -> None:
             )
             memory = []
             total_errors = 0
+            figures: dict[str, float] = {}
             for rep in range(1, args.repeats + 1):
                 print(f"\nrun {rep} of {args.repeats}, {args.seconds:g} s per line")
                 print(
@@ -197,6 +199,10 @@ def main() -> None:
                     for c in args.concurrency:
                         res = asyncio.run(run_load(base, name, c, args.seconds))
                         total_errors += int(res["errors"])
+                        slug = name.lower().replace("/", "").replace(" ", "_")
+                        if rep == args.repeats:  # the last run, warm
+                            figures[f"{slug}_c{c}_requests_per_s"] = res["rps"]
+                            figures[f"{slug}_c{c}_p99_ms"] = res["p99_ms"]
                         print(
                             f"{name:18} {c:>4} {res['requests']:>9.0f} {res['rps']:>8.1f} {res['p50_ms']:>8.1f} "
                             f"{res['p99_ms']:>8.1f} {res['errors']:>7.0f} {res['error_kinds'] if res['errors'] else ''}"
@@ -211,6 +217,8 @@ def main() -> None:
             growth = (memory[-1] - memory[0]) / memory[0]
             print(f"memory growth from run 1 to run {len(memory)}: {100 * growth:+.1f} % (target within 10 %)")
             print(f"errors in all runs: {total_errors} (target 0)")
+            figures.update(health_under_load_p99_ms=h["p99_ms"], memory_growth=growth, errors=total_errors)
+            save("load", figures)
         finally:
             proc.terminate()
             try:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import folium
+from record import save
 
 from api.context import Context
 from api.maps import coverage_map, index_map, site_map
@@ -53,12 +54,15 @@ def main() -> None:
         flag = "" if ms < 500 and mb < 3 else "   OVER TARGET"
         print(f"  {sid:28s} {ms:7.0f} ms {mb:6.2f} MB{flag}")
     print(f"  worst                        {worst_ms:7.0f} ms {worst_mb:6.2f} MB")
+    figures = {"site_page_worst_ms": worst_ms, "site_page_worst_mb": worst_mb}
     ms, html = timed(lambda: index_map(ctx))
     print(f"index page                     {ms:7.0f} ms {len(html.encode()) / 1e6:6.2f} MB")
+    figures.update(index_page_ms=ms, index_page_mb=len(html.encode()) / 1e6)
     ms, html = timed(
         lambda: coverage_map(ctx.coverage, ["central-axis", "three-hills-five-gardens", "lugou-wanping"]), 2
     )
     print(f"coverage page (3 sites, 15 min) {ms:6.0f} ms {len(html.encode()) / 1e6:6.2f} MB")
+    figures.update(coverage_page_ms=ms, coverage_page_mb=len(html.encode()) / 1e6)
     # Baseline: the central axis's roads the usual folium way, next to the compact layer.
     site = ctx.sites.get("central-axis")
     minx, miny, maxx, maxy = site.boundary.bounds
@@ -87,15 +91,17 @@ def main() -> None:
                     tooltip="esc(p.name)").add_to(m)  # fmt: skip
         return m.get_root().render()
 
-    many_proposals(ctx)
+    figures.update(many_proposals(ctx))
 
     ms_u, h_u = timed(usual, 3)
     ms_c, h_c = timed(compact, 3)
     print(f"central-axis roads only ({len(roads)} edges): folium.GeoJson {ms_u:.0f} ms {len(h_u) / 1e6:.2f} MB; "
           f"compact layer {ms_c:.0f} ms {len(h_c) / 1e6:.2f} MB; ratio {ms_u / ms_c:.1f} x time, {len(h_u) / len(h_c):.1f} x size")  # fmt: skip
+    figures["roads_layer_speedup_vs_folium_x"] = ms_u / ms_c
+    save("maps", figures)
 
 
-def many_proposals(ctx: Context, n: int = 2000) -> None:
+def many_proposals(ctx: Context, n: int = 2000) -> dict[str, float]:
     """The Lugou page with ``n`` saved proposals (target < 1 s, < 3 MB), next to the 0.3 way of drawing them."""
     import shapely
 
@@ -116,6 +122,7 @@ def many_proposals(ctx: Context, n: int = 2000) -> None:
     print(
         f"lugou-wanping page with {n} proposals: {ms:.0f} ms {len(html.encode()) / 1e6:.2f} MB (targets < 1000 ms, < 3 MB)"
     )
+    figures = {"site_page_2000_proposals_ms": ms, "site_page_2000_proposals_mb": len(html.encode()) / 1e6}
 
     def old_way() -> str:  # 0.3.1: every proposal's latest version read whole, one folium layer each
         m = _new_map((39.85, 116.22), basemap="osm")
@@ -129,6 +136,7 @@ def many_proposals(ctx: Context, n: int = 2000) -> None:
 
     ms_old, h_old = timed(old_way, 1)
     print(f"  the proposals layer alone, the 0.3.1 way: {ms_old:.0f} ms {len(h_old.encode()) / 1e6:.2f} MB")
+    return figures
 
 
 if __name__ == "__main__":

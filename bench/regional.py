@@ -19,6 +19,7 @@ import time
 import networkx as nx
 import numpy as np
 import shapely
+from record import save
 
 from api.context import Context
 from api.settings import Settings
@@ -93,8 +94,9 @@ def far_routes(ctx: Context) -> None:
             print(f"{o:24} {d:16} {straight:11.1f} {r.length_m / 1000:6.1f} {r.travel_time_s / 60:6.1f} {share:9.0%}")
 
 
-def far_bands(ctx: Context) -> None:
-    """Print the far sites' default bands and how long they take."""
+def far_bands(ctx: Context) -> dict[str, float]:
+    """Print the far sites' default bands and how long they take; return the times."""
+    figures = {}
     for sid in FAR:
         t0 = time.perf_counter()
         iso = ctx.coverage.isochrone(sid)
@@ -104,6 +106,8 @@ def far_bands(ctx: Context) -> None:
             for b in iso.bands
         )
         print(f"{sid:16} {dt * 1000:7.0f} ms  {figs}")
+        figures[f"{sid}_bands_ms"] = dt * 1000
+    return figures
 
 
 def main() -> None:
@@ -112,7 +116,7 @@ def main() -> None:
     trips_against_networkx(ctx)
     far_routes(ctx)
     ctx.coverage.index(ctx.networks.get("beijing-regional", "drive"))  # built once, as at start-up
-    far_bands(ctx)
+    save("regional", far_bands(ctx))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import osmnx as ox
+from record import save
 
 from api.settings import Settings
 from layers.networks import SEED_NETWORK, NetworkStore
@@ -369,6 +370,9 @@ def main() -> None:
                 f"  /health in the same run p50 {h['health_p50_ms']:.2f} ms: /routes costs "
                 f"{h['http_p50_ms'] - h['health_p50_ms']:.2f} ms more (target <= 1 ms)"
             )
+        res.update({k: v for k, v in h.items() if k != "tool"})
+    res["speedup_vs_networkx_x"] = res["networkx_p50_ms"] / res["single_route_p50_ms"]
+    save("run", res)
 
 
 if __name__ == "__main__":
