@@ -33,6 +33,7 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/numpydoc lint $$(find geo layers -name '*.py' | sort)
 
 pytest: $(STAMP)
 	$(BIN)/pytest

@@ -61,7 +61,19 @@ class Grid:
         k: int,
         margin_m: float = 300.0,
     ) -> Grid:
-        """Return the grid of cells ``coarse cell / k`` covering ``bounds_utm`` plus a margin."""
+        """Return the grid of cells ``coarse cell / k`` covering ``bounds_utm`` plus a margin.
+
+        Parameters
+        ----------
+        bounds_utm
+            The (minx, miny, maxx, maxy) to cover, UTM 50N metres.
+        coarse_transform
+            The population raster's affine transform (UTM 50N).
+        k
+            Cells per population cell along each axis.
+        margin_m
+            Extra margin on every side, metres.
+        """
         cs = float(coarse_transform.a)
         ox, oy = float(coarse_transform.c), float(coarse_transform.f)
         minx, miny, maxx, maxy = bounds_utm
@@ -105,7 +117,15 @@ class Grid:
         )
 
     def lonlat(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Return WGS84 lon, lat of UTM points in the grid (a checked polynomial fit, else pyproj)."""
+        """Return WGS84 lon, lat of UTM points in the grid (a checked polynomial fit, else pyproj).
+
+        Parameters
+        ----------
+        x
+            Easting, UTM 50N metres.
+        y
+            Northing, UTM 50N metres.
+        """
         fit = self._lonlat_fit
         if fit is None:
             return utm_to_lonlat(x, y)
@@ -114,7 +134,15 @@ class Grid:
         return fit[0] @ a, fit[1] @ a
 
     def cell_of(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Return flat cell indices of UTM points (-1 outside the grid)."""
+        """Return flat cell indices of UTM points (-1 outside the grid).
+
+        Parameters
+        ----------
+        x
+            Easting, UTM 50N metres.
+        y
+            Northing, UTM 50N metres.
+        """
         col = np.floor((x - self.x0) / self.cell_m).astype(np.int64)
         row = np.floor((self.y0 - y) / self.cell_m).astype(np.int64)
         inside = (col >= 0) & (col < self.width) & (row >= 0) & (row < self.height)
@@ -138,7 +166,21 @@ class Band:
 
     @classmethod
     def crop(cls, grid: Grid, row0: int, col0: int, mask: NDArray[np.bool_], minutes: float) -> Band:
-        """Return the band of ``mask`` (placed at row0, col0) cropped to its cells, coarse-aligned."""
+        """Return the band of ``mask`` (placed at row0, col0) cropped to its cells, coarse-aligned.
+
+        Parameters
+        ----------
+        grid
+            The grid the mask is on.
+        row0
+            The mask's first row in the grid.
+        col0
+            The mask's first column in the grid.
+        mask
+            Boolean cell mask.
+        minutes
+            The band's travel time, minutes (None for a distance band).
+        """
         k = grid.k
         if not mask.any():
             return cls(grid, 0, 0, np.zeros((k, k), dtype=bool), minutes)
@@ -193,6 +235,11 @@ class Band:
         """Return the cells as a (multi)polygon, WGS84.
 
         ``tolerance_m`` > 0 simplifies the outline (for display; the figures stay exact).
+
+        Parameters
+        ----------
+        tolerance_m
+            Simplification tolerance of the polygons, metres (0: the exact cell outlines).
         """
         geom = self.polygon_utm()
         if tolerance_m > 0:
@@ -218,7 +265,15 @@ class Band:
         return self._share
 
     def contains(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Return which UTM points lie in the band's cells."""
+        """Return which UTM points lie in the band's cells.
+
+        Parameters
+        ----------
+        x
+            Easting, UTM 50N metres.
+        y
+            Northing, UTM 50N metres.
+        """
         flat = self.grid.cell_of(x, y)
         row, col = np.divmod(np.maximum(flat, 0), self.grid.width)
         h, w = self.mask.shape

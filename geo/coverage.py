@@ -96,7 +96,13 @@ class ZoneCells:
         return np.bincount(self.zone, weights=self.people, minlength=self.n_zones).astype(np.float64)
 
     def raster(self, shape: tuple[int, int]) -> NDArray[np.float64]:
-        """Return people per cell (-1 where no zone holds the cell)."""
+        """Return people per cell (-1 where no zone holds the cell).
+
+        Parameters
+        ----------
+        shape
+            The (rows, columns) of the population raster.
+        """
         out = np.full(shape, -1.0)
         out[self.row, self.col] = 0.0
         np.add.at(out, (self.row, self.col), self.people)
@@ -152,7 +158,15 @@ def zone_cells(
 
 
 def zone_population(band: Band, zones: ZoneCells) -> NDArray[np.float64]:
-    """Return the people of each zone inside ``band``."""
+    """Return the people of each zone inside ``band``.
+
+    Parameters
+    ----------
+    band
+        A band (`geo.bands.Band`).
+    zones
+        The zones' cells (`zone_cells`).
+    """
     r0, c0, share = band.coarse_share()
     h, w = share.shape
     lo, hi = np.searchsorted(zones.row, [r0, r0 + h])  # entries are sorted by row
@@ -176,13 +190,25 @@ def _full(bands: list[Band]) -> tuple[Grid, NDArray[np.uint8]]:
 
 
 def union(bands: list[Band]) -> Band:
-    """Return the cells inside at least one of ``bands``."""
+    """Return the cells inside at least one of ``bands``.
+
+    Parameters
+    ----------
+    bands
+        Bands on one grid.
+    """
     grid, count = _full(bands)
     return Band.crop(grid, 0, 0, count > 0, bands[0].minutes)
 
 
 def overlap(bands: list[Band]) -> Band:
-    """Return the cells inside two or more of ``bands``."""
+    """Return the cells inside two or more of ``bands``.
+
+    Parameters
+    ----------
+    bands
+        Bands on one grid.
+    """
     grid, count = _full(bands)
     return Band.crop(grid, 0, 0, count > 1, bands[0].minutes)
 
@@ -207,6 +233,13 @@ def demand_units(bands: list[Band], people: NDArray[np.float32]) -> DemandUnits:
     """Group the people in the union of ``bands`` (one per candidate) by who covers them.
 
     A coarse cell's people are spread evenly over its fine cells.
+
+    Parameters
+    ----------
+    bands
+        One band per candidate, on one grid.
+    people
+        People per population cell (the 100 m raster).
     """
     if len(bands) > 62:
         raise InvalidInputError(f"{len(bands)} candidates; at most 62 can be compared at once.")
@@ -251,7 +284,15 @@ def _quiet_pulp() -> Iterator[None]:
 
 
 def choose_max_cover(units: DemandUnits, *, k: int) -> Choice:
-    """Return the ``k`` candidates that together cover the most people (spopt MCLP)."""
+    """Return the ``k`` candidates that together cover the most people (spopt MCLP).
+
+    Parameters
+    ----------
+    units
+        The demand units (`demand_units`).
+    k
+        How many candidates to choose.
+    """
     import pulp
     from spopt.locate import MCLP
 
@@ -268,7 +309,13 @@ def choose_max_cover(units: DemandUnits, *, k: int) -> Choice:
 
 
 def choose_min_sites(units: DemandUnits) -> Choice:
-    """Return the fewest candidates that cover everyone any candidate covers (spopt LSCP)."""
+    """Return the fewest candidates that cover everyone any candidate covers (spopt LSCP).
+
+    Parameters
+    ----------
+    units
+        The demand units (`demand_units`).
+    """
     import pulp
     from spopt.locate import LSCP
 

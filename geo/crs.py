@@ -88,7 +88,17 @@ def lonlat_to_utm(
 
 
 def point_to_utm(lon: float, lat: float, *, name: str = "point") -> tuple[float, float]:
-    """Project one WGS84 point to UTM 50N metres (a fast scalar path of `lonlat_to_utm`)."""
+    """Project one WGS84 point to UTM 50N metres (a fast scalar path of `lonlat_to_utm`).
+
+    Parameters
+    ----------
+    lon
+        Longitude, WGS84 degrees.
+    lat
+        Latitude, WGS84 degrees.
+    name
+        How the point is named in error messages.
+    """
     if not (_ZONE_LON[0] <= lon <= _ZONE_LON[1] and _ZONE_LAT[0] <= lat <= _ZONE_LAT[1]):
         _check_zone(np.array([lon]), np.array([lat]), name)
     x, y = _TO_UTM.transform(lon, lat)
@@ -96,13 +106,29 @@ def point_to_utm(lon: float, lat: float, *, name: str = "point") -> tuple[float,
 
 
 def point_to_lonlat(x: float, y: float) -> tuple[float, float]:
-    """Unproject one UTM 50N point to WGS84 lon/lat."""
+    """Unproject one UTM 50N point to WGS84 lon/lat.
+
+    Parameters
+    ----------
+    x
+        Easting, UTM 50N metres.
+    y
+        Northing, UTM 50N metres.
+    """
     lon, lat = _TO_WGS.transform(x, y)
     return float(lon), float(lat)
 
 
 def utm_to_lonlat(x: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Unproject UTM 50N metres to WGS84 lon/lat degrees."""
+    """Unproject UTM 50N metres to WGS84 lon/lat degrees.
+
+    Parameters
+    ----------
+    x
+        Easting, UTM 50N metres.
+    y
+        Northing, UTM 50N metres.
+    """
     lon, lat = _TO_WGS.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
@@ -141,13 +167,33 @@ def to_utm(data: G, *, name: str = "data") -> G:
 
 
 def to_wgs84(data: G, *, name: str = "data") -> G:
-    """Return a copy of UTM 50N data reprojected to WGS84 (EPSG:4326)."""
+    """Return a copy of UTM 50N data reprojected to WGS84 (EPSG:4326).
+
+    Parameters
+    ----------
+    data
+        A GeoDataFrame, GeoSeries or geometry in UTM 50N.
+    name
+        How the input is named in error messages.
+    """
     _require_crs(data, UTM_EPSG, name)
     return data.to_crs(WGS84_EPSG)
 
 
 def distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> NDArray[np.float64]:
-    """Return the great-circle (haversine) distance in metres between lon/lat points."""
+    """Return the great-circle (haversine) distance in metres between lon/lat points.
+
+    Parameters
+    ----------
+    lon1
+        First points' longitudes, degrees.
+    lat1
+        First points' latitudes, degrees.
+    lon2
+        Second points' longitudes, degrees.
+    lat2
+        Second points' latitudes, degrees.
+    """
     r = 6_371_008.8
     p1, p2 = np.radians(np.asarray(lat1, dtype=float)), np.radians(np.asarray(lat2, dtype=float))
     dp = p2 - p1
@@ -181,6 +227,13 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64],
 
     The GCJ-02 offset is a smooth published function of WGS84 position; inverting it by
     iteration is accurate to well under a metre, far better than the one-step inverse.
+
+    Parameters
+    ----------
+    lon
+        GCJ-02 longitude(s), degrees.
+    lat
+        GCJ-02 latitude(s), degrees.
     """
     glon = np.asarray(lon, dtype=float)
     glat = np.asarray(lat, dtype=float)

@@ -30,7 +30,15 @@ SEP = "\x1f"  # between a street's name and its road class in the per-edge label
 
 
 class Lines:
-    """The lon/lat line of every edge row, stored flat (one array and offsets; memory-mappable)."""
+    """The lon/lat line of every edge row, stored flat (one array and offsets; memory-mappable).
+
+    Parameters
+    ----------
+    flat
+        Every line's (lon, lat) points, one after the other.
+    offsets
+        Where each line starts in ``flat`` (one more than there are lines).
+    """
 
     def __init__(self, flat: NDArray[np.float64], offsets: NDArray[np.int64]) -> None:
         # Plain array views of the (possibly memory-mapped) files: slicing a memmap is slow.
@@ -48,7 +56,13 @@ class Lines:
         return np.diff(self.offsets)
 
     def chain(self, rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Return the lines of consecutive edges ``rows`` as one (n, 2) line (each joining point once)."""
+        """Return the lines of consecutive edges ``rows`` as one (n, 2) line (each joining point once).
+
+        Parameters
+        ----------
+        rows
+            Edge rows, each edge starting where the one before ends.
+        """
         return chain_lines(self.flat, self.offsets, rows)
 
 

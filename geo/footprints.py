@@ -76,14 +76,28 @@ class Footprint:
 
 
 def to_utm_geom(geom: shapely.Geometry, *, name: str = "geometry") -> shapely.Geometry:
-    """Return a WGS84 geometry in UTM 50N."""
+    """Return a WGS84 geometry in UTM 50N.
+
+    Parameters
+    ----------
+    geom
+        A geometry in WGS84.
+    name
+        How the geometry is named in error messages.
+    """
     coords = shapely.get_coordinates(geom)
     x, y = lonlat_to_utm(coords[:, 0], coords[:, 1], name=name)
     return shapely.set_coordinates(geom, np.column_stack([x, y]))
 
 
 def to_lonlat(geom: shapely.Geometry) -> shapely.Geometry:
-    """Return a UTM 50N geometry in WGS84 (coordinates rounded to 1e-7 degrees)."""
+    """Return a UTM 50N geometry in WGS84 (coordinates rounded to 1e-7 degrees).
+
+    Parameters
+    ----------
+    geom
+        A geometry in UTM 50N.
+    """
     if geom.is_empty:
         return geom
     coords = shapely.get_coordinates(geom)
@@ -113,6 +127,17 @@ def parse_footprint(
     Invalid polygons (self-intersections, bow-ties) of at most `MAX_REPAIR_VERTICES`
     vertices are repaired with ``make_valid`` and a warning, unless the repair changes
     the area by more than 1 %; larger ones, and those, are refused with where they cross.
+
+    Parameters
+    ----------
+    doc
+        A GeoJSON Polygon, MultiPolygon or Feature of one, WGS84.
+    label
+        How the footprint is named in error messages.
+    max_vertices
+        The most vertices accepted.
+    max_area_m2
+        The largest area accepted, square metres.
 
     Raises
     ------
@@ -208,7 +233,15 @@ def _check_beijing(coords: NDArray[np.float64], label: str) -> None:
 
 
 def setback(geom_utm: shapely.Geometry, distance_m: float) -> shapely.Geometry:
-    """Return the footprint grown (positive) or shrunk (negative) by ``distance_m``, UTM."""
+    """Return the footprint grown (positive) or shrunk (negative) by ``distance_m``, UTM.
+
+    Parameters
+    ----------
+    geom_utm
+        A geometry in UTM 50N.
+    distance_m
+        How far to grow (positive) or shrink (negative), metres.
+    """
     if abs(distance_m) < 1e-6:  # GEOS returns an empty polygon for a distance of a few ulps
         return _polygonal(geom_utm)
     out = shapely.buffer(geom_utm, distance_m, join_style="mitre", mitre_limit=2.0)
@@ -333,7 +366,15 @@ class Conflict:
 
 
 def conflicts(analysis: Analysis, *, underground: bool) -> list[Conflict]:
-    """Return the conflicts of an analysis (see `layers.footprints`), most severe first."""
+    """Return the conflicts of an analysis (see `layers.footprints`), most severe first.
+
+    Parameters
+    ----------
+    analysis
+        A footprint analysis (see `layers.footprints.FootprintService.analyze`).
+    underground
+        Whether the footprint is underground (heritage above is then not a conflict).
+    """
     out: list[Conflict] = []
     heritage = analysis["heritage"]
     if heritage:
@@ -391,7 +432,17 @@ def conflicts(analysis: Analysis, *, underground: bool) -> list[Conflict]:
 
 
 def overlaps(geom_utm: shapely.Geometry, zones: gpd.GeoDataFrame, *, name_col: str) -> list[Overlap]:
-    """Return the zones (UTM frame) a footprint overlaps, with overlap area and shares."""
+    """Return the zones (UTM frame) a footprint overlaps, with overlap area and shares.
+
+    Parameters
+    ----------
+    geom_utm
+        A geometry in UTM 50N.
+    zones
+        Zones as a UTM 50N GeoDataFrame.
+    name_col
+        The column naming each zone.
+    """
     if zones.empty:
         return []
     idx = zones.sindex.query(geom_utm, predicate="intersects")
@@ -418,6 +469,15 @@ def buildable(parcel_utm: shapely.Geometry, zones_utm: list[shapely.Geometry], *
 
     Returns a dict with ``buildable``, ``protected`` and ``buffer`` geometries (UTM) that
     partition the parcel, and their areas.
+
+    Parameters
+    ----------
+    parcel_utm
+        The parcel, UTM 50N.
+    zones_utm
+        Protection zones, UTM 50N geometries.
+    buffer_m
+        The buffer kept clear around protection zones, metres.
     """
     if not zones_utm:
         empty = shapely.Polygon()
@@ -457,6 +517,11 @@ def compare(rows: list[dict[str, float | None]]) -> list[dict[str, Any]]:
     """Return the comparison table: per metric, each footprint's value and the best one(s).
 
     ``rows`` hold one dict of metric values per footprint (None when unknown).
+
+    Parameters
+    ----------
+    rows
+        Each footprint's metrics (name and figures).
     """
     table = []
     for key, label, better in COMPARE_ROWS:

@@ -35,6 +35,13 @@ def gravity_shares(population: NDArray[np.float64], before_s: NDArray[np.float64
 
     ``before_s`` is the (n, n) travel-time matrix without closures (inf where no route);
     the diagonal and unreachable pairs get no trips.
+
+    Parameters
+    ----------
+    population
+        People of each township.
+    before_s
+        Travel times between townships before any closure, seconds (inf where unreachable).
     """
     pop = np.asarray(population, dtype=float)
     t = np.asarray(before_s, dtype=float)
@@ -45,7 +52,17 @@ def gravity_shares(population: NDArray[np.float64], before_s: NDArray[np.float64
 
 
 def weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64], q: float) -> float:
-    """Return the ``q`` quantile of ``values`` weighted by ``weights`` (the smallest value reaching the share)."""
+    """Return the ``q`` quantile of ``values`` weighted by ``weights`` (the smallest value reaching the share).
+
+    Parameters
+    ----------
+    values
+        The values.
+    weights
+        A non-negative weight per value.
+    q
+        The quantile, in [0, 1].
+    """
     v = np.asarray(values, dtype=float)
     w = np.asarray(weights, dtype=float)
     keep = w > 0

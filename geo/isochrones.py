@@ -58,6 +58,15 @@ def check_bands(
 
     ``unit`` is ``"minutes"`` (travel times, at most `MAX_MINUTES`) or ``"metres"``
     (distances along the network, at most `MAX_METRES`).
+
+    Parameters
+    ----------
+    bands
+        The band limits asked for.
+    label
+        How the argument is named in error messages.
+    unit
+        What the numbers are (``"minutes"`` or ``"metres"``), for error messages.
     """
     top, what, eg = (MAX_MINUTES, "travel time", "[5, 10, 15, 30]") if unit == "minutes" else (
         MAX_METRES, "distance", "[500, 1000, 2000]")  # fmt: skip
@@ -104,6 +113,11 @@ class Reach:
         Cells on reached roads, blocks that reached roads enclose, and the roadless cells
         next to reached roads (a verge of one cell) are in; cells of roads or junctions not
         reached within the band never are.
+
+        Parameters
+        ----------
+        band_min
+            The band's travel time, minutes.
         """
         if band_min > self.limit_min + 1e-9:
             raise InvalidInputError(
@@ -267,7 +281,13 @@ class ReachIndex:
         return {k: v for k, v in self.__dict__.items() if k not in self._FROM_ENGINE}
 
     def attach(self, engine: RoutingEngine) -> ReachIndex:
-        """Attach the engine an unpickled index was built on (the same graph) and return the index."""
+        """Attach the engine an unpickled index was built on (the same graph) and return the index.
+
+        Parameters
+        ----------
+        engine
+            The routing engine of the graph.
+        """
         m = self.metric
         if int(self.sample_row.max(initial=-1)) >= len(engine._src[m]):
             raise ValueError("this reach index was built on another graph")
@@ -285,7 +305,17 @@ class ReachIndex:
         return len(self.sample_row)
 
     def node_seconds(self, snaps: list[Snap], *, limit_s: float, reverse: bool = False) -> NDArray[np.float64]:
-        """Return seconds from the nearest snap to every node (to it, if ``reverse``); inf beyond ``limit_s``."""
+        """Return seconds from the nearest snap to every node (to it, if ``reverse``); inf beyond ``limit_s``.
+
+        Parameters
+        ----------
+        snaps
+            Snapped points (`geo.snapping.Snap`) on the engine's graph.
+        limit_s
+            Stop searching beyond this many seconds.
+        reverse
+            Times towards the places instead of from them.
+        """
         best = np.full(len(self.engine.node_ids), np.inf)
         for snap in snaps:
             for node, offset, _, _ in self.engine._ends(snap, self.metric, origin=not reverse):

@@ -118,7 +118,13 @@ _CLASS_LABELS = {
 
 
 def street_name(data: Mapping[str, object]) -> str:
-    """Return an edge's street name: its OSM name, several joined by " / ", or ""."""
+    """Return an edge's street name: its OSM name, several joined by " / ", or "".
+
+    Parameters
+    ----------
+    data
+        An edge's attributes.
+    """
     name = data.get("name")
     if isinstance(name, list):
         return " / ".join(str(n) for n in name)
@@ -126,19 +132,37 @@ def street_name(data: Mapping[str, object]) -> str:
 
 
 def road_class(data: Mapping[str, object]) -> str:
-    """Return an edge's OSM highway class (the first, where osmnx merged several)."""
+    """Return an edge's OSM highway class (the first, where osmnx merged several).
+
+    Parameters
+    ----------
+    data
+        An edge's attributes.
+    """
     hw = data.get("highway", "")
     return str(hw[0] if isinstance(hw, list) else hw)
 
 
 def street_label(data: Mapping[str, object]) -> str:
-    """Return an edge's street name, or "unnamed <class>" for a road without one."""
+    """Return an edge's street name, or "unnamed <class>" for a road without one.
+
+    Parameters
+    ----------
+    data
+        An edge's attributes.
+    """
     cls = road_class(data)
     return street_name(data) or _CLASS_LABELS.get(cls) or f"unnamed {cls or 'road'}"
 
 
 def check_mode(mode: str) -> Mode:
-    """Return ``mode`` if it is a known travel mode, else raise a clear error."""
+    """Return ``mode`` if it is a known travel mode, else raise a clear error.
+
+    Parameters
+    ----------
+    mode
+        The travel mode asked for.
+    """
     if mode not in MODES:
         raise InvalidInputError(f"`mode` must be one of {', '.join(MODES)}; got {mode!r}.")
     return mode

@@ -47,7 +47,13 @@ CHORD_CLASS_BOUNDS_M = (1000.0, 3000.0)
 
 
 def chord_class(chord_m: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Return the chord-length class (0, 1, 2) of each chord length in metres."""
+    """Return the chord-length class (0, 1, 2) of each chord length in metres.
+
+    Parameters
+    ----------
+    chord_m
+        Chord lengths (straight lines between skeleton nodes), metres.
+    """
     return np.digitize(np.asarray(chord_m, dtype=float), CHORD_CLASS_BOUNDS_M).astype(np.int64)
 
 
@@ -74,7 +80,13 @@ class Skeleton:
             raise DataSourceError("every regional skeleton edge needs a positive finite length.")
 
     def csgraph(self, weights: NDArray[np.float64]) -> sp.csr_matrix:
-        """Return the undirected skeleton as a sparse matrix with ``weights`` per edge."""
+        """Return the undirected skeleton as a sparse matrix with ``weights`` per edge.
+
+        Parameters
+        ----------
+        weights
+            One weight per skeleton edge.
+        """
         n = len(self.node_ids)
         return sp.coo_matrix(
             (np.r_[weights, weights], (np.r_[self.u, self.v], np.r_[self.v, self.u])), shape=(n, n)
@@ -102,7 +114,13 @@ class Calibration:
         return 3.6 / np.asarray(self.speeds_kph, dtype=float)
 
     def edge_times_s(self, chord_m: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Return the travel time of chords of the given lengths."""
+        """Return the travel time of chords of the given lengths.
+
+        Parameters
+        ----------
+        chord_m
+            Chord lengths (straight lines between skeleton nodes), metres.
+        """
         c = np.asarray(chord_m, dtype=float)
         return c * self.pace_s_per_m()[chord_class(c)]
 
@@ -118,7 +136,13 @@ class Calibration:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
-        """Return the calibration written by `to_json`, or raise `DataSourceError`."""
+        """Return the calibration written by `to_json`, or raise `DataSourceError`.
+
+        Parameters
+        ----------
+        data
+            The calibration as `to_json` wrote it.
+        """
         try:
             speeds = tuple(float(s) for s in data["speeds_kph"])
             factor = float(data["length_factor"])
@@ -137,6 +161,17 @@ def skeleton_trips(
     skeleton: Skeleton, pace_s_per_m: NDArray[np.float64], src: NDArray[np.int64], dst: NDArray[np.int64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Route trips on the skeleton with the given paces.
+
+    Parameters
+    ----------
+    skeleton
+        The major-road skeleton (raw item 8).
+    pace_s_per_m
+        Seconds per metre of chord, per chord class.
+    src
+        Trip origins, skeleton node indices.
+    dst
+        Trip destinations, skeleton node indices.
 
     Returns
     -------

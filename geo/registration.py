@@ -53,11 +53,27 @@ class AffineLonLat:
     d: float
 
     def apply(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Return lon, lat arrays for planar x, y arrays."""
+        """Return lon, lat arrays for planar x, y arrays.
+
+        Parameters
+        ----------
+        x
+            Planar x of the raw 2013 roads.
+        y
+            Planar y of the raw 2013 roads.
+        """
         return self.lon0 + self.a * x + self.b * y, self.lat0 + self.c * x + self.d * y
 
     def inverse(self, lon: NDArray[np.float64], lat: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Return planar (n, 2) points for lon, lat arrays."""
+        """Return planar (n, 2) points for lon, lat arrays.
+
+        Parameters
+        ----------
+        lon
+            Longitudes, WGS84 degrees.
+        lat
+            Latitudes, WGS84 degrees.
+        """
         mat = np.array([[self.a, self.b], [self.c, self.d]])
         rhs = np.vstack([np.asarray(lon) - self.lon0, np.asarray(lat) - self.lat0])
         return np.asarray(np.linalg.solve(mat, rhs).T, dtype=float)

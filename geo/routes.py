@@ -113,6 +113,15 @@ def partial_line(line: list[list[float]], f0: float, f1: float) -> list[list[flo
     degree of longitude is shorter than one of latitude, so each segment's run in
     longitude is scaled by the ellipsoid's ratio at its latitude (within a millimetre of
     the UTM fraction on a kilometre of road).
+
+    Parameters
+    ----------
+    line
+        A lon/lat line as a list of [lon, lat] points.
+    f0
+        Where the part starts, as a fraction of the line's length.
+    f1
+        Where the part ends, as a fraction of the line's length.
     """
     cum = [0.0]
     for (x0, y0), (x1, y1) in itertools.pairwise(line):
@@ -136,7 +145,15 @@ def partial_line(line: list[list[float]], f0: float, f1: float) -> list[list[flo
 
 
 def route_overlap(a: Route, b: Route) -> float:
-    """Return the share of ``a``'s length (over full edges) that ``b`` also uses."""
+    """Return the share of ``a``'s length (over full edges) that ``b`` also uses.
+
+    Parameters
+    ----------
+    a
+        The route whose length is shared out.
+    b
+        The other route.
+    """
     if not a.edges:
         return 1.0 if not b.edges else 0.0
     eb = {(u, v) for u, v, _ in b.edges}

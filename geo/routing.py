@@ -82,7 +82,15 @@ def _pinned(obj: T) -> T:
 
 
 class RoutingEngine:
-    """Routes on one graph (one mode). Build it with `build_engine`; it never changes the graph."""
+    """Routes on one graph (one mode). Build it with `build_engine`; it never changes the graph.
+
+    Parameters
+    ----------
+    graph
+        A road graph in WGS84 with ``travel_time_s`` and ``length_m`` on every edge (never changed).
+    arrays
+        The graph's `geo.engine_arrays.engine_arrays`, when already built; built when None.
+    """
 
     def __init__(self, graph: nx.MultiDiGraph, *, arrays: Mapping[str, NDArray[Any]] | None = None) -> None:
         self.graph = graph
@@ -174,7 +182,17 @@ class RoutingEngine:
         return qs[metric]
 
     def node_path(self, a: int, b: int, *, metric: Metric) -> list[int]:
-        """Return the node indices of a shortest path between node indices ([] if none)."""
+        """Return the node indices of a shortest path between node indices ([] if none).
+
+        Parameters
+        ----------
+        a
+            Start node index.
+        b
+            End node index.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        """
         if a == b:
             return [a]
         res = self._query(metric).run(int(a), int(b))
@@ -186,6 +204,15 @@ class RoutingEngine:
         """Return shortest-path costs between paired node indices (inf where unreachable).
 
         Costs are the sums of the integer weights (1/1000 s or mm), in seconds or metres.
+
+        Parameters
+        ----------
+        a
+            Start node indices.
+        b
+            End node indices, paired with ``a``.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
         """
         out = np.empty(len(a))
         q = self._query(metric)
@@ -199,7 +226,15 @@ class RoutingEngine:
         return out
 
     def path_totals(self, path: Sequence[int], *, metric: Metric) -> tuple[float, float]:
-        """Return (travel_time_s, length_m) along node indices, in floating point."""
+        """Return (travel_time_s, length_m) along node indices, in floating point.
+
+        Parameters
+        ----------
+        path
+            Node indices of a path.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        """
         rows = self._rows(path, metric)
         return float(self._time[metric][rows].sum()), float(self._length[metric][rows].sum())
 
@@ -215,7 +250,17 @@ class RoutingEngine:
         return [(e.node, e.cost, e.time, e.length) for e in self.end_points(snap, metric, origin=origin)]
 
     def edge_row(self, u: int, v: int, key: int) -> int:
-        """Return the row of graph edge (u, v, key) in the edge table (KeyError if the graph has none)."""
+        """Return the row of graph edge (u, v, key) in the edge table (KeyError if the graph has none).
+
+        Parameters
+        ----------
+        u
+            The edge's first node id.
+        v
+            The edge's second node id.
+        key
+            The edge's key.
+        """
         code = (self.index[u] * len(self.node_ids) + self.index[v]) * self._e_kmul + key
         codes = self._e_codes
         j = bisect.bisect_left(codes, code)
@@ -232,6 +277,17 @@ class RoutingEngine:
         is closed or penalised: the hierarchy's arc between two nodes is never dearer
         than an edge between them, so leaving the junction along a whole edge to its
         other end is never cheaper than routing from the junction itself.
+
+        Parameters
+        ----------
+        snap
+            A point snapped to this engine's graph.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        origin
+            True for a route's start (ways to the nodes), False for its end (ways from them).
+        at_node_only
+            Only the ways of a point lying on a junction.
         """
         cost_of = self._e_time if metric == "fastest" else self._e_length
         e_time, e_length, e_u, e_v, e_rev = self._e_time, self._e_length, self._e_u, self._e_v, self._e_rev
@@ -267,7 +323,17 @@ class RoutingEngine:
         return list(best.values())
 
     def has_reverse(self, u: int, v: int, key: int) -> bool:
-        """Return whether an edge runs back along edge (u, v, key) (a two-way street)."""
+        """Return whether an edge runs back along edge (u, v, key) (a two-way street).
+
+        Parameters
+        ----------
+        u
+            The edge's first node id.
+        v
+            The edge's second node id.
+        key
+            The edge's key.
+        """
         return self._e_rev[self.edge_row(u, v, key)] >= 0
 
     def route(
@@ -517,7 +583,15 @@ class RoutingEngine:
     # -- closures, alternatives, matrices ----------------------------------------------
 
     def edge_mask(self, edges: set[tuple[int, int]], *, metric: str) -> NDArray[np.bool_]:
-        """Return the per-row mask of the metric's arrays for graph node-id pairs ``edges``."""
+        """Return the per-row mask of the metric's arrays for graph node-id pairs ``edges``.
+
+        Parameters
+        ----------
+        edges
+            Graph node-id pairs (u, v).
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        """
         m = self._check_metric(metric)
         mask = np.zeros(len(self._src[m]), dtype=bool)
         rows = self._row(m)
@@ -543,6 +617,23 @@ class RoutingEngine:
         Each found route's edges are penalised (weights times ``penalty_factor``) and the
         search is repeated; a candidate whose overlap (by length) with any route kept so far
         exceeds ``max_overlap`` is dropped. Alternatives are never faster than the best.
+
+        Parameters
+        ----------
+        origin
+            The start, snapped to this engine's graph.
+        destination
+            The end, snapped to this engine's graph.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        k
+            How many routes at most.
+        blocked
+            Per-row mask of the metric's arrays that may not be used (closures), or None.
+        penalty_factor
+            How much the weights of used edges grow for the next search.
+        max_overlap
+            The largest share of length an alternative may share with a route already found.
         """
         m = self._check_metric(metric)
         best = self.route(origin, destination, metric=m, blocked=blocked)
@@ -577,6 +668,17 @@ class RoutingEngine:
 
         The cost is seconds for ``fastest`` and metres for ``shortest``. ``blocked`` closes
         edges as in `route` (the snapped edges themselves stay usable).
+
+        Parameters
+        ----------
+        origins
+            Start points snapped to this engine's graph.
+        destinations
+            End points snapped to this engine's graph.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        blocked
+            Per-row mask of the metric's arrays that may not be used (closures), or None.
         """
         if blocked is None or not blocked.any():
             return self._matrix(origins, destinations, self._check_metric(metric), None)

@@ -89,7 +89,15 @@ class SegmentGrid:
 
 
 def segment_grid(xy: NDArray[np.float64], counts: NDArray[np.int64]) -> SegmentGrid:
-    """Return the `SegmentGrid` of edge lines (UTM vertices ``xy``, ``counts`` per line)."""
+    """Return the `SegmentGrid` of edge lines (UTM vertices ``xy``, ``counts`` per line).
+
+    Parameters
+    ----------
+    xy
+        Every line's vertices, UTM 50N metres, one line after the other.
+    counts
+        Vertices per line.
+    """
     ends = np.cumsum(counts)
     ok = np.ones(max(len(xy) - 1, 0), dtype=bool)
     ok[ends[:-1] - 1] = False  # no segment joins two lines
@@ -235,12 +243,23 @@ def build_edge_index(graph: nx.MultiDiGraph) -> EdgeIndex:
 
     Edges without a ``geometry`` attribute are the straight line between their nodes.
     Each undirected pair of edges (u, v) and (v, u) is indexed once per direction.
+
+    Parameters
+    ----------
+    graph
+        A road graph (osmnx MultiDiGraph, WGS84 node ``x``/``y``).
     """
     return edge_index_from_arrays(*edge_arrays(graph))
 
 
 def edge_arrays(graph: nx.MultiDiGraph) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
-    """Return what an edge index is built from: (u, v, key) rows, their lines' UTM vertices, vertices per line."""
+    """Return what an edge index is built from: (u, v, key) rows, their lines' UTM vertices, vertices per line.
+
+    Parameters
+    ----------
+    graph
+        A road graph (osmnx MultiDiGraph, WGS84 node ``x``/``y``).
+    """
     xs = dict(graph.nodes(data="x"))
     ys = dict(graph.nodes(data="y"))
     edges: list[tuple[int, int, int]] = []
@@ -261,7 +280,13 @@ def edge_arrays(graph: nx.MultiDiGraph) -> tuple[NDArray[np.int64], NDArray[np.f
 def index_arrays(
     graph: nx.MultiDiGraph,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64], SegmentGrid | None]:
-    """Return what an edge index is made of, to cache: `edge_arrays` and the `segment_grid`."""
+    """Return what an edge index is made of, to cache: `edge_arrays` and the `segment_grid`.
+
+    Parameters
+    ----------
+    graph
+        A road graph (osmnx MultiDiGraph, WGS84 node ``x``/``y``).
+    """
     edges, xy, counts = edge_arrays(graph)
     return edges, xy, counts, segment_grid(xy, counts) if len(edges) else None
 
@@ -269,7 +294,19 @@ def index_arrays(
 def edge_index_from_arrays(
     edges: NDArray[np.int64], xy: NDArray[np.float64], counts: NDArray[np.int64], grid: SegmentGrid | None = None
 ) -> EdgeIndex:
-    """Return the edge index of `edge_arrays`' output (the segment grid built unless given: see `index_arrays`)."""
+    """Return the edge index of `edge_arrays`' output (the segment grid built unless given: see `index_arrays`).
+
+    Parameters
+    ----------
+    edges
+        The (u, v, key) of each edge (`edge_arrays`).
+    xy
+        The edge lines' UTM vertices (`edge_arrays`).
+    counts
+        Vertices per edge line (`edge_arrays`).
+    grid
+        The segment grid, when already built (a cache); built when None.
+    """
     if len(edges) == 0:
         return EdgeIndex(np.empty((0, 3), dtype=np.int64), np.empty(0, dtype=object), shapely.STRtree([]))
     geoms = shapely.linestrings(xy, indices=np.repeat(np.arange(len(counts)), counts))

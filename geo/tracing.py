@@ -57,7 +57,15 @@ def trace_cells(mask: NDArray[np.bool_], transform: Affine) -> shapely.Geometry:
 
 
 def trace_cell_parts(mask: NDArray[np.bool_], transform: Affine) -> tuple[shapely.Geometry, NDArray[np.int32]]:
-    """Return `trace_cells`' MultiPolygon and, per cell, 1 + the index of its part in it (0 where False)."""
+    """Return `trace_cells`' MultiPolygon and, per cell, 1 + the index of its part in it (0 where False).
+
+    Parameters
+    ----------
+    mask
+        Boolean cell mask.
+    transform
+        The affine transform from (column, row) to map coordinates.
+    """
     mask = np.asarray(mask, dtype=bool)
     if mask.ndim != 2:
         raise ValueError(f"`mask` must be 2-D; got shape {mask.shape}.")
@@ -156,7 +164,15 @@ def _trace(
     flat_labels = labels.reshape(-1)
 
     def label_at(r: NDArray[np.intp], c: NDArray[np.intp]) -> NDArray[np.int32]:
-        """Return the polygon label of padded cells (r, c) (which must be True)."""
+        """Return the polygon label of padded cells (r, c) (which must be True).
+
+        Parameters
+        ----------
+        r
+            Padded row indices.
+        c
+            Padded column indices.
+        """
         return flat_labels[(r - 1) * w + (c - 1)]
 
     # Horizontal sides: line r + 1 lies between padded rows r and r + 1; +1 = True cell
@@ -178,7 +194,15 @@ def _trace(
     v_to = np.where(v_left, r1, r0)
 
     def same_polygon(r: NDArray[np.intp], c: NDArray[np.intp]) -> NDArray[np.bool_]:
-        """Return whether the two True cells touching diagonally at corners (r, c) share a polygon."""
+        """Return whether the two True cells touching diagonally at corners (r, c) share a polygon.
+
+        Parameters
+        ----------
+        r
+            Padded row indices of the corners.
+        c
+            Padded column indices of the corners.
+        """
         upper = np.where(flat_cells[(r - 1) * w2 + c - 1] > 0, label_at(r - 1, c - 1), label_at(r - 1, c))
         lower = np.where(flat_cells[r * w2 + c] > 0, label_at(r, c), label_at(r, c - 1))
         return np.asarray(upper == lower)

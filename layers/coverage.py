@@ -200,7 +200,15 @@ class CoverageService:
     # -- indexes --------------------------------------------------------------------
 
     def index(self, net: RoadNetwork, metric: Metric = "fastest") -> ReachIndex:
-        """Return the reach index of a network (by time, or by distance for ``shortest``), built on first use (about 1 s)."""
+        """Return the reach index of a network (by time, or by distance for ``shortest``), built on first use (about 1 s).
+
+        Parameters
+        ----------
+        net
+            The road network.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        """
         key = (net.name, net.mode, metric)
         with self._lock:
             if key not in self._indexes:
@@ -234,6 +242,11 @@ class CoverageService:
         """Return which nodes lie at the edge of the network's data (within `EDGE_MARGIN_M` of its extent's outline).
 
         A band that reaches one of them is cut by the end of the data, not by time.
+
+        Parameters
+        ----------
+        net
+            The road network.
         """
         key = (net.name, net.mode)
         with self._lock:
@@ -260,7 +273,13 @@ class CoverageService:
         return bool((reach.node_minutes[edge] <= limit).any())
 
     def warm(self, mode: str) -> None:
-        """Build the reach indexes of every network of ``mode`` and load the layers now."""
+        """Build the reach indexes of every network of ``mode`` and load the layers now.
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         for net in self.networks.all(mode):
             self.index(net)
         _ = self.zones, self._stations, self._entrances, self.total_population
@@ -280,6 +299,21 @@ class CoverageService:
         """Return the area, people and stations of a band.
 
         Its polygon too, unless ``polygon`` is False; ``tolerance_m`` simplifies it for display.
+
+        Parameters
+        ----------
+        band
+            The band.
+        polygon
+            The band's polygon, when already traced.
+        tolerance_m
+            Simplification tolerance, metres.
+        truncated
+            Whether the band reaches the edge of the network's data.
+        metres
+            The band's distance, metres (None for a time band).
+        coarse
+            Whether the band is on the coarse regional network.
         """
         people = cov.population(band, self.people)
         st, sx, sy = self._stations
@@ -303,7 +337,13 @@ class CoverageService:
         )
 
     def coarse_warnings(self, net: RoadNetwork) -> list[str]:
-        """Return what a coverage answer on the regional network cannot be trusted for (nothing on a detailed one)."""
+        """Return what a coverage answer on the regional network cannot be trusted for (nothing on a detailed one).
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
         if not net.source.regional:
             return []
         return [
@@ -315,11 +355,25 @@ class CoverageService:
         ]
 
     def default_bands(self, net: RoadNetwork) -> tuple[float, ...]:
-        """Return the bands that suit a network: 15/30/60/90 min on the regional one, else `DEFAULT_BANDS_MIN`."""
+        """Return the bands that suit a network: 15/30/60/90 min on the regional one, else `DEFAULT_BANDS_MIN`.
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
         return REGIONAL_BANDS_MIN if net.source.regional else tuple(DEFAULT_BANDS_MIN)
 
     def site_bands(self, site_id: str, mode: str) -> Isochrone:
-        """Return a site's own bands: `SITE_BANDS_MIN`, or on the regional network its own (15-90 min)."""
+        """Return a site's own bands: `SITE_BANDS_MIN`, or on the regional network its own (15-90 min).
+
+        Parameters
+        ----------
+        site_id
+            A site id.
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         net = self.routing.resolve(site_id, mode=mode, label="site").network
         if net.source.regional:  # 100 m cells: outlines simplified to the cell size
             return self.isochrone(site_id, mode=mode, bands_min=self.default_bands(net), tolerance_m=100.0)
@@ -340,7 +394,13 @@ class CoverageService:
                 break
 
     def township_table(self, bands: list[Band]) -> pd.DataFrame:
-        """Return per township: population and people inside each band (columns ``within_<m>``)."""
+        """Return per township: population and people inside each band (columns ``within_<m>``).
+
+        Parameters
+        ----------
+        bands
+            The bands' figures, smallest first.
+        """
         t = self.townships
         out = t[["township_id", "district", "township", "population"]].copy()
         for band in bands:
@@ -370,6 +430,23 @@ class CoverageService:
         network is marked ``truncated``. ``tolerance_m`` > 0 simplifies the polygons for
         display (figures are unchanged). Results for sites are kept (the shipped data does
         not change while serving).
+
+        Parameters
+        ----------
+        place
+            A ``(lon, lat)`` pair, a site id or a site name.
+        mode
+            ``"drive"`` or ``"walk"``.
+        bands_min
+            Band limits, minutes (None: the network's default bands).
+        bands_m
+            Band limits, metres along the network, instead of minutes.
+        reverse
+            Times towards the places instead of from them.
+        label
+            How the input is named in error messages.
+        tolerance_m
+            Simplification tolerance of the polygons, metres (0: the exact cell outlines).
         """
         if bands_m is not None and bands_min is not None:
             raise InvalidInputError("give `bands_min` (travel times) or `bands_m` (distances), not both.")
@@ -494,6 +571,17 @@ class CoverageService:
         """Return each place's coverage, their union, their overlap and the townships' figures.
 
         With ``polygons=False`` the bands' polygons are left empty (faster, for tables).
+
+        Parameters
+        ----------
+        places
+            Places: ``(lon, lat)`` pairs, site ids or site names.
+        mode
+            ``"drive"`` or ``"walk"``.
+        minutes
+            Travel time, minutes.
+        polygons
+            Trace the union's and overlap's polygons (False: figures only).
         """
         resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
         found = self._bands_truncated(resolved, minutes)
@@ -529,7 +617,19 @@ class CoverageService:
     def choose(
         self, candidates: list[Place], *, mode: str = "drive", minutes: float = 15.0, k: int = 1
     ) -> tuple[list[ResolvedPlace], cov.DemandUnits, cov.Choice, cov.Choice]:
-        """Return (candidates, demand, the best ``k`` for people covered, the fewest covering all)."""
+        """Return (candidates, demand, the best ``k`` for people covered, the fewest covering all).
+
+        Parameters
+        ----------
+        candidates
+            The candidate places.
+        mode
+            ``"drive"`` or ``"walk"``.
+        minutes
+            Travel time, minutes.
+        k
+            How many candidates to choose for the most people covered.
+        """
         resolved = self._resolve_set(candidates, mode=mode, label="candidates", limit=MAX_CANDIDATES)
         if not 1 <= k <= len(resolved):
             raise InvalidInputError(f"`k` must be between 1 and the number of candidates ({len(resolved)}); got {k}.")
@@ -538,7 +638,13 @@ class CoverageService:
         return resolved, units, cov.choose_max_cover(units, k=k), cov.choose_min_sites(units)
 
     def township_outlines(self, tolerance_deg: float = 0.0005) -> dict[int, shapely.Geometry]:
-        """Return township outlines for display, simplified (about 50 m), by township id."""
+        """Return township outlines for display, simplified (about 50 m), by township id.
+
+        Parameters
+        ----------
+        tolerance_deg
+            Simplification tolerance, degrees.
+        """
         if self._outlines is None:
             geoms = shapely.simplify(self.townships.geometry.to_numpy(), tolerance_deg, preserve_topology=True)
             self._outlines = dict(zip(self.townships["township_id"].astype(int), geoms, strict=True))
@@ -547,7 +653,17 @@ class CoverageService:
     def surface(
         self, places: list[Place], *, mode: str = "drive", limit_min: float = 180.0
     ) -> tuple[NDArray[np.float32], Affine, list[ResolvedPlace]]:
-        """Return minutes to the nearest place per 100 m cell (NaN where no road is reached) and its transform."""
+        """Return minutes to the nearest place per 100 m cell (NaN where no road is reached) and its transform.
+
+        Parameters
+        ----------
+        places
+            The sites or points (ids, names or ``(lon, lat)``).
+        mode
+            ``"drive"`` or ``"walk"``.
+        limit_min
+            The largest travel time of interest, minutes.
+        """
         resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
         (limit,) = check_bands([limit_min], label="limit_min")
         index = self.index(resolved[0].network)
@@ -562,7 +678,17 @@ class CoverageService:
         return coarse.astype(np.float32), out_tf, resolved
 
     def surface_tif(self, places: list[Place], *, mode: str = "drive", limit_min: float = 180.0) -> bytes:
-        """Return `surface` as a GeoTIFF (float32 minutes, nodata -9999, UTM 50N) with its provenance in tags."""
+        """Return `surface` as a GeoTIFF (float32 minutes, nodata -9999, UTM 50N) with its provenance in tags.
+
+        Parameters
+        ----------
+        places
+            The sites or points (ids, names or ``(lon, lat)``).
+        mode
+            ``"drive"`` or ``"walk"``.
+        limit_min
+            The largest travel time of interest, minutes.
+        """
         arr, tf, resolved = self.surface(places, mode=mode, limit_min=limit_min)
         data = np.where(np.isfinite(arr), arr, SURFACE_NODATA).astype(np.float32)
         profile = {

@@ -42,6 +42,17 @@ def load_or_build(
     memory-mapped from the file, read-only and shared by every process that loads it (for
     large indexes that are only read; loading costs no copy). ``supersedes``: a glob, in
     ``path``'s folder, of the files this one replaces, removed once it is written.
+
+    Parameters
+    ----------
+    path
+        The cache file, or None for no cache (just build).
+    build
+        Builds the object when the file is absent or unreadable.
+    mapped
+        Memory-map the object's numpy arrays from the file (read-only, shared by processes).
+    supersedes
+        A glob, in ``path``'s folder, of the files this one replaces (removed once it is written).
     """
     if path is None:
         return build()
@@ -77,6 +88,13 @@ def remove_superseded(path: Path, pattern: str) -> None:
 
     A process of an older version that still has one open keeps reading it (the file goes
     when it is closed); one that starts later builds its own again.
+
+    Parameters
+    ----------
+    path
+        The file that supersedes the others.
+    pattern
+        A glob of the superseded files, in ``path``'s folder.
     """
     for old in path.parent.glob(pattern):
         if old == path or old.name.endswith((".tmp", ".partial")):  # another process is writing it

@@ -23,7 +23,15 @@ class NetworkImportError(DataSourceError):
 
 
 class VersionConflictError(PlannerError, ValueError):
-    """An edit was based on a version that is no longer the latest (it would lose an edit)."""
+    """An edit was based on a version that is no longer the latest (it would lose an edit).
+
+    Parameters
+    ----------
+    message
+        What happened and how to fix it.
+    current_version
+        The latest version now.
+    """
 
     def __init__(self, message: str, current_version: int) -> None:
         super().__init__(message, current_version)

@@ -49,7 +49,19 @@ class SiteFigures:
 def site_figures(
     routing: RoutingService, coverage: CoverageService, layers: LayerStore, proposal_counts: dict[str, int]
 ) -> list[SiteFigures]:
-    """Return the figures of every candidate site and supporting place (not sub-sites), in catalogue order."""
+    """Return the figures of every candidate site and supporting place (not sub-sites), in catalogue order.
+
+    Parameters
+    ----------
+    routing
+        The routing service.
+    coverage
+        The coverage service.
+    layers
+        The layer store.
+    proposal_counts
+        Saved proposals per site id.
+    """
     sites = routing.sites
     df = sites.frame()
     stations = layers.load("subway-stations")

@@ -123,7 +123,23 @@ class FootprintService:
         underground: bool = False,
         buffer_m: float = DEFAULT_BUFFER_M,
     ) -> fp.Analysis:
-        """Return everything a planner needs to know about a footprint (JSON-ready)."""
+        """Return everything a planner needs to know about a footprint (JSON-ready).
+
+        Parameters
+        ----------
+        footprint
+            The parsed footprint (`geo.footprints.parse_footprint`).
+        use
+            The intended use (free text), or None.
+        floors
+            Storeys above ground, or None.
+        height_m
+            Height above ground, metres, or None.
+        underground
+            Whether the building is underground.
+        buffer_m
+            The buffer kept clear around protection zones, metres.
+        """
         if not 0 <= buffer_m <= 1000:
             raise InvalidInputError(f"`buffer_m` must be between 0 and 1000 m; got {buffer_m}.")
         g = footprint.geometry_utm
@@ -353,7 +369,13 @@ class FootprintService:
 
     @staticmethod
     def metrics(analysis: fp.Analysis) -> dict[str, float | None]:
-        """Return the comparable figures of an analysis (see `geo.footprints.COMPARE_ROWS`)."""
+        """Return the comparable figures of an analysis (see `geo.footprints.COMPARE_ROWS`).
+
+        Parameters
+        ----------
+        analysis
+            An analysis from `analyze`.
+        """
         return {
             "area_m2": analysis["area_m2"],
             "perimeter_m": analysis["perimeter_m"],
@@ -378,6 +400,15 @@ class FootprintService:
         Protection zones are the heritage buildings and, unless ``protected_sites`` lists
         them, the boundaries of the sites the parcel is not mostly inside (a parcel inside
         a site is being planned for that site; its neighbours stay protected).
+
+        Parameters
+        ----------
+        parcel
+            The parcel (parsed footprint).
+        buffer_m
+            The buffer kept clear around protection zones, metres.
+        protected_sites
+            Also remove the candidate sites' boundaries.
         """
         if not 0 <= buffer_m <= 1000:
             raise InvalidInputError(f"`buffer_m` must be between 0 and 1000 m; got {buffer_m}.")

@@ -191,11 +191,25 @@ class ImpactService:
     # -- inputs -------------------------------------------------------------------
 
     def network(self, mode: str, name: str | None = None) -> RoadNetwork:
-        """Return the network a plan is evaluated on (the shipped central one by default)."""
+        """Return the network a plan is evaluated on (the shipped central one by default).
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        name
+            A network name (None: the shipped central network).
+        """
         return self.routing.networks.get(name or SEED_NETWORK, check_mode(mode))
 
     def towns(self, net: RoadNetwork) -> _Towns:
-        """Return the assessed townships of a network, each snapped at a point inside it (cached)."""
+        """Return the assessed townships of a network, each snapped at a point inside it (cached).
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
         key = (net.name, net.mode)
         with self._lock:
             hit = self._towns.get(key)
@@ -227,7 +241,15 @@ class ImpactService:
         return towns
 
     def check_plan(self, plan: ClosurePlan, net: RoadNetwork) -> list[str]:
-        """Refuse a plan that names what does not exist; return the entrances it closes (names)."""
+        """Refuse a plan that names what does not exist; return the entrances it closes (names).
+
+        Parameters
+        ----------
+        plan
+            A closure plan.
+        net
+            The road network.
+        """
         for sid in plan.sites:
             self.routing.sites.get(sid)  # NotFoundError with suggestions
         for i, area in enumerate(plan.closures.areas):
@@ -238,7 +260,17 @@ class ImpactService:
         return self._closed_entrances(plan)
 
     def validate(self, plan: ClosurePlan, *, mode: str = "drive", network: str | None = None) -> None:
-        """Refuse a plan that names a street, entrance or site that does not exist, or an area off the network."""
+        """Refuse a plan that names a street, entrance or site that does not exist, or an area off the network.
+
+        Parameters
+        ----------
+        plan
+            A closure plan.
+        mode
+            ``"drive"`` or ``"walk"``.
+        network
+            A network name, or None for the preferred one.
+        """
         net = self.network(mode, network)
         self.check_plan(plan, net)
         if plan.closures.streets:
@@ -330,7 +362,19 @@ class ImpactService:
     def evaluate(
         self, plan: ClosurePlan, *, mode: str = "drive", network: str | None = None, top: int = TOP_PAIRS
     ) -> ImpactResult:
-        """Return a plan's cost: per township delays, people cut off, the walk to the subway, the worst pairs."""
+        """Return a plan's cost: per township delays, people cut off, the walk to the subway, the worst pairs.
+
+        Parameters
+        ----------
+        plan
+            A closure plan.
+        mode
+            ``"drive"`` or ``"walk"``.
+        network
+            A network name, or None for the preferred one.
+        top
+            How many of the most delayed trips to list.
+        """
         net = self.network(mode, network)
         closed_entrances = self.check_plan(plan, net)
         engine = self.routing.engine(net)
@@ -437,7 +481,17 @@ class ImpactService:
     def compare(
         self, plans: list[ClosurePlan], *, mode: str = "drive", network: str | None = None
     ) -> list[ImpactResult]:
-        """Evaluate several plans on one network (ranked by the caller)."""
+        """Evaluate several plans on one network (ranked by the caller).
+
+        Parameters
+        ----------
+        plans
+            The plans.
+        mode
+            ``"drive"`` or ``"walk"``.
+        network
+            A network name, or None for the preferred one.
+        """
         if len(plans) < 2:
             raise InvalidInputError(f"`plans` needs at least two plans to compare; got {len(plans)}.")
         return [self.evaluate(p, mode=mode, network=network) for p in plans]

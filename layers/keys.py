@@ -57,7 +57,13 @@ def _digest(key: str) -> str:
 
 
 class KeyStore:
-    """API keys in an SQLite file (``<data dir>/keys.sqlite``), created on first use."""
+    """API keys in an SQLite file (``<data dir>/keys.sqlite``), created on first use.
+
+    Parameters
+    ----------
+    path
+        The database file.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -71,7 +77,15 @@ class KeyStore:
             yield con
 
     def add(self, name: str, *, role: str) -> str:
-        """Create a key for ``name`` with ``role`` and return it (it is shown once, stored only hashed)."""
+        """Create a key for ``name`` with ``role`` and return it (it is shown once, stored only hashed).
+
+        Parameters
+        ----------
+        name
+            Who the key is for (unique).
+        role
+            ``"viewer"``, ``"editor"`` or ``"admin"``.
+        """
         if not _NAME_RE.match(name):
             raise InvalidInputError(
                 f"key name {name!r} must be 1-64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit."
@@ -95,7 +109,13 @@ class KeyStore:
         return [ApiKey(str(n), str(r), str(c), v) for n, r, c, v in rows]
 
     def revoke(self, name: str) -> None:
-        """Revoke the key of ``name`` (it stops working at once)."""
+        """Revoke the key of ``name`` (it stops working at once).
+
+        Parameters
+        ----------
+        name
+            Whose key to revoke.
+        """
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self._connect() as con:
             cur = con.execute("UPDATE keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now, name))
@@ -103,7 +123,13 @@ class KeyStore:
                 raise NotFoundError(f"no active key named {name!r}; `keys list` shows them.")
 
     def lookup(self, key: str) -> ApiKey | None:
-        """Return the active key matching ``key``, or None."""
+        """Return the active key matching ``key``, or None.
+
+        Parameters
+        ----------
+        key
+            The key as sent.
+        """
         if not key.startswith("vp_") or len(key) > 200:
             return None
         digest = _digest(key)
@@ -117,6 +143,13 @@ class KeyStore:
 
     def authorize(self, authorization: str | None, *, role: str) -> ApiKey:
         """Return the key of an ``Authorization: Bearer KEY`` header if its role reaches ``role``.
+
+        Parameters
+        ----------
+        authorization
+            The ``Authorization`` header, or None.
+        role
+            The least role the operation needs.
 
         Raises
         ------

@@ -86,19 +86,37 @@ class NetworkSource:
         return self.format == "regional"
 
     def graph_file(self, mode: Mode) -> Path:
-        """Return the file the ``mode`` graph is read from."""
+        """Return the file the ``mode`` graph is read from.
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         if self.format == "graphml":
             return self.path.with_name(f"{self.name}.{mode}.graphml")
         return self.path
 
     def files(self, mode: Mode) -> list[Path]:
-        """Return every file the ``mode`` graph is built from."""
+        """Return every file the ``mode`` graph is built from.
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         if self.regional:
             return [self.path, self.path.with_name(REGIONAL_CALIBRATION_FILE), self.path.with_name(SEED_ROADS_FILE)]
         return [self.graph_file(mode)]
 
     def sha256(self, mode: Mode) -> str:
-        """Return the hash of the files the ``mode`` graph is built from."""
+        """Return the hash of the files the ``mode`` graph is built from.
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         h = hashlib.sha256()
         for path in self.files(mode):
             with path.open("rb") as fh:
@@ -144,7 +162,15 @@ class RoadNetwork:
             return self._edge_index
 
     def covers(self, lon: float, lat: float) -> bool:
-        """Return whether the point lies inside the network's extent."""
+        """Return whether the point lies inside the network's extent.
+
+        Parameters
+        ----------
+        lon
+            Longitude, WGS84 degrees.
+        lat
+            Latitude, WGS84 degrees.
+        """
         box = self._box
         if box is None:
             shapely.prepare(self.extent)  # a prepared geometry stays prepared
@@ -253,7 +279,13 @@ class NetworkStore:
         return out
 
     def source(self, name: str) -> NetworkSource:
-        """Return the source called ``name``."""
+        """Return the source called ``name``.
+
+        Parameters
+        ----------
+        name
+            The source's name.
+        """
         for src in self.sources():
             if src.name == name:
                 return src
@@ -261,11 +293,25 @@ class NetworkStore:
         raise NotFoundError(f"no road network called {name!r}; known networks: {known}.")
 
     def source_of_regional(self, net: RoadNetwork) -> NetworkSource:
-        """Return the detailed network a regional one is joined to (the shipped one)."""
+        """Return the detailed network a regional one is joined to (the shipped one).
+
+        Parameters
+        ----------
+        net
+            A regional network.
+        """
         return self.source(SEED_NETWORK) if net.source.regional else net.source
 
     def get(self, name: str, mode: str) -> RoadNetwork:
-        """Return the ``mode`` network of source ``name``, from memory, cache or a build."""
+        """Return the ``mode`` network of source ``name``, from memory, cache or a build.
+
+        Parameters
+        ----------
+        name
+            The source's name.
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         m = check_mode(mode)
         net = self._loaded.get((name, m))  # a dict read is atomic: a loaded network needs no lock
         if net is not None:
@@ -284,7 +330,13 @@ class NetworkStore:
             return net
 
     def all(self, mode: str) -> list[RoadNetwork]:
-        """Return the ``mode`` network of every source."""
+        """Return the ``mode`` network of every source.
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         m = check_mode(mode)
         return [self.get(src.name, m) for src in self.sources() if m in src.modes]
 
@@ -293,6 +345,15 @@ class NetworkStore:
 
         A user's imported or downloaded extract comes before the shipped network: it is
         newer, and it may hold what the 2013 roads lack (footpaths inside parks).
+
+        Parameters
+        ----------
+        lon
+            Longitude, WGS84 degrees.
+        lat
+            Latitude, WGS84 degrees.
+        mode
+            ``"drive"`` or ``"walk"``.
         """
         nets = [n for n in self.all(mode) if n.covers(lon, lat)]
         if len(nets) < 2:
@@ -474,6 +535,17 @@ class NetworkStore:
         """Download the drive and walk networks around a point with osmnx (needs the internet).
 
         The graphs are stored as GraphML beside the imports and loaded like them.
+
+        Parameters
+        ----------
+        lon
+            Longitude, WGS84 degrees.
+        lat
+            Latitude, WGS84 degrees.
+        name
+            The name to store the networks under.
+        dist_m
+            Radius around the point, metres.
         """
         import osmnx as ox
 

@@ -32,7 +32,13 @@ OSM_SUFFIXES = (".osm", ".osm.bz2", ".osm.pbf", ".pbf", ".osm.gz")
 
 
 def osm_suffix(path: Path) -> str:
-    """Return the OSM suffix of a file name (``.osm.pbf``, ...), or "" when it has none."""
+    """Return the OSM suffix of a file name (``.osm.pbf``, ...), or "" when it has none.
+
+    Parameters
+    ----------
+    path
+        A file.
+    """
     name = path.name.lower()
     for suf in sorted(OSM_SUFFIXES, key=len, reverse=True):
         if name.endswith(suf):
@@ -41,7 +47,17 @@ def osm_suffix(path: Path) -> str:
 
 
 def filter_osm(src: Path, dst: Path, mode: Mode) -> int:
-    """Write the ways of ``mode`` (and their nodes) from any OSM file to OSM XML ``dst``."""
+    """Write the ways of ``mode`` (and their nodes) from any OSM file to OSM XML ``dst``.
+
+    Parameters
+    ----------
+    src
+        An OSM file (.osm, .osm.bz2, .osm.pbf).
+    dst
+        The OSM XML file to write.
+    mode
+        ``"drive"`` or ``"walk"``.
+    """
     keep_ways: set[int] = set()
     need_nodes: set[int] = set()
     try:
@@ -67,7 +83,15 @@ def filter_osm(src: Path, dst: Path, mode: Mode) -> int:
 
 
 def network_extent(graph: nx.MultiDiGraph, *, margin_m: float = 300.0) -> Polygon:
-    """Return the outline of a graph's nodes (a concave hull), ``margin_m`` wider, WGS84."""
+    """Return the outline of a graph's nodes (a concave hull), ``margin_m`` wider, WGS84.
+
+    Parameters
+    ----------
+    graph
+        A road graph (osmnx MultiDiGraph, WGS84 node ``x``/``y``).
+    margin_m
+        How much wider than the nodes' outline, metres.
+    """
     xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)], dtype=float)
     x, y = lonlat_to_utm(xy[:, 0], xy[:, 1], name="graph nodes")
     pts = shapely.multipoints(np.column_stack([x, y]))
@@ -122,6 +146,11 @@ def merge_coincident_nodes(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     Such an edge cannot be drawn (a line needs two distinct points) and adds nothing to a
     route; merging its ends keeps every connection, so the edges a layer shows and the
     edges a network reports are the same.
+
+    Parameters
+    ----------
+    graph
+        A road graph (osmnx MultiDiGraph, WGS84 node ``x``/``y``).
     """
     nodes = graph.nodes
     pairs = [

@@ -56,7 +56,17 @@ class NetworkAccess:
 
 
 def check_lonlat(lon: float, lat: float, *, label: str) -> None:
-    """Raise a clear error for coordinates outside Beijing or given as lat/lon."""
+    """Raise a clear error for coordinates outside Beijing or given as lat/lon.
+
+    Parameters
+    ----------
+    lon
+        Longitude, WGS84 degrees.
+    lat
+        Latitude, WGS84 degrees.
+    label
+        How the input is named in error messages.
+    """
     minx, miny, maxx, maxy = BEIJING_BBOX
     if minx <= lon <= maxx and miny <= lat <= maxy:
         return
@@ -84,7 +94,13 @@ class PlaceResolution(RouteNotes):
         return float(place[0]), float(place[1])
 
     def site_networks(self, site_id: str) -> list[NetworkAccess]:
-        """Return, per mode, the network a site is reached on and its access point (the one routes use), or why none."""
+        """Return, per mode, the network a site is reached on and its access point (the one routes use), or why none.
+
+        Parameters
+        ----------
+        site_id
+            A site id.
+        """
         site = self.sites.get(site_id)
         label = f"site {site.id!r}"
         out = []
@@ -99,11 +115,25 @@ class PlaceResolution(RouteNotes):
         return out
 
     def access_limit_m(self, net: RoadNetwork) -> float:
-        """Return how far a site's boundary may lie from its access road on ``net``."""
+        """Return how far a site's boundary may lie from its access road on ``net``.
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
         return max(self.site_access_max_m, REGIONAL_SITE_ACCESS_M) if net.source.regional else self.site_access_max_m
 
     def covering_all(self, places: list[Place], *, mode: str) -> RoadNetwork | None:
-        """Return the preferred network that covers every place (None if none does, or a place is not finite)."""
+        """Return the preferred network that covers every place (None if none does, or a place is not finite).
+
+        Parameters
+        ----------
+        places
+            Places: ``(lon, lat)`` pairs, site ids or site names.
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         points = []
         for p in places:
             lon, lat = self._where(p)
@@ -125,6 +155,17 @@ class PlaceResolution(RouteNotes):
         An imported extract is used where it covers every place; otherwise the shipped
         network, when it covers them. Places no single network covers resolve each on its
         own (and the caller reports that they lie in different networks).
+
+        Parameters
+        ----------
+        places
+            Places: ``(lon, lat)`` pairs, site ids or site names.
+        mode
+            ``"drive"`` or ``"walk"``.
+        labels
+            How each place is named in error messages.
+        max_snap_m
+            The farthest a point may lie from the network, metres (farther is an error).
         """
         m = check_mode(mode)
         net = self.covering_all(places, mode=m)
@@ -167,7 +208,21 @@ class PlaceResolution(RouteNotes):
     def resolve(
         self, place: Place, *, mode: str, label: str, max_snap_m: float = 500.0, network: RoadNetwork | None = None
     ) -> ResolvedPlace:
-        """Return where a place meets the ``mode`` network (the preferred one covering it, or ``network``)."""
+        """Return where a place meets the ``mode`` network (the preferred one covering it, or ``network``).
+
+        Parameters
+        ----------
+        place
+            A ``(lon, lat)`` pair, a site id or a site name.
+        mode
+            ``"drive"`` or ``"walk"``.
+        label
+            How the input is named in error messages.
+        max_snap_m
+            The farthest a point may lie from the network, metres (farther is an error).
+        network
+            A network name, or None for the preferred one covering the place.
+        """
         m = check_mode(mode)
         if isinstance(place, str):
             site = self.sites.get(place)

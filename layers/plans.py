@@ -59,14 +59,26 @@ def _now() -> str:
 
 
 def check_plan_id(pid: object) -> str:
-    """Return ``pid`` if it is a valid plan id (1-64 lower-case letters, digits, dashes)."""
+    """Return ``pid`` if it is a valid plan id (1-64 lower-case letters, digits, dashes).
+
+    Parameters
+    ----------
+    pid
+        An id to check.
+    """
     if not isinstance(pid, str) or not 1 <= len(pid) <= 64 or not set(pid) <= _ID_CHARS:
         raise InvalidInputError(f"a plan id must be 1-64 lower-case letters, digits or dashes; got {pid!r}.")
     return pid
 
 
 def plan_feature(p: SavedPlan) -> dict[str, Any]:
-    """Return a saved plan as a GeoJSON Feature (areas as a MultiPolygon, or null)."""
+    """Return a saved plan as a GeoJSON Feature (areas as a MultiPolygon, or null).
+
+    Parameters
+    ----------
+    p
+        A saved plan.
+    """
     areas = p.body.get("areas") or []
     geom = None
     if areas:
@@ -81,7 +93,15 @@ def plan_feature(p: SavedPlan) -> dict[str, Any]:
 
 
 def feature_to_body(f: object, where: str) -> tuple[str | None, dict[str, Any]]:
-    """Return (id, request body) of a plan Feature read from a file, or raise a clear error."""
+    """Return (id, request body) of a plan Feature read from a file, or raise a clear error.
+
+    Parameters
+    ----------
+    f
+        A GeoJSON Feature read from a file.
+    where
+        Where the value came from, for error messages.
+    """
     if not isinstance(f, dict) or f.get("type") != "Feature" or not isinstance(f.get("properties"), dict):
         raise InvalidInputError(f"{where} is not a GeoJSON Feature with properties.")
     props = f["properties"]
@@ -131,7 +151,19 @@ class PlanStore(SqliteStore):
     def create(
         self, body: dict[str, Any], *, author: str | None, plan_id: str | None = None, note: str | None = None
     ) -> SavedPlan:
-        """Save a new plan (version 1); ``body`` must already be validated."""
+        """Save a new plan (version 1); ``body`` must already be validated.
+
+        Parameters
+        ----------
+        body
+            The validated plan (request body form).
+        author
+            Who made the edit (an API key's name), or None.
+        plan_id
+            The plan's id.
+        note
+            A note kept with the new version.
+        """
         with self._write() as con:
             pid = self._insert_new(con, body, author=author, plan_id=plan_id, note=note)
         return self.get(pid)
@@ -165,7 +197,21 @@ class PlanStore(SqliteStore):
         base_version: int | None,
         note: str | None = None,
     ) -> SavedPlan:
-        """Add a version; with ``base_version``, refuse (409) when someone else changed the plan since."""
+        """Add a version; with ``base_version``, refuse (409) when someone else changed the plan since.
+
+        Parameters
+        ----------
+        plan_id
+            The plan's id.
+        body
+            The validated plan (request body form).
+        author
+            Who made the edit (an API key's name), or None.
+        base_version
+            The version the edit was based on (None: not checked).
+        note
+            A note kept with the new version.
+        """
         with self._write() as con:
             cur = self._latest(con, plan_id)
             if base_version is not None and base_version != cur.version:
@@ -181,7 +227,15 @@ class PlanStore(SqliteStore):
         return self.get(plan_id)
 
     def import_bodies(self, items: list[tuple[str | None, dict[str, Any]]], *, author: str | None) -> list[str]:
-        """Save validated plans from a file, all or none; return their ids."""
+        """Save validated plans from a file, all or none; return their ids.
+
+        Parameters
+        ----------
+        items
+            (id or None, validated body) per plan.
+        author
+            Who made the edit (an API key's name), or None.
+        """
         with self._write() as con:
             return [self._insert_new(con, body, author=author, plan_id=pid, note="imported") for pid, body in items]
 
@@ -203,7 +257,15 @@ class PlanStore(SqliteStore):
         return self._row(r)
 
     def get(self, plan_id: str, version: int | None = None) -> SavedPlan:
-        """Return a plan's latest version (or ``version``)."""
+        """Return a plan's latest version (or ``version``).
+
+        Parameters
+        ----------
+        plan_id
+            The plan's id.
+        version
+            A version number (None: the latest).
+        """
         with self._connect() as con:
             if version is None:
                 return self._latest(con, plan_id)
@@ -217,7 +279,13 @@ class PlanStore(SqliteStore):
             return self._row(r)
 
     def versions(self, plan_id: str) -> list[SavedPlan]:
-        """Return every version of a plan, oldest first."""
+        """Return every version of a plan, oldest first.
+
+        Parameters
+        ----------
+        plan_id
+            The plan's id.
+        """
         with self._connect() as con:
             self._latest(con, plan_id)
             rows = con.execute(

@@ -39,7 +39,13 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
 def check_id(pid: object) -> str:
-    """Return a proposal id, or raise if it is not 1-63 lower-case letters, digits and dashes."""
+    """Return a proposal id, or raise if it is not 1-63 lower-case letters, digits and dashes.
+
+    Parameters
+    ----------
+    pid
+        An id to check.
+    """
     if not isinstance(pid, str) or not _ID_RE.fullmatch(pid):
         raise InvalidInputError(f"`id` {pid!r} must be lower-case letters, digits and dashes (at most 63).")
     return pid
@@ -55,7 +61,13 @@ MAX_NAME_CHARS = 200
 
 
 def no_constants(name: str) -> float:
-    """Refuse NaN and Infinity in JSON (a ``parse_constant`` hook)."""
+    """Refuse NaN and Infinity in JSON (a ``parse_constant`` hook).
+
+    Parameters
+    ----------
+    name
+        The constant JSON met (NaN, Infinity).
+    """
     raise ValueError(f"{name} is not allowed in JSON")
 
 
@@ -64,7 +76,15 @@ def _missing(v: object) -> bool:
 
 
 def check_properties(props: object, *, where: str = "properties") -> dict[str, Any]:
-    """Return a proposal's attributes checked (use, floors, height_m, underground), or raise."""
+    """Return a proposal's attributes checked (use, floors, height_m, underground), or raise.
+
+    Parameters
+    ----------
+    props
+        The attributes as sent.
+    where
+        Where the value came from, for error messages.
+    """
     if not isinstance(props, dict):
         raise InvalidInputError(f"`{where}` must be a JSON object; got {type(props).__name__}.")
     unknown = set(props) - {"use", "floors", "height_m", "underground"}
@@ -111,7 +131,17 @@ def _stamp(v: object, field: str, row: int) -> str:
 
 
 def check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any]:
-    """Check one imported version as an API write is checked; return it in the store's form."""
+    """Check one imported version as an API write is checked; return it in the store's form.
+
+    Parameters
+    ----------
+    r
+        The record's attributes.
+    geometry
+        The record's geometry (GeoJSON or shapely).
+    row
+        The record's number, for error messages.
+    """
     from geo.footprints import parse_footprint
 
     pid = check_id(r.get("id"))
@@ -153,7 +183,15 @@ def check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any
 
 
 def read_gpkg(path: Path, name: str) -> gpd.GeoDataFrame:
-    """Read a GeoPackage of proposal versions (one layer, bounded), naming it ``name`` in errors."""
+    """Read a GeoPackage of proposal versions (one layer, bounded), naming it ``name`` in errors.
+
+    Parameters
+    ----------
+    path
+        The uploaded file.
+    name
+        How the file is named in errors.
+    """
     import pyogrio
 
     try:
@@ -173,7 +211,15 @@ def read_gpkg(path: Path, name: str) -> gpd.GeoDataFrame:
 
 
 def read_geojson(path: Path, name: str) -> gpd.GeoDataFrame:
-    """Read a GeoJSON FeatureCollection of proposal versions (WGS84, bounded) as a frame."""
+    """Read a GeoJSON FeatureCollection of proposal versions (WGS84, bounded) as a frame.
+
+    Parameters
+    ----------
+    path
+        The uploaded file.
+    name
+        How the file is named in errors.
+    """
     try:
         doc = json.loads(path.read_bytes(), parse_constant=no_constants)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -201,7 +201,27 @@ class ProposalStore(SqliteStore):
         note: str | None = None,
         author: str | None = None,
     ) -> Proposal:
-        """Save a new proposal (version 1) and return it."""
+        """Save a new proposal (version 1) and return it.
+
+        Parameters
+        ----------
+        name
+            The proposal's name.
+        geometry
+            A (multi)polygon in WGS84.
+        properties
+            Its checked attributes (`check_properties`).
+        analysis
+            Its footprint analysis.
+        site_id
+            The site it belongs to, or None.
+        proposal_id
+            An id of the caller's (None: a new random one).
+        note
+            A note kept with the new version.
+        author
+            Who made the edit (an API key's name), or None.
+        """
         pid = proposal_id or uuid.uuid4().hex[:12]
         check_id(pid)
         self._check_name(name)
@@ -217,7 +237,15 @@ class ProposalStore(SqliteStore):
 
     @staticmethod
     def require_version(cur: Proposal, base_version: int | None) -> None:
-        """Raise `VersionConflictError` when ``base_version`` is given and ``cur`` is not that version."""
+        """Raise `VersionConflictError` when ``base_version`` is given and ``cur`` is not that version.
+
+        Parameters
+        ----------
+        cur
+            The latest version.
+        base_version
+            The version the edit was based on (None: not checked).
+        """
         if base_version is not None and base_version != cur.version:
             raise VersionConflictError(
                 f"proposal {cur.id!r} is at version {cur.version}, not {base_version} that this edit was based on: "
@@ -280,7 +308,19 @@ class ProposalStore(SqliteStore):
     def restore(
         self, proposal_id: str, version: int, *, author: str | None = None, base_version: int | None = None
     ) -> Proposal:
-        """Add a version that copies ``version`` (nothing is rewritten) and return it."""
+        """Add a version that copies ``version`` (nothing is rewritten) and return it.
+
+        Parameters
+        ----------
+        proposal_id
+            The proposal's id.
+        version
+            The version to copy.
+        author
+            Who made the edit (an API key's name), or None.
+        base_version
+            The version the edit was based on (None: not checked).
+        """
         with self._write() as con:
             cur = self._latest(con, proposal_id)
             self.require_version(cur, base_version)
@@ -303,14 +343,28 @@ class ProposalStore(SqliteStore):
         return self.get(proposal_id, cur.version + 1)
 
     def delete(self, proposal_id: str, *, base_version: int | None = None) -> None:
-        """Mark a proposal deleted; its history is kept (see `undelete`)."""
+        """Mark a proposal deleted; its history is kept (see `undelete`).
+
+        Parameters
+        ----------
+        proposal_id
+            The proposal's id.
+        base_version
+            The version the edit was based on (None: not checked).
+        """
         with self._write() as con:
             cur = self._latest(con, proposal_id)
             self.require_version(cur, base_version)
             con.execute("UPDATE proposals SET deleted_at = ? WHERE id = ?", (_now(), proposal_id))
 
     def undelete(self, proposal_id: str) -> Proposal:
-        """Bring back a deleted proposal."""
+        """Bring back a deleted proposal.
+
+        Parameters
+        ----------
+        proposal_id
+            The proposal's id.
+        """
         with self._write() as con:
             self._latest(con, proposal_id, include_deleted=True)
             con.execute("UPDATE proposals SET deleted_at = NULL WHERE id = ?", (proposal_id,))
@@ -319,7 +373,15 @@ class ProposalStore(SqliteStore):
     # -- reads ----------------------------------------------------------------------
 
     def get(self, proposal_id: str, version: int | None = None) -> Proposal:
-        """Return the latest (or a given) version of a proposal."""
+        """Return the latest (or a given) version of a proposal.
+
+        Parameters
+        ----------
+        proposal_id
+            The proposal's id.
+        version
+            A version number (None: the latest).
+        """
         with self._connect() as con:
             if version is None:
                 return self._latest(con, proposal_id)
@@ -327,7 +389,13 @@ class ProposalStore(SqliteStore):
             return self._version(con, proposal_id, version)
 
     def versions(self, proposal_id: str) -> list[Proposal]:
-        """Return every version of a proposal, oldest first."""
+        """Return every version of a proposal, oldest first.
+
+        Parameters
+        ----------
+        proposal_id
+            The proposal's id.
+        """
         with self._connect() as con:
             self._latest(con, proposal_id)
             rows = con.execute(
@@ -341,6 +409,15 @@ class ProposalStore(SqliteStore):
         """Return the latest version of every proposal (of one site, or of several), newest first.
 
         One query, however many proposals are stored.
+
+        Parameters
+        ----------
+        site_id
+            Only this site's proposals.
+        site_ids
+            Only these sites' proposals.
+        include_deleted
+            Deleted proposals too.
         """
         wanted = [site_id] if site_id is not None else (sorted(set(site_ids)) if site_ids is not None else None)
         where = "" if include_deleted else "p.deleted_at IS NULL"
@@ -365,6 +442,11 @@ class ProposalStore(SqliteStore):
         Each item has ``id``, ``version``, ``versions``, ``name``, ``use``, ``area_m2``,
         ``conflicts`` (severity and message; malformed entries left out) and ``geometry``
         (GeoJSON text).
+
+        Parameters
+        ----------
+        site_ids
+            Site ids.
         """
         wanted = sorted(set(site_ids))
         if not wanted:
@@ -418,6 +500,11 @@ class ProposalStore(SqliteStore):
         """Yield every version of every live proposal (or only the latest), newest proposal first.
 
         One query, read row by row: an export of many proposals never holds them all.
+
+        Parameters
+        ----------
+        all_versions
+            Every version, not only the latest of each.
         """
         latest = "" if all_versions else "AND v.version = l.latest "
         with self._connect(any_thread=True) as con:
@@ -433,7 +520,13 @@ class ProposalStore(SqliteStore):
 
     @staticmethod
     def export_record(p: Proposal) -> dict[str, Any]:
-        """Return a version as an export row: the columns `import_file` reads back, geometry apart."""
+        """Return a version as an export row: the columns `import_file` reads back, geometry apart.
+
+        Parameters
+        ----------
+        p
+            A proposal version.
+        """
         return {
             "id": p.id,
             "version": p.version,
@@ -449,7 +542,13 @@ class ProposalStore(SqliteStore):
         }
 
     def frame(self, *, all_versions: bool = False) -> gpd.GeoDataFrame:
-        """Return the proposals (or every version) as a GeoDataFrame in WGS84."""
+        """Return the proposals (or every version) as a GeoDataFrame in WGS84.
+
+        Parameters
+        ----------
+        all_versions
+            Every version, not only the latest of each.
+        """
         rows = [
             {**self.export_record(p), "geometry": p.geometry} for p in self.iter_versions(all_versions=all_versions)
         ]
@@ -467,6 +566,13 @@ class ProposalStore(SqliteStore):
         alone; GeoJSON is parsed here as JSON, without GDAL (so no GDAL virtual format, such
         as a VRT pointing at a server file, is ever opened). Messages name ``label`` (the
         uploaded file's name), never a server path.
+
+        Parameters
+        ----------
+        path
+            The export file.
+        label
+            How the file is named in errors (None: its name).
         """
         name = label or path.name
         with path.open("rb") as fh:
@@ -495,6 +601,11 @@ class ProposalStore(SqliteStore):
         timestamps, and the geometry by the footprint rule); versions of a proposal must be
         1, 2, 3, ... Proposals whose id already exists are refused. Any fault refuses the
         whole file: nothing is written.
+
+        Parameters
+        ----------
+        gdf
+            Every version, as `frame(all_versions=True)` returns them.
         """
         need = {
             "id",

@@ -63,6 +63,11 @@ def read_skeleton(path: Path) -> Skeleton:
     """Read the skeleton from GeoJSON: 2-point LineStrings with ``u``, ``v`` and ``length_km`` or ``length_m``.
 
     Duplicate undirected edges keep the shortest; zero-length and self-loop edges are dropped.
+
+    Parameters
+    ----------
+    path
+        The GeoJSON file.
     """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -107,7 +112,17 @@ def read_skeleton(path: Path) -> Skeleton:
 
 
 def write_skeleton(skeleton: Skeleton, path: Path, *, provenance: dict[str, Any]) -> None:
-    """Write the skeleton as GeoJSON (one feature per undirected edge, ``u``, ``v``, ``length_m``)."""
+    """Write the skeleton as GeoJSON (one feature per undirected edge, ``u``, ``v``, ``length_m``).
+
+    Parameters
+    ----------
+    skeleton
+        The major-road skeleton (raw item 8).
+    path
+        The GeoJSON file to write.
+    provenance
+        Source, licence and date, written into the file.
+    """
     feats = [
         {
             "type": "Feature",
@@ -131,7 +146,13 @@ def write_skeleton(skeleton: Skeleton, path: Path, *, provenance: dict[str, Any]
 
 
 def read_calibration(path: Path) -> Calibration:
-    """Read seeds/regional_calibration.json."""
+    """Read seeds/regional_calibration.json.
+
+    Parameters
+    ----------
+    path
+        The calibration file.
+    """
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -158,7 +179,15 @@ class Overlap:
 
 
 def overlap(skeleton: Skeleton, net: RoadNetwork) -> Overlap:
-    """Return which skeleton nodes lie inside the detailed network, and how far each is from its roads."""
+    """Return which skeleton nodes lie inside the detailed network, and how far each is from its roads.
+
+    Parameters
+    ----------
+    skeleton
+        The major-road skeleton (raw item 8).
+    net
+        The detailed drive network.
+    """
     x, y = lonlat_to_utm(skeleton.lon, skeleton.lat, name="regional skeleton")
     pts = shapely.points(x, y)
     ring = np.asarray(net.extent.exterior.coords)
@@ -190,6 +219,25 @@ def calibrate(
     `INNER_MARGIN_M` inside its outline, within 100 m of a road), ``min_km`` to ``max_km``
     apart, are routed on both; ``holdout_share`` of them are kept out of the fit to measure
     its error (reported in ``fit``).
+
+    Parameters
+    ----------
+    skeleton
+        The major-road skeleton (raw item 8).
+    net
+        The detailed drive network.
+    engine
+        Its routing engine.
+    trips
+        Trips to fit on, as detailed-network node pairs.
+    holdout_share
+        Share of trips kept out of the fit to check it.
+    min_km
+        Shortest straight-line trip used, km.
+    max_km
+        Longest straight-line trip used, km.
+    seed
+        Seed of the trip sample.
     """
     ov = overlap(skeleton, net)
     snaps: dict[int, Snap] = {}
@@ -237,7 +285,17 @@ def calibrate(
 
 
 def regional_graph(skeleton: Skeleton, calibration: Calibration, net: RoadNetwork) -> nx.MultiDiGraph:
-    """Return the detailed drive graph of ``net`` joined to the skeleton wherever the detailed roads end."""
+    """Return the detailed drive graph of ``net`` joined to the skeleton wherever the detailed roads end.
+
+    Parameters
+    ----------
+    skeleton
+        The major-road skeleton (raw item 8).
+    calibration
+        The regional skeleton's speed calibration.
+    net
+        The detailed drive network.
+    """
     ov = overlap(skeleton, net)
     g = net.graph
     node_ids = np.array(list(g.nodes), dtype=np.int64)
@@ -267,7 +325,13 @@ def regional_graph(skeleton: Skeleton, calibration: Calibration, net: RoadNetwor
 
 
 def precision_note(calibration: Calibration) -> str:
-    """Return the sentence every answer on the regional network carries."""
+    """Return the sentence every answer on the regional network carries.
+
+    Parameters
+    ----------
+    calibration
+        The regional skeleton's speed calibration.
+    """
     med, p90 = calibration.time_error()
     return (
         "Part of this answer runs on the regional skeleton (major roads only, straight chords between nodes "

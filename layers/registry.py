@@ -156,6 +156,13 @@ def one_geometry_type(gdf: gpd.GeoDataFrame, types: set[str] | None = None) -> g
 
     A client learns a layer's geometry type from its first features (GDAL's OAPIF driver,
     QGIS); a MultiPolygon after a page of Polygons would otherwise be dropped.
+
+    Parameters
+    ----------
+    gdf
+        A GeoDataFrame in WGS84.
+    types
+        The geometry types present (None: read from the frame).
     """
     if gdf.empty:
         return gdf
@@ -209,18 +216,36 @@ class LayerStore:
         return list(LAYERS)
 
     def spec(self, layer_id: str) -> LayerSpec:
-        """Return the layer called ``layer_id``."""
+        """Return the layer called ``layer_id``.
+
+        Parameters
+        ----------
+        layer_id
+            A layer id (see `specs`).
+        """
         for s in LAYERS:
             if s.id == layer_id:
                 return s
         raise NotFoundError(f"no layer called {layer_id!r}; known layers: {', '.join(s.id for s in LAYERS)}.")
 
     def path(self, layer_id: str) -> Path:
-        """Return the file of a layer."""
+        """Return the file of a layer.
+
+        Parameters
+        ----------
+        layer_id
+            A layer id (see `specs`).
+        """
         return self.seeds_dir / self.spec(layer_id).file
 
     def load(self, layer_id: str) -> gpd.GeoDataFrame:
-        """Return a vector or road layer as a validated WGS84 GeoDataFrame (a copy)."""
+        """Return a vector or road layer as a validated WGS84 GeoDataFrame (a copy).
+
+        Parameters
+        ----------
+        layer_id
+            A layer id (see `specs`).
+        """
         return self._cached(self.spec(layer_id)).copy()
 
     def _cached(self, spec: LayerSpec) -> gpd.GeoDataFrame:
@@ -272,7 +297,13 @@ class LayerStore:
             raise DataSourceError(f"layer {spec.id!r} has {bad} invalid geometries; rebuild the seeds.")
 
     def geometry_types(self, layer_id: str) -> set[str]:
-        """Return the geometry types present in a layer (computed once)."""
+        """Return the geometry types present in a layer (computed once).
+
+        Parameters
+        ----------
+        layer_id
+            A layer id (see `specs`).
+        """
         with self._lock:
             hit = self._types.get(layer_id)
         if hit is None:
@@ -282,7 +313,15 @@ class LayerStore:
         return set(hit)
 
     def query(self, layer_id: str, *, bbox: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
-        """Return a layer's features, optionally only those intersecting a WGS84 bbox."""
+        """Return a layer's features, optionally only those intersecting a WGS84 bbox.
+
+        Parameters
+        ----------
+        layer_id
+            A layer id (see `specs`).
+        bbox
+            (minx, miny, maxx, maxy) in WGS84, or None for everything.
+        """
         if bbox is None:
             return self.load(layer_id)
         gdf = self._cached(self.spec(layer_id))  # filter first, copy only the selection
@@ -298,6 +337,19 @@ def export_vector(gdf: gpd.GeoDataFrame, path: Path, *, fmt: str, layer: str, at
 
     GeoJSON gets ``attribution`` as a top-level member (allowed by RFC 7946 section 6.1);
     GeoPackage gets it as the layer description.
+
+    Parameters
+    ----------
+    gdf
+        A GeoDataFrame in WGS84.
+    path
+        The file to write.
+    fmt
+        ``"geojson"`` or ``"gpkg"``.
+    layer
+        The layer name inside the file.
+    attribution
+        The credit line written with the data.
     """
     gdf = _flatten(gdf)
     path.parent.mkdir(parents=True, exist_ok=True)

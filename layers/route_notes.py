@@ -88,7 +88,13 @@ class AccessLeg:
     coords: tuple[tuple[float, float], tuple[float, float]]
 
     def warning(self, mode: str) -> str | None:
-        """Return the warning for a leg longer than `ACCESS_WARN_M`, else None."""
+        """Return the warning for a leg longer than `ACCESS_WARN_M`, else None.
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         if self.distance_m <= ACCESS_WARN_M:
             return None
         how = (
@@ -120,7 +126,13 @@ class WalkDensity:
         return self.inner_km2 >= SPARSE_WALK_MIN_KM2 and self.km_per_km2 < SPARSE_WALK_KM_PER_KM2
 
     def note(self, network: str) -> str:
-        """Return the warning for walking in a sparse site."""
+        """Return the warning for walking in a sparse site.
+
+        Parameters
+        ----------
+        network
+            The network's name.
+        """
         return (
             f"walking inside {self.name} ({self.area_km2:.1f} km²) is not modelled: network {network!r} has "
             f"{self.km_per_km2:.1f} km of walkable way per km² there (its footpaths are missing; the shipped 2013 "
@@ -147,7 +159,13 @@ class RouteNotes:
     _calibrations: dict[str, Calibration]
 
     def calibration(self, net: RoadNetwork) -> Calibration | None:
-        """Return the speed calibration of a regional network (None for a detailed one)."""
+        """Return the speed calibration of a regional network (None for a detailed one).
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
         if not net.source.regional:
             return None
         with self._lock:
@@ -159,12 +177,28 @@ class RouteNotes:
         return hit
 
     def precision_warnings(self, net: RoadNetwork, used_regional: bool = True) -> list[str]:
-        """Return the precision note of the regional skeleton when an answer used it."""
+        """Return the precision note of the regional skeleton when an answer used it.
+
+        Parameters
+        ----------
+        net
+            The road network.
+        used_regional
+            Whether the answer used the regional skeleton.
+        """
         cal = self.calibration(net)
         return [precision_note(cal)] if cal is not None and used_regional else []
 
     def network_legs(self, route: Route, net: RoadNetwork) -> list[NetworkLeg]:
-        """Return a route's stretches per network, in order (the detailed roads, the regional skeleton)."""
+        """Return a route's stretches per network, in order (the detailed roads, the regional skeleton).
+
+        Parameters
+        ----------
+        route
+            A route on the network.
+        net
+            The network the route is on.
+        """
         cal = self.calibration(net)
         detailed = net.name if cal is None else self.networks.source_of_regional(net).name
         legs: list[NetworkLeg] = []
@@ -188,7 +222,17 @@ class RouteNotes:
         return legs
 
     def access_leg(self, place: ResolvedPlace, *, end: str, mode: str) -> AccessLeg:
-        """Return the straight stretch between a place and its road (towards the road for an origin)."""
+        """Return the straight stretch between a place and its road (towards the road for an origin).
+
+        Parameters
+        ----------
+        place
+            A resolved place.
+        end
+            ``"origin"`` or ``"destination"``.
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         snap = place.snap
         road = (snap.lon, snap.lat)
         if place.site_id is not None:
@@ -216,6 +260,19 @@ class RouteNotes:
         """Return a route's access legs and warnings (long access legs, walks through sites without paths).
 
         ``by_network`` is the route's `network_legs`, when the caller has them already.
+
+        Parameters
+        ----------
+        route
+            A route on the network.
+        a
+            The resolved origin.
+        b
+            The resolved destination.
+        mode
+            ``"drive"`` or ``"walk"``.
+        by_network
+            The route's stretches per network, when already computed.
         """
         legs = (self.access_leg(a, end="origin", mode=mode), self.access_leg(b, end="destination", mode=mode))
         warnings = [w for leg in legs if (w := leg.warning(mode)) is not None]
@@ -226,7 +283,15 @@ class RouteNotes:
         return legs, warnings + self.walk_warnings(a.network, lines) + self.precision_warnings(a.network, regional)
 
     def walk_density(self, net: RoadNetwork, site_id: str) -> WalkDensity:
-        """Return the walkable network length inside a site's boundary (cached per network)."""
+        """Return the walkable network length inside a site's boundary (cached per network).
+
+        Parameters
+        ----------
+        net
+            The road network.
+        site_id
+            A site id.
+        """
         key = (net.name, net.mode, site_id)
         with self._lock:
             hit = self._density.get(key)
@@ -262,6 +327,15 @@ class RouteNotes:
 
         ``lines`` are lon/lat coordinate arrays (routes and their access legs); ``areas``
         are WGS84 polygons (isochrone bands).
+
+        Parameters
+        ----------
+        net
+            The road network.
+        lines
+            Lines (WGS84) the walk follows, or None.
+        areas
+            Polygons (WGS84) the walk covers, or None.
         """
         if net.mode != "walk" or not (lines or areas):
             return []
@@ -278,7 +352,13 @@ class RouteNotes:
         return [dens.note(net.name) for dens, boundary in self.sparse_sites(net) if shape.intersects(boundary)]
 
     def sparse_sites(self, net: RoadNetwork) -> list[tuple[WalkDensity, shapely.Geometry]]:
-        """Return the sites of a walk network with almost no walkable way inside, with their UTM boundaries."""
+        """Return the sites of a walk network with almost no walkable way inside, with their UTM boundaries.
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
         key = (net.name, net.mode, "")
         with self._lock:
             hit = self._sparse.get(key)

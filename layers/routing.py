@@ -94,7 +94,13 @@ class Closures:
         return [f"street {s!r}" for s in self.streets] + [f"area #{i + 1}" for i in range(len(self.areas))]
 
     def single(self, i: int) -> Closures:
-        """Return the i-th closure alone (streets first, then areas)."""
+        """Return the i-th closure alone (streets first, then areas).
+
+        Parameters
+        ----------
+        i
+            The closure's number.
+        """
         if i < len(self.streets):
             return Closures(streets=(self.streets[i],))
         return Closures(areas=(self.areas[i - len(self.streets)],))
@@ -109,6 +115,8 @@ class RoutingService(PlaceResolution):
         The network store.
     sites
         The site catalogue, for places given by id or name.
+    site_access_max_m
+        Largest gap between a site's boundary and its access road, metres.
     """
 
     def __init__(self, networks: NetworkStore, sites: SiteCatalog, *, site_access_max_m: float = 300.0) -> None:
@@ -124,7 +132,13 @@ class RoutingService(PlaceResolution):
         self._calibrations: dict[str, Calibration] = {}
 
     def engine(self, net: RoadNetwork) -> RoutingEngine:
-        """Return the routing engine of a network, built on first use."""
+        """Return the routing engine of a network, built on first use.
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
         key = (net.name, net.mode)
         with self._lock:
             lock = self._locks.setdefault(key, threading.Lock())
@@ -146,7 +160,13 @@ class RoutingService(PlaceResolution):
             return self._engines[key]
 
     def warm(self, mode: str) -> None:
-        """Build the engines and edge indexes of every network of ``mode`` now."""
+        """Build the engines and edge indexes of every network of ``mode`` now.
+
+        Parameters
+        ----------
+        mode
+            ``"drive"`` or ``"walk"``.
+        """
         for net in self.networks.all(mode):
             self.engine(net)
             net.edge_index  # noqa: B018 - built on first access; snapping needs it
@@ -154,7 +174,15 @@ class RoutingService(PlaceResolution):
     # -- closures -------------------------------------------------------------------
 
     def closed_edges(self, net: RoadNetwork, closures: Closures) -> set[tuple[int, int]]:
-        """Return the graph node pairs (u, v) that the closures shut."""
+        """Return the graph node pairs (u, v) that the closures shut.
+
+        Parameters
+        ----------
+        net
+            The road network.
+        closures
+            Streets and areas closed (`Closures`), or None for none.
+        """
         out: set[tuple[int, int]] = set()
         g = net.graph
         if closures.streets:
@@ -236,7 +264,25 @@ class RoutingService(PlaceResolution):
         closures: Closures | None = None,
         max_snap_m: float = 500.0,
     ) -> tuple[list[Route], ResolvedPlace, ResolvedPlace]:
-        """Return the best route (and up to ``alternatives - 1`` others) between two places."""
+        """Return the best route (and up to ``alternatives - 1`` others) between two places.
+
+        Parameters
+        ----------
+        origin
+            Where the routes start.
+        destination
+            Where they end.
+        mode
+            ``"drive"`` or ``"walk"``.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        alternatives
+            How many routes to return at most (the best first).
+        closures
+            Streets and areas closed (`Closures`), or None for none.
+        max_snap_m
+            The farthest a point may lie from the network, metres (farther is an error).
+        """
         if not 1 <= alternatives <= 5:
             raise InvalidInputError(f"`alternatives` must be 1 to 5; got {alternatives}.")
         closures = closures or Closures()
@@ -275,6 +321,19 @@ class RoutingService(PlaceResolution):
         network, or in another network, gets NaN in its row or column and its reason in
         ``unresolved``. Unknown sites and malformed places are still errors; so is a
         matrix where no place can be resolved.
+
+        Parameters
+        ----------
+        origins
+            The places routes start from.
+        destinations
+            The places routes end at.
+        mode
+            ``"drive"`` or ``"walk"``.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        max_snap_m
+            The farthest a point may lie from the network, metres (farther is an error).
         """
         _check_matrix_size(origins, destinations)
         unresolved: list[tuple[str, int, str]] = []
@@ -328,7 +387,21 @@ class RoutingService(PlaceResolution):
         metric: str = "fastest",
         max_snap_m: float = 500.0,
     ) -> tuple[NDArray[np.float64], list[ResolvedPlace], list[ResolvedPlace]]:
-        """Return the origins x destinations cost matrix and the resolved places (every place must be covered)."""
+        """Return the origins x destinations cost matrix and the resolved places (every place must be covered).
+
+        Parameters
+        ----------
+        origins
+            The places routes start from.
+        destinations
+            The places routes end at.
+        mode
+            ``"drive"`` or ``"walk"``.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        max_snap_m
+            The farthest a point may lie from the network, metres (farther is an error).
+        """
         _check_matrix_size(origins, destinations)
         both = self.resolve_all(
             [*origins, *destinations],
@@ -368,6 +441,21 @@ class RoutingService(PlaceResolution):
 
         With ``optimize``, the intermediate stops (at most 10) are reordered to minimise
         the total cost; the first and last stops stay fixed.
+
+        Parameters
+        ----------
+        stops
+            The places to visit in order (the first and last stay in place).
+        mode
+            ``"drive"`` or ``"walk"``.
+        metric
+            ``"fastest"`` (travel time) or ``"shortest"`` (length).
+        optimize
+            Reorder the middle stops for the least total cost.
+        closures
+            Streets and areas closed (`Closures`), or None for none.
+        max_snap_m
+            The farthest a point may lie from the network, metres (farther is an error).
         """
         if len(stops) < 2:
             raise InvalidInputError(f"`stops` must hold at least 2 places; got {len(stops)}.")
@@ -422,7 +510,13 @@ class RoutingService(PlaceResolution):
 
 
 def overlap_with_best(routes: list[Route]) -> list[float]:
-    """Return each route's overlap (share of length) with the first."""
+    """Return each route's overlap (share of length) with the first.
+
+    Parameters
+    ----------
+    routes
+        Routes, the best first.
+    """
     return [1.0 if i == 0 else route_overlap(r, routes[0]) for i, r in enumerate(routes)]
 
 
@@ -442,5 +536,12 @@ def parse_polygon(geojson: dict[str, Any], *, label: str) -> shapely.Geometry:
 
     The footprints' rule (`geo.footprints.parse_footprint`) with at most
     `MAX_AREA_VERTICES` vertices and no area limit.
+
+    Parameters
+    ----------
+    geojson
+        A GeoJSON Polygon, MultiPolygon or Feature of one (WGS84).
+    label
+        How the input is named in error messages.
     """
     return parse_footprint(geojson, label=label, max_vertices=MAX_AREA_VERTICES, max_area_m2=None).geometry

@@ -48,7 +48,13 @@ class Site:
 
 
 class SiteCatalog:
-    """Look up sites by id or name."""
+    """Look up sites by id or name.
+
+    Parameters
+    ----------
+    layers
+        The layer store holding ``sites``.
+    """
 
     def __init__(self, layers: LayerStore) -> None:
         self._layers = layers
@@ -62,7 +68,13 @@ class SiteCatalog:
         return list(self.frame()["id"])
 
     def get(self, key: str) -> Site:
-        """Return a site by id, or by its Chinese or English name (case-insensitive)."""
+        """Return a site by id, or by its Chinese or English name (case-insensitive).
+
+        Parameters
+        ----------
+        key
+            A site id, or its Chinese or English name.
+        """
         sites, keys = self._lookup
         k = key.strip()
         sid = keys.get(k.lower(), keys.get(k))
@@ -107,6 +119,12 @@ class SiteCatalog:
         return sites, keys
 
     def children(self, site_id: str) -> gpd.GeoDataFrame:
-        """Return the sub-sites of a site."""
+        """Return the sub-sites of a site.
+
+        Parameters
+        ----------
+        site_id
+            A site id.
+        """
         df = self.frame()
         return df[df["parent"] == site_id]

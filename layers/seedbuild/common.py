@@ -54,17 +54,35 @@ class SeedReport:
 
 
 def sha256(path: Path) -> str:
-    """Return the hex SHA-256 of a file."""
+    """Return the hex SHA-256 of a file.
+
+    Parameters
+    ----------
+    path
+        The file.
+    """
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def bbox(gdf: gpd.GeoDataFrame) -> list[float]:
-    """Return a frame's bounds rounded to 6 decimals."""
+    """Return a frame's bounds rounded to 6 decimals.
+
+    Parameters
+    ----------
+    gdf
+        A GeoDataFrame in WGS84.
+    """
     return [round(float(v), 6) for v in gdf.total_bounds]
 
 
 def valid_polygons(geoms: gpd.GeoSeries) -> NDArray[np.object_]:
-    """Repair polygons, keeping only polygonal parts (no collapsed lines or points)."""
+    """Repair polygons, keeping only polygonal parts (no collapsed lines or points).
+
+    Parameters
+    ----------
+    geoms
+        Polygons to repair.
+    """
     fixed = shapely.make_valid(geoms.values, method="structure", keep_collapsed=False)
     out = []
     for g in fixed:
@@ -75,6 +93,14 @@ def valid_polygons(geoms: gpd.GeoSeries) -> NDArray[np.object_]:
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: Path) -> None:
-    """Write an RFC 7946 GeoJSON file with 7 decimals (replacing it)."""
+    """Write an RFC 7946 GeoJSON file with 7 decimals (replacing it).
+
+    Parameters
+    ----------
+    gdf
+        A GeoDataFrame in WGS84.
+    path
+        The file to write.
+    """
     path.unlink(missing_ok=True)
     gdf.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": 7})

@@ -14,7 +14,17 @@ from layers.seedbuild.common import (
 
 
 def build_elevation(folder: Path, out_dir: Path, report: SeedReport) -> None:
-    """Copy the Haidian SRTM clip as a compressed GeoTIFF with its provenance in tags."""
+    """Copy the Haidian SRTM clip as a compressed GeoTIFF with its provenance in tags.
+
+    Parameters
+    ----------
+    folder
+        The raw data folder of this item.
+    out_dir
+        The seeds folder to write to.
+    report
+        The seed build's report, where the file's provenance is recorded.
+    """
     src = folder / "THU_srtm_haidian_30m.tif"
     if not src.is_file():
         raise DataSourceError(f"{src} is missing.")

@@ -18,7 +18,17 @@ from layers.seedbuild.common import (
 
 
 def build_heritage(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDataFrame:
-    """Write the Forbidden City building footprints without the synthetic heights."""
+    """Write the Forbidden City building footprints without the synthetic heights.
+
+    Parameters
+    ----------
+    folder
+        The raw data folder of this item.
+    out_dir
+        The seeds folder to write to.
+    report
+        The seed build's report, where the file's provenance is recorded.
+    """
     src = folder / "forbidden_city_buildings_osm.geojson"
     if not src.is_file():
         raise DataSourceError(f"{src} is missing.")

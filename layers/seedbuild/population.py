@@ -23,7 +23,17 @@ from layers.seedbuild.common import (
 
 
 def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDataFrame:
-    """Write the township layer and the 100 m population raster spread from it."""
+    """Write the township layer and the 100 m population raster spread from it.
+
+    Parameters
+    ----------
+    folder
+        The raw data folder of this item.
+    out_dir
+        The seeds folder to write to.
+    report
+        The seed build's report, where the file's provenance is recorded.
+    """
     shp = folder / "beijing.shp"
     npy = folder / "worldpop.npy"
     if not shp.is_file() or not npy.is_file():

@@ -28,6 +28,15 @@ def build_regional(folder: Path, out_dir: Path, report: SeedReport) -> None:
     The detailed drive graph is built from the seed roads written before this step. The
     build fails when the skeleton's nodes lie a median of more than `MAX_MEDIAN_OVERLAP_M`
     from the detailed roads where both exist (a datum or position error).
+
+    Parameters
+    ----------
+    folder
+        The raw data folder of this item.
+    out_dir
+        The seeds folder to write to.
+    report
+        The seed build's report, where the file's provenance is recorded.
     """
     raw = folder / "beijing_highways.geojson"
     if not raw.is_file():

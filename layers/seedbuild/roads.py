@@ -41,7 +41,13 @@ class RawRoads:
 
 
 def read_raw_roads(folder: Path) -> RawRoads:
-    """Read and cross-check the three files of ``beijing_osm_2013_roads``."""
+    """Read and cross-check the three files of ``beijing_osm_2013_roads``.
+
+    Parameters
+    ----------
+    folder
+        The raw data folder of this item.
+    """
     files = [folder / f"beijing_2013.{n}.txt" for n in ("osm_data", "waynodes", "highway")]
     for f in files:
         if not f.is_file():
@@ -89,7 +95,15 @@ def read_raw_roads(folder: Path) -> RawRoads:
 
 
 def register_roads(roads: RawRoads, entrances_lonlat: NDArray[np.float64]) -> tuple[AffineLonLat, dict[str, Any]]:
-    """Fit the planar → WGS84 transform of the 2013 roads against subway entrances."""
+    """Fit the planar → WGS84 transform of the 2013 roads against subway entrances.
+
+    Parameters
+    ----------
+    roads
+        The raw 2013 roads (`RawRoads`).
+    entrances_lonlat
+        Subway entrances (n, 2), WGS84, the reference points.
+    """
     pts = densify_polylines(roads.lines, step=0.003)  # about 3 m
     result = fit_kernel_correlation(pts, entrances_lonlat, initial=INITIAL_TRANSFORM)
     tf = result.transform
@@ -124,6 +138,15 @@ def write_osm_xml(roads: RawRoads, tf: AffineLonLat, path: Path) -> dict[str, An
     ``maxspeed`` is written only where a way's speed differs from the most common value
     of its highway class: the raw speeds are a per-class default set by the repackagers
     (every residential way is 60 km/h) except for those deviations.
+
+    Parameters
+    ----------
+    roads
+        The raw 2013 roads (`RawRoads`).
+    tf
+        The fitted planar → WGS84 transform.
+    path
+        The .osm.bz2 file to write.
     """
     modes: dict[str, int] = {}
     by_class: dict[str, Counter[int]] = {}
@@ -175,7 +198,15 @@ def write_osm_xml(roads: RawRoads, tf: AffineLonLat, path: Path) -> dict[str, An
 
 
 def registered_lines(roads: RawRoads, tf: AffineLonLat) -> gpd.GeoDataFrame:
-    """Return the registered ways as a WGS84 GeoDataFrame (highway, name, oneway)."""
+    """Return the registered ways as a WGS84 GeoDataFrame (highway, name, oneway).
+
+    Parameters
+    ----------
+    roads
+        The raw 2013 roads (`RawRoads`).
+    tf
+        The fitted planar → WGS84 transform.
+    """
     geoms = []
     for line in roads.lines:
         lon, lat = tf.apply(line[:, 0], line[:, 1])

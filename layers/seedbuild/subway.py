@@ -20,7 +20,13 @@ from layers.seedbuild.common import (
 
 
 def read_gtfs_stops(folder: Path) -> pd.DataFrame:
-    """Read GTFS stops.txt, dropping rows without coordinates."""
+    """Read GTFS stops.txt, dropping rows without coordinates.
+
+    Parameters
+    ----------
+    folder
+        Raw item 4's folder (beijing_subway_gtfs_osm).
+    """
     path = folder / "gtfs" / "stops.txt"
     if not path.is_file():
         raise DataSourceError(f"{path} is missing; expected the beijing_subway_gtfs_osm folder.")
@@ -32,7 +38,17 @@ def read_gtfs_stops(folder: Path) -> pd.DataFrame:
 
 
 def build_subway(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDataFrame:
-    """Write subway stations (with lines and colours) and entrances."""
+    """Write subway stations (with lines and colours) and entrances.
+
+    Parameters
+    ----------
+    folder
+        The raw data folder of this item.
+    out_dir
+        The seeds folder to write to.
+    report
+        The seed build's report, where the file's provenance is recorded.
+    """
     stops = read_gtfs_stops(folder)
     routes = pd.read_csv(folder / "gtfs" / "routes.txt", dtype=str, keep_default_na=False).set_index("route_id")
     st = stops[(stops["location_type"] == "1") & (stops["stop_name"] != "")].copy()
