@@ -55,7 +55,6 @@ __all__ = ["ComputePool", "WorkerCrashedError", "bounded"]
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MAX_WAITING = 256  # requests waiting for a worker at once; more wait for a thread first
 INLINE_JOB_BYTES = 256 * 1024  # a bigger job (an uploaded file) is handed to its worker from a thread
 
 # Modules a warm start does not import (nothing at start-up needs them) but many requests
@@ -157,9 +156,10 @@ class ComputePool:
         Time budget of one job, queueing for a free worker included.
     """
 
-    def __init__(self, *, workers: int, timeout_s: float) -> None:
+    def __init__(self, *, workers: int, timeout_s: float, max_waiting: int = 256) -> None:
         self.size = workers
         self.timeout_s = timeout_s
+        self.max_waiting = max_waiting
         # Last in, first out: the worker that answered last takes the next job, with its
         # caches still warm (a sequential client's routes: 0.63 ms of compute instead of 0.73).
         self._idle: queue.LifoQueue[_Worker] = queue.LifoQueue()
@@ -181,7 +181,7 @@ class ComputePool:
     def limiter(self) -> anyio.CapacityLimiter:
         """Return the limiter of the threads that wait for workers (made in the event loop)."""
         if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(MAX_WAITING)
+            self._limiter = anyio.CapacityLimiter(self.max_waiting)
         return self._limiter
 
     def bind(self, ctx: Context) -> None:

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from api.compute import ComputePool
 from api.settings import Settings
+from geo.limits import Limits
 from layers.coverage import CoverageService
 from layers.footprints import FootprintService
 from layers.impact import ImpactService
@@ -33,6 +34,7 @@ __all__ = [
     "ImpactDep",
     "KeysDep",
     "LayersDep",
+    "LimitsDep",
     "NetworksDep",
     "PlansDep",
     "PoolDep",
@@ -61,23 +63,39 @@ class Context:
     keys: KeyStore
     impact: ImpactService
     plans: PlanStore
+    limits: Limits
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
         """Build the stores for ``settings``."""
+        limits = settings.limits()
         networks = NetworkStore(settings.seeds_dir, settings.data_dir, settings.cache_dir)
         layers = LayerStore(settings.seeds_dir, networks)
         sites = SiteCatalog(layers)
-        routing = RoutingService(networks, sites, site_access_max_m=settings.site_access_max_m)
+        routing = RoutingService(networks, sites, site_access_max_m=settings.site_access_max_m, limits=limits)
         coverage = CoverageService(networks, layers, routing)
         footprints = FootprintService(layers, networks, sites, routing, coverage)
-        proposals = ProposalStore(settings.data_dir / "proposals.sqlite")
-        pool = ComputePool(workers=settings.compute_workers, timeout_s=settings.compute_timeout_s)
+        proposals = ProposalStore(settings.data_dir / "proposals.sqlite", limits=limits)
+        pool = ComputePool(
+            workers=settings.compute_workers, timeout_s=settings.compute_timeout_s, max_waiting=settings.max_waiting
+        )
         keys = KeyStore(settings.data_dir / "keys.sqlite")
         impact = ImpactService(routing, coverage, layers)
-        plans = PlanStore(settings.data_dir / "plans.sqlite")
+        plans = PlanStore(settings.data_dir / "plans.sqlite", limits=limits)
         ctx = cls(
-            settings, networks, layers, sites, routing, coverage, footprints, proposals, pool, keys, impact, plans
+            settings,
+            networks,
+            layers,
+            sites,
+            routing,
+            coverage,
+            footprints,
+            proposals,
+            pool,
+            keys,
+            impact,
+            plans,
+            limits,
         )
         pool.bind(ctx)
         return ctx
@@ -159,6 +177,12 @@ async def get_impact(request: Request) -> ImpactService:
     return out
 
 
+async def get_limits(request: Request) -> Limits:
+    """Return the request limits in force."""
+    out: Limits = _service(request, "limits")
+    return out
+
+
 async def get_plans(request: Request) -> PlanStore:
     """Return the closure plan store."""
     out: PlanStore = _service(request, "plans")
@@ -178,6 +202,7 @@ PoolDep = Annotated[ComputePool, Depends(get_pool)]
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
 ImpactDep = Annotated[ImpactService, Depends(get_impact)]
 PlansDep = Annotated[PlanStore, Depends(get_plans)]
+LimitsDep = Annotated[Limits, Depends(get_limits)]
 
 
 def service_field(value: object) -> str | None:
@@ -206,4 +231,5 @@ _SERVICE_TYPES: dict[str, type] = {
     "keys": KeyStore,
     "impact": ImpactService,
     "plans": PlanStore,
+    "limits": Limits,
 }

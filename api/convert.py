@@ -28,6 +28,7 @@ from layers.impact import ClosurePlan, ImpactResult
 from layers.routing import Closures, Place, ResolvedPlace
 
 if TYPE_CHECKING:
+    from geo.limits import Limits
     from layers.coverage import CoverageService
     from layers.footprints import FootprintService
     from layers.plans import PlanStore
@@ -247,11 +248,18 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
+def footprint_in(doc: dict[str, Any], *, limits: Limits, label: str = "footprint") -> fp.Footprint:
+    """Parse a footprint of a request under the limits in force (`geo.footprints.parse_footprint`)."""
+    return fp.parse_footprint(
+        doc, label=label, max_vertices=limits.max_footprint_vertices, max_area_m2=limits.max_footprint_area_m2
+    )
+
+
 def analyze_footprint(
     footprints: FootprintService, req: FootprintIn, *, buffer_m: float = DEFAULT_BUFFER_M, label: str = "footprint"
 ) -> tuple[fp.Footprint, fp.Analysis]:
     """Parse a request's footprint (one repair rule, `geo.footprints.parse_footprint`) and analyse it."""
-    f = fp.parse_footprint(req.footprint, label=label)
+    f = footprint_in(req.footprint, limits=footprints.routing.limits, label=label)
     a = footprints.analyze(
         f, use=req.use, floors=req.floors, height_m=req.height_m, underground=req.underground, buffer_m=buffer_m
     )

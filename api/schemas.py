@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 from geojson_pydantic import Feature, FeatureCollection, LineString, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.limits import LIMITS
 from layers.credits import OSM_AND_POPULATION, OSM_CREDIT
-from layers.impact import MAX_PLAN_ENTRANCES, ClosurePlan
-from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS
+from layers.impact import ClosurePlan
+from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M
 from layers.routing import Closures, parse_polygon
 
 __all__ = [
@@ -206,7 +207,7 @@ class PlanIn(RequestModel):
     )
     entrances: list[Name] = Field(
         default_factory=list,
-        max_length=MAX_PLAN_ENTRANCES,
+        max_length=LIMITS.max_plan_entrances,
         description="Subway entrances shut: an entrance name ('天安门东 A出口'), its OSM id ('n123...') or a "
         "station name (all its entrances); entrances inside a closed area are shut with it",
     )
@@ -236,7 +237,10 @@ StreetQ = Annotated[
 ]
 EntranceQ = Annotated[
     list[str] | None,
-    Query(description="Subway entrances or stations to close (repeatable, at most 200)", max_length=MAX_PLAN_ENTRANCES),
+    Query(
+        description=f"Subway entrances or stations to close (repeatable, at most {LIMITS.max_plan_entrances})",
+        max_length=LIMITS.max_plan_entrances,
+    ),
 ]
 
 
@@ -257,7 +261,7 @@ class FootprintIn(RequestModel):
     """A proposed footprint and what it is for."""
 
     footprint: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon (or a Feature), WGS84 lon/lat")
-    use: str | None = Field(None, max_length=MAX_USE_CHARS, description="e.g. museum extension, parking, hall")
+    use: str | None = Field(None, max_length=LIMITS.max_use_chars, description="e.g. museum extension, parking, hall")
     floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
     height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])
     underground: bool = False

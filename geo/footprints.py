@@ -17,15 +17,14 @@ from shapely.validation import explain_validity
 
 from geo.crs import BEIJING_BBOX, lonlat_to_utm, utm_to_lonlat
 from geo.errors import InvalidGeometryError, InvalidInputError
+from geo.limits import LIMITS
 
 if TYPE_CHECKING:
     import geopandas as gpd
     from numpy.typing import NDArray
 
 __all__ = [
-    "MAX_AREA_M2",
     "MAX_REPAIR_VERTICES",
-    "MAX_VERTICES",
     "AccessFigures",
     "Analysis",
     "BuildableParts",
@@ -46,8 +45,6 @@ __all__ = [
     "to_utm_geom",
 ]
 
-MAX_AREA_M2 = 5_000_000.0
-MAX_VERTICES = 10_000
 MAX_REPAIR_CHANGE = 0.01
 # GEOS's make_valid grows steeply with crossings (a 200-vertex scribble took 5 s, 400
 # took 52 s): larger invalid polygons are refused with where they cross, not repaired.
@@ -118,8 +115,8 @@ def parse_footprint(
     doc: Any,  # noqa: ANN401 - parsed JSON
     *,
     label: str = "footprint",
-    max_vertices: int = MAX_VERTICES,
-    max_area_m2: float | None = MAX_AREA_M2,
+    max_vertices: int = LIMITS.max_footprint_vertices,
+    max_area_m2: float | None = LIMITS.max_footprint_area_m2,
 ) -> Footprint:
     """Validate a GeoJSON Polygon or MultiPolygon (or a Feature of one) in WGS84.
 

@@ -25,6 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 from geo.bands import Band, Grid
 from geo.crs import lonlat_to_utm
 from geo.errors import InvalidInputError
+from geo.limits import LIMITS, Limits
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -35,9 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BANDS_MIN",
-    "MAX_BANDS",
-    "MAX_METRES",
-    "MAX_MINUTES",
     "Band",
     "Grid",
     "Reach",
@@ -46,18 +44,15 @@ __all__ = [
 ]
 
 DEFAULT_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
-MAX_MINUTES = 180.0
-MAX_METRES = 100_000.0
-MAX_BANDS = 8
 
 
 def check_bands(
-    bands: tuple[float, ...] | list[float], *, label: str = "bands_min", unit: str = "minutes"
+    bands: tuple[float, ...] | list[float], *, label: str = "bands_min", unit: str = "minutes", limits: Limits = LIMITS
 ) -> tuple[float, ...]:
     """Return the bands sorted and unique, or raise a clear error.
 
-    ``unit`` is ``"minutes"`` (travel times, at most `MAX_MINUTES`) or ``"metres"``
-    (distances along the network, at most `MAX_METRES`).
+    ``unit`` is ``"minutes"`` (travel times, at most ``limits.max_minutes``) or
+    ``"metres"`` (distances along the network, at most ``limits.max_metres``).
 
     Parameters
     ----------
@@ -67,13 +62,15 @@ def check_bands(
         How the argument is named in error messages.
     unit
         What the numbers are (``"minutes"`` or ``"metres"``), for error messages.
+    limits
+        The bounds (the number of bands, the largest value).
     """
-    top, what, eg = (MAX_MINUTES, "travel time", "[5, 10, 15, 30]") if unit == "minutes" else (
-        MAX_METRES, "distance", "[500, 1000, 2000]")  # fmt: skip
+    top, what, eg = (limits.max_minutes, "travel time", "[5, 10, 15, 30]") if unit == "minutes" else (
+        limits.max_metres, "distance", "[500, 1000, 2000]")  # fmt: skip
     if len(bands) == 0:
-        raise InvalidInputError(f"`{label}` is empty; give one to {MAX_BANDS} {unit}, e.g. {eg}.")
-    if len(bands) > MAX_BANDS:
-        raise InvalidInputError(f"`{label}` has {len(bands)} bands; at most {MAX_BANDS} are allowed.")
+        raise InvalidInputError(f"`{label}` is empty; give one to {limits.max_bands} {unit}, e.g. {eg}.")
+    if len(bands) > limits.max_bands:
+        raise InvalidInputError(f"`{label}` has {len(bands)} bands; at most {limits.max_bands} are allowed.")
     out = []
     for b in bands:
         t = float(b)

@@ -41,16 +41,12 @@ if TYPE_CHECKING:
     from layers.routing import Place, ResolvedPlace, RoutingService
 
 __all__ = [
-    "MAX_CANDIDATES",
-    "MAX_SITES",
     "BandFigures",
     "CoverageService",
     "Isochrone",
     "SiteSetCoverage",
 ]
 
-MAX_SITES = 25
-MAX_CANDIDATES = 20
 SURFACE_NODATA = -9999.0
 ISOCHRONE_CACHE_SIZE = 64
 # Nodes this close to the outline of a network's extent (itself 300 m outside the data)
@@ -452,13 +448,13 @@ class CoverageService:
             raise InvalidInputError("give `bands_min` (travel times) or `bands_m` (distances), not both.")
         metric: Metric = "shortest" if bands_m is not None else "fastest"
         if bands_m is not None:
-            metres = check_bands(bands_m, label="bands_m", unit="metres")
+            metres = check_bands(bands_m, label="bands_m", unit="metres", limits=self.routing.limits)
             bands = tuple(m / 60.0 for m in metres)  # a shortest-metric reach counts 60 m as a "minute"
         elif bands_min is not None:
-            bands = check_bands(bands_min)
+            bands = check_bands(bands_min, limits=self.routing.limits)
         resolved = self.routing.resolve(place, mode=mode, label=label)
         if bands_m is None and bands_min is None:
-            bands = check_bands(self.default_bands(resolved.network))
+            bands = check_bands(self.default_bands(resolved.network), limits=self.routing.limits)
         coarse = resolved.network.source.regional
         key = (resolved.network.name, mode, resolved.snap, bands, metric, reverse, tolerance_m)
         with self._lock:
@@ -558,7 +554,7 @@ class CoverageService:
     def _bands_truncated(
         self, resolved: list[ResolvedPlace], minutes: float, *, reverse: bool = False
     ) -> list[tuple[Band, bool]]:
-        (m,) = check_bands([minutes], label="minutes")
+        (m,) = check_bands([minutes], label="minutes", limits=self.routing.limits)
         out = []
         for r in resolved:
             reach = self._reach(r, limit_min=m, reverse=reverse)
@@ -583,7 +579,7 @@ class CoverageService:
         polygons
             Trace the union's and overlap's polygons (False: figures only).
         """
-        resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
+        resolved = self._resolve_set(places, mode=mode, label="sites", limit=self.routing.limits.max_sites)
         found = self._bands_truncated(resolved, minutes)
         bands = [b for b, _ in found]
         cut = [t for _, t in found]
@@ -630,7 +626,9 @@ class CoverageService:
         k
             How many candidates to choose for the most people covered.
         """
-        resolved = self._resolve_set(candidates, mode=mode, label="candidates", limit=MAX_CANDIDATES)
+        resolved = self._resolve_set(
+            candidates, mode=mode, label="candidates", limit=self.routing.limits.max_candidates
+        )
         if not 1 <= k <= len(resolved):
             raise InvalidInputError(f"`k` must be between 1 and the number of candidates ({len(resolved)}); got {k}.")
         bands = self._bands(resolved, minutes)
@@ -664,8 +662,8 @@ class CoverageService:
         limit_min
             The largest travel time of interest, minutes.
         """
-        resolved = self._resolve_set(places, mode=mode, label="sites", limit=MAX_SITES)
-        (limit,) = check_bands([limit_min], label="limit_min")
+        resolved = self._resolve_set(places, mode=mode, label="sites", limit=self.routing.limits.max_sites)
+        (limit,) = check_bands([limit_min], label="limit_min", limits=self.routing.limits)
         index = self.index(resolved[0].network)
         reach = index.reach([r.snap for r in resolved], limit_min=limit, reverse=True)
         grid = index.grid

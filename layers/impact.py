@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from layers.routing import RoutingService
 
 __all__ = [
-    "MAX_PLAN_ENTRANCES",
     "TOP_PAIRS",
     "ClosurePlan",
     "ImpactResult",
@@ -50,7 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TOP_PAIRS = 10
-MAX_PLAN_ENTRANCES = 200
 TOWNSHIP_SNAP_M = 2000.0  # a township's point may lie this far from the network (parks, fields)
 
 
@@ -281,8 +279,9 @@ class ImpactService:
 
     def _closed_entrances(self, plan: ClosurePlan) -> list[str]:
         ent = self._entrances()
-        if len(plan.entrances) > MAX_PLAN_ENTRANCES:
-            raise InvalidInputError(f"`entrances` has {len(plan.entrances)} items; at most {MAX_PLAN_ENTRANCES}.")
+        top = self.routing.limits.max_plan_entrances
+        if len(plan.entrances) > top:
+            raise InvalidInputError(f"`entrances` has {len(plan.entrances)} items; at most {top}.")
         names = ent["name"].astype(str).tolist()
         stations = ent["station"].astype(str).tolist()
         ids = ent["osm_id"].astype(str).tolist()
@@ -494,4 +493,8 @@ class ImpactService:
         """
         if len(plans) < 2:
             raise InvalidInputError(f"`plans` needs at least two plans to compare; got {len(plans)}.")
+        if len(plans) > self.routing.limits.max_compare:
+            raise InvalidInputError(
+                f"compare at most {self.routing.limits.max_compare} plans at once; got {len(plans)}."
+            )
         return [self.evaluate(p, mode=mode, network=network) for p in plans]

@@ -21,9 +21,8 @@ from geo.errors import InvalidInputError, NotFoundError
 from layers.errors import VersionConflictError
 from layers.sqlitestore import SqliteStore
 
-__all__ = ["MAX_PLAN_FILE_FEATURES", "PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]
+__all__ = ["PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]
 
-MAX_PLAN_FILE_FEATURES = 500
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS plans (id TEXT PRIMARY KEY, created_at TEXT NOT NULL);
@@ -236,6 +235,10 @@ class PlanStore(SqliteStore):
         author
             Who made the edit (an API key's name), or None.
         """
+        if len(items) > self.limits.max_plan_file_features:
+            raise InvalidInputError(
+                f"the file holds {len(items)} plans; at most {self.limits.max_plan_file_features}. Split it."
+            )
         with self._write() as con:
             return [self._insert_new(con, body, author=author, plan_id=pid, note="imported") for pid, body in items]
 

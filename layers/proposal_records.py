@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 
 from geo.errors import InvalidInputError
+from geo.limits import LIMITS, Limits
 
 if TYPE_CHECKING:
     pass
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 __all__ = [
     "FLOORS_RANGE",
     "HEIGHT_RANGE_M",
-    "MAX_IMPORT_VERSIONS",
-    "MAX_NAME_CHARS",
-    "MAX_NOTE_CHARS",
-    "MAX_USE_CHARS",
     "check_id",
     "check_properties",
     "check_record",
@@ -51,13 +48,9 @@ def check_id(pid: object) -> str:
     return pid
 
 
-MAX_IMPORT_VERSIONS = 100_000
 # Attribute rules of a proposal, the same for an API write and an import.
 FLOORS_RANGE = (0, 100)  # storeys above ground; below ground is `underground`
 HEIGHT_RANGE_M = (0.0, 500.0)
-MAX_USE_CHARS = 100
-MAX_NOTE_CHARS = 1000
-MAX_NAME_CHARS = 200
 
 
 def no_constants(name: str) -> float:
@@ -75,7 +68,7 @@ def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and v != v)
 
 
-def check_properties(props: object, *, where: str = "properties") -> dict[str, Any]:
+def check_properties(props: object, *, where: str = "properties", limits: Limits = LIMITS) -> dict[str, Any]:
     """Return a proposal's attributes checked (use, floors, height_m, underground), or raise.
 
     Parameters
@@ -84,6 +77,8 @@ def check_properties(props: object, *, where: str = "properties") -> dict[str, A
         The attributes as sent.
     where
         Where the value came from, for error messages.
+    limits
+        The request limits in force (`geo.limits.Limits`).
     """
     if not isinstance(props, dict):
         raise InvalidInputError(f"`{where}` must be a JSON object; got {type(props).__name__}.")
@@ -93,8 +88,8 @@ def check_properties(props: object, *, where: str = "properties") -> dict[str, A
             f"`{where}` has unknown fields {sorted(unknown)}; allowed: use, floors, height_m, underground."
         )
     use, floors, height, under = (props.get(k) for k in ("use", "floors", "height_m", "underground"))
-    if use is not None and (not isinstance(use, str) or len(use) > MAX_USE_CHARS):
-        raise InvalidInputError(f"`{where}.use` must be text of at most {MAX_USE_CHARS} characters.")
+    if use is not None and (not isinstance(use, str) or len(use) > limits.max_use_chars):
+        raise InvalidInputError(f"`{where}.use` must be text of at most {limits.max_use_chars} characters.")
     if floors is not None and (
         isinstance(floors, bool) or not isinstance(floors, int) or not FLOORS_RANGE[0] <= floors <= FLOORS_RANGE[1]
     ):
@@ -130,7 +125,7 @@ def _stamp(v: object, field: str, row: int) -> str:
     return text
 
 
-def check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any]:
+def check_record(r: dict[str, Any], geometry: object, row: int, *, limits: Limits = LIMITS) -> dict[str, Any]:
     """Check one imported version as an API write is checked; return it in the store's form.
 
     Parameters
@@ -141,6 +136,8 @@ def check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any
         The record's geometry (GeoJSON or shapely).
     row
         The record's number, for error messages.
+    limits
+        The request limits in force (`geo.limits.Limits`).
     """
     from geo.footprints import parse_footprint
 
@@ -150,12 +147,12 @@ def check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any
         version = int(version)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise InvalidInputError(f"record {row}: `version` must be a whole number from 1; got {version!r}.")
-    name = _text(r.get("name"), "name", row, limit=MAX_NAME_CHARS, required=True)
+    name = _text(r.get("name"), "name", row, limit=limits.max_name_chars, required=True)
     assert name is not None
     if not name.strip():
         raise InvalidInputError(f"record {row}: `name` is blank.")
     site_id = _text(r.get("site_id"), "site_id", row, limit=100)
-    note = _text(r.get("note"), "note", row, limit=MAX_NOTE_CHARS)
+    note = _text(r.get("note"), "note", row, limit=limits.max_note_chars)
     author = _text(r.get("author"), "author", row, limit=64)
     out: dict[str, Any] = {"id": pid, "version": version, "name": name, "site_id": site_id, "note": note}
     out["author"] = author
@@ -170,7 +167,7 @@ def check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any
         if not isinstance(value, dict):
             raise InvalidInputError(f"record {row}: `{field}` must be a JSON object; got {type(value).__name__}.")
         out[field] = value
-    out["properties"] = check_properties(out["properties"], where=f"record {row}: properties")
+    out["properties"] = check_properties(out["properties"], where=f"record {row}: properties", limits=limits)
     if len(json.dumps(out["analysis"])) > 1_000_000:
         raise InvalidInputError(f"record {row}: `analysis` is larger than 1 MB.")
     doc = geometry
@@ -182,7 +179,7 @@ def check_record(r: dict[str, Any], geometry: object, row: int) -> dict[str, Any
     return out
 
 
-def read_gpkg(path: Path, name: str) -> gpd.GeoDataFrame:
+def read_gpkg(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDataFrame:
     """Read a GeoPackage of proposal versions (one layer, bounded), naming it ``name`` in errors.
 
     Parameters
@@ -191,6 +188,8 @@ def read_gpkg(path: Path, name: str) -> gpd.GeoDataFrame:
         The uploaded file.
     name
         How the file is named in errors.
+    limits
+        The request limits in force (`geo.limits.Limits`).
     """
     import pyogrio
 
@@ -201,8 +200,8 @@ def read_gpkg(path: Path, name: str) -> gpd.GeoDataFrame:
         layers = pyogrio.list_layers(path)
         if len(layers) != 1:
             raise InvalidInputError(f"{name} must hold one layer of proposals; it holds {len(layers)}.")
-        if int(info.get("features", 0)) > MAX_IMPORT_VERSIONS:
-            raise InvalidInputError(f"{name} holds more than {MAX_IMPORT_VERSIONS:,} versions; split it.")
+        if int(info.get("features", 0)) > limits.max_import_versions:
+            raise InvalidInputError(f"{name} holds more than {limits.max_import_versions:,} versions; split it.")
         return pyogrio.read_dataframe(path, datetime_as_string=True)
     except InvalidInputError:
         raise
@@ -210,7 +209,7 @@ def read_gpkg(path: Path, name: str) -> gpd.GeoDataFrame:
         raise InvalidInputError(f"{name} could not be read as a GeoPackage ({type(exc).__name__}).") from exc
 
 
-def read_geojson(path: Path, name: str) -> gpd.GeoDataFrame:
+def read_geojson(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDataFrame:
     """Read a GeoJSON FeatureCollection of proposal versions (WGS84, bounded) as a frame.
 
     Parameters
@@ -219,6 +218,8 @@ def read_geojson(path: Path, name: str) -> gpd.GeoDataFrame:
         The uploaded file.
     name
         How the file is named in errors.
+    limits
+        The request limits in force (`geo.limits.Limits`).
     """
     try:
         doc = json.loads(path.read_bytes(), parse_constant=no_constants)
@@ -230,8 +231,8 @@ def read_geojson(path: Path, name: str) -> gpd.GeoDataFrame:
     if crs is not None and "CRS84" not in json.dumps(crs) and "4326" not in json.dumps(crs):
         raise InvalidInputError(f"{name} declares a CRS other than WGS84; export it as RFC 7946 GeoJSON.")
     feats = doc["features"]
-    if len(feats) > MAX_IMPORT_VERSIONS:
-        raise InvalidInputError(f"{name} holds more than {MAX_IMPORT_VERSIONS:,} versions; split it.")
+    if len(feats) > limits.max_import_versions:
+        raise InvalidInputError(f"{name} holds more than {limits.max_import_versions:,} versions; split it.")
     rows, geoms = [], []
     for n, f in enumerate(feats):
         if not isinstance(f, dict) or not isinstance(f.get("properties"), dict):

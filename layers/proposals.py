@@ -579,14 +579,14 @@ class ProposalStore(SqliteStore):
             head = fh.read(100)
         if head[:16] == b"SQLite format 3\x00" and head[68:72] in (b"GPKG", b"GP10", b"GP11"):
             if path.suffix.lower() == ".gpkg":
-                gdf = read_gpkg(path, name)
+                gdf = read_gpkg(path, name, limits=self.limits)
             else:  # GDAL wants the extension: a link named .gpkg, the caller's file untouched
                 with tempfile.TemporaryDirectory(prefix="venue-planner-import-") as tmp:
                     link = Path(tmp) / "import.gpkg"
                     link.symlink_to(path.resolve())
-                    gdf = read_gpkg(link, name)
+                    gdf = read_gpkg(link, name, limits=self.limits)
         elif head.lstrip()[:1] == b"{":
-            gdf = read_geojson(path, name)
+            gdf = read_geojson(path, name, limits=self.limits)
         else:
             raise InvalidInputError(
                 f"{name} is neither a GeoPackage nor a GeoJSON file (by its content); "
@@ -628,7 +628,7 @@ class ProposalStore(SqliteStore):
         else:
             docs = list(gdf["__geometry"])
         records = [
-            check_record(r, doc, n)
+            check_record(r, doc, n, limits=self.limits)
             for n, (r, doc) in enumerate(
                 zip(gdf.drop(columns=["__geometry", "geometry"], errors="ignore").to_dict("records"), docs, strict=True)
             )

@@ -22,6 +22,7 @@ from geo.crs import BEIJING_BBOX, lonlat_to_utm
 from geo.engine_arrays import ARRAYS_VERSION, engine_arrays
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.footprints import parse_footprint
+from geo.limits import LIMITS, Limits
 from geo.network import WALK_SPEED_KPH
 from geo.regional import Calibration
 from geo.routing import Route, RoutingEngine, build_engine, order_stops, route_overlap
@@ -50,11 +51,6 @@ __all__ = [
     "RoutingService",
     "WalkDensity",
 ]
-
-MAX_STOPS = 25
-MAX_OPTIMISED_STOPS = 10
-MAX_MATRIX_CELLS = 10_000
-MAX_AREA_VERTICES = 2_000  # of one closure area
 
 
 @dataclass(frozen=True)
@@ -117,12 +113,17 @@ class RoutingService(PlaceResolution):
         The site catalogue, for places given by id or name.
     site_access_max_m
         Largest gap between a site's boundary and its access road, metres.
+    limits
+        The request limits in force (`geo.limits.Limits`).
     """
 
-    def __init__(self, networks: NetworkStore, sites: SiteCatalog, *, site_access_max_m: float = 300.0) -> None:
+    def __init__(
+        self, networks: NetworkStore, sites: SiteCatalog, *, site_access_max_m: float = 300.0, limits: Limits = LIMITS
+    ) -> None:
         self.networks = networks
         self.sites = sites
         self.site_access_max_m = site_access_max_m
+        self.limits = limits
         self._engines: dict[tuple[str, str], RoutingEngine] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -183,6 +184,12 @@ class RoutingService(PlaceResolution):
         closures
             Streets and areas closed (`Closures`), or None for none.
         """
+        for i, area in enumerate(closures.areas):
+            n = int(shapely.get_num_coordinates(area))
+            if n > self.limits.max_area_vertices:
+                raise InvalidInputError(
+                    f"closure area {i} has {n} vertices; at most {self.limits.max_area_vertices}. Simplify it."
+                )
         out: set[tuple[int, int]] = set()
         g = net.graph
         if closures.streets:
@@ -335,7 +342,7 @@ class RoutingService(PlaceResolution):
         max_snap_m
             The farthest a point may lie from the network, metres (farther is an error).
         """
-        _check_matrix_size(origins, destinations)
+        check_matrix_size(origins, destinations, limits=self.limits)
         unresolved: list[tuple[str, int, str]] = []
         shared = self.covering_all([*origins, *destinations], mode=mode)
 
@@ -402,7 +409,7 @@ class RoutingService(PlaceResolution):
         max_snap_m
             The farthest a point may lie from the network, metres (farther is an error).
         """
-        _check_matrix_size(origins, destinations)
+        check_matrix_size(origins, destinations, limits=self.limits)
         both = self.resolve_all(
             [*origins, *destinations],
             mode=mode,
@@ -459,11 +466,11 @@ class RoutingService(PlaceResolution):
         """
         if len(stops) < 2:
             raise InvalidInputError(f"`stops` must hold at least 2 places; got {len(stops)}.")
-        if len(stops) > MAX_STOPS:
-            raise InvalidInputError(f"`stops` holds {len(stops)} places; the limit is {MAX_STOPS}.")
-        if optimize and len(stops) - 2 > MAX_OPTIMISED_STOPS:
+        if len(stops) > self.limits.max_stops:
+            raise InvalidInputError(f"`stops` holds {len(stops)} places; the limit is {self.limits.max_stops}.")
+        if optimize and len(stops) - 2 > self.limits.max_optimised_stops:
             raise InvalidInputError(
-                f"`optimize` reorders at most {MAX_OPTIMISED_STOPS} intermediate stops; got {len(stops) - 2}."
+                f"`optimize` reorders at most {self.limits.max_optimised_stops} intermediate stops; got {len(stops) - 2}."
             )
         closures = closures or Closures()
         rs = self.resolve_all(
@@ -520,22 +527,33 @@ def overlap_with_best(routes: list[Route]) -> list[float]:
     return [1.0 if i == 0 else route_overlap(r, routes[0]) for i, r in enumerate(routes)]
 
 
-def _check_matrix_size(origins: list[Place], destinations: list[Place]) -> None:
+def check_matrix_size(origins: list[Place], destinations: list[Place], *, limits: Limits = LIMITS) -> None:
+    """Refuse an empty matrix, or one of more than ``limits.max_matrix_cells`` cells (the one matrix-size check).
+
+    Parameters
+    ----------
+    origins
+        The places routes start from.
+    destinations
+        The places routes end at.
+    limits
+        The bounds in force.
+    """
     if not origins or not destinations:
         raise InvalidInputError("`origins` and `destinations` must each hold at least one place.")
     cells = len(origins) * len(destinations)
-    if cells > MAX_MATRIX_CELLS:
+    if cells > limits.max_matrix_cells:
         raise InvalidInputError(
-            f"the matrix has {len(origins)} x {len(destinations)} = {cells} cells; the limit is {MAX_MATRIX_CELLS}. "
-            "Split the request."
+            f"the matrix has {len(origins)} x {len(destinations)} = {cells} cells; the limit is "
+            f"{limits.max_matrix_cells}. Split the request."
         )
 
 
-def parse_polygon(geojson: dict[str, Any], *, label: str) -> shapely.Geometry:
+def parse_polygon(geojson: dict[str, Any], *, label: str, limits: Limits = LIMITS) -> shapely.Geometry:
     """Return a valid WGS84 polygon from a GeoJSON Polygon/MultiPolygon/Feature (a closure area).
 
     The footprints' rule (`geo.footprints.parse_footprint`) with at most
-    `MAX_AREA_VERTICES` vertices and no area limit.
+    ``limits.max_area_vertices`` vertices and no area limit.
 
     Parameters
     ----------
@@ -543,5 +561,7 @@ def parse_polygon(geojson: dict[str, Any], *, label: str) -> shapely.Geometry:
         A GeoJSON Polygon, MultiPolygon or Feature of one (WGS84).
     label
         How the input is named in error messages.
+    limits
+        The bounds in force.
     """
-    return parse_footprint(geojson, label=label, max_vertices=MAX_AREA_VERTICES, max_area_m2=None).geometry
+    return parse_footprint(geojson, label=label, max_vertices=limits.max_area_vertices, max_area_m2=None).geometry

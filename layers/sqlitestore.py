@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 
+from geo.limits import LIMITS, Limits
+
 __all__ = ["SqliteStore"]
 
 
@@ -24,12 +26,15 @@ class SqliteStore:
     ----------
     path
         The database file (created, with its folder, on first use).
+    limits
+        The bounds in force (imports, text lengths).
     """
 
     SCHEMA = ""  # CREATE TABLE IF NOT EXISTS ... statements of the subclass
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, limits: Limits = LIMITS) -> None:
         self.path = path
+        self.limits = limits
         self._lock = threading.Lock()
         self._ready = False
 

@@ -15,8 +15,9 @@ from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import Endpoint, ModeT, PlaceIn, RequestModel
 from geo.coverage import Choice
-from geo.isochrones import DEFAULT_BANDS_MIN, MAX_BANDS, MAX_METRES, MAX_MINUTES
-from layers.coverage import MAX_CANDIDATES, MAX_SITES, BandFigures
+from geo.isochrones import DEFAULT_BANDS_MIN
+from geo.limits import LIMITS
+from layers.coverage import BandFigures
 from layers.credits import OSM_CREDIT
 
 if TYPE_CHECKING:
@@ -39,13 +40,13 @@ class IsochroneRequest(RequestModel):
     mode: ModeT = "drive"
     bands_min: list[float] | None = Field(
         None,
-        description=f"Travel times in minutes, each in (0, {MAX_MINUTES:g}]; at most {MAX_BANDS}. "
+        description=f"Travel times in minutes, each in (0, {LIMITS.max_minutes:g}]; at most {LIMITS.max_bands}. "
         f"Default {list(DEFAULT_BANDS_MIN)} (on the regional network, for the far sites: [15, 30, 60, 90]) "
         "unless bands_m is given",
     )
     bands_m: list[float] | None = Field(
         None,
-        description=f"Distances along the network in metres, each in (0, {MAX_METRES:g}]; at most {MAX_BANDS}; "
+        description=f"Distances along the network in metres, each in (0, {LIMITS.max_metres:g}]; at most {LIMITS.max_bands}; "
         "instead of bands_min",
     )
     reverse: bool = Field(False, description="Time to reach the origin instead of time from it")
@@ -175,9 +176,9 @@ class CoverageRequest(RequestModel):
         json_schema_extra={"examples": [{"sites": ["temple-of-heaven", "summer-palace"], "minutes": 15}]}
     )
 
-    sites: list[PlaceIn] = Field(description=f"Sites or points (at most {MAX_SITES})")
+    sites: list[PlaceIn] = Field(description=f"Sites or points (at most {LIMITS.max_sites})")
     mode: ModeT = "drive"
-    minutes: float = Field(15.0, description=f"Travel time, in (0, {MAX_MINUTES:g}]")
+    minutes: float = Field(15.0, description=f"Travel time, in (0, {LIMITS.max_minutes:g}]")
 
 
 class TownshipRow(BaseModel):
@@ -322,9 +323,9 @@ class ChooseRequest(RequestModel):
         }
     )
 
-    candidates: list[PlaceIn] = Field(description=f"2 to {MAX_CANDIDATES} sites or points")
+    candidates: list[PlaceIn] = Field(description=f"2 to {LIMITS.max_candidates} sites or points")
     mode: ModeT = "drive"
-    minutes: float = Field(15.0, description=f"Travel time, in (0, {MAX_MINUTES:g}]")
+    minutes: float = Field(15.0, description=f"Travel time, in (0, {LIMITS.max_minutes:g}]")
     k: int = Field(1, ge=1, description="How many sites the maximal-covering choice may open")
 
 
@@ -390,7 +391,9 @@ def get_surface(
         Query(description="Site ids or 'lon,lat' (repeatable)", min_length=1, max_length=20, examples=[["jingshan"]]),
     ],
     mode: ModeT = "drive",
-    limit_min: Annotated[float, Query(gt=0, le=MAX_MINUTES, description="Cells farther than this are nodata")] = 180.0,
+    limit_min: Annotated[
+        float, Query(gt=0, le=LIMITS.max_minutes, description="Cells farther than this are nodata")
+    ] = 180.0,
 ) -> Response:
     """Return a GeoTIFF of minutes to the nearest of the sites per 100 m cell (nodata off the network)."""
     body = coverage.surface_tif([to_place(s) for s in sites], mode=mode, limit_min=limit_min)

@@ -9,8 +9,8 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
-from api.context import FootprintsDep
-from api.convert import analyze_footprint
+from api.context import FootprintsDep, LimitsDep
+from api.convert import analyze_footprint, footprint_in
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
 from geo import footprints as fp
@@ -208,7 +208,7 @@ class BuildableRequest(RequestModel):
 @bounded()
 def buildable(req: BuildableRequest, footprints: FootprintsDep, format: FormatQ = "geojson") -> Response:
     """Return the buildable part of a parcel, and the protected and buffer parts removed (they add up to the parcel)."""
-    parcel = fp.parse_footprint(req.parcel, label="parcel")
+    parcel = footprint_in(req.parcel, limits=footprints.routing.limits, label="parcel")
     out = footprints.buildable(parcel, buffer_m=req.buffer_m, protected_sites=req.protected_sites)
     areas = {"buildable": out["buildable_m2"], "protected": out["protected_m2"], "buffer": out["buffer_m2"]}
     feats = [(out["geometries"][k], {"part": k, "area_m2": a}) for k, a in areas.items()]
@@ -247,11 +247,9 @@ class SetbackRequest(RequestModel):
     operation_id="setback_footprint",
 )
 @bounded()
-def setback(
-    req: SetbackRequest,
-) -> Response:
+def setback(req: SetbackRequest, limits: LimitsDep) -> Response:
     """Return the footprint grown or shrunk by a distance, with its area."""
-    f = fp.parse_footprint(req.footprint)
+    f = footprint_in(req.footprint, limits=limits)
     g = fp.setback(f.geometry_utm, req.distance_m)
     if g.is_empty:
         raise InvalidInputError(f"shrinking by {-req.distance_m:g} m leaves nothing of the footprint.")

@@ -13,12 +13,10 @@ from api.context import CoverageDep, ImpactDep, PlansDep
 from api.convert import QueryPlan, impact_members, one_plan, saved_plan, township_features
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
 from api.schemas import IMPACT_ATTRIBUTION, PlanIn, RequestModel
-from geo.errors import InvalidInputError
+from geo.limits import LIMITS
 from layers.impact import MODEL_TEXT
 
 router = APIRouter(tags=["impact"])
-
-MAX_COMPARE = 5
 
 
 class ImpactRequest(RequestModel):
@@ -37,8 +35,8 @@ class ImpactRequest(RequestModel):
 class CompareRequest(RequestModel):
     """Two or more plans (given, or saved) evaluated the same way."""
 
-    plans: list[PlanIn] = Field(default_factory=list, max_length=MAX_COMPARE)
-    plan_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=MAX_COMPARE)
+    plans: list[PlanIn] = Field(default_factory=list, max_length=LIMITS.max_compare)
+    plan_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=LIMITS.max_compare)
     mode: Literal["drive", "walk"] = "drive"
     network: str | None = Field(None, max_length=64)
 
@@ -114,10 +112,6 @@ class CompareResponse(BaseModel):
 @bounded()
 def post_impact_compare(req: CompareRequest, impact: ImpactDep, plans: PlansDep) -> CompareResponse:
     """Rank two or more closure plans by the person-hours they cost and say where each costs more."""
-    if len(req.plans) + len(req.plan_ids) > MAX_COMPARE:
-        raise InvalidInputError(
-            f"compare at most {MAX_COMPARE} plans at once; got {len(req.plans) + len(req.plan_ids)}."
-        )
     chosen = [p.to_plan() for p in req.plans] + [saved_plan(plans, pid) for pid in req.plan_ids]
     results = impact.compare(chosen, mode=req.mode, network=req.network)
     order = sorted(range(len(results)), key=lambda i: results[i].figures.cost_hours)

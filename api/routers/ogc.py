@@ -21,7 +21,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from api.context import LayersDep, ProposalsDep
+from api.context import LayersDep, LimitsDep, ProposalsDep
 from api.convert import parse_bbox
 from api.errors import error_body
 from geo.crs import BEIJING_BBOX
@@ -45,7 +45,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
 ]
 DEFAULT_LIMIT = 10
-MAX_LIMIT = 10_000
 PROPOSALS = "proposals"
 _ITEM_PARAMS = {"bbox", "limit", "offset", "datetime", "f"}
 GEOJSON = "application/geo+json"
@@ -179,7 +178,9 @@ def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> in
     operation_id="ogc_items",
     responses={200: {"content": {GEOJSON: {}, "application/geopackage+sqlite3": {}}}},
 )
-def get_items(cid: CollectionId, request: Request, layers: LayersDep, proposals: ProposalsDep) -> Response:
+def get_items(
+    cid: CollectionId, request: Request, layers: LayersDep, proposals: ProposalsDep, limits: LimitsDep
+) -> Response:
     """Return features of a collection: bbox (CRS84), limit (1-10000, default 10) and offset; next/prev links.
 
     ``datetime`` is accepted and ignored (no layer has a time dimension). ``f=gpkg``
@@ -196,7 +197,7 @@ def get_items(cid: CollectionId, request: Request, layers: LayersDep, proposals:
             bbox = parse_bbox(q["bbox"])
         except InvalidInputError as exc:
             return _bad(str(exc))
-    limit = _int_param(q.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    limit = _int_param(q.get("limit"), "limit", DEFAULT_LIMIT, 1, limits.max_ogc_items)
     offset = _int_param(q.get("offset"), "offset", 0, 0, 10**9)
     if isinstance(limit, str):
         return _bad(limit)

@@ -12,9 +12,10 @@ from api.compute import bounded
 from api.context import ImpactDep, PlansDep
 from api.schemas import GeoJSONResponse, PlanIn, RequestModel
 from geo.errors import InvalidInputError
+from geo.limits import LIMITS
 from layers.credits import OSM_CREDIT
 from layers.keys import ApiKey
-from layers.plans import MAX_PLAN_FILE_FEATURES, SavedPlan, feature_to_body, plan_feature
+from layers.plans import SavedPlan, feature_to_body, plan_feature
 
 if TYPE_CHECKING:
     from layers.impact import ImpactService
@@ -58,7 +59,7 @@ class ImportRequest(RequestModel):
     """A GeoJSON FeatureCollection of plans, as `GET /plans/export` writes it."""
 
     type: str = Field(pattern="^FeatureCollection$")
-    features: list[dict[str, Any]] = Field(max_length=MAX_PLAN_FILE_FEATURES)
+    features: list[dict[str, Any]] = Field(max_length=LIMITS.max_plan_file_features)
     # The members the export writes besides the features (read, never stored); any other is refused.
     name: str | None = Field(None, max_length=200)
     attribution: str | None = Field(None, max_length=1000)

@@ -18,15 +18,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.auth import editor
 from api.compute import bounded
 from api.context import FootprintsDep, ProposalsDep, SitesDep
-from api.convert import analyze_footprint
+from api.convert import analyze_footprint, footprint_in
 from api.downloads import FORMAT_DOC, FormatQ, export_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
-from geo import footprints as fp
 from geo.errors import InvalidInputError
+from geo.limits import LIMITS
 from layers.errors import PreconditionRequiredError
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.keys import ApiKey
-from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M, MAX_USE_CHARS
+from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M
 from layers.proposals import Proposal, ProposalChanges, ProposalStore
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class ProposalUpdate(RequestModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     footprint: GeoJSONGeometry | None = None
-    use: str | None = Field(None, max_length=MAX_USE_CHARS)
+    use: str | None = Field(None, max_length=LIMITS.max_use_chars)
     floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
     height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])
     underground: bool | None = None
@@ -301,7 +301,7 @@ def update_proposal(
     geometry = analysis = None
     if req.footprint is not None or props != cur.properties:
         doc = req.footprint if req.footprint is not None else shapely.geometry.mapping(cur.geometry)
-        f = fp.parse_footprint(doc)
+        f = footprint_in(doc, limits=footprints.routing.limits)
         analysis = footprints.analyze(
             f, use=props.get("use"), floors=props.get("floors"), height_m=props.get("height_m"),
             underground=bool(props.get("underground")), buffer_m=req.buffer_m,

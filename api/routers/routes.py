@@ -27,12 +27,10 @@ from api.schemas import (
     RouteCollection,
     RouteFeature,
 )
-from geo.errors import InvalidInputError
+from geo.limits import LIMITS
 from geo.routing import Route
 from layers.credits import OSM_CREDIT
 from layers.routing import (
-    MAX_MATRIX_CELLS,
-    MAX_STOPS,
     AccessLeg,
     Closures,
     NetworkLeg,
@@ -97,8 +95,8 @@ class MatrixRequest(RequestModel):
         }
     )
 
-    origins: list[PlaceIn] = Field(min_length=1, max_length=MAX_MATRIX_CELLS)
-    destinations: list[PlaceIn] = Field(min_length=1, max_length=MAX_MATRIX_CELLS)
+    origins: list[PlaceIn] = Field(min_length=1, max_length=LIMITS.max_matrix_cells)
+    destinations: list[PlaceIn] = Field(min_length=1, max_length=LIMITS.max_matrix_cells)
     mode: ModeT = "drive"
     metric: MetricT = "fastest"
     max_snap_m: float = Field(500.0, gt=0, le=2000)
@@ -140,7 +138,7 @@ class ItineraryRequest(RequestModel):
         }
     )
 
-    stops: list[PlaceIn] = Field(min_length=2, max_length=MAX_STOPS)
+    stops: list[PlaceIn] = Field(min_length=2, max_length=LIMITS.max_stops)
     mode: ModeT = "drive"
     metric: MetricT = "fastest"
     optimize: bool = Field(False, description="Reorder the intermediate stops (at most 10) for the least total cost")
@@ -334,11 +332,6 @@ def _cell(v: float) -> float | None:
 @bounded()
 def post_matrix(req: MatrixRequest, routing: RoutingDep) -> MatrixResponse:
     """Return travel times (fastest) or distances (shortest) from every origin to every destination."""
-    if len(req.origins) * len(req.destinations) > MAX_MATRIX_CELLS:
-        raise InvalidInputError(
-            f"the matrix has {len(req.origins)} x {len(req.destinations)} = {len(req.origins) * len(req.destinations)} "
-            f"cells; the limit is {MAX_MATRIX_CELLS}. Split the request."
-        )
     out = routing.partial_matrix(
         [to_place(p) for p in req.origins],
         [to_place(p) for p in req.destinations],

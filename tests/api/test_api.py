@@ -248,3 +248,32 @@ def test_a_sites_access_point_is_where_its_routes_start(client: TestClient, sid:
     route = client.post("/routes", json={"origin": {"site": sid}, "destination": {"site": "capital-airport"}}).json()
     start = route["features"][0]["properties"]["origin"]
     assert (start["lon"], start["lat"]) == pytest.approx((access["access_lon"], access["access_lat"]), abs=1e-6)
+
+
+def test_readme_lists_every_setting() -> None:
+    from api.settings import REPO_ROOT, settings_table
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- settings:start -->\n", 1)[1].split("<!-- settings:end -->", 1)[0]
+    assert block == settings_table(), (
+        "regenerate the README's table: python -c 'from api.settings import settings_table; print(settings_table())'"
+    )
+
+
+def test_limits_are_settings_and_reach_the_services(tmp_path: Path) -> None:
+    from api.context import Context
+    from api.settings import Settings
+    from geo.errors import InvalidInputError
+    from geo.limits import LIMITS, limit_docs
+
+    assert set(limit_docs()) <= set(Settings.model_fields)
+    low = Settings(data_dir=tmp_path, max_matrix_cells=4, max_stops=3, max_compare=2, max_use_chars=5)
+    ctx = Context.from_settings(low)
+    assert ctx.limits.max_matrix_cells == 4
+    assert ctx.routing.limits.max_stops == 3
+    with pytest.raises(InvalidInputError, match="the limit is 4"):
+        ctx.routing.matrix(["forbidden-city"] * 3, ["temple-of-heaven"] * 2)
+    with pytest.raises(InvalidInputError, match="the limit is 3"):
+        ctx.routing.itinerary(["forbidden-city", "jingshan", "temple-of-heaven", "beijing-west-station"])
+    with pytest.raises(ValueError, match="max_stops"):
+        Settings(data_dir=tmp_path, max_stops=LIMITS.max_stops + 1)
