@@ -416,21 +416,27 @@ def bounded(
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        from api.context import PoolDep, service_field  # api.context imports this module
+        from api.context import DEP_FIELDS, PoolDep  # api.context imports this module
 
         _SPECS[(fn.__module__, fn.__qualname__)] = _Spec(media_type, status, model)
+        sig = inspect.signature(fn)
+        # The route's service arguments and their Context fields, read once from its annotations
+        # (strings under `from __future__ import annotations`, which every router uses).
+        services = tuple(
+            (name, DEP_FIELDS[str(p.annotation)])
+            for name, p in sig.parameters.items()
+            if isinstance(p.annotation, str) and p.annotation in DEP_FIELDS
+        )
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own
             pool: ComputePool = kwargs.pop(_POOL_PARAM)
-            services = []
-            for name in [k for k, v in kwargs.items() if service_field(v) is not None]:
-                services.append((name, service_field(kwargs.pop(name)) or ""))
+            for name, _ in services:
+                del kwargs[name]  # the worker passes its own
             # Waiting for a worker (when none is free) takes a thread of the pool's own
             # limiter, never one of the threads that serve /health and the cheap reads.
-            return await pool.arun(_call, fn.__module__, fn.__qualname__, args, kwargs, tuple(services))
+            return await pool.arun(_call, fn.__module__, fn.__qualname__, args, kwargs, services)
 
-        sig = inspect.signature(fn)
         extra = inspect.Parameter(_POOL_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=PoolDep)
         wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])  # type: ignore[attr-defined]
         return wrapper

@@ -7,7 +7,7 @@ needs in one dependency; a router test can build a bare app with that one servic
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -27,6 +27,7 @@ from layers.routing import RoutingService
 from layers.sites import SiteCatalog
 
 __all__ = [
+    "DEP_FIELDS",
     "Context",
     "ContextDep",
     "CoverageDep",
@@ -43,7 +44,6 @@ __all__ = [
     "SettingsDep",
     "SitesDep",
     "get_context",
-    "service_field",
 ]
 
 
@@ -205,31 +205,21 @@ PlansDep = Annotated[PlanStore, Depends(get_plans)]
 LimitsDep = Annotated[Limits, Depends(get_limits)]
 
 
-def service_field(value: object) -> str | None:
-    """Return the name of the `Context` field ``value`` is the service of (None for anything else).
-
-    A compute worker swaps each service argument of a bounded route for its own copy by this name.
-    """
-    if isinstance(value, Context):
-        return ""
-    for f in fields(Context):
-        if isinstance(value, _SERVICE_TYPES[f.name]):
-            return f.name
-    return None
-
-
-_SERVICE_TYPES: dict[str, type] = {
-    "settings": Settings,
-    "networks": NetworkStore,
-    "layers": LayerStore,
-    "sites": SiteCatalog,
-    "routing": RoutingService,
-    "coverage": CoverageService,
-    "footprints": FootprintService,
-    "proposals": ProposalStore,
-    "pool": ComputePool,
-    "keys": KeyStore,
-    "impact": ImpactService,
-    "plans": PlanStore,
-    "limits": Limits,
+# The `Context` field behind each dependency ("" for the whole context): a compute worker
+# passes its own copy of each (see `api.compute.bounded`, which reads a route's signature once).
+DEP_FIELDS: dict[str, str] = {
+    "ContextDep": "",
+    "SettingsDep": "settings",
+    "NetworksDep": "networks",
+    "LayersDep": "layers",
+    "SitesDep": "sites",
+    "RoutingDep": "routing",
+    "CoverageDep": "coverage",
+    "FootprintsDep": "footprints",
+    "ProposalsDep": "proposals",
+    "PoolDep": "pool",
+    "KeysDep": "keys",
+    "ImpactDep": "impact",
+    "PlansDep": "plans",
+    "LimitsDep": "limits",
 }

@@ -175,7 +175,12 @@ def check_record(r: dict[str, Any], geometry: object, row: int, *, limits: Limit
         coords = doc.get("coordinates")
         if isinstance(coords, list | tuple) and len(coords) == 1:  # a GeoPackage's promotion, undone
             doc = {"type": "Polygon", "coordinates": coords[0]}
-    out["geometry"] = parse_footprint(doc, label=f"record {row}: geometry").geometry
+    out["geometry"] = parse_footprint(
+        doc,
+        label=f"record {row}: geometry",
+        max_vertices=limits.max_footprint_vertices,
+        max_area_m2=limits.max_footprint_area_m2,
+    ).geometry
     return out
 
 

@@ -14,12 +14,14 @@ from geo.coverage import zone_cells
 from geo.crs import UTM_EPSG, WGS84_EPSG
 from geo.errors import DataSourceError
 from layers.seedbuild.common import (
-    POP_CELL_M,
     SeedReport,
     bbox,
     valid_polygons,
     write_geojson,
 )
+
+# Road extent cells for the population raster, metres.
+POP_CELL_M = 100.0
 
 
 def build_population(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoDataFrame:

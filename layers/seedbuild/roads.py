@@ -16,14 +16,19 @@ from shapely.geometry import LineString, Point
 from geo.crs import WGS84_EPSG
 from geo.errors import DataSourceError, RegistrationError
 from geo.registration import AffineLonLat, densify_polylines, fit_kernel_correlation
-from layers.seedbuild.common import (
-    INITIAL_TRANSFORM,
-    MAX_MEDIAN_RESIDUAL_M,
-    UINT32,
-)
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+
+# The largest median distance, metres, between the registered roads and the subway entrances they are fitted to:
+# the raw planar roads hold no datum, and a fit worse than this is a wrong registration, not imprecision (a bound of
+# this project's choosing, about a road's width plus OSM's position error; seeds/manifest.json records 20.8 m).
+MAX_MEDIAN_RESIDUAL_M = 30.0
+# The rough starting transform for the registration: x ~ (lon - 116) * 85, y ~ (lat - 39) * 120.
+INITIAL_TRANSFORM = AffineLonLat(116.0, 1 / 85, 0.0, 39.0, 0.0, 1 / 120)
+# The raw file stores OSM node ids as signed 32-bit integers: a negative one is restored by adding 2**32.
+UINT32 = 1 << 32
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,15 @@ from geo.crs import UTM_EPSG, WGS84_EPSG, lonlat_to_utm
 from geo.errors import DataSourceError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS
 from layers.seedbuild.common import (
-    EVENT_TIERS,
     ODBL,
     SeedReport,
     bbox,
     write_geojson,
 )
+
+# The event tiers of the brief (BRIEF.md, 'Why it exists'), listed on every candidate site and sub-site.
+EVENT_TIERS = "head_of_state;premier_minister;informal_no_tie;spouse_programme"
+
 
 log = logging.getLogger(__name__)
 

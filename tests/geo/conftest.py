@@ -19,7 +19,7 @@ from shapely.geometry import LineString
 GEOD = Geod(ellps="WGS84")
 LON0, LAT0 = 116.380, 39.900
 DLON, DLAT = 0.002, 0.0015
-SIZE = 6
+SIZE = 6  # junctions per side of the synthetic grid
 SPEED_KPH = {"secondary": 40.0, "residential": 20.0}
 
 

@@ -42,7 +42,7 @@ def test_node_costs_equal_networkx_on_every_pair(grid: nx.MultiDiGraph, metric: 
     want = dict(nx.all_pairs_dijkstra_path_length(grid, weight=WEIGHT[metric]))
     n = len(eng.node_ids)
     a, b = np.repeat(np.arange(n), n), np.tile(np.arange(n), n)
-    got = eng.node_costs(a, b, metric=metric)  # type: ignore[arg-type]
+    got = eng.node_costs(a, b, metric=metric)
     for i, j, cost in zip(a.tolist(), b.tolist(), got.tolist(), strict=True):
         expected = want[int(eng.node_ids[i])].get(int(eng.node_ids[j]), np.inf)
         assert cost == pytest.approx(expected, abs=0.01)  # sums of integer weights of 1/1000
