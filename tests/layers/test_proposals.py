@@ -148,3 +148,37 @@ def test_export_and_reimport_is_lossless(tmp_path: Path, fmt: str) -> None:
         t.import_file(out)
     with pytest.raises(InvalidInputError, match="missing columns"):
         t.import_frame(gpd.GeoDataFrame({"id": ["x"]}, geometry=[SQUARE], crs=4326))
+
+
+def test_an_imported_record_is_held_to_the_configured_limits(tmp_path: Path) -> None:
+    from geo.errors import InvalidGeometryError, InvalidInputError
+    from geo.limits import Limits
+    from layers.proposals import ProposalStore
+
+    store = ProposalStore(tmp_path / "p.sqlite", limits=Limits(max_footprint_vertices=4, max_name_chars=10))
+    hexagon = shapely.Point(116.39, 39.91).buffer(0.001, quad_segs=2)  # 9 coordinates
+    frame = gpd.GeoDataFrame(
+        [
+            {
+                "id": "hall",
+                "version": 1,
+                "name": "Hall",
+                "properties": "{}",
+                "analysis": "{}",
+                "note": None,
+                "site_id": None,
+                "created_at": "2026-12-01T08:00:00+00:00",
+                "version_created_at": "2026-12-01T08:00:00+00:00",
+            }
+        ],
+        geometry=[hexagon],
+        crs="EPSG:4326",
+    )
+    with pytest.raises(InvalidGeometryError, match="at most 4"):
+        store.import_frame(frame)
+    assert store.list() == []
+    frame.loc[0, "name"] = "A much longer name"
+    frame = frame.set_geometry([shapely.box(116.39, 39.91, 116.391, 39.911)])
+    with pytest.raises(InvalidInputError, match="at most 10"):
+        store.import_frame(frame)
+    assert store.list() == []
