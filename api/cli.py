@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from api.cli_analysis import cmd_coverage_surface, cmd_impact
 from api.settings import REPO_ROOT, Settings
 from geo.errors import PlannerError
@@ -346,7 +348,13 @@ def main(argv: list[str] | None = None) -> int:
             print("error: --workers must be 0 or more.", file=sys.stderr)
             return 1
         overrides["compute_workers"] = args.workers
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        for e in exc.errors():
+            name = "VENUE_PLANNER_" + "_".join(str(part) for part in e["loc"]).upper()
+            print(f"error: setting {name}: {e['msg']} (got {e.get('input')!r}).", file=sys.stderr)
+        return 2
     if args.command == "serve":
         args.host, args.port = settings.host, settings.port
     try:

@@ -135,3 +135,16 @@ def test_warm_builds_the_caches_a_start_needs(env: Settings, capsys: pytest.Capt
     assert "caches ready in" in out
     cached = {p.suffix for p in env.cache_dir.rglob("*") if p.is_file()}
     assert cached, "no cache file written"
+
+
+def test_a_bad_setting_is_named_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from api.cli import main
+
+    monkeypatch.setenv("VENUE_PLANNER_MAX_STOPS", "999")
+    assert main(["layers", "list"]) == 2
+    err = capsys.readouterr().err
+    assert "VENUE_PLANNER_MAX_STOPS" in err
+    assert "less than or equal to 25" in err
+    assert "Traceback" not in err
