@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 # Installed from the lock file (exact versions, see requirements.lock). setuptools warns on
 # every editable install that folders named like the packages may shadow them; here those
 # folders are the packages, so that one message is silenced.
-$(STAMP): pyproject.toml requirements.lock setup.py geo/_kernels.pyx
+$(STAMP): pyproject.toml requirements.lock setup.py geo/_kernels.pyx geo/_transit.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'

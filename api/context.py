@@ -25,6 +25,7 @@ from layers.proposals import ProposalStore
 from layers.registry import LayerStore
 from layers.routing import RoutingService
 from layers.sites import SiteCatalog
+from layers.transit import TransitService
 
 __all__ = [
     "DEP_FIELDS",
@@ -64,6 +65,7 @@ class Context:
     impact: ImpactService
     plans: PlanStore
     limits: Limits
+    transit: TransitService
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Context:
@@ -73,7 +75,8 @@ class Context:
         layers = LayerStore(settings.seeds_dir, networks)
         sites = SiteCatalog(layers)
         routing = RoutingService(networks, sites, site_access_max_m=settings.site_access_max_m, limits=limits)
-        coverage = CoverageService(networks, layers, routing)
+        transit = TransitService(settings.seeds_dir, routing)
+        coverage = CoverageService(networks, layers, routing, transit=transit)
         footprints = FootprintService(layers, networks, sites, routing, coverage)
         proposals = ProposalStore(settings.data_dir / "proposals.sqlite", limits=limits)
         pool = ComputePool(
@@ -96,6 +99,7 @@ class Context:
             impact,
             plans,
             limits,
+            transit,
         )
         pool.bind(ctx)
         return ctx

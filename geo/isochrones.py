@@ -337,6 +337,25 @@ class ReachIndex:
         """
         limit_s = float(limit_min) * 60.0
         node_s = self.node_seconds(snaps, limit_s=limit_s, reverse=reverse)
+        return self.reach_nodes(node_s, snaps, limit_min=limit_min, reverse=reverse)
+
+    def reach_nodes(
+        self, node_s: NDArray[np.float64], snaps: list[Snap], *, limit_min: float, reverse: bool = False
+    ) -> Reach:
+        """Return the reach of given node times (seconds; inf where not reached), e.g. by transit and a walk.
+
+        Parameters
+        ----------
+        node_s
+            Seconds from (or, if ``reverse``, to) the places at every node of the engine's graph.
+        snaps
+            The places' points on this engine's graph (the samples on their own edges are timed from them).
+        limit_min
+            Stop at this many minutes; farther cells are inf.
+        reverse
+            Time needed to reach the snaps instead of time from them.
+        """
+        limit_s = float(limit_min) * 60.0
         reached = np.empty(0, dtype=np.int64) if reverse else np.flatnonzero(np.isfinite(node_s))
         if reverse:
             cost = self._from_sample + node_s[self._head]

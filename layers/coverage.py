@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from layers.networks import NetworkStore, RoadNetwork
     from layers.registry import LayerStore
     from layers.routing import Place, ResolvedPlace, RoutingService
+    from layers.transit import TransitQuery, TransitService
 
 __all__ = [
     "BandFigures",
@@ -121,10 +122,20 @@ class CoverageService:
         The layer store (population raster, townships, stations).
     routing
         The routing service: resolves places and owns the engines.
+    transit
+        The public transport service (``mode="transit"``), or None.
     """
 
-    def __init__(self, networks: NetworkStore, layers: LayerStore, routing: RoutingService) -> None:
+    def __init__(
+        self,
+        networks: NetworkStore,
+        layers: LayerStore,
+        routing: RoutingService,
+        *,
+        transit: TransitService | None = None,
+    ) -> None:
         self.networks = networks
+        self.transit = transit
         self.layers = layers
         self.routing = routing
         self._indexes: dict[tuple[str, str, str], ReachIndex] = {}
@@ -405,8 +416,35 @@ class CoverageService:
 
     # -- requests -------------------------------------------------------------------
 
-    def _reach(self, place: ResolvedPlace, *, limit_min: float, reverse: bool, metric: Metric = "fastest") -> Reach:
+    def _reach(
+        self,
+        place: ResolvedPlace,
+        *,
+        limit_min: float,
+        reverse: bool,
+        metric: Metric = "fastest",
+        transit: TransitQuery | None = None,
+    ) -> Reach:
+        if transit is not None:
+            if reverse:
+                raise InvalidInputError("transit reach is computed from a place, not towards it; drop `reverse`.")
+            return self._transit().reach(place, self.index(place.network), limit_min=limit_min, query=transit)
         return self.index(place.network, metric).reach([place.snap], limit_min=limit_min, reverse=reverse)
+
+    def _transit_default(self) -> TransitQuery:
+        from layers.transit import TransitQuery
+
+        return TransitQuery()
+
+    def _transit(self) -> TransitService:
+        if self.transit is None:
+            raise InvalidInputError("`mode` transit is not available: this service has no subway feed.")
+        return self.transit
+
+    def _resolve(self, place: Place, *, mode: str, label: str) -> ResolvedPlace:
+        if mode == "transit":
+            return self._transit().resolve(place, label=label)
+        return self.routing.resolve(place, mode=mode, label=label)
 
     def isochrone(
         self,
@@ -418,6 +456,7 @@ class CoverageService:
         reverse: bool = False,
         label: str = "origin",
         tolerance_m: float = 0.0,
+        transit: TransitQuery | None = None,
     ) -> Isochrone:
         """Return nested bands of travel time (or of distance, ``bands_m``) from (or, if ``reverse``, to) a place.
 
@@ -432,7 +471,7 @@ class CoverageService:
         place
             A ``(lon, lat)`` pair, a site id or a site name.
         mode
-            ``"drive"`` or ``"walk"``.
+            ``"drive"``, ``"walk"`` or ``"transit"`` (walking and the subway).
         bands_min
             Band limits, minutes (None: the network's default bands).
         bands_m
@@ -443,7 +482,16 @@ class CoverageService:
             How the input is named in error messages.
         tolerance_m
             Simplification tolerance of the polygons, metres (0: the exact cell outlines).
+        transit
+            For ``mode="transit"``: the departure window, the percentile and stations shut
+            (None: 08:00-09:00, the median).
         """
+        if mode == "transit":
+            transit = transit or self._transit_default()
+            if bands_m is not None:
+                raise InvalidInputError("transit bands are travel times; give `bands_min`, not `bands_m`.")
+        else:
+            transit = None
         if bands_m is not None and bands_min is not None:
             raise InvalidInputError("give `bands_min` (travel times) or `bands_m` (distances), not both.")
         metric: Metric = "shortest" if bands_m is not None else "fastest"
@@ -452,11 +500,11 @@ class CoverageService:
             bands = tuple(m / 60.0 for m in metres)  # a shortest-metric reach counts 60 m as a "minute"
         elif bands_min is not None:
             bands = check_bands(bands_min, limits=self.routing.limits)
-        resolved = self.routing.resolve(place, mode=mode, label=label)
+        resolved = self._resolve(place, mode=mode, label=label)
         if bands_m is None and bands_min is None:
             bands = check_bands(self.default_bands(resolved.network), limits=self.routing.limits)
         coarse = resolved.network.source.regional
-        key = (resolved.network.name, mode, resolved.snap, bands, metric, reverse, tolerance_m)
+        key = (resolved.network.name, mode, resolved.snap, bands, metric, reverse, tolerance_m, transit)
         with self._lock:
             hit = self._iso_cache.get(key)
         if hit is not None:
@@ -468,7 +516,7 @@ class CoverageService:
             with self._lock:
                 self._iso_cache[key] = iso
             return iso
-        reach = self._reach(resolved, limit_min=bands[-1], reverse=reverse, metric=metric)
+        reach = self._reach(resolved, limit_min=bands[-1], reverse=reverse, metric=metric, transit=transit)
         cells = [reach.band(b) for b in bands]
         figs = [
             self.figures(
@@ -540,7 +588,10 @@ class CoverageService:
             raise InvalidInputError(f"`{label}` is empty; give at least one site or point.")
         if len(places) > limit:
             raise InvalidInputError(f"`{label}` has {len(places)} places; at most {limit} are allowed.")
-        resolved = self.routing.resolve_all(places, mode=mode, labels=[f"{label}[{i}]" for i in range(len(places))])
+        if mode == "transit":
+            resolved = [self._resolve(p, mode=mode, label=f"{label}[{i}]") for i, p in enumerate(places)]
+        else:
+            resolved = self.routing.resolve_all(places, mode=mode, labels=[f"{label}[{i}]" for i in range(len(places))])
         nets = {r.network.name for r in resolved}
         if len(nets) > 1:
             raise OutsideCoverageError(
@@ -548,16 +599,28 @@ class CoverageService:
             )
         return resolved
 
-    def _bands(self, resolved: list[ResolvedPlace], minutes: float, *, reverse: bool = False) -> list[Band]:
-        return [band for band, _ in self._bands_truncated(resolved, minutes, reverse=reverse)]
+    def _bands(
+        self,
+        resolved: list[ResolvedPlace],
+        minutes: float,
+        *,
+        reverse: bool = False,
+        transit: TransitQuery | None = None,
+    ) -> list[Band]:
+        return [band for band, _ in self._bands_truncated(resolved, minutes, reverse=reverse, transit=transit)]
 
     def _bands_truncated(
-        self, resolved: list[ResolvedPlace], minutes: float, *, reverse: bool = False
+        self,
+        resolved: list[ResolvedPlace],
+        minutes: float,
+        *,
+        reverse: bool = False,
+        transit: TransitQuery | None = None,
     ) -> list[tuple[Band, bool]]:
         (m,) = check_bands([minutes], label="minutes", limits=self.routing.limits)
         out = []
         for r in resolved:
-            reach = self._reach(r, limit_min=m, reverse=reverse)
+            reach = self._reach(r, limit_min=m, reverse=reverse, transit=transit)
             out.append((reach.band(m), self._truncated(r, reach, m)))
         return out
 
@@ -580,7 +643,8 @@ class CoverageService:
             Trace the union's and overlap's polygons (False: figures only).
         """
         resolved = self._resolve_set(places, mode=mode, label="sites", limit=self.routing.limits.max_sites)
-        found = self._bands_truncated(resolved, minutes)
+        transit = self._transit_default() if mode == "transit" else None
+        found = self._bands_truncated(resolved, minutes, transit=transit)
         bands = [b for b, _ in found]
         cut = [t for _, t in found]
         union, overlap = cov.union(bands), cov.overlap(bands)
@@ -631,7 +695,7 @@ class CoverageService:
         )
         if not 1 <= k <= len(resolved):
             raise InvalidInputError(f"`k` must be between 1 and the number of candidates ({len(resolved)}); got {k}.")
-        bands = self._bands(resolved, minutes)
+        bands = self._bands(resolved, minutes, transit=self._transit_default() if mode == "transit" else None)
         units = cov.demand_units(bands, self.people)
         return resolved, units, cov.choose_max_cover(units, k=k), cov.choose_min_sites(units)
 

@@ -19,6 +19,7 @@ from layers.seedbuild.regional import build_regional
 from layers.seedbuild.roads import read_raw_roads, register_roads, registered_lines, write_osm_xml
 from layers.seedbuild.sites import SiteLayers, build_sites
 from layers.seedbuild.subway import build_subway, read_gtfs_stops
+from layers.seedbuild.transit import build_transit
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,8 @@ def build_seeds(raw: Path, out_dir: Path, *, catalog: Path | None = None) -> See
     towns = build_population(raw / "beijing_townships_worldpop", out_dir, report)
     log.info("subway")
     stations = build_subway(raw / "beijing_subway_gtfs_osm", out_dir, report)
+    log.info("subway feed (modelled)")
+    build_transit(raw / "beijing_subway_gtfs_osm", out_dir, report)
     log.info("heritage")
     buildings = build_heritage(raw / "forbidden_city_osm_buildings", out_dir, report)
     log.info("elevation")

@@ -31,13 +31,18 @@ class SeedReport:
 
 
 def sha256(path: Path) -> str:
-    """Return the hex SHA-256 of a file.
+    """Return the hex SHA-256 of a file (of a folder: of its files' names and hashes, sorted).
 
     Parameters
     ----------
     path
-        The file.
+        The file or folder.
     """
+    if path.is_dir():
+        h = hashlib.sha256()
+        for f in sorted(path.iterdir()):
+            h.update(f"{f.name}\t{sha256(f)}\n".encode())
+        return h.hexdigest()
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -34,6 +34,17 @@ LINE_BY_CODE = {f"{i:02d}": f"{i:02d}" for i in range(1, 20)} | {
 }
 
 
+def station_name(raw: str) -> str:
+    """Return a station's name without the "站" (station) suffix, except in "火车站" (railway station).
+
+    Parameters
+    ----------
+    raw
+        The name as the data has it.
+    """
+    return raw if raw.endswith("火车站") or raw == "站" else raw.removesuffix("站")
+
+
 def read_gtfs_stops(folder: Path) -> pd.DataFrame:
     """Read GTFS stops.txt, dropping rows without coordinates.
 
@@ -73,7 +84,7 @@ def build_subway(folder: Path, out_dir: Path, report: SeedReport) -> gpd.GeoData
         lines = sorted({lid for lid in grp["line_id"] if lid})
         rows.append(
             {
-                "name": str(name).removesuffix("站") if str(name) != "站" else str(name),
+                "name": station_name(str(name)),
                 "osm_ids": ";".join(sorted(grp["stop_id"])),
                 "lines": ";".join(routes.loc[lid, "route_short_name"] for lid in lines) or "unknown",
                 "line_ids": ";".join(lines),

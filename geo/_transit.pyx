@@ -1,0 +1,182 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Compiled inner loops of public transport: RAPTOR rounds over frequency-based patterns,
+and the walk from every station reached to the nodes around it.
+
+`geo.transit` documents the model and calls these; `geo/_transit.pyi` types them for mypy.
+"""
+
+import numpy as np
+
+from libc.math cimport ceil, INFINITY
+
+
+cdef inline double _next_start(
+    long long p,
+    double x,
+    const double[::1] win_start,
+    const double[::1] win_end,
+    const double[:, ::1] headway,
+    const double[:, ::1] phase,
+    int half,
+) noexcept nogil:
+    """The first trip of pattern ``p`` that leaves its first stop at or after ``x`` (seconds).
+
+    Trips leave every headway within each window, the first one ``phase`` after the window
+    opens; with ``half`` every trip is taken to leave half a headway after ``x`` (the mean
+    wait of a random arrival), as long as ``x`` is within the service.
+    """
+    cdef Py_ssize_t w
+    cdef double h, first, t
+    for w in range(win_start.shape[0]):
+        if win_end[w] <= x:
+            continue
+        h = headway[p, w]
+        if half:
+            if x < win_start[w]:
+                return win_start[w] + 0.5 * h
+            return x + 0.5 * h
+        first = win_start[w] + phase[p, w]
+        if x <= first:
+            return first
+        t = first + ceil((x - first) / h) * h
+        if t < win_end[w]:
+            return t
+    return INFINITY
+
+
+def raptor(
+    const double[::1] ready0,
+    const long long[::1] pat_start,
+    const int[::1] pat_stops,
+    const double[::1] pat_secs,
+    const long long[::1] stop_pat_start,
+    const int[::1] stop_pat,
+    const int[::1] stop_pos,
+    const double[::1] win_start,
+    const double[::1] win_end,
+    const double[:, ::1] headway,
+    const double[:, ::1] phase,
+    int half,
+    const double[::1] transfer,
+    const unsigned char[::1] closed,
+    int max_rides,
+    double cutoff,
+    double[::1] best,
+    double[:, ::1] arr_round,
+    int[:, :, ::1] via,
+    int record,
+):
+    """Earliest arrival at every station by vehicle, in at most ``max_rides`` rides.
+
+    ``ready0[s]``: when one can first board at station ``s`` (inf: not reached on foot).
+    ``best`` (out): the earliest arrival at each station by any ride. With ``record``,
+    ``arr_round[k, s]`` is the arrival with exactly k rides and ``via[k, s]`` holds
+    (pattern, boarding position, alighting position, round the boarding was reached in)
+    for rebuilding the journey. A closed station is passed through: nobody boards or
+    alights there. Changing vehicles at a station takes ``transfer[s]``.
+    """
+    cdef Py_ssize_t n_st = ready0.shape[0]
+    cdef Py_ssize_t n_pat = pat_start.shape[0] - 1
+    cdef double[::1] ready = np.array(ready0, dtype=np.float64)
+    cdef int[::1] ready_round = np.zeros(n_st, dtype=np.int32)
+    cdef double[::1] arr_k = np.full(n_st, INFINITY)
+    cdef unsigned char[::1] marked = np.zeros(n_st, dtype=np.uint8)
+    cdef unsigned char[::1] marked_new = np.zeros(n_st, dtype=np.uint8)
+    cdef long long[::1] first_pos = np.full(n_pat, -1, dtype=np.int64)
+    cdef Py_ssize_t s, p, i, j, k, b
+    cdef long long pos
+    cdef double trip, a, dep, x
+    cdef int any_marked = 0
+    for s in range(n_st):
+        best[s] = INFINITY
+        if ready0[s] < INFINITY and not closed[s]:
+            marked[s] = 1
+            any_marked = 1
+    for k in range(1, max_rides + 1):
+        if not any_marked:
+            break
+        for p in range(n_pat):
+            first_pos[p] = -1
+        for s in range(n_st):
+            if marked[s]:
+                for j in range(stop_pat_start[s], stop_pat_start[s + 1]):
+                    p = stop_pat[j]
+                    pos = pat_start[p] + stop_pos[j]
+                    if first_pos[p] < 0 or pos < first_pos[p]:
+                        first_pos[p] = pos
+                marked[s] = 0
+        for s in range(n_st):
+            arr_k[s] = INFINITY
+        for p in range(n_pat):
+            if first_pos[p] < 0:
+                continue
+            trip = INFINITY
+            b = -1
+            for i in range(first_pos[p], pat_start[p + 1]):
+                s = pat_stops[i]
+                if closed[s]:
+                    continue
+                if trip < INFINITY:
+                    a = trip + pat_secs[i]
+                    if a < best[s] and a < cutoff:
+                        best[s] = a
+                        arr_k[s] = a
+                        marked_new[s] = 1
+                        if record:
+                            arr_round[k, s] = a
+                            via[k, s, 0] = <int>p
+                            via[k, s, 1] = <int>b
+                            via[k, s, 2] = <int>i
+                            via[k, s, 3] = ready_round[pat_stops[b]]
+                x = ready[s]
+                if x < INFINITY and (trip == INFINITY or x < trip + pat_secs[i]):
+                    dep = _next_start(p, x - pat_secs[i], win_start, win_end, headway, phase, half)
+                    if dep < trip:
+                        trip = dep
+                        b = i
+        any_marked = 0
+        for s in range(n_st):
+            if marked_new[s]:
+                marked_new[s] = 0
+                marked[s] = 1
+                any_marked = 1
+                if arr_k[s] + transfer[s] < ready[s]:
+                    ready[s] = arr_k[s] + transfer[s]
+                    ready_round[s] = <int>k
+    return None
+
+
+def egress_min(
+    const double[:, ::1] arrive,
+    const long long[::1] indptr,
+    const int[::1] nodes,
+    const float[::1] secs,
+    float[:, ::1] out,
+):
+    """Lower ``out[node, k]`` to ``arrive[s, k] + secs`` for every station ``s`` and node within its walk.
+
+    ``arrive[s, k]``: the seconds after departure ``k`` at which station ``s`` is reached
+    (inf: not reached); station ``s``'s walk reaches ``nodes[indptr[s]:indptr[s+1]]``
+    in ``secs`` seconds.
+    """
+    cdef Py_ssize_t n_st = arrive.shape[0]
+    cdef Py_ssize_t n_k = arrive.shape[1]
+    cdef Py_ssize_t s, j, k, node
+    cdef float w, t
+    cdef int reached
+    for s in range(n_st):
+        reached = 0
+        for k in range(n_k):
+            if arrive[s, k] < INFINITY:
+                reached = 1
+                break
+        if not reached:
+            continue
+        for j in range(indptr[s], indptr[s + 1]):
+            node = nodes[j]
+            w = secs[j]
+            for k in range(n_k):
+                t = <float>arrive[s, k] + w
+                if t < out[node, k]:
+                    out[node, k] = t
+    return None
