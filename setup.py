@@ -3,4 +3,8 @@
 from Cython.Build import cythonize
 from setuptools import setup
 
-setup(ext_modules=cythonize(["geo/_kernels.pyx", "geo/_transit.pyx"], quiet=True, compiler_directives={"language_level": "3"}))
+setup(
+    ext_modules=cythonize(
+        ["geo/_kernels.pyx", "geo/_transit.pyx"], quiet=True, compiler_directives={"language_level": "3"}
+    )
+)

@@ -20,7 +20,20 @@ from api.context import Context
 from api.errors import install_error_handlers
 from api.middleware import NONCE_TOKEN, BodyGuard, RequestContext
 from api.openapi import install_openapi
-from api.routers import coverage, footprints, health, impact, layers, maps, ogc, plans, proposals, routes, sites
+from api.routers import (
+    coverage,
+    footprints,
+    health,
+    impact,
+    layers,
+    maps,
+    ogc,
+    plans,
+    proposals,
+    routes,
+    sites,
+    transit,
+)
 from api.schemas import ERROR_RESPONSES
 from api.settings import Settings
 from geo.network import MODES
@@ -43,6 +56,7 @@ def warm(ctx: Context) -> None:
     for mode in MODES:
         ctx.routing.warm(mode)
         ctx.coverage.warm(mode)
+    ctx.transit.egress_table(ctx.transit.walk_network())  # the stations' entrances snapped, their walks
     ctx.layers.query("roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
     _ = (ctx.footprints.heritage_utm, ctx.footprints.zones_utm)
     ctx.coverage.warm_sites()  # the bands of every site page, about 5 s
@@ -106,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plans.router,
         maps.router,
         ogc.router,
+        transit.router,
     ):
         app.include_router(r, dependencies=[Depends(reader)], responses=ERROR_RESPONSES)
     install_openapi(app)

@@ -44,6 +44,7 @@ __all__ = [
     "RoutingDep",
     "SettingsDep",
     "SitesDep",
+    "TransitDep",
     "get_context",
 ]
 
@@ -181,6 +182,12 @@ async def get_impact(request: Request) -> ImpactService:
     return out
 
 
+async def get_transit(request: Request) -> TransitService:
+    """Return the public transport service."""
+    out: TransitService = _service(request, "transit")
+    return out
+
+
 async def get_limits(request: Request) -> Limits:
     """Return the request limits in force."""
     out: Limits = _service(request, "limits")
@@ -207,6 +214,7 @@ KeysDep = Annotated[KeyStore, Depends(get_keys)]
 ImpactDep = Annotated[ImpactService, Depends(get_impact)]
 PlansDep = Annotated[PlanStore, Depends(get_plans)]
 LimitsDep = Annotated[Limits, Depends(get_limits)]
+TransitDep = Annotated[TransitService, Depends(get_transit)]
 
 
 # The `Context` field behind each dependency ("" for the whole context): a compute worker
@@ -223,6 +231,7 @@ DEP_FIELDS: dict[str, str] = {
     "ProposalsDep": "proposals",
     "PoolDep": "pool",
     "KeysDep": "keys",
+    "TransitDep": "transit",
     "ImpactDep": "impact",
     "PlansDep": "plans",
     "LimitsDep": "limits",

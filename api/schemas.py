@@ -156,6 +156,11 @@ class SiteDetail(BaseModel):
 
 IMPACT_ATTRIBUTION = OSM_AND_POPULATION
 ModeT = Literal["drive", "walk"]
+AnyModeT = Literal["drive", "walk", "transit"]  # where public transport is offered too
+Departure = Annotated[
+    str, Field(max_length=8, description="mode=transit: the first departure of the window, HH:MM (default 08:00)")
+]
+WindowMin = Annotated[int, Field(ge=1, le=180, description="mode=transit: the departure window, minutes (1-180)")]
 MetricT = Literal["fastest", "shortest"]
 
 

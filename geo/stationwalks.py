@@ -65,6 +65,7 @@ class StationWalks:
         self.speed_mps = speed_mps
         self._csr: csr_matrix = engine._csr["fastest"]
         self._csr_t: csr_matrix = self._csr.T.tocsr()
+        self.snaps = snaps
         self.usable = np.array([s is not None for s in snaps], dtype=bool)
         gap = np.array([s.distance_m if s is not None else np.inf for s in snaps]) / speed_mps
         self.gap_s = gap

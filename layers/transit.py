@@ -334,7 +334,9 @@ class TransitService:
         seconds[seconds > limit] = np.inf
         return Walk(seconds, w.entrance, w.node_s + gap)
 
-    def no_station_error(self, p: ResolvedPlace, *, side: str, walk_only_s: float = np.inf) -> NoRouteError:
+    def no_station_error(
+        self, p: ResolvedPlace, *, side: str, walk_only_s: float = np.inf, closed: NDArray[np.bool_] | None = None
+    ) -> NoRouteError:
         """Return the error of a place with no station within the longest walk.
 
         Parameters
@@ -345,12 +347,16 @@ class TransitService:
             ``"from"`` or ``"to"``, for the message.
         walk_only_s
             The walk alone between the two places, seconds (inf: none), named in the message.
+        closed
+            Stations shut (not counted as the nearest), or None.
         """
         tt = self.engine.tt
         d = distance_m(p.snap.lon, p.snap.lat, tt.lon, tt.lat)
+        if closed is not None:
+            d = np.where(closed, np.inf, d)
         i = int(np.argmin(d))
         return NoRouteError(
-            f"no subway station is within {MAX_WALK_MIN:g} minutes' walk {side} {p.label}; the nearest, "
+            f"no open subway station is within {MAX_WALK_MIN:g} minutes' walk {side} {p.label}; the nearest, "
             f"{tt.station_names[i]}, is {d[i] / 1000:.1f} km away in a straight line (walking inside parks is not "
             "modelled: the 2013 roads have no footpaths). "
             + (f"The walk alone takes {walk_only_s / 60:.0f} min (mode walk)." if np.isfinite(walk_only_s) else "")
@@ -389,12 +395,12 @@ class TransitService:
         acc = self._access(a, reverse=False)
         egr = self._access(b, reverse=True)
         walk_only = self._walk_only(a, b)
-        for walk, p, side in ((acc, a, "from"), (egr, b, "to")):
-            if not np.isfinite(walk.seconds).any() and walk_only > MAX_WALK_MIN * 60.0:
-                raise self.no_station_error(p, side=side, walk_only_s=walk_only)
         if closed is not None:
             acc = Walk(np.where(closed, np.inf, acc.seconds), acc.entrance, acc.node_s)
             egr = Walk(np.where(closed, np.inf, egr.seconds), egr.entrance, egr.node_s)
+        for walk, p, side in ((acc, a, "from"), (egr, b, "to")):
+            if not np.isfinite(walk.seconds).any() and walk_only > MAX_WALK_MIN * 60.0:
+                raise self.no_station_error(p, side=side, walk_only_s=walk_only, closed=closed)
         limit = limit_min * 60.0
         runs = self.engine.runs(
             acc.seconds, start_s=window.start_s, window_min=window.minutes, draws=window.draws, limit_s=limit,
@@ -420,6 +426,58 @@ class TransitService:
         except NoRouteError:
             return np.inf
         return float(route.cost()) + (a.snap.distance_m + b.snap.distance_m) / (WALK_SPEED_KPH / 3.6)
+
+    def matrix(
+        self,
+        origins: list[Place],
+        destinations: list[Place],
+        *,
+        window: Window,
+        closed: NDArray[np.bool_] | None = None,
+    ) -> tuple[dict[int, NDArray[np.float64]], list[ResolvedPlace], list[ResolvedPlace]]:
+        """Return the door-to-door seconds (p50 and p90 over the window) from every origin to every destination.
+
+        Parameters
+        ----------
+        origins
+            The places trips start from.
+        destinations
+            The places trips end at.
+        window
+            The departure window.
+        closed
+            Stations shut, or None.
+        """
+        from layers.routing import check_matrix_size
+
+        check_matrix_size(origins, destinations, limits=self.routing.limits)
+        ro = [self.resolve(p, label=f"origins[{i}]") for i, p in enumerate(origins)]
+        rd = [self.resolve(p, label=f"destinations[{i}]") for i, p in enumerate(destinations)]
+        nets = {p.network.name for p in ro + rd}
+        if len(nets) > 1:
+            raise OutsideCoverageError(f"the places lie on several walk networks ({', '.join(sorted(nets))}).")
+        per = 1.0 / (WALK_SPEED_KPH / 3.6)
+        walk = self.routing.engine(ro[0].network).matrix([p.snap for p in ro], [p.snap for p in rd], metric="fastest")
+        walk = walk + np.array([p.snap.distance_m for p in ro])[:, None] * per
+        walk = walk + np.array([p.snap.distance_m for p in rd])[None, :] * per
+        egress = np.array([self._access(p, reverse=True).seconds for p in rd])  # (D, S)
+        if closed is not None:
+            egress[:, closed] = np.inf
+        d_idx, s_idx = np.nonzero(np.isfinite(egress))
+        starts = np.searchsorted(d_idx, np.arange(len(rd)))
+        has = np.isin(np.arange(len(rd)), d_idx)
+        out = {q: np.full((len(ro), len(rd)), np.inf) for q in PERCENTILES}
+        for i, p in enumerate(ro):
+            runs, _ = self.station_runs(p, window=window, limit_min=MAX_WINDOW_MIN, closed=closed)
+            best = np.full((len(rd), runs.arrive.shape[1]), np.inf)
+            if len(d_idx):
+                vals = runs.arrive[s_idx] + egress[d_idx, s_idx][:, None]
+                best[has] = np.minimum.reduceat(vals, starts[has], axis=0)
+            best = np.minimum(best, walk[i][:, None])
+            qs = percentiles(best.astype(np.float32), PERCENTILES)
+            for q in PERCENTILES:
+                out[q][i] = qs[q]
+        return out, ro, rd
 
     def station_runs(
         self, place: ResolvedPlace, *, window: Window, limit_min: float, closed: NDArray[np.bool_] | None = None

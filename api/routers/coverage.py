@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import shapely
 from fastapi import APIRouter, Query
@@ -13,12 +13,14 @@ from api.compute import bounded
 from api.context import CoverageDep, RoutingDep
 from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.schemas import Endpoint, ModeT, PlaceIn, RequestModel
+from api.routers.transit import MODELLED, PARKS
+from api.schemas import AnyModeT, Departure, Endpoint, ModeT, PlaceIn, RequestModel, WindowMin
 from geo.coverage import Choice
 from geo.isochrones import DEFAULT_BANDS_MIN
 from geo.limits import LIMITS
 from layers.coverage import BandFigures
 from layers.credits import OSM_CREDIT
+from layers.transit import TransitQuery, Window
 
 if TYPE_CHECKING:
     from layers.coverage import CoverageService
@@ -37,7 +39,12 @@ class IsochroneRequest(RequestModel):
     )
 
     origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
-    mode: ModeT = "drive"
+    mode: AnyModeT = "drive"
+    departure: Departure = "08:00"
+    window_min: WindowMin = 60
+    percentile: Literal[50, 90] = Field(
+        50, description="mode=transit: the percentile of the window's runs the bands are drawn for"
+    )
     bands_min: list[float] | None = Field(
         None,
         description=f"Travel times in minutes, each in (0, {LIMITS.max_minutes:g}]; at most {LIMITS.max_bands}. "
@@ -91,6 +98,8 @@ class IsochroneResponse(BaseModel):
     mode: str
     network: str
     reverse: bool
+    departure_window: str | None = Field(None, description="mode=transit: the departure window, HH:MM-HH:MM")
+    percentile: int | None = Field(None, description="mode=transit: the percentile of the runs the bands show")
     townships: list[dict[str, Any]] = Field(description="People of each township inside each band (non-zero only)")
     warnings: list[str] = Field(default_factory=list, description="What this answer cannot be trusted for")
     attribution: str = ATTRIBUTION
@@ -123,12 +132,14 @@ def post_isochrones(
     req: IsochroneRequest, coverage: CoverageDep, routing: RoutingDep, format: FormatQ = "geojson"
 ) -> Response:
     """Return nested travel-time bands that follow the road network, with people and stations in each."""
+    query = TransitQuery(Window.parse(req.departure, req.window_min), req.percentile) if req.mode == "transit" else None
     iso = coverage.isochrone(
         to_place(req.origin),
         mode=req.mode,
         bands_min=req.bands_min,
         bands_m=req.bands_m,
         reverse=req.reverse,
+        transit=query,
     )
     table = iso.townships
     cols = [c for c in table.columns if c.startswith("within_")]
@@ -140,6 +151,8 @@ def post_isochrones(
         mode=req.mode,
         network=iso.place.network.name,
         reverse=req.reverse,
+        departure_window=query.window.label() if query else None,
+        percentile=query.percentile if query else None,
         townships=[
             {
                 "township_id": int(r["township_id"]),
@@ -152,7 +165,8 @@ def post_isochrones(
         ],
         warnings=band_warnings(iso.bands, iso.place.network.name)
         + routing.walk_warnings(iso.place.network, areas=[b.polygon for b in iso.bands])
-        + coverage.coarse_warnings(iso.place.network),
+        + coverage.coarse_warnings(iso.place.network)
+        + ([MODELLED, PARKS] if query else []),
     )
     return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION)
 
@@ -177,7 +191,7 @@ class CoverageRequest(RequestModel):
     )
 
     sites: list[PlaceIn] = Field(description=f"Sites or points (at most {LIMITS.max_sites})")
-    mode: ModeT = "drive"
+    mode: AnyModeT = "drive"
     minutes: float = Field(15.0, description=f"Travel time, in (0, {LIMITS.max_minutes:g}]")
 
 

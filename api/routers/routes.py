@@ -8,16 +8,26 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 import numpy as np
 import orjson
 import shapely
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from geojson_pydantic import FeatureCollection
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.compute import bounded
-from api.context import RoutingDep
+from api.context import RoutingDep, TransitDep
 from api.convert import endpoint, endpoint_data, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
+from api.routers.transit import (
+    MODELLED,
+    PARKS,
+    TransitRouteCollection,
+    check_transit_options,
+    compute_transit_route,
+    transit_response,
+)
 from api.schemas import (
+    AnyModeT,
+    Departure,
     Endpoint,
     GeoJSONResponse,
     MetricT,
@@ -26,7 +36,9 @@ from api.schemas import (
     RequestModel,
     RouteCollection,
     RouteFeature,
+    WindowMin,
 )
+from geo.errors import InvalidInputError
 from geo.limits import LIMITS
 from geo.routing import Route
 from layers.credits import OSM_CREDIT
@@ -38,11 +50,13 @@ from layers.routing import (
     overlap_with_best,
     parse_polygon,
 )
+from layers.transit import Window
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from layers.routing import RoutingService
+    from layers.transit import TransitService
 
 router = APIRouter(tags=["routes"])
 
@@ -53,6 +67,11 @@ class ClosuresIn(RequestModel):
     streets: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=50)
     areas: list[dict[str, Any]] = Field(
         default_factory=list, max_length=20, description="GeoJSON Polygon, MultiPolygon or Feature"
+    )
+    stations: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="mode=transit: subway stations shut (trains pass them; nobody boards or alights)",
     )
 
     def to_closures(self) -> Closures:
@@ -74,11 +93,13 @@ class RouteRequest(RequestModel):
 
     origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
     destination: PlaceIn
-    mode: ModeT = "drive"
+    mode: AnyModeT = "drive"
     metric: MetricT = "fastest"
     alternatives: int = Field(1, ge=1, le=5, description="How many routes: the best, then different ones")
     closures: ClosuresIn | None = None
     max_snap_m: float = Field(500.0, gt=0, le=2000, description="Farthest a point may be from the network")
+    departure: Departure = "08:00"
+    window_min: WindowMin = 60
 
 
 class MatrixRequest(RequestModel):
@@ -97,9 +118,11 @@ class MatrixRequest(RequestModel):
 
     origins: list[PlaceIn] = Field(min_length=1, max_length=LIMITS.max_matrix_cells)
     destinations: list[PlaceIn] = Field(min_length=1, max_length=LIMITS.max_matrix_cells)
-    mode: ModeT = "drive"
+    mode: AnyModeT = "drive"
     metric: MetricT = "fastest"
     max_snap_m: float = Field(500.0, gt=0, le=2000)
+    departure: Departure = "08:00"
+    window_min: WindowMin = 60
 
 
 class Unresolved(BaseModel):
@@ -124,7 +147,32 @@ class MatrixResponse(BaseModel):
         default_factory=list, description="Places outside the network (their cells are null), with why"
     )
     warnings: list[str] = Field(default_factory=list, description="What these figures cannot be trusted for")
+    values_p90: list[list[float | None]] | None = Field(
+        None, description="mode=transit: the 90th percentile times over the window (values: the median)"
+    )
+    departure_window: str | None = Field(None, description="mode=transit: HH:MM-HH:MM")
     attribution: str = OSM_CREDIT
+
+
+def transit_matrix(transit: TransitService, req: MatrixRequest) -> MatrixResponse:
+    """Run a ``mode=transit`` matrix request."""
+    check_transit_options(req.mode, req.metric)
+    window = Window.parse(req.departure, req.window_min)
+    qs, ro, rd = transit.matrix(
+        [to_place(p) for p in req.origins], [to_place(p) for p in req.destinations], window=window
+    )
+    return MatrixResponse(
+        mode="transit",
+        metric="fastest",
+        unit="s",
+        network=ro[0].network.name,
+        origins=[endpoint(p) for p in ro],
+        destinations=[endpoint(p) for p in rd],
+        values=[[_cell(v) for v in row] for row in qs[50]],
+        values_p90=[[_cell(v) for v in row] for row in qs[90]],
+        departure_window=window.label(),
+        warnings=[MODELLED, PARKS],
+    )
 
 
 class ItineraryRequest(RequestModel):
@@ -241,6 +289,8 @@ def route_feature(
 
 def compute_routes(routing: RoutingService, req: RouteRequest) -> dict[str, Any]:
     """Run a route request; return the `RouteCollection` as plain JSON data."""
+    if req.closures and req.closures.stations:
+        raise InvalidInputError("`closures.stations` apply to mode transit; road routes take streets and areas.")
     closures = req.closures.to_closures() if req.closures else None
     routes, a, b = routing.routes(
         to_place(req.origin),
@@ -275,22 +325,76 @@ def as_download(body: FeatureCollection[Any] | dict[str, Any], fmt: str, layer: 
     return vector_response(feats, data, fmt=fmt, layer=layer, attribution=OSM_CREDIT)
 
 
+def transit_routes(transit: TransitService, req: RouteRequest, fmt: str) -> Response:
+    """Run a ``mode=transit`` route request."""
+    check_transit_options(req.mode, req.metric, req.alternatives)
+    if req.closures and (req.closures.streets or req.closures.areas):
+        raise InvalidInputError(
+            "mode transit takes `closures.stations`; street and area closures apply to road routes."
+        )
+    body = compute_transit_route(
+        transit,
+        req.origin,
+        req.destination,
+        window=Window.parse(req.departure, req.window_min),
+        stations_closed=req.closures.stations if req.closures else None,
+    )
+    return transit_response(body, fmt)
+
+
 @router.post(
     "/routes",
-    response_model=RouteCollection,
+    response_model=RouteCollection | TransitRouteCollection,
     response_class=GeoJSONResponse,
     responses=FORMAT_DOC,
     operation_id="post_routes",
 )
 @bounded(media_type="application/geo+json")
-def post_routes(req: RouteRequest, routing: RoutingDep, format: FormatQ = "geojson") -> RouteCollection | Response:
-    """Return the best route between two places, and alternatives, honouring closures."""
+def post_routes(
+    req: RouteRequest, routing: RoutingDep, transit: TransitDep, format: FormatQ = "geojson"
+) -> RouteCollection | Response:
+    """Return the best route between two places, and alternatives, honouring closures.
+
+    ``mode=transit``: walking and the subway over a departure window (the median and 90th
+    percentile door-to-door times, and the legs with every wait half a headway).
+    """
+    if req.mode == "transit":
+        return transit_routes(transit, req, format)
     return route_json(compute_routes(routing, req), format, "routes")
+
+
+def route_query(
+    origin: Annotated[
+        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["capital-airport"])
+    ],
+    destination: Annotated[
+        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["forbidden-city"])
+    ],
+    mode: AnyModeT = "drive",
+    metric: MetricT = "fastest",
+    alternatives: Annotated[int, Query(ge=1, le=5)] = 1,
+    close_street: Annotated[
+        list[str] | None, Query(description="Street names to close (repeatable, at most 50)", max_length=50)
+    ] = None,
+    departure: Annotated[str, Query(max_length=8, description="mode=transit: first departure, HH:MM")] = "08:00",
+    window_min: Annotated[int, Query(ge=1, le=180, description="mode=transit: the window, minutes")] = 60,
+) -> RouteRequest:
+    """Return the route request a GET query names (a dependency)."""
+    return RouteRequest(
+        origin=origin,
+        destination=destination,
+        mode=mode,
+        metric=metric,
+        alternatives=alternatives,
+        closures=ClosuresIn(streets=close_street or []),
+        departure=departure,
+        window_min=window_min,
+    )
 
 
 @router.get(
     "/routes",
-    response_model=RouteCollection,
+    response_model=RouteCollection | TransitRouteCollection,
     response_class=GeoJSONResponse,
     responses=FORMAT_DOC,
     operation_id="get_routes",
@@ -298,29 +402,13 @@ def post_routes(req: RouteRequest, routing: RoutingDep, format: FormatQ = "geojs
 @bounded(media_type="application/geo+json")
 def get_routes(
     routing: RoutingDep,
-    origin: Annotated[
-        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["capital-airport"])
-    ],
-    destination: Annotated[
-        str, Query(description="'lon,lat' or a site id/name", max_length=200, examples=["forbidden-city"])
-    ],
-    mode: ModeT = "drive",
-    metric: MetricT = "fastest",
-    alternatives: Annotated[int, Query(ge=1, le=5)] = 1,
-    close_street: Annotated[
-        list[str] | None, Query(description="Street names to close (repeatable, at most 50)", max_length=50)
-    ] = None,
+    transit: TransitDep,
+    req: Annotated[RouteRequest, Depends(route_query)],
     format: FormatQ = "geojson",
 ) -> RouteCollection | Response:
     """Return routes for simple cases (POST /routes takes avoid-areas too)."""
-    req = RouteRequest(
-        origin=origin,
-        destination=destination,
-        mode=mode,
-        metric=metric,
-        alternatives=alternatives,
-        closures=ClosuresIn(streets=close_street or []),
-    )
+    if req.mode == "transit":
+        return transit_routes(transit, req, format)
     return route_json(compute_routes(routing, req), format, "routes")
 
 
@@ -330,8 +418,14 @@ def _cell(v: float) -> float | None:
 
 @router.post("/routes/matrix", response_model=MatrixResponse, operation_id="post_matrix")
 @bounded()
-def post_matrix(req: MatrixRequest, routing: RoutingDep) -> MatrixResponse:
-    """Return travel times (fastest) or distances (shortest) from every origin to every destination."""
+def post_matrix(req: MatrixRequest, routing: RoutingDep, transit: TransitDep) -> MatrixResponse:
+    """Return travel times (fastest) or distances (shortest) from every origin to every destination.
+
+    ``mode=transit``: the median door-to-door time by walking and the subway over the
+    departure window in ``values``, the 90th percentile in ``values_p90``.
+    """
+    if req.mode == "transit":
+        return transit_matrix(transit, req)
     out = routing.partial_matrix(
         [to_place(p) for p in req.origins],
         [to_place(p) for p in req.destinations],

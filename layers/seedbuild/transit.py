@@ -277,7 +277,7 @@ def _write_tables(
          "location_type": 1, "parent_station": ""}
         for sid, r in stations.iterrows()
     ]  # fmt: skip
-    by_station: dict[str, dict[str, Any]] = {str(k): v for k, v in stations.to_dict("index").items()}
+    by_station = {str(k): {str(c): x for c, x in v.items()} for k, v in stations.to_dict("index").items()}
     for lid, sid in sorted((str(a), str(b)) for a, b in served):
         row = by_station[sid]
         rows.append({"stop_id": f"{sid}:{lid}", "stop_name": row["name"], "stop_lat": round(float(row["lat"]), 7),
