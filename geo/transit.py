@@ -54,7 +54,7 @@ def parse_clock(text: str, *, label: str) -> int:
         How the input is named in error messages.
     """
     parts = text.strip().split(":") if isinstance(text, str) else []
-    if len(parts) not in (2, 3) or not all(p.isdigit() and len(p) <= 2 for p in parts):
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() and len(p) <= 2 for p in parts):
         raise InvalidInputError(f"`{label}` must be a time like 08:00 or 08:00:30; got {text!r}.")
     h, m, s = (int(p) for p in [*parts, "0"][:3])
     if h > 47 or m > 59 or s > 59:
@@ -245,10 +245,13 @@ class TransitEngine:
     ----------
     timetable
         The feed's arrays.
+    max_rides
+        The most rides of a journey.
     """
 
-    def __init__(self, timetable: Timetable) -> None:
+    def __init__(self, timetable: Timetable, *, max_rides: int = MAX_RIDES) -> None:
         self.tt = timetable
+        self.max_rides = max_rides
         self._stop_pat_start, self._stop_pat, self._stop_pos = _stop_patterns(timetable)
         self._no_phase = np.zeros_like(timetable.headway)
         self._rec0 = np.empty((1, 1))
@@ -274,10 +277,41 @@ class TransitEngine:
         arr_round, via = record if record is not None else (self._rec0, self._via0)
         raptor(
             ready, tt.pat_start, tt.pat_stops, tt.pat_secs, self._stop_pat_start, self._stop_pat, self._stop_pos,
-            tt.win_start, tt.win_end, tt.headway, phase, int(half), tt.transfer_s, closed, MAX_RIDES, cutoff,
+            tt.win_start, tt.win_end, tt.headway, phase, int(half), tt.transfer_s, closed, self.max_rides, cutoff,
             best, arr_round, via, int(record is not None),
         )  # fmt: skip
         return best
+
+    def arrivals(
+        self,
+        access_s: NDArray[np.float64],
+        *,
+        departure_s: float,
+        phase: NDArray[np.float64],
+        limit_s: float,
+        closed: NDArray[np.bool_] | None = None,
+    ) -> NDArray[np.float64]:
+        """Return the earliest arrival (seconds after midnight) at every station for given service phases.
+
+        Parameters
+        ----------
+        access_s
+            Seconds to reach each station on foot (inf: not within the walk).
+        departure_s
+            When the traveller leaves, seconds after midnight.
+        phase
+            Per pattern and window, when its first trip leaves after the window opens, seconds.
+        limit_s
+            Ignore arrivals later than this many seconds after departure.
+        closed
+            Stations shut, or None.
+        """
+        ph = np.ascontiguousarray(phase, dtype=np.float64)
+        if ph.shape != self.tt.headway.shape:
+            raise InvalidInputError(f"`phase` must have shape {self.tt.headway.shape}; got {ph.shape}.")
+        return self._run(
+            departure_s + access_s, ph, half=False, closed=self._closed(closed), cutoff=departure_s + limit_s
+        )
 
     def runs(
         self,
@@ -346,8 +380,8 @@ class TransitEngine:
             Stations shut, or None.
         """
         tt = self.tt
-        arr_round = np.full((MAX_RIDES + 1, tt.n_stations), np.inf)
-        via = np.full((MAX_RIDES + 1, tt.n_stations, 4), -1, dtype=np.int32)
+        arr_round = np.full((self.max_rides + 1, tt.n_stations), np.inf)
+        via = np.full((self.max_rides + 1, tt.n_stations, 4), -1, dtype=np.int32)
         self._run(
             departure_s + access_s, self._no_phase, half=True, closed=self._closed(closed),
             cutoff=departure_s + limit_s, record=(arr_round, via),
