@@ -28,7 +28,7 @@ class Limits:
     max_area_vertices: int = 2_000
     max_stops: int = 25
     max_optimised_stops: int = 10
-    max_matrix_cells: int = 10_000
+    max_matrix_cells: int = 20_000  # a 131 x 131 township matrix (17,161 cells) fits
     max_sites: int = 25
     max_candidates: int = 20
     max_plan_entrances: int = 200

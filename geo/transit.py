@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from geo._transit import egress_min, raptor
+from geo._transit import egress_min, raptor, raptor_runs
 from geo.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -323,6 +323,7 @@ class TransitEngine:
         limit_s: float,
         closed: NDArray[np.bool_] | None = None,
         seed: int = 0,
+        egress_s: NDArray[np.float64] | None = None,
     ) -> TransitRuns:
         """Return the arrivals at every station for each minute of a window and each random draw.
 
@@ -342,17 +343,25 @@ class TransitEngine:
             Stations shut (passed through: nobody boards or alights), or None.
         seed
             The random phases' seed (the same answer for the same request).
+        egress_s
+            For a trip to one place: the walk from each station to it (inf: none); arrivals
+            that cannot beat the best trip found are then not kept (only ``arrive + egress_s``
+            minimised over stations is exact). None: every station's arrival is exact.
         """
         tt = self.tt
         shut = self._closed(closed)
         rng = np.random.default_rng(seed)
-        deps = np.repeat(start_s + 60.0 * np.arange(window_min), draws)
+        deps = np.repeat(start_s + 60.0 * np.arange(window_min), draws).astype(np.float64)
         out = np.empty((tt.n_stations, len(deps)))
         finite = np.where(np.isfinite(tt.headway), tt.headway, 0.0)
-        for k, dep in enumerate(deps):
-            phase = np.ascontiguousarray(rng.random(tt.headway.shape) * finite)
-            best = self._run(dep + access_s, phase, half=False, closed=shut, cutoff=dep + limit_s)
-            out[:, k] = best - dep
+        phases = np.ascontiguousarray(rng.random((len(deps), *tt.headway.shape)) * finite[None])
+        raptor_runs(
+            np.ascontiguousarray(access_s, dtype=np.float64), deps, tt.pat_start, tt.pat_stops, tt.pat_secs,
+            self._stop_pat_start, self._stop_pat, self._stop_pos, tt.win_start, tt.win_end, tt.headway, phases,
+            tt.transfer_s, shut, self.max_rides, float(limit_s), out,
+            np.ascontiguousarray(egress_s if egress_s is not None else np.empty(1), dtype=np.float64),
+            int(egress_s is not None),
+        )  # fmt: skip
         return TransitRuns(deps, out)
 
     def journey(

@@ -26,6 +26,7 @@ from geo.isochrones import DEFAULT_BANDS_MIN, Band, Grid, Reach, ReachIndex, che
 from geo.network import MODES
 from layers.credits import OSM_CREDIT
 from layers.diskcache import load_or_build
+from layers.transit import TransitQuery
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from layers.networks import NetworkStore, RoadNetwork
     from layers.registry import LayerStore
     from layers.routing import Place, ResolvedPlace, RoutingService
-    from layers.transit import TransitQuery, TransitService
+    from layers.transit import TransitService
 
 __all__ = [
     "BandFigures",

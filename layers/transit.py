@@ -22,6 +22,7 @@ from geo.crs import distance_m
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.network import WALK_SPEED_KPH
 from geo.stationwalks import StationWalks, Walk
+from layers.routing import check_matrix_size
 from geo.transit import (
     Journey,
     TransitEngine,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from layers.networks import RoadNetwork
     from layers.routing import Place, ResolvedPlace, RoutingService
 
-__all__ = ["MAX_WALK_MIN", "PERCENTILES", "TransitAnswer", "TransitQuery", "TransitService", "Window"]
+__all__ = ["MAX_WALK_MIN", "PERCENTILES", "TransitAnswer", "TransitMatrix", "TransitQuery", "TransitService", "Window"]
 
 MAX_WALK_MIN = 20.0  # the longest walk to or from a station (R5's AnalysisRequest.maxWalkTime = 20)
 MONTE_CARLO_DRAWS = 200  # random phase draws over a window (R5's AnalysisRequest.monteCarloDraws = 200)
@@ -101,6 +102,17 @@ class TransitQuery:
             raise InvalidInputError(
                 f"`percentile` must be one of {', '.join(map(str, PERCENTILES))}; got {self.percentile!r}."
             )
+
+
+@dataclass(frozen=True)
+class TransitMatrix:
+    """Door-to-door seconds by percentile (NaN rows or columns: places off the walk network, with why)."""
+
+    seconds: dict[int, NDArray[np.float64]]
+    origins: list[ResolvedPlace | None]
+    destinations: list[ResolvedPlace | None]
+    network: RoadNetwork
+    unresolved: list[tuple[str, int, str]]
 
 
 @dataclass(frozen=True)
@@ -404,7 +416,7 @@ class TransitService:
         limit = limit_min * 60.0
         runs = self.engine.runs(
             acc.seconds, start_s=window.start_s, window_min=window.minutes, draws=window.draws, limit_s=limit,
-            closed=closed,
+            closed=closed, egress_s=egr.seconds,
         )  # fmt: skip
         totals = np.min(runs.arrive + egr.seconds[:, None], axis=0)
         totals = np.minimum(totals, walk_only)
@@ -434,8 +446,11 @@ class TransitService:
         *,
         window: Window,
         closed: NDArray[np.bool_] | None = None,
-    ) -> tuple[dict[int, NDArray[np.float64]], list[ResolvedPlace], list[ResolvedPlace]]:
+    ) -> TransitMatrix:
         """Return the door-to-door seconds (p50 and p90 over the window) from every origin to every destination.
+
+        A place off the walk network gets a NaN row or column and its reason (as the road
+        matrix does); unreachable cells are inf.
 
         Parameters
         ----------
@@ -448,11 +463,36 @@ class TransitService:
         closed
             Stations shut, or None.
         """
-        from layers.routing import check_matrix_size
-
         check_matrix_size(origins, destinations, limits=self.routing.limits)
-        ro = [self.resolve(p, label=f"origins[{i}]") for i, p in enumerate(origins)]
-        rd = [self.resolve(p, label=f"destinations[{i}]") for i, p in enumerate(destinations)]
+        unresolved: list[tuple[str, int, str]] = []
+
+        def resolve(side: str, i: int, place: Place) -> ResolvedPlace | None:
+            try:
+                return self.resolve(place, label=f"{side}[{i}]")
+            except OutsideCoverageError as exc:
+                unresolved.append((side, i, str(exc)))
+                return None
+
+        ro = [resolve("origins", i, p) for i, p in enumerate(origins)]
+        rd = [resolve("destinations", i, p) for i, p in enumerate(destinations)]
+        oi = [i for i, p in enumerate(ro) if p is not None]
+        di = [j for j, p in enumerate(rd) if p is not None]
+        if not oi or not di:
+            raise OutsideCoverageError(
+                "no origin or no destination of the matrix lies on the walk network: "
+                + " ".join(m for _, _, m in unresolved[:3])
+            )
+        ok_o = [p for p in ro if p is not None]
+        ok_d = [p for p in rd if p is not None]
+        out = {q: np.full((len(ro), len(rd)), np.nan) for q in PERCENTILES}
+        sub = self._matrix(ok_o, ok_d, window=window, closed=closed)
+        for q in PERCENTILES:
+            out[q][np.ix_(oi, di)] = sub[q]
+        return TransitMatrix(out, ro, rd, ok_o[0].network, unresolved)
+
+    def _matrix(
+        self, ro: list[ResolvedPlace], rd: list[ResolvedPlace], *, window: Window, closed: NDArray[np.bool_] | None
+    ) -> dict[int, NDArray[np.float64]]:
         nets = {p.network.name for p in ro + rd}
         if len(nets) > 1:
             raise OutsideCoverageError(f"the places lie on several walk networks ({', '.join(sorted(nets))}).")
@@ -477,7 +517,7 @@ class TransitService:
             qs = percentiles(best.astype(np.float32), PERCENTILES)
             for q in PERCENTILES:
                 out[q][i] = qs[q]
-        return out, ro, rd
+        return out
 
     def station_runs(
         self, place: ResolvedPlace, *, window: Window, limit_min: float, closed: NDArray[np.bool_] | None = None

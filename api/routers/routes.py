@@ -158,18 +158,17 @@ def transit_matrix(transit: TransitService, req: MatrixRequest) -> MatrixRespons
     """Run a ``mode=transit`` matrix request."""
     check_transit_options(req.mode, req.metric)
     window = Window.parse(req.departure, req.window_min)
-    qs, ro, rd = transit.matrix(
-        [to_place(p) for p in req.origins], [to_place(p) for p in req.destinations], window=window
-    )
+    m = transit.matrix([to_place(p) for p in req.origins], [to_place(p) for p in req.destinations], window=window)
     return MatrixResponse(
         mode="transit",
         metric="fastest",
         unit="s",
-        network=ro[0].network.name,
-        origins=[endpoint(p) for p in ro],
-        destinations=[endpoint(p) for p in rd],
-        values=[[_cell(v) for v in row] for row in qs[50]],
-        values_p90=[[_cell(v) for v in row] for row in qs[90]],
+        network=m.network.name,
+        origins=[None if p is None else endpoint(p) for p in m.origins],
+        destinations=[None if p is None else endpoint(p) for p in m.destinations],
+        values=[[_cell(v) for v in row] for row in m.seconds[50]],
+        values_p90=[[_cell(v) for v in row] for row in m.seconds[90]],
+        unresolved=[Unresolved(side=s, index=i, message=msg) for s, i, msg in m.unresolved],
         departure_window=window.label(),
         warnings=[MODELLED, PARKS],
     )
