@@ -22,7 +22,6 @@ from geo.crs import distance_m
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.network import WALK_SPEED_KPH
 from geo.stationwalks import StationWalks, Walk
-from layers.routing import check_matrix_size
 from geo.transit import (
     Journey,
     TransitEngine,
@@ -32,6 +31,7 @@ from geo.transit import (
     percentiles,
     timetable_from_gtfs,
 )
+from layers.routing import check_matrix_size
 
 if TYPE_CHECKING:
     from pathlib import Path
