@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/regional.py
 	$(BIN)/python bench/impact.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/transit.py
 	$(BIN)/python bench/compare.py
 
 clean:

@@ -13,8 +13,8 @@ from api.compute import bounded
 from api.context import CoverageDep, RoutingDep
 from api.convert import endpoint, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.routers.transit import MODELLED, PARKS
 from api.schemas import AnyModeT, Departure, Endpoint, ModeT, PlaceIn, RequestModel, WindowMin
+from api.transit import MODELLED, PARKS
 from geo.coverage import Choice
 from geo.isochrones import DEFAULT_BANDS_MIN
 from geo.limits import LIMITS

@@ -17,14 +17,6 @@ from api.compute import bounded
 from api.context import RoutingDep, TransitDep
 from api.convert import endpoint, endpoint_data, to_place
 from api.downloads import FORMAT_DOC, FormatQ, vector_response
-from api.routers.transit import (
-    MODELLED,
-    PARKS,
-    TransitRouteCollection,
-    check_transit_options,
-    compute_transit_route,
-    transit_response,
-)
 from api.schemas import (
     AnyModeT,
     Departure,
@@ -37,6 +29,14 @@ from api.schemas import (
     RouteCollection,
     RouteFeature,
     WindowMin,
+)
+from api.transit import (
+    MODELLED,
+    PARKS,
+    TransitRouteCollection,
+    check_transit_options,
+    compute_transit_route,
+    transit_response,
 )
 from geo.errors import InvalidInputError
 from geo.limits import LIMITS

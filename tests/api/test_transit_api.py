@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from api.routers.transit import LineCollection, TransitRouteCollection
+from api.routers.transit import LineCollection
 from api.settings import Settings
+from api.transit import TransitRouteCollection
 
 TRIP = {"origin": "temple-of-heaven", "destination": "olympic-green", "mode": "transit"}
 
