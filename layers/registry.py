@@ -86,6 +86,12 @@ LAYERS: tuple[LayerSpec, ...] = (
         OSM, "Entrances and exits with their station.", {"radius": 2, "color": "#333333"},
     ),
     LayerSpec(
+        "subway-lines", "Subway lines (modelled feed)", "vector", "LineString", "subway_lines.geojson", "EPSG:4326",
+        OSM, "Lines drawn straight between their stations in running order, with their official colours and "
+        "the station codes missing from the data; times in seeds/subway_gtfs/ are modelled, not timetabled.",
+        {"color": "#0070c0", "weight": 3},
+    ),
+    LayerSpec(
         "heritage-buildings", "Forbidden City buildings", "vector", "MultiPolygon", "heritage_buildings.geojson",
         "EPSG:4326", OSM, "Building footprints of the Palace Museum (names kept).",
         {"color": "#8c510a", "weight": 1, "fillOpacity": 0.5},

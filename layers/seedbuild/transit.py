@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+from shapely.geometry import LineString
 
-from geo.crs import distance_m
+from geo.crs import WGS84_EPSG, distance_m
 from geo.errors import DataSourceError
-from layers.seedbuild.common import ODBL, SeedReport
+from layers.seedbuild.common import ODBL, SeedReport, write_geojson
 from layers.seedbuild.subway import LINE_BY_CODE, read_gtfs_stops, station_name
 
 __all__ = ["LINE_RUNS", "build_transit"]
@@ -256,6 +258,7 @@ def build_transit(folder: Path, out_dir: Path, report: SeedReport) -> dict[str, 
         "lines": lines,
     }
     (out_dir / "subway_lines.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    _write_lines_geojson(lines, out_dir / "subway_lines.geojson")
     _record(report, lines, factor)
     return doc
 
@@ -330,6 +333,28 @@ def _write_tables(
         "feed_start_date": FEED_START, "feed_end_date": FEED_END, "feed_version": "modelled-1"}]))  # fmt: skip
 
 
+def _write_lines_geojson(lines: list[dict[str, Any]], path: Path) -> None:
+    """Write the lines drawn through their stations in running order (a loop closed), for maps and GIS."""
+    rows, geoms = [], []
+    for ln in lines:
+        pts = [(s["lon"], s["lat"]) for s in ln["stations"]]
+        if ln["shape"] == "loop":
+            pts.append(pts[0])
+        geoms.append(LineString(pts))
+        rows.append(
+            {
+                "id": ln["id"],
+                "name": ln["name"],
+                "colour": ln["colour"],
+                "shape": ln["shape"],
+                "stations": ";".join(s["name"] for s in ln["stations"]),
+                "missing_codes": ";".join(g["code"] for g in ln["missing"]),
+                "run_minutes": ln["run_minutes"],
+            }
+        )
+    write_geojson(gpd.GeoDataFrame(rows, geometry=geoms, crs=WGS84_EPSG), path)
+
+
 def _record(report: SeedReport, lines: list[dict[str, Any]], factor: float) -> None:
     missing = sum(len(ln["missing"]) for ln in lines)
     report.files["subway_gtfs/"] = {
@@ -344,6 +369,16 @@ def _record(report: SeedReport, lines: list[dict[str, Any]], factor: float) -> N
         f"57.1 km over its stations' straight-line loop) at an operating speed with dwell; headways by time "
         f"window; minimum transfer times; {missing} station codes with no station in the data, listed in "
         "subway_lines.json. Constants and their sources: README, Public transport.",
+    }
+    report.files["subway_lines.geojson"] = {
+        "title": "Subway lines drawn through their stations (modelled feed), with their official colours",
+        "source": "derived from raw item 4 with the feed",
+        "licence": ODBL,
+        "date": "OSM extract 2026-04-21",
+        "crs": "EPSG:4326",
+        "features": len(lines),
+        "derivation": "straight lines between consecutive stations of each line in running order (no track "
+        "geometry in the data); stations and missing codes as ;-separated text.",
     }
     report.files["subway_lines.json"] = {
         "title": "Subway lines: stations in running order and the stations missing from the data",

@@ -31,7 +31,7 @@ def test_layers_list(client: TestClient) -> None:
     r = client.get("/layers")
     ids = [layer["id"] for layer in r.json()]
     assert ids == [
-        "sites", "townships", "subway-stations", "subway-entrances", "heritage-buildings",
+        "sites", "townships", "subway-stations", "subway-entrances", "subway-lines", "heritage-buildings",
         "population", "elevation", "roads-drive", "roads-walk", "roads-regional",
     ]  # fmt: skip
     for layer in r.json():

@@ -192,7 +192,7 @@ def test_too_many_stops_and_cells(client: TestClient) -> None:
     )
     assert r.json()["error"]["code"] == "invalid_input"
     assert "at most 10 intermediate stops" in r.json()["error"]["message"]
-    r = client.post("/routes/matrix", json={"origins": ["jingshan"] * 101, "destinations": ["forbidden-city"] * 100})
+    r = client.post("/routes/matrix", json={"origins": ["jingshan"] * 201, "destinations": ["forbidden-city"] * 100})
     assert r.json()["error"]["code"] == "invalid_input"
     assert "limit is 10000" in r.json()["error"]["message"]
 

@@ -68,6 +68,7 @@ def main(raw: Path, out: Path) -> None:
     inside = lat.between(*LAT) & lon.between(*LON)
     stops[inside].to_csv(sub_out / "gtfs" / "stops.txt", index=False)
     shutil.copy(sub_in / "gtfs" / "routes.txt", sub_out / "gtfs" / "routes.txt")
+    shutil.copy(sub_in / "gtfs" / "agency.txt", sub_out / "gtfs" / "agency.txt")
     stations = json.loads((sub_in / "osm" / "station.json").read_text(encoding="utf-8"))
     small = {
         k: v
