@@ -357,12 +357,16 @@ def _write_lines_geojson(lines: list[dict[str, Any]], path: Path) -> None:
 
 def _record(report: SeedReport, lines: list[dict[str, Any]], factor: float) -> None:
     missing = sum(len(ln["missing"]) for ln in lines)
+    lon = [s["lon"] for ln in lines for s in ln["stations"]]
+    lat = [s["lat"] for ln in lines for s in ln["stations"]]
+    box = [round(min(lon), 6), round(min(lat), 6), round(max(lon), 6), round(max(lat), 6)]
     report.files["subway_gtfs/"] = {
         "title": "Subway feed (GTFS, frequency-based): TIMES MODELLED, NOT TIMETABLED",
         "source": "BoyInTheSun/beijing-subway-gtfs @61f3e7a3 gtfs/stops.txt, routes.txt, agency.txt",
         "licence": f"stations, codes and lines OpenStreetMap, {ODBL}; repository MPL-2.0",
         "date": "OSM extract 2026-04-21",
         "crs": "EPSG:4326",
+        "bbox": box,
         "features": len(lines),
         "derivation": f"{len(lines)} lines in station-code order (run-through and loop lines joined, see "
         f"layers/seedbuild/transit.py); hop time = straight-line distance x {factor:.3f} (line 10's published "
@@ -376,6 +380,7 @@ def _record(report: SeedReport, lines: list[dict[str, Any]], factor: float) -> N
         "licence": ODBL,
         "date": "OSM extract 2026-04-21",
         "crs": "EPSG:4326",
+        "bbox": box,
         "features": len(lines),
         "derivation": "straight lines between consecutive stations of each line in running order (no track "
         "geometry in the data); stations and missing codes as ;-separated text.",
@@ -386,6 +391,7 @@ def _record(report: SeedReport, lines: list[dict[str, Any]], factor: float) -> N
         "licence": ODBL,
         "date": "OSM extract 2026-04-21",
         "crs": "EPSG:4326",
+        "bbox": box,
         "features": len(lines),
         "derivation": "per line: the station chain of subway_gtfs/ and every gap in its station codes.",
     }

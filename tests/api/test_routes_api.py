@@ -194,7 +194,7 @@ def test_too_many_stops_and_cells(client: TestClient) -> None:
     assert "at most 10 intermediate stops" in r.json()["error"]["message"]
     r = client.post("/routes/matrix", json={"origins": ["jingshan"] * 201, "destinations": ["forbidden-city"] * 100})
     assert r.json()["error"]["code"] == "invalid_input"
-    assert "limit is 10000" in r.json()["error"]["message"]
+    assert "limit is 20000" in r.json()["error"]["message"]
 
 
 def test_walk_route_ignores_one_way_rules(client: TestClient) -> None:
