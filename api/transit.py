@@ -152,11 +152,13 @@ def transit_route_body(transit: TransitService, ans: TransitAnswer) -> dict[str,
     tt = transit.engine.tt
     j = ans.journey
     walk_faster = j is None or ans.walk_only_s <= ans.journey_total_s
+    if walk_faster and ans.walk_route is None:
+        raise NoRouteError(f"no walk or subway trip joins {ans.origin.label} and {ans.destination.label}.")
     feats: list[dict[str, Any]] = []
     a_name, b_name = ans.origin.label, ans.destination.label
     if walk_faster:
-        route = transit.routing.engine(ans.origin.network).route(ans.origin.snap, ans.destination.snap)
-        coords = [_xy(x, y) for x, y in route.coords]
+        assert ans.walk_route is not None
+        coords = [_xy(x, y) for x, y in ans.walk_route.coords]
         feats.append(line_feature(coords, {"kind": "walk", "seq": 0, "from_name": a_name, "to_name": b_name,
                                        "travel_time_s": round(ans.walk_only_s, 1)}))  # fmt: skip
     else:

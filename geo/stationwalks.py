@@ -66,9 +66,7 @@ class StationWalks:
         self._csr: csr_matrix = engine._csr["fastest"]
         self._csr_t: csr_matrix = self._csr.T.tocsr()
         self.snaps = snaps
-        self.usable = np.array([s is not None for s in snaps], dtype=bool)
         gap = np.array([s.distance_m if s is not None else np.inf for s in snaps]) / speed_mps
-        self.gap_s = gap
 
         def ends(origin: bool) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
             ent, node, cost = [], [], []

@@ -432,11 +432,6 @@ class CoverageService:
             return self._transit().reach(place, self.index(place.network), limit_min=limit_min, query=transit)
         return self.index(place.network, metric).reach([place.snap], limit_min=limit_min, reverse=reverse)
 
-    def _transit_default(self) -> TransitQuery:
-        from layers.transit import TransitQuery
-
-        return TransitQuery()
-
     def _transit(self) -> TransitService:
         if self.transit is None:
             raise InvalidInputError("`mode` transit is not available: this service has no subway feed.")
@@ -488,7 +483,7 @@ class CoverageService:
             (None: 08:00-09:00, the median).
         """
         if mode == "transit":
-            transit = transit or self._transit_default()
+            transit = transit or TransitQuery()
             if bands_m is not None:
                 raise InvalidInputError("transit bands are travel times; give `bands_min`, not `bands_m`.")
         else:
@@ -644,7 +639,7 @@ class CoverageService:
             Trace the union's and overlap's polygons (False: figures only).
         """
         resolved = self._resolve_set(places, mode=mode, label="sites", limit=self.routing.limits.max_sites)
-        transit = self._transit_default() if mode == "transit" else None
+        transit = TransitQuery() if mode == "transit" else None
         found = self._bands_truncated(resolved, minutes, transit=transit)
         bands = [b for b, _ in found]
         cut = [t for _, t in found]
@@ -696,7 +691,7 @@ class CoverageService:
         )
         if not 1 <= k <= len(resolved):
             raise InvalidInputError(f"`k` must be between 1 and the number of candidates ({len(resolved)}); got {k}.")
-        bands = self._bands(resolved, minutes, transit=self._transit_default() if mode == "transit" else None)
+        bands = self._bands(resolved, minutes, transit=TransitQuery() if mode == "transit" else None)
         units = cov.demand_units(bands, self.people)
         return resolved, units, cov.choose_max_cover(units, k=k), cov.choose_min_sites(units)
 

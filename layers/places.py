@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["REGIONAL_SITE_ACCESS_M", "NetworkAccess", "Place", "PlaceResolution", "ResolvedPlace", "check_lonlat"]
 
+# A site's gap to the coarse regional skeleton may be this wide, metres: the skeleton holds major
+# roads only (chords between nodes about 100 m apart), so a site's own access road is often not in it.
+# A bound of this project's choosing (no source); the README's Site access section states it.
 REGIONAL_SITE_ACCESS_M = 1500.0
 
 Place = tuple[float, float] | str

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from geo.isochrones import Reach, ReachIndex
+    from geo.routes import Route
     from layers.networks import RoadNetwork
     from layers.routing import Place, ResolvedPlace, RoutingService
 
@@ -123,7 +124,8 @@ class TransitAnswer:
     destination: ResolvedPlace
     window: Window
     totals_s: NDArray[np.float64]  # per run: door to door, seconds
-    walk_only_s: float  # inf if beyond the longest walk
+    walk_only_s: float  # inf if no walk joins them
+    walk_route: Route | None  # the walk alone (drawn when it is the quicker)
     journey: Journey | None
     journey_total_s: float
     access: Walk
@@ -406,7 +408,7 @@ class TransitService:
             raise OutsideCoverageError(f"{a.label} and {b.label} lie on different walk networks; no route joins them.")
         acc = self._access(a, reverse=False)
         egr = self._access(b, reverse=True)
-        walk_only = self._walk_only(a, b)
+        walk_route, walk_only = self._walk_only(a, b)
         if closed is not None:
             acc = Walk(np.where(closed, np.inf, acc.seconds), acc.entrance, acc.node_s)
             egr = Walk(np.where(closed, np.inf, egr.seconds), egr.entrance, egr.node_s)
@@ -429,15 +431,15 @@ class TransitService:
                 f"no trip by walking and the subway joins {a.label} and {b.label} within {limit_min:g} minutes "
                 f"departing {window.label()}."
             )
-        return TransitAnswer(a, b, window, totals, walk_only, journey, j_total, acc, egr)
+        return TransitAnswer(a, b, window, totals, walk_only, walk_route, journey, j_total, acc, egr)
 
-    def _walk_only(self, a: ResolvedPlace, b: ResolvedPlace) -> float:
-        """Return the walk alone from ``a`` to ``b`` (the walk network's fastest route and both gaps), seconds."""
+    def _walk_only(self, a: ResolvedPlace, b: ResolvedPlace) -> tuple[Route | None, float]:
+        """Return the walk alone from ``a`` to ``b`` and its seconds (the network's fastest route and both gaps)."""
         try:
             route = self.routing.engine(a.network).route(a.snap, b.snap, metric="fastest")
         except NoRouteError:
-            return np.inf
-        return float(route.cost()) + (a.snap.distance_m + b.snap.distance_m) / (WALK_SPEED_KPH / 3.6)
+            return None, np.inf
+        return route, float(route.cost()) + (a.snap.distance_m + b.snap.distance_m) / (WALK_SPEED_KPH / 3.6)
 
     def matrix(
         self,

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -19,6 +19,8 @@ from geo.transit import TransitEngine
 from layers.transit import MAX_WALK_MIN, Window
 
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
     from api.context import Context
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
@@ -38,7 +40,7 @@ def test_feed_passes_the_gtfs_validator(tmp_path: Path) -> None:
     assert report["summary"]["counts"]["Trips"] == 51
 
 
-def _lines() -> dict[str, dict]:  # type: ignore[type-arg]
+def _lines() -> dict[str, dict[str, Any]]:
     doc = json.loads((SEEDS / "subway_lines.json").read_text(encoding="utf-8"))
     return {ln["id"]: ln for ln in doc["lines"]}
 
@@ -119,7 +121,17 @@ def test_run_times_agree_with_the_published_ones(ctx: Context) -> None:
     assert run4 == pytest.approx(49.96 / 35.0 * 60, rel=0.05)
 
 
-def _time_expanded(engine: TransitEngine, phase: np.ndarray, dep: float, horizon: float) -> tuple:  # type: ignore[type-arg]
+class TimeExpanded(NamedTuple):
+    """A time-expanded graph: event nodes (station, time), their waiting chains, and each station's departures."""
+
+    graph: csr_matrix
+    station: NDArray[np.int64]
+    time: NDArray[np.float64]
+    order: NDArray[np.int64]
+    departures: dict[int, NDArray[np.int64]]
+
+
+def _time_expanded(engine: TransitEngine, phase: NDArray[np.float64], dep: float, horizon: float) -> TimeExpanded:
     """Build an independent time-expanded graph of every trip leaving in [dep - 3 h, dep + horizon]."""
     tt = engine.tt
     ev_station, ev_time, ride_u, ride_v, ride_w = [], [], [], [], []
@@ -160,7 +172,7 @@ def _time_expanded(engine: TransitEngine, phase: np.ndarray, dep: float, horizon
             v.append(n_ev + idx[k])
             w.append(tm[order][idx[k]] - tm[e])
     graph = csr_matrix((np.maximum(w, 1e-9), (u, v)), shape=(2 * n_ev + 1, 2 * n_ev + 1))
-    return graph, st, tm, order, pos_of
+    return TimeExpanded(graph, st, tm, order, {int(s): v for s, v in pos_of.items()})
 
 
 def test_raptor_equals_a_time_expanded_dijkstra(ctx: Context) -> None:
@@ -175,7 +187,7 @@ def test_raptor_equals_a_time_expanded_dijkstra(ctx: Context) -> None:
     source = 2 * n_ev
     checked = 0
     for o in rng.choice(tt.n_stations, size=40, replace=False):
-        idx = pos_of[o]
+        idx = pos_of[int(o)]
         k = np.searchsorted(tm[order][idx], dep)
         start = csr_matrix(([max(tm[order][idx[k]] - dep, 1e-9)], ([source], [n_ev + idx[k]])), shape=graph.shape)
         dist = dijkstra(graph + start, indices=source)
