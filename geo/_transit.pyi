@@ -51,5 +51,8 @@ def raptor_runs(
     limit: float,
     out: NDArray[np.float64],
     egress: NDArray[np.float64],
+    lower: NDArray[np.float64],
     prune: int,
+    path: NDArray[np.int32],
+    path_egress: float,
 ) -> None: ...

@@ -73,6 +73,7 @@ cdef void _core(
     unsigned char[::1] marked_new,
     long long[::1] first_pos,
     const double[::1] egress,
+    const double[::1] lower,
     int prune,
 ) noexcept:
     cdef Py_ssize_t n_st = ready0.shape[0]
@@ -118,7 +119,7 @@ cdef void _core(
                     continue
                 if trip < INFINITY:
                     a = trip + pat_secs[i]
-                    if a < best[s] and a < bound:
+                    if a < best[s] and a < bound and (not prune or a + lower[s] < bound):
                         best[s] = a
                         arr_k[s] = a
                         marked_new[s] = 1
@@ -147,6 +148,34 @@ cdef void _core(
                 if arr_k[s] + transfer[s] < ready[s]:
                     ready[s] = arr_k[s] + transfer[s]
                     ready_round[s] = <int>k
+
+
+cdef double _path_arrival(
+    double x,
+    const int[:, ::1] path,
+    const int[::1] pat_stops,
+    const double[::1] pat_secs,
+    const double[::1] win_start,
+    const double[::1] win_end,
+    const double[:, ::1] headway,
+    const double[:, ::1] phase,
+    const double[::1] transfer,
+    Py_ssize_t n_win,
+) noexcept:
+    """When one reaches the last station of ``path`` (rows: pattern, boarding and alighting
+    positions) ready to board its first ride at ``x``, with the waits of these phases."""
+    cdef Py_ssize_t r, p, b, a
+    cdef double dep, arr = INFINITY
+    for r in range(path.shape[0]):
+        p = path[r, 0]
+        b = path[r, 1]
+        a = path[r, 2]
+        dep = _next_start(x - pat_secs[b], &win_start[0], &win_end[0], &headway[p, 0], &phase[p, 0], n_win, 0)
+        if dep == INFINITY:
+            return INFINITY
+        arr = dep + pat_secs[a]
+        x = arr + transfer[pat_stops[a]]
+    return arr
 
 
 def raptor(
@@ -186,7 +215,7 @@ def raptor(
         ready0, pat_start, pat_stops, pat_secs, stop_pat_start, stop_pat, stop_pos, win_start, win_end, headway,
         phase, half, transfer, closed, max_rides, cutoff, best, arr_round, via, record,
         np.empty(n_st), np.empty(n_st, dtype=np.int32), np.empty(n_st), np.empty(n_st, dtype=np.uint8),
-        np.empty(n_st, dtype=np.uint8), np.empty(n_pat, dtype=np.int64), np.empty(1), 0,
+        np.empty(n_st, dtype=np.uint8), np.empty(n_pat, dtype=np.int64), np.empty(1), np.empty(1), 0,
     )
     return None
 
@@ -210,15 +239,21 @@ def raptor_runs(
     double limit,
     double[:, ::1] out,
     const double[::1] egress,
+    const double[::1] lower,
     int prune,
+    const int[:, ::1] path,
+    double path_egress,
 ):
     """Run `raptor` once per departure ``deps[k]`` with the phases ``phases[k]``.
 
     ``out[s, k]`` (out): seconds from departure ``k`` to the arrival at station ``s``
     (inf: not reached within ``limit`` seconds). With ``prune``, only the trip to one
     destination matters: ``egress[s]`` is the walk from station ``s`` to it (inf: none),
-    and arrivals that cannot beat the best trip found so far are not kept (their
-    ``out`` may be inf or too late).
+    and arrivals that cannot beat the best trip found so far, even at ``lower[s]`` (a
+    lower bound of the time from station ``s`` to it), are not kept (their ``out`` may
+    be inf or too late). A known ``path`` to it (rows: pattern, boarding
+    and alighting positions; none: no rows), timed with each run's own waits plus
+    ``path_egress`` and a second, bounds every run from its start (same answer, less work).
     """
     cdef Py_ssize_t n_st = access.shape[0]
     cdef Py_ssize_t n_pat = pat_start.shape[0] - 1
@@ -233,13 +268,20 @@ def raptor_runs(
     cdef unsigned char[::1] marked = np.empty(n_st, dtype=np.uint8)
     cdef unsigned char[::1] marked_new = np.empty(n_st, dtype=np.uint8)
     cdef long long[::1] first_pos = np.empty(n_pat, dtype=np.int64)
+    cdef double cutoff
     for k in range(deps.shape[0]):
         for s in range(n_st):
             ready0[s] = deps[k] + access[s]
+        cutoff = deps[k] + limit
+        if prune and path.shape[0] > 0:
+            cutoff = min(cutoff, _path_arrival(
+                ready0[pat_stops[path[0, 1]]], path, pat_stops, pat_secs, win_start, win_end, headway, phases[k],
+                transfer, win_start.shape[0],
+            ) + path_egress + 1.0)
         _core(
             ready0, pat_start, pat_stops, pat_secs, stop_pat_start, stop_pat, stop_pos, win_start, win_end,
-            headway, phases[k], 0, transfer, closed, max_rides, deps[k] + limit, best, rec0, via0, 0,
-            ready, ready_round, arr_k, marked, marked_new, first_pos, egress, prune,
+            headway, phases[k], 0, transfer, closed, max_rides, cutoff, best, rec0, via0, 0,
+            ready, ready_round, arr_k, marked, marked_new, first_pos, egress, lower, prune,
         )
         for s in range(n_st):
             out[s, k] = best[s] - deps[k]

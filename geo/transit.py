@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
 
 from geo._transit import egress_min, raptor, raptor_runs
 from geo.errors import InvalidInputError
@@ -109,6 +111,23 @@ class Timetable:
     def station_index(self) -> dict[str, int]:
         """Return each station id's index."""
         return {s: i for i, s in enumerate(self.station_ids)}
+
+
+def _hop_graph(tt: Timetable) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64]]:
+    """Return the stations' hops backwards (to, from, fastest seconds of any ride between them) as COO arrays."""
+    n = len(tt.pat_stops)
+    same = np.ones(n - 1, dtype=bool)
+    same[tt.pat_start[1:-1] - 1] = False  # the last position of a pattern and the first of the next
+    i = np.flatnonzero(same)
+    to, frm = tt.pat_stops[i + 1].astype(np.int64), tt.pat_stops[i].astype(np.int64)
+    secs = np.maximum(tt.pat_secs[i + 1] - tt.pat_secs[i], 0.0)
+    # One edge per pair, the quickest (a sparse matrix would add up repeated pairs).
+    key = to * tt.n_stations + frm
+    order = np.lexsort((secs, key))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    keep = order[first]
+    return to[keep].astype(np.int32), frm[keep].astype(np.int32), secs[keep]
 
 
 def _stop_patterns(tt: Timetable) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.int32]]:
@@ -255,7 +274,26 @@ class TransitEngine:
         self._stop_pat_start, self._stop_pat, self._stop_pos = _stop_patterns(timetable)
         self._no_phase = np.zeros_like(timetable.headway)
         self._rec0 = np.empty((1, 1))
+        self._hops = _hop_graph(timetable)
         self._via0 = np.empty((1, 1, 4), dtype=np.int32)
+
+    def _lower(self, egress_s: NDArray[np.float64] | None) -> NDArray[np.float64]:
+        """Per station, a lower bound of the seconds to the place ``egress_s`` leads to: riding with no wait and
+        no change (the quickest hops of any line, closed stations passed as if open), then the walk."""
+        n = self.tt.n_stations
+        if egress_s is None or not np.isfinite(egress_s).any():
+            return np.zeros(n)
+        ends = np.flatnonzero(np.isfinite(egress_s))
+        rows, cols, secs = self._hops
+        graph = sp.csr_matrix(
+            (
+                np.concatenate([secs + 1e-9, egress_s[ends] + 1e-9]),  # explicit zeros would be no edge
+                (np.concatenate([rows, np.full(len(ends), n)]), np.concatenate([cols, ends])),
+            ),
+            shape=(n + 1, n + 1),
+        )
+        lower = dijkstra(graph, indices=n)[:n] - 1e-6 * (self.max_rides + 2)
+        return np.ascontiguousarray(np.where(np.isfinite(lower), np.maximum(lower, 0.0), np.inf))
 
     def _closed(self, closed: NDArray[np.bool_] | None) -> NDArray[np.uint8]:
         if closed is None:
@@ -324,6 +362,7 @@ class TransitEngine:
         closed: NDArray[np.bool_] | None = None,
         seed: int = 0,
         egress_s: NDArray[np.float64] | None = None,
+        known: Journey | None = None,
     ) -> TransitRuns:
         """Return the arrivals at every station for each minute of a window and each random draw.
 
@@ -347,6 +386,10 @@ class TransitEngine:
             For a trip to one place: the walk from each station to it (inf: none); arrivals
             that cannot beat the best trip found are then not kept (only ``arrive + egress_s``
             minimised over stations is exact). None: every station's arrival is exact.
+        known
+            With ``egress_s``: a journey to that place (the half-headway one); each run
+            first times its rides with its own waits and keeps nothing later (the same
+            answer, found with far less work).
         """
         tt = self.tt
         shut = self._closed(closed)
@@ -355,12 +398,17 @@ class TransitEngine:
         out = np.empty((tt.n_stations, len(deps)))
         finite = np.where(np.isfinite(tt.headway), tt.headway, 0.0)
         phases = np.ascontiguousarray(rng.random((len(deps), *tt.headway.shape)) * finite[None])
+        path = np.zeros((0, 3), dtype=np.int32)
+        path_egress = 0.0
+        if known is not None and egress_s is not None and known.rides:
+            path = np.array([(r.pattern, r.board_pos, r.alight_pos) for r in known.rides], dtype=np.int32)
+            path_egress = float(egress_s[known.egress_station])
         raptor_runs(
             np.ascontiguousarray(access_s, dtype=np.float64), deps, tt.pat_start, tt.pat_stops, tt.pat_secs,
             self._stop_pat_start, self._stop_pat, self._stop_pos, tt.win_start, tt.win_end, tt.headway, phases,
             tt.transfer_s, shut, self.max_rides, float(limit_s), out,
             np.ascontiguousarray(egress_s if egress_s is not None else np.empty(1), dtype=np.float64),
-            int(egress_s is not None),
+            self._lower(egress_s), int(egress_s is not None), path, path_egress,
         )  # fmt: skip
         return TransitRuns(deps, out)
 

@@ -71,6 +71,8 @@ REGIONAL_BANDS_MIN = (15.0, 30.0, 60.0, 90.0)
 # (figures are computed on the exact cells; on the regional network outlines follow its 100 m cells).
 SITE_BANDS_MIN = (5.0, 10.0, 15.0, 30.0)
 SITE_DISPLAY_TOLERANCE_M = 20.0
+# A site page's transit bands, wider than its drive and walk ones (a choice for display, not data).
+TRANSIT_SITE_BANDS_MIN = (15.0, 30.0, 45.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -380,8 +382,12 @@ class CoverageService:
         site_id
             A site id.
         mode
-            ``"drive"`` or ``"walk"``.
+            ``"drive"``, ``"walk"`` or ``"transit"`` (`TRANSIT_SITE_BANDS_MIN`, 08:00-09:00, the median).
         """
+        if mode == "transit":
+            return self.isochrone(
+                site_id, mode=mode, bands_min=TRANSIT_SITE_BANDS_MIN, tolerance_m=SITE_DISPLAY_TOLERANCE_M
+            )
         net = self.routing.resolve(site_id, mode=mode, label="site").network
         if net.source.regional:  # 100 m cells: outlines simplified to the cell size
             return self.isochrone(site_id, mode=mode, bands_min=self.default_bands(net), tolerance_m=100.0)

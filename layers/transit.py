@@ -416,16 +416,18 @@ class TransitService:
             if not np.isfinite(walk.seconds).any() and walk_only > MAX_WALK_MIN * 60.0:
                 raise self.no_station_error(p, side=side, walk_only_s=walk_only, closed=closed)
         limit = limit_min * 60.0
-        runs = self.engine.runs(
-            acc.seconds, start_s=window.start_s, window_min=window.minutes, draws=window.draws, limit_s=limit,
-            closed=closed, egress_s=egr.seconds,
-        )  # fmt: skip
-        totals = np.min(runs.arrive + egr.seconds[:, None], axis=0)
-        totals = np.minimum(totals, walk_only)
         journey = self.engine.journey(
             acc.seconds, egr.seconds, departure_s=float(window.start_s), limit_s=limit, closed=closed
         )
         j_total = float(journey.arrival_s - window.start_s + egr.seconds[journey.egress_station]) if journey else np.inf
+        # No run needs an arrival later than the walk alone (+ a second) or the journey's own rides with
+        # that run's waits: bounds from the start that spare the runs most of the network, same answer.
+        runs = self.engine.runs(
+            acc.seconds, start_s=window.start_s, window_min=window.minutes, draws=window.draws,
+            limit_s=min(limit, walk_only + 1.0), closed=closed, egress_s=egr.seconds, known=journey,
+        )  # fmt: skip
+        totals = np.min(runs.arrive + egr.seconds[:, None], axis=0)
+        totals = np.minimum(totals, walk_only)
         if not np.isfinite(totals).any() and not np.isfinite(j_total):
             raise NoRouteError(
                 f"no trip by walking and the subway joins {a.label} and {b.label} within {limit_min:g} minutes "

@@ -338,3 +338,28 @@ def _band_popup(props: dict[str, Any], mode: str) -> str:
 
 def _fmt_min(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
+
+
+def subway_lines_layer(
+    lines: gpd.GeoDataFrame, *, show: bool = True, name: str = "Subway lines (modelled feed)"
+) -> FastGeoJson:
+    """Return the subway lines drawn in their official colours (straight between stations, in running order).
+
+    Parameters
+    ----------
+    lines
+        Rows of the ``subway-lines`` layer.
+    show
+        Drawn when the page opens (else chosen in the layer list).
+    name
+        The name in the layer list.
+    """
+    frame = lines[["id", "name", "colour", "shape", "run_minutes", "geometry"]]
+    return FastGeoJson(
+        _features_json(frame, decimals=5),
+        name=f"{name} ({len(frame)})",
+        style="function (f) { return {color: f.properties.colour, weight: 4, opacity: 0.8}; }",
+        tooltip="esc(p.name) + (p.shape === 'loop' ? ' (loop)' : '') + ': ' + p.run_minutes.toFixed(0) + "
+        "' min end to end (modelled, not timetabled)'",
+        show=show,
+    )

@@ -17,6 +17,7 @@ from api.maps.base import (
     _layer_list,
     _new_map,
     _page,
+    subway_lines_layer,
 )
 from geo.errors import InvalidInputError
 
@@ -57,7 +58,9 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
     """Return the interactive route planner (``kind="route"``) or isochrone page (``"isochrone"``).
 
     Click the map (origin, then destination) or pick sites; the page calls the JSON API
-    (``GET /routes`` or ``POST /isochrones``) and draws the answer with its figures.
+    (``GET /routes`` or ``POST /isochrones``) and draws the answer with its figures. Its
+    mode switch offers drive, walk and transit; with transit it shows the departure window
+    (and, for isochrones, the percentile) and draws the subway lines in their colours.
     """
     if kind not in ("route", "isochrone"):
         raise InvalidInputError(f"`kind` must be route or isochrone; got {kind!r}.")
@@ -74,7 +77,9 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
         origin=PLANNER_ORIGIN if kind == "route" else PLANNER_ORIGIN_ISO,
         destination=PLANNER_DESTINATION,
     )
+    lines = subway_lines_layer(ctx.layers.query("subway-lines"), show=False)
+    lines.add_to(m)
     colours = list(_ROUTE_COLOURS) if kind == "route" else list(BAND_COLOURS)
-    m.page["planner"] = {"kind": kind, "colours": colours}
+    m.page["planner"] = {"kind": kind, "colours": colours, "lines": lines.get_name()}
     _layer_list(m, collapsed=True)
     return _page(m, title)

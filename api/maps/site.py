@@ -35,6 +35,7 @@ from api.maps.base import (
     _page,
     _road_class,
     _vendored,
+    subway_lines_layer,
 )
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from layers.regional import REGIONAL_NETWORK
@@ -43,13 +44,17 @@ if TYPE_CHECKING:
     from api.context import Context
 
 
-def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
+def site_map(ctx: Context, site_id: str, *, basemap: str = "osm", mode: str | None = None) -> str:
     """Return the HTML page of one site.
 
     It shows the site boundary and sub-sites, the roads around it styled by class, the
-    subway stations and entrances, the Forbidden City buildings where they are near, and
-    the access point on each covering network, with a layer switcher.
+    subway lines in their colours, stations and entrances, the Forbidden City buildings
+    where they are near, the travel-time bands by ``mode`` (None: the first mode whose
+    network reaches the site; ``"transit"``: walking and the subway over 08:00-09:00,
+    the median) and the access point on each covering network, with a layer switcher.
     """
+    if mode not in (None, *SITE_MODES):
+        raise InvalidInputError(f"`mode` must be one of {', '.join(SITE_MODES)}; got {mode!r}.")
     site = ctx.sites.get(site_id)
     minx, miny, maxx, maxy = site.boundary.bounds
     view = (minx - _MARGIN_LON, miny - _MARGIN_LAT, maxx + _MARGIN_LON, maxy + _MARGIN_LAT)
@@ -111,6 +116,9 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
         },
         tooltip=_esc(f"{site.name_en} {site.name_zh}"),
     ).add_to(m)
+    lines = ctx.layers.query("subway-lines", bbox=view)
+    if not lines.empty:
+        subway_lines_layer(lines).add_to(m)
     stations = ctx.layers.query("subway-stations", bbox=view)
     if not stations.empty:
         FastGeoJson(
@@ -127,11 +135,8 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
             point="L.circleMarker(ll, {radius: 2.5, color: '#252525', weight: 1, fillColor: '#252525', fillOpacity: 1})",
             tooltip="esc(p.name)",
         ).add_to(m)
-    band_title: str = ""
-    band_rows: list[tuple[str, str]] = []
-    iso_mode = next((a.mode for a in access if a.covered), None)
-    if iso_mode is not None:
-        band_title, band_rows = _isochrone_layers(ctx, site.id, iso_mode, m)
+    iso_mode = mode or next((a.mode for a in access if a.covered), None)
+    band_title, band_rows, band_error = _bands(ctx, site.id, iso_mode, m)
     _proposal_layer(ctx, site.id, m)
     if drive.covered:
         _access_routes(ctx, site.id, m)
@@ -157,11 +162,17 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm") -> str:
         uncertainty_m=None if unc is None or unc != unc else float(unc),  # NaN when the outline is exact
         coverage_error=None if drive.covered else drive.message or "",
         regional=regional,
+        modes=[(k, f"/maps/sites/{site.id}?mode={k}&basemap={basemap}", k == iso_mode) for k in SITE_MODES],
+        band_error=band_error,
+        transit=iso_mode == "transit",
     )
     _legend(m, band_title, band_rows, element_id="site-legend", sections=[("Map key", _SITE_KEY)])
     _draw_tool(m, site.id)
     return _page(m, site.name_en)
 
+
+# The modes a site page draws its bands for (switched by links in its panel).
+SITE_MODES = ("drive", "walk", "transit")
 
 _SITE_KEY = [
     ("#b2182b", "site boundary (dashed: approximate)"),
@@ -250,6 +261,19 @@ def _draw_tool(m: PageMap, site_id: str) -> None:
     m.page["draw"] = {"site": site_id}
 
 
+def _bands(
+    ctx: Context, site_id: str, mode: str | None, m: folium.Map
+) -> tuple[str, list[tuple[str, str]], str | None]:
+    """Draw a site's bands by ``mode`` (None: no network reaches it); return the legend's title, rows and why none."""
+    if mode is None:
+        return "", [], None
+    try:
+        title, rows = _isochrone_layers(ctx, site_id, mode, m)
+    except (OutsideCoverageError, NoRouteError) as e:
+        return "", [], f"No {mode} bands here: {e}"
+    return title, rows, None
+
+
 def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> tuple[str, list[tuple[str, str]]]:
     """Draw a site's travel-time bands (largest first) and return the legend's title and rows."""
     iso = ctx.coverage.site_bands(site_id, mode)
@@ -273,7 +297,7 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> t
             name=f"Within {b.minutes:g} min ({mode})",
             style=f"function (f) {{ return {{color: '{colour}', weight: 1, fillColor: '{colour}', fillOpacity: 0.22}}; }}",
             popup="p.popup",
-            show=b.minutes <= 15,
+            show=b.minutes <= (30 if mode == "transit" else 15),
         ).add_to(m)
         more = _at_least(props)
         rows.append(

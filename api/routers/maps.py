@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from api.compute import bounded
 from api.context import ContextDep, CoverageDep, RoutingDep
 from api.convert import plan_from_query, to_place
-from api.schemas import EntranceQ, MetricT, ModeT, StreetQ
+from api.schemas import AnyModeT, EntranceQ, MetricT, ModeT, StreetQ
 from layers.routing import Closures
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -35,11 +35,19 @@ def get_index_map(ctx: ContextDep, basemap: Basemap = "osm") -> HTMLResponse:
 
 @router.get("/sites/{site_id}", response_class=HTMLResponse, operation_id="site_map")
 @bounded(media_type="text/html")
-def get_site_map(site_id: SiteIdP, ctx: ContextDep, basemap: Basemap = "osm") -> HTMLResponse:
-    """Show one site: boundary, sub-sites, roads, subway stations and entrances, access points."""
+def get_site_map(
+    site_id: SiteIdP,
+    ctx: ContextDep,
+    basemap: Basemap = "osm",
+    mode: Annotated[
+        AnyModeT | None,
+        Query(description="The bands' mode (none: the first mode whose network reaches the site)"),
+    ] = None,
+) -> HTMLResponse:
+    """Show one site: boundary, sub-sites, roads, subway lines, stations and entrances, bands, access points."""
     from api.maps import site_map
 
-    return HTMLResponse(site_map(ctx, site_id, basemap=basemap))
+    return HTMLResponse(site_map(ctx, site_id, basemap=basemap, mode=mode))
 
 
 @router.get("/routes", response_class=HTMLResponse, operation_id="route_map")

@@ -343,3 +343,109 @@ def test_hostile_proposal_names_are_shown_as_text(browser: webdriver.Chrome, bas
     except NoAlertPresentException:
         pass
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def _lines_by_name(base_url: str) -> dict[str, str]:
+    with urllib.request.urlopen(f"{base_url}/transit/lines") as r:
+        return {f["properties"]["name"]: f["properties"]["colour"].lower() for f in json.load(r)["features"]}
+
+
+def _drawn_colours(browser: webdriver.Chrome) -> list[str]:
+    return [
+        str(c).lower()
+        for c in browser.execute_script(
+            "var out = []; window.plannerMap.eachLayer(function (l) {"
+            " if (l.options && l.options.color && l.getLatLngs) { out.push(l.options.color); } }); return out;"
+        )
+    ]
+
+
+def test_transit_on_the_route_planner(browser: webdriver.Chrome, base_url: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    got = _load(browser, f"{base_url}/maps/planner?basemap=none", "planner-transit-before")
+    assert got["errors"] == []
+    assert not browser.find_element(By.ID, "transit-options").is_displayed()
+    before = int(got["paths"])
+    Select(browser.find_element(By.ID, "mode")).select_by_visible_text("transit")
+    assert browser.find_element(By.ID, "transit-options").is_displayed()
+    assert not browser.find_element(By.ID, "metric").is_enabled()  # transit has no shortest metric
+    # Choosing transit draws the 26 lines in their official colours.
+    lines = _lines_by_name(base_url)
+    drawn = _drawn_colours(browser)
+    assert set(lines.values()) <= set(drawn)
+    assert int(browser.execute_script("return document.querySelectorAll('path.leaflet-interactive').length")) >= (
+        before + len(lines)
+    )
+    Select(browser.find_element(By.ID, "pick-a")).select_by_value("temple-of-heaven")
+    Select(browser.find_element(By.ID, "pick-b")).select_by_value("olympic-green")
+    browser.find_element(By.ID, "pick-go").click()
+    WebDriverWait(browser, 60).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "tr.transit-leg") or b.find_elements(By.ID, "planner-error")
+    )
+    assert browser.find_elements(By.ID, "planner-error") == []
+    legs = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "tr.transit-leg")]
+    rides = [t for t in legs if "号线" in t]
+    assert legs[0].startswith("walk")
+    assert legs[-1].startswith("walk")
+    assert rides, legs
+    summary = browser.find_element(By.ID, "transit-summary").text
+    assert "median" in summary
+    assert "08:00-09:00" in summary
+    # Each ride is drawn in its own line's colour (from /transit/lines, the feed's routes.txt).
+    ridden = {n for n in lines if any(n in t.split() for t in rides)}
+    assert ridden
+    drawn = _drawn_colours(browser)
+    for name in ridden:
+        assert drawn.count(lines[name]) >= 2, name  # the line itself and the ride on it
+    time.sleep(0.5)
+    browser.save_screenshot(str(ARTIFACTS / "planner-transit.png"))
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    # Back to driving: the lines go, the options come back.
+    Select(browser.find_element(By.ID, "mode")).select_by_visible_text("drive")
+    assert browser.find_element(By.ID, "metric").is_enabled()
+    assert not browser.find_element(By.ID, "transit-options").is_displayed()
+
+
+def test_transit_isochrones_page(browser: webdriver.Chrome, base_url: str) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    got = _load(browser, f"{base_url}/maps/isochrones?basemap=none", "isochrones-transit-before")
+    assert got["errors"] == []
+    Select(browser.find_element(By.ID, "mode")).select_by_visible_text("transit")
+    Select(browser.find_element(By.ID, "percentile")).select_by_value("90")
+    Select(browser.find_element(By.ID, "window")).select_by_visible_text("30")
+    browser.find_element(By.ID, "bands").clear()
+    browser.find_element(By.ID, "bands").send_keys("15,30,45")
+    browser.find_element(By.ID, "pick-go").click()
+    rows = WebDriverWait(browser, 60).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#planner-table tr") or b.find_elements(By.ID, "planner-error")
+    )
+    assert browser.find_elements(By.ID, "planner-error") == []
+    assert len(rows) == 3
+    assert "08:00-08:30" in browser.find_element(By.ID, "transit-summary").text
+    assert "90th percentile" in browser.find_element(By.ID, "transit-summary").text
+    people = [float(r.text.split("≤ ")[1].split(" min")[1].split("M people")[0].strip(" ≥")) for r in rows]
+    assert people == sorted(people)
+    assert people[-1] > people[0]
+    time.sleep(0.5)
+    browser.save_screenshot(str(ARTIFACTS / "isochrones-transit.png"))
+
+
+def test_a_site_page_switches_to_transit(browser: webdriver.Chrome, base_url: str) -> None:
+    got = _load(browser, f"{base_url}/maps/sites/temple-of-heaven?basemap=none", "site-temple-of-heaven-drive")
+    assert "Travel time by drive" in browser.find_element(By.ID, "site-legend").text
+    assert "Subway lines (modelled feed)" in str(got["layers"])
+    browser.find_element(By.LINK_TEXT, "transit").click()
+    WebDriverWait(browser, 60).until(lambda b: "mode=transit" in b.current_url)
+    got = _load(browser, browser.current_url, "site-temple-of-heaven-transit")
+    assert got["errors"] == []
+    legend = browser.find_element(By.ID, "site-legend").text
+    assert "Travel time by transit" in legend
+    assert "≤ 60 min" in legend
+    assert "Within 30 min (transit)" in str(got["layers"])
+    assert "modelled" in browser.find_element(By.ID, "transit-note").text
+    # A site beyond the walk network says why it has no transit bands, and keeps its page.
+    got = _load(browser, f"{base_url}/maps/sites/yanqi-lake?basemap=none&mode=transit", "site-yanqi-lake-transit")
+    assert got["errors"] == []
+    assert "No transit bands here" in browser.find_element(By.ID, "band-error").text

@@ -55,7 +55,7 @@
   };
 
   // The route planner (kind "route") and the isochrone page (kind "isochrone"): they call the JSON API.
-  VP.planner = function (map, kind, colours) {
+  VP.planner = function (map, kind, colours, lines) {
     window.plannerMap = map;
     var esc = VP.esc;
     var points = [];
@@ -85,6 +85,20 @@
       run();
     };
     document.getElementById('pick-go').addEventListener('click', function () { window.pickSites(); });
+
+    // The mode switch: transit shows its departure window and draws the subway lines in their colours;
+    // the options transit does not take (the shortest metric, alternatives, street closures) are greyed.
+    function modeChanged() {
+      var transit = val('mode') === 'transit';
+      document.getElementById('transit-options').style.display = transit ? 'block' : 'none';
+      ['metric', 'alternatives', 'closures'].forEach(function (id) {
+        var el = document.getElementById(id);
+        if (el) { el.disabled = transit; }
+      });
+      if (lines) { if (transit) { map.addLayer(lines); } else { map.removeLayer(lines); } }
+    }
+    document.getElementById('mode').addEventListener('change', modeChanged);
+    modeChanged();
 
     function showRoutes(b) {
       var rows = '';
@@ -116,6 +130,32 @@
       map.fitBounds(results.getLayers()[0].getBounds(), {padding: [40, 40]});
     }
 
+    // A transit journey: walks dashed, rides in their line's colour; a table of the legs and the window's figures.
+    function showTransit(b) {
+      var rows = '', sm = b.summary;
+      b.features.forEach(function (f) {
+        var p = f.properties, ride = p.kind === 'ride';
+        L.geoJSON(f, {style: ride ? {color: p.colour || '#333', weight: 7, opacity: 0.9} : {color: '#333', weight: 4, dashArray: '4 8'}})
+          .bindTooltip(esc(ride ? p.line_name + ' → ' + p.headsign + ': ' + p.from_name + ' → ' + p.to_name : 'walk: ' + p.from_name + ' → ' + p.to_name))
+          .addTo(results);
+        rows += '<tr class="transit-leg"><td>' + (ride ? '<span style="color:' + esc(p.colour) + '">&#9632;</span> ' + esc(p.line_name) : 'walk') +
+          '</td><td>' + esc(p.from_name) + ' → ' + esc(p.to_name) + (ride ? ' (' + p.stops + ' stops, ' + esc(p.board_time) + '–' + esc(p.alight_time) + ')' : '') +
+          '</td><td>' + (ride ? 'wait ' + (p.wait_s / 60).toFixed(1) + (p.transfer_s ? ' + change ' + (p.transfer_s / 60).toFixed(1) : '') + ', ' : '') +
+          (p.travel_time_s / 60).toFixed(1) + ' min</td></tr>';
+      });
+      var o = sm.origin, d = sm.destination;
+      mark([o.lon, o.lat], 'origin: ' + o.input, '#1a9850');
+      mark([d.lon, d.lat], 'destination: ' + d.input, '#d73027');
+      var notes = sm.warnings.map(function (w) { return '<li>' + esc(w) + '</li>'; }).join('');
+      status('<div id="transit-summary"><b>' + (sm.p50_s / 60).toFixed(1) + ' min</b> median, ' + (sm.p90_s / 60).toFixed(1) +
+        ' min 90th percentile, leaving ' + esc(sm.departure_window) + ' (' + sm.runs + ' runs)' +
+        (sm.chosen === 'walk' ? '; walking the whole way is faster' : '') + '</div>' +
+        '<table id="planner-table" class="vp-table">' + rows + '</table>' +
+        (notes ? '<ul id="planner-warnings" class="vp-warnings">' + notes + '</ul>' : ''));
+      var bounds = L.featureGroup(results.getLayers()).getBounds();
+      if (bounds.isValid()) { map.fitBounds(bounds, {padding: [40, 40]}); }
+    }
+
     function showBands(b) {
       var n = b.features.length, rows = '';
       b.features.forEach(function (f, i) {
@@ -132,25 +172,38 @@
           ' M people</td><td>' + p.station_count + ' stations</td><td>' + p.area_km2.toFixed(1) + ' km²</td></tr>';
       });
       mark([b.origin.lon, b.origin.lat], b.origin.input, '#1a9850');
-      status('<table id="planner-table" class="vp-table">' + rows + '</table>');
+      var head = b.departure_window ? '<div id="transit-summary">Walking and the subway, leaving ' + esc(b.departure_window) + ', ' +
+        (b.percentile === 90 ? 'the 90th percentile' : 'the median') + ' of the runs</div>' : '';
+      status(head + '<table id="planner-table" class="vp-table">' + rows + '</table>');
       map.fitBounds(results.getLayers()[0].getBounds(), {padding: [20, 20]});
     }
 
     function run() {
       results.clearLayers();
       status('Working…');
+      var transit = val('mode') === 'transit';
       if (kind === 'route') {
         var q = 'origin=' + encodeURIComponent(place(0)) + '&destination=' + encodeURIComponent(place(1)) +
-          '&mode=' + encodeURIComponent(val('mode')) + '&metric=' + encodeURIComponent(val('metric')) +
-          '&alternatives=' + encodeURIComponent(val('alternatives'));
-        val('closures').split(',').map(function (s) { return s.trim(); }).filter(Boolean).forEach(function (s) {
-          q += '&close_street=' + encodeURIComponent(s);
-        });
-        fetch('/routes?' + q).then(answer).then(function (x) { return x.ok ? showRoutes(x.b) : fail(x.b); }).catch(fail);
+          '&mode=' + encodeURIComponent(val('mode'));
+        if (transit) {
+          q += '&departure=' + encodeURIComponent(val('departure')) + '&window_min=' + encodeURIComponent(val('window'));
+        } else {
+          q += '&metric=' + encodeURIComponent(val('metric')) + '&alternatives=' + encodeURIComponent(val('alternatives'));
+          val('closures').split(',').map(function (s) { return s.trim(); }).filter(Boolean).forEach(function (s) {
+            q += '&close_street=' + encodeURIComponent(s);
+          });
+        }
+        fetch('/routes?' + q).then(answer)
+          .then(function (x) { return x.ok ? (transit ? showTransit(x.b) : showRoutes(x.b)) : fail(x.b); }).catch(fail);
       } else {
         var bands = val('bands').split(',').map(Number).filter(function (x) { return x > 0; });
-        fetch('/isochrones', {method: 'POST', headers: {'content-type': 'application/json'},
-          body: JSON.stringify({origin: points[0], mode: val('mode'), bands_min: bands, reverse: document.getElementById('reverse').checked})})
+        var body = {origin: points[0], mode: val('mode'), bands_min: bands, reverse: document.getElementById('reverse').checked};
+        if (transit) {
+          body.departure = val('departure');
+          body.window_min = Number(val('window'));
+          body.percentile = Number(val('percentile'));
+        }
+        fetch('/isochrones', {method: 'POST', headers: {'content-type': 'application/json'}, body: JSON.stringify(body)})
           .then(answer).then(function (x) { return x.ok ? showBands(x.b) : fail(x.b); }).catch(fail);
       }
     }
@@ -228,7 +281,7 @@
     var map = window[page.map];
     if (page.tiles) { VP.tileError(window[page.tiles], map); }
     if (page.layer_list) { VP.foldLayerList(); }
-    if (page.planner) { VP.planner(map, page.planner.kind, page.planner.colours); }
+    if (page.planner) { VP.planner(map, page.planner.kind, page.planner.colours, window[page.planner.lines]); }
     if (page.draw) { VP.draw(map, page.draw.site); }
   };
   document.addEventListener('DOMContentLoaded', VP.boot);
