@@ -257,6 +257,14 @@ class Journey:
     arrival_s: float  # at the egress station
 
 
+@dataclass(frozen=True)
+class Destination:
+    """Where runs of `TransitEngine.runs` go, when they go to one place."""
+
+    egress_s: NDArray[np.float64]  # the walk from each station to it (inf: none)
+    known: Journey | None = None  # a journey there (the half-headway one): each run first times its rides
+
+
 class TransitEngine:
     """RAPTOR over a `Timetable`.
 
@@ -278,8 +286,11 @@ class TransitEngine:
         self._via0 = np.empty((1, 1, 4), dtype=np.int32)
 
     def _lower(self, egress_s: NDArray[np.float64] | None) -> NDArray[np.float64]:
-        """Per station, a lower bound of the seconds to the place ``egress_s`` leads to: riding with no wait and
-        no change (the quickest hops of any line, closed stations passed as if open), then the walk."""
+        """Return per station a lower bound of the seconds to the place ``egress_s`` leads to.
+
+        Riding with no wait and no change (the quickest hops of any line, closed stations
+        passed as if open), then the walk.
+        """
         n = self.tt.n_stations
         if egress_s is None or not np.isfinite(egress_s).any():
             return np.zeros(n)
@@ -361,8 +372,7 @@ class TransitEngine:
         limit_s: float,
         closed: NDArray[np.bool_] | None = None,
         seed: int = 0,
-        egress_s: NDArray[np.float64] | None = None,
-        known: Journey | None = None,
+        to: Destination | None = None,
     ) -> TransitRuns:
         """Return the arrivals at every station for each minute of a window and each random draw.
 
@@ -382,14 +392,10 @@ class TransitEngine:
             Stations shut (passed through: nobody boards or alights), or None.
         seed
             The random phases' seed (the same answer for the same request).
-        egress_s
-            For a trip to one place: the walk from each station to it (inf: none); arrivals
-            that cannot beat the best trip found are then not kept (only ``arrive + egress_s``
-            minimised over stations is exact). None: every station's arrival is exact.
-        known
-            With ``egress_s``: a journey to that place (the half-headway one); each run
-            first times its rides with its own waits and keeps nothing later (the same
-            answer, found with far less work).
+        to
+            For a trip to one place: arrivals that cannot beat the best trip to it found are
+            then not kept (only ``arrive + to.egress_s`` minimised over stations is exact).
+            None: every station's arrival is exact.
         """
         tt = self.tt
         shut = self._closed(closed)
@@ -400,9 +406,10 @@ class TransitEngine:
         phases = np.ascontiguousarray(rng.random((len(deps), *tt.headway.shape)) * finite[None])
         path = np.zeros((0, 3), dtype=np.int32)
         path_egress = 0.0
-        if known is not None and egress_s is not None and known.rides:
-            path = np.array([(r.pattern, r.board_pos, r.alight_pos) for r in known.rides], dtype=np.int32)
-            path_egress = float(egress_s[known.egress_station])
+        egress_s = to.egress_s if to is not None else None
+        if to is not None and to.known is not None and to.known.rides:
+            path = np.array([(r.pattern, r.board_pos, r.alight_pos) for r in to.known.rides], dtype=np.int32)
+            path_egress = float(to.egress_s[to.known.egress_station])
         raptor_runs(
             np.ascontiguousarray(access_s, dtype=np.float64), deps, tt.pat_start, tt.pat_stops, tt.pat_secs,
             self._stop_pat_start, self._stop_pat, self._stop_pos, tt.win_start, tt.win_end, tt.headway, phases,

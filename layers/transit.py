@@ -23,6 +23,7 @@ from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from geo.network import WALK_SPEED_KPH
 from geo.stationwalks import StationWalks, Walk
 from geo.transit import (
+    Destination,
     Journey,
     TransitEngine,
     TransitRuns,
@@ -424,7 +425,7 @@ class TransitService:
         # that run's waits: bounds from the start that spare the runs most of the network, same answer.
         runs = self.engine.runs(
             acc.seconds, start_s=window.start_s, window_min=window.minutes, draws=window.draws,
-            limit_s=min(limit, walk_only + 1.0), closed=closed, egress_s=egr.seconds, known=journey,
+            limit_s=min(limit, walk_only + 1.0), closed=closed, to=Destination(egr.seconds, journey),
         )  # fmt: skip
         totals = np.min(runs.arrive + egr.seconds[:, None], axis=0)
         totals = np.minimum(totals, walk_only)
