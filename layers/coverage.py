@@ -627,7 +627,13 @@ class CoverageService:
         return out
 
     def site_set(
-        self, places: list[Place], *, mode: str = "drive", minutes: float = 15.0, polygons: bool = True
+        self,
+        places: list[Place],
+        *,
+        mode: str = "drive",
+        minutes: float = 15.0,
+        polygons: bool = True,
+        transit: TransitQuery | None = None,
     ) -> SiteSetCoverage:
         """Return each place's coverage, their union, their overlap and the townships' figures.
 
@@ -638,14 +644,17 @@ class CoverageService:
         places
             Places: ``(lon, lat)`` pairs, site ids or site names.
         mode
-            ``"drive"`` or ``"walk"``.
+            ``"drive"``, ``"walk"`` or ``"transit"``.
         minutes
             Travel time, minutes.
         polygons
             Trace the union's and overlap's polygons (False: figures only).
+        transit
+            For ``mode="transit"``: the departure window and percentile (None: 08:00-09:00,
+            the median).
         """
         resolved = self._resolve_set(places, mode=mode, label="sites", limit=self.routing.limits.max_sites)
-        transit = TransitQuery() if mode == "transit" else None
+        transit = (transit or TransitQuery()) if mode == "transit" else None
         found = self._bands_truncated(resolved, minutes, transit=transit)
         bands = [b for b, _ in found]
         cut = [t for _, t in found]

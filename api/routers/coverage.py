@@ -193,6 +193,17 @@ class CoverageRequest(RequestModel):
     sites: list[PlaceIn] = Field(description=f"Sites or points (at most {LIMITS.max_sites})")
     mode: AnyModeT = "drive"
     minutes: float = Field(15.0, description=f"Travel time, in (0, {LIMITS.max_minutes:g}]")
+    departure: Departure = "08:00"
+    window_min: WindowMin = 60
+    percentile: Literal[50, 90] = Field(
+        50, description="mode=transit: the percentile of the window's runs a place must be reached within"
+    )
+
+    def transit_query(self) -> TransitQuery | None:
+        """Return the transit options (None unless mode is transit)."""
+        if self.mode != "transit":
+            return None
+        return TransitQuery(Window.parse(self.departure, self.window_min), self.percentile)
 
 
 class TownshipRow(BaseModel):
@@ -220,6 +231,8 @@ class CoverageResponse(BaseModel):
     sites: list[Endpoint]
     townships: list[TownshipRow]
     warnings: list[str] = Field(default_factory=list, description="What this answer cannot be trusted for")
+    departure_window: str | None = Field(None, description="mode=transit: the departure window, HH:MM-HH:MM")
+    percentile: int | None = Field(None, description="mode=transit: the percentile of the runs")
     attribution: str = ATTRIBUTION
 
 
@@ -234,7 +247,8 @@ def _status(covered_share: float, assessed: bool, min_share: float) -> str:
 def _coverage(
     coverage: CoverageService, req: CoverageRequest, *, min_share: float = 0.5, polygons: bool = True
 ) -> tuple[CoverageResponse, list[tuple[shapely.Geometry, dict[str, Any]]]]:
-    sc = coverage.site_set([to_place(p) for p in req.sites], mode=req.mode, minutes=req.minutes)
+    query = req.transit_query()
+    sc = coverage.site_set([to_place(p) for p in req.sites], mode=req.mode, minutes=req.minutes, transit=query)
     feats = [band_feature(b, role="site", site=endpoint(p).input) for p, b in zip(sc.places, sc.per_site, strict=True)]
     feats.append(band_feature(sc.union, role="union", site=None))
     feats.append(band_feature(sc.overlap, role="overlap", site=None))
@@ -259,7 +273,11 @@ def _coverage(
         network=sc.network.name,
         sites=[endpoint(p) for p in sc.places],
         townships=rows,
-        warnings=band_warnings([sc.union], sc.network.name) + coverage.coarse_warnings(sc.network),
+        warnings=band_warnings([sc.union], sc.network.name)
+        + coverage.coarse_warnings(sc.network)
+        + ([MODELLED, PARKS] if query else []),
+        departure_window=query.window.label() if query else None,
+        percentile=query.percentile if query else None,
     )
     return body, feats
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -137,6 +139,35 @@ def test_transit_coverage(client: TestClient) -> None:
     assert transit["mode"] == "transit"
     covered = {k: sum(t["covered"] for t in d["townships"]) for k, d in (("walk", walk), ("transit", transit))}
     assert covered["transit"] > 3 * covered["walk"] > 0
+
+
+def test_transit_coverage_window_and_percentile(client: TestClient) -> None:
+    """Coverage by transit takes the window and percentile the isochrones take; the late window, near the
+    service's end at 23:00, and the 90th percentile each reach fewer people; a bad window is a 422."""
+    body = {"sites": ["olympic-green"], "minutes": 30, "mode": "transit"}
+
+    def people(**kw: object) -> tuple[float, dict[str, Any]]:
+        r = client.post("/coverage", json={**body, **kw})
+        assert r.status_code == 200, r.text
+        d = r.json()
+        return sum(t["covered"] for t in d["townships"]), d
+
+    p50, d50 = people()
+    p90, d90 = people(percentile=90)
+    late, dlate = people(departure="22:40", window_min=60)
+    assert (d50["departure_window"], d50["percentile"]) == ("08:00-09:00", 50)
+    assert (d90["percentile"], dlate["departure_window"]) == (90, "22:40-23:40")
+    assert any("modelled" in w for w in d50["warnings"])
+    assert 0 < p90 < p50
+    assert late < p50
+    iso = client.post(
+        "/isochrones", json={"origin": "olympic-green", "mode": "transit", "bands_min": [30], "percentile": 90}
+    ).json()
+    assert iso["features"][0]["properties"]["population"] == pytest.approx(p90, rel=1e-6)
+    for bad in ({"window_min": 500}, {"departure": "25:00"}, {"percentile": 75}):
+        r = client.post("/coverage", json={**body, **bad})
+        assert r.status_code == 422, bad
+        assert next(iter(bad)) in r.text
 
 
 def test_lines_endpoint(client: TestClient) -> None:
