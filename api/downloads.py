@@ -16,14 +16,38 @@ from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
+from geo.crs import WGS84_EPSG, parse_crs
 from layers.registry import export_vector
 
-__all__ = ["FORMAT_DOC", "FormatQ", "export_response", "feature_collection_json", "geojson_bytes", "vector_response"]
+__all__ = [
+    "FORMAT_DOC",
+    "CrsQ",
+    "FormatQ",
+    "download_crs",
+    "export_response",
+    "feature_collection_json",
+    "geojson_bytes",
+    "vector_response",
+]
 
 FormatQ = Annotated[
     Literal["geojson", "gpkg"],
     Query(description="geojson (default) or gpkg (a GeoPackage file, for QGIS and other GIS)"),
 ]
+
+CrsQ = Annotated[
+    str | None,
+    Query(
+        description="The CRS of a GeoPackage download: EPSG:4326 (default), EPSG:4490 (CGCS2000), EPSG:4548 "
+        "(CGCS2000 / 3-degree Gauss-Kruger CM 117E) or EPSG:32650 (UTM 50N). GeoJSON stays WGS84 (RFC 7946).",
+        max_length=80,
+        examples=["EPSG:4548"],
+    ),
+]
+GEOJSON_CRS_NOTE = (
+    "GeoJSON is always WGS84 longitude/latitude (RFC 7946); EPSG:{crs} applies to format=gpkg "
+    "(or the OGC API's crs parameter)."
+)
 
 FORMAT_DOC: dict[int | str, dict[str, Any]] = {
     200: {
@@ -67,22 +91,34 @@ def geojson_bytes(features: Features, members: dict[str, Any]) -> bytes:
 
 
 def vector_response(
-    features: Features, members: BaseModel | dict[str, Any], *, fmt: str, layer: str, attribution: str
+    features: Features,
+    members: BaseModel | dict[str, Any],
+    *,
+    fmt: str,
+    layer: str,
+    attribution: str,
+    crs: int | None = None,
 ) -> Response:
     """Return features (WGS84 geometry, properties) as GeoJSON, or as a GeoPackage file.
 
     ``members`` are the collection's other members (summaries, attribution); in a
-    GeoPackage they go into the layer's description.
+    GeoPackage they go into the layer's description. ``crs`` (an EPSG code of
+    `geo.crs.OFFERED_EPSG`) is the GeoPackage's CRS; GeoJSON stays WGS84 (RFC 7946)
+    and says so in its ``crs_note`` member when another was asked for.
     """
     extra = members.model_dump(mode="json") if isinstance(members, BaseModel) else members
     extra = {k: v for k, v in extra.items() if k not in ("type", "features")}
     if fmt == "geojson":
+        if crs is not None and crs != WGS84_EPSG:
+            extra = {**extra, "crs_note": GEOJSON_CRS_NOTE.format(crs=crs)}
         return Response(geojson_bytes(features, extra), media_type="application/geo+json")
     gdf = gpd.GeoDataFrame(
         [{k: _flat(v) for k, v in props.items()} for _, props in features],
         geometry=[g for g, _ in features],
         crs="EPSG:4326",
     )
+    if crs is not None and crs != WGS84_EPSG:
+        gdf = gdf.to_crs(crs)
     summary = json.dumps(extra, ensure_ascii=False)
     return export_response(
         gdf, name=layer, fmt="gpkg", attribution=f"{attribution} | {summary[:4000]}" if extra else attribution
@@ -106,3 +142,14 @@ def export_response(gdf: gpd.GeoDataFrame, *, name: str, fmt: str, attribution: 
         shutil.rmtree(tmpdir, ignore_errors=True)
 
     return FileResponse(out, media_type=_MEDIA[fmt], filename=out.name, background=BackgroundTask(cleanup))
+
+
+def download_crs(raw: str | None) -> int | None:
+    """Return the EPSG code of a download's ``crs`` parameter (None: WGS84); a 422 names the ones offered.
+
+    Parameters
+    ----------
+    raw
+        The parameter as given, or None.
+    """
+    return None if raw is None else parse_crs(raw, label="crs")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import pyproj
+import shapely
 
 from geo.errors import CRSError
 
@@ -20,15 +21,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BEIJING_BBOX",
+    "OFFERED_EPSG",
     "UTM_EPSG",
     "WGS84_EPSG",
+    "check_fits",
+    "crs_label",
     "distance_m",
     "gcj02_to_wgs84",
     "lonlat_to_utm",
+    "north_first",
+    "parse_crs",
     "point_to_lonlat",
     "point_to_utm",
     "to_utm",
     "to_wgs84",
+    "transform_geometries",
     "utm_to_lonlat",
 ]
 
@@ -243,3 +250,156 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[NDArray[np.float64],
         wlon = glon - dlon
         wlat = glat - dlat
     return wlon, wlat
+
+
+# The coordinate systems offered for output and accepted for input besides WGS84 lon/lat:
+# CGCS2000 (China's geodetic system since 2008), its 3-degree Gauss-Krüger zone with central
+# meridian 117 E (nearly all of the municipality), and UTM zone 50N (the metric work here).
+OFFERED_EPSG = (4326, 4490, 4548, 32650)
+_CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
+# Axis order by the EPSG definitions: latitude (or northing, X) first for these three.
+_NORTH_FIRST = frozenset({4326, 4490, 4548})
+# What coordinates in each kind of system look like around Beijing (generous margins).
+_LONLAT_RANGE = ((113.0, 120.5), (37.0, 43.0))
+_METRE_RANGE = ((150_000.0, 850_000.0), (4_100_000.0, 4_800_000.0))  # easting, northing (CM 117 E: both zones)
+
+
+def parse_crs(text: str, *, label: str = "crs") -> int | None:
+    """Return the EPSG code a CRS name or URI means, None for CRS84 (WGS84 lon/lat); refuse any other.
+
+    Accepted: ``CRS84``, the OGC URI of CRS84, ``EPSG:<code>``, ``[EPSG:<code>]`` (a safe
+    CURIE) and ``http://www.opengis.net/def/crs/EPSG/0/<code>``, for the codes of
+    `OFFERED_EPSG`.
+
+    Parameters
+    ----------
+    text
+        The name or URI.
+    label
+        How the input is named in error messages.
+    """
+    t = str(text).strip()
+    if t in ("CRS84", "OGC:CRS84", _CRS84_URI, "[OGC:CRS84]"):
+        return None
+    code = t.removeprefix(_EPSG_URI) if t.startswith(_EPSG_URI) else t.strip("[]").upper().removeprefix("EPSG:")
+    if code.isascii() and code.isdigit() and int(code) in OFFERED_EPSG:
+        return int(code)
+    offered = ", ".join(["CRS84", *(f"EPSG:{c}" for c in OFFERED_EPSG)])
+    raise CRSError(f"`{label}` must be one of {offered} (or their OGC URIs); got {t[:80]!r}.")
+
+
+def crs_label(epsg: int | None, *, uri: bool = False) -> str:
+    """Return a CRS's name (``EPSG:4548``, ``CRS84``) or, with ``uri``, its OGC URI.
+
+    Parameters
+    ----------
+    epsg
+        An EPSG code, or None for CRS84.
+    uri
+        Return the OGC URI instead of the short name.
+    """
+    if epsg is None:
+        return _CRS84_URI if uri else "CRS84"
+    return f"{_EPSG_URI}{epsg}" if uri else f"EPSG:{epsg}"
+
+
+def north_first(epsg: int | None) -> bool:
+    """Return whether a CRS's first axis is latitude or northing (EPSG:4326, 4490 and 4548; not CRS84 or UTM).
+
+    Parameters
+    ----------
+    epsg
+        An EPSG code, or None for CRS84.
+    """
+    return epsg in _NORTH_FIRST
+
+
+def transform_geometries(
+    geoms: NDArray[np.object_], *, source: int | None, target: int | None, axis_order: bool = False
+) -> NDArray[np.object_]:
+    """Return shapely geometries transformed between CRSs (lon/lat or easting first, unless ``axis_order``).
+
+    With ``axis_order`` the *target* coordinates follow the CRS's own axis order (latitude
+    or northing first for EPSG:4326, 4490 and 4548), as OGC API - Features Part 2 asks.
+    CGCS2000 and WGS84 agree to a few centimetres; pyproj's transformation between them is
+    the identity (a ballpark one), as EPSG's own is.
+
+    Parameters
+    ----------
+    geoms
+        The geometries.
+    source
+        Their CRS: an EPSG code, or None for CRS84.
+    target
+        The CRS wanted: an EPSG code, or None for CRS84.
+    axis_order
+        Write the target's coordinates in its own axis order.
+    """
+    src = WGS84_EPSG if source is None else source
+    dst = WGS84_EPSG if target is None else target
+    out = geoms
+    if src != dst:
+        tr = _transformer(src, dst)
+        out = shapely.transform(geoms, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+    if axis_order and north_first(target):
+        out = shapely.transform(out, lambda c: c[:, ::-1])
+    return np.asarray(out, dtype=object)
+
+
+def _transformer(src: int, dst: int) -> pyproj.Transformer:
+    key = (src, dst)
+    hit = _TRANSFORMERS.get(key)
+    if hit is None:
+        hit = _TRANSFORMERS[key] = pyproj.Transformer.from_crs(src, dst, always_xy=True)
+    return hit
+
+
+_TRANSFORMERS: dict[tuple[int, int], pyproj.Transformer] = {}
+
+
+def check_fits(x: ArrayLike, y: ArrayLike, epsg: int | None, *, label: str) -> None:
+    """Refuse coordinates that do not look like the declared CRS around Beijing, saying what they look like.
+
+    ``x``, ``y`` are lon/lat or easting/northing (x first). Longitude/latitude declared as
+    EPSG:4548 or 32650, metres declared as lon/lat, and northing given before easting are
+    each named in the error.
+
+    Parameters
+    ----------
+    x
+        First coordinates (longitude or easting).
+    y
+        Second coordinates (latitude or northing).
+    epsg
+        The declared CRS: an EPSG code, or None for CRS84.
+    label
+        How the input is named in error messages.
+    """
+    xs, ys = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    if xs.size == 0:
+        return
+    if not (np.isfinite(xs).all() and np.isfinite(ys).all()):
+        raise CRSError(f"`{label}` has a coordinate that is not a finite number.")
+
+    def inside(
+        rng: tuple[tuple[float, float], tuple[float, float]], a: NDArray[np.float64], b: NDArray[np.float64]
+    ) -> bool:
+        return bool(((a >= rng[0][0]) & (a <= rng[0][1]) & (b >= rng[1][0]) & (b <= rng[1][1])).all())
+
+    name = crs_label(epsg)
+    geographic = epsg in (None, 4326, 4490)
+    expected, other = (_LONLAT_RANGE, _METRE_RANGE) if geographic else (_METRE_RANGE, _LONLAT_RANGE)
+    if inside(expected, xs, ys):
+        return
+    what = "projected metres (EPSG:4548 or EPSG:32650?)" if geographic else "longitude/latitude (CRS84?)"
+    if inside(other, xs, ys):
+        hint = f"they look like {what}: declare the CRS they are in with `crs`"
+    elif inside(expected, ys, xs):
+        hint = "they look like the two axes swapped: give " + (
+            "longitude, latitude" if geographic else "easting, northing"
+        )
+    else:
+        hint = "they lie far from Beijing in that CRS"
+    kind = "longitude/latitude" if geographic else "easting/northing metres"
+    raise CRSError(f"`{label}`: coordinates such as ({xs[0]:.6g}, {ys[0]:.6g}) do not fit {name} ({kind}); {hint}.")

@@ -7,13 +7,18 @@ Landing page at ``/ogc`` (and at ``/`` for JSON clients), and under it conforman
 collections, items with ``bbox``, ``limit``, ``offset`` and ``next``/``prev`` links, and
 single features (``/ogc/collections/{id}/items/{fid}``), the paths GDAL's OGC API driver
 and QGIS build from the landing page. The same resources answer at the older paths
-without ``/ogc`` (not in the API definition). Coordinates are CRS84 (longitude, latitude), as the standard requires.
+without ``/ogc`` (not in the API definition). Coordinates are CRS84 (longitude, latitude) unless a
+``crs`` is asked for: Part 2 (Coordinate Reference Systems by Reference) offers EPSG:4326,
+EPSG:4490 (CGCS2000), EPSG:4548 (its 3-degree Gauss-Krüger zone, CM 117 E) and EPSG:32650,
+written in each CRS's own axis order (latitude or northing first for 4326, 4490 and 4548),
+with ``bbox-crs`` for a bbox in one of them and the ``Content-Crs`` header.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import geopandas as gpd
@@ -24,8 +29,8 @@ from fastapi.routing import APIRoute
 from api.context import LayersDep, LimitsDep, ProposalsDep
 from api.convert import parse_bbox
 from api.errors import error_body
-from geo.crs import BEIJING_BBOX
-from geo.errors import InvalidInputError, NotFoundError
+from geo.crs import BEIJING_BBOX, OFFERED_EPSG, crs_label, north_first, parse_crs, transform_geometries
+from geo.errors import CRSError, InvalidInputError, NotFoundError
 from layers.registry import one_geometry_type
 
 if TYPE_CHECKING:
@@ -43,10 +48,13 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
 ]
+# Part 2: every collection is offered in these (stored in CRS84).
+OFFERED_CRS = [CRS84, *(crs_label(c, uri=True) for c in OFFERED_EPSG)]
 DEFAULT_LIMIT = 10
 PROPOSALS = "proposals"
-_ITEM_PARAMS = {"bbox", "limit", "offset", "datetime", "f"}
+_ITEM_PARAMS = {"bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "f"}
 GEOJSON = "application/geo+json"
 
 
@@ -122,7 +130,8 @@ def _collection(layers: LayerStore, proposals: ProposalStore, cid: str, b: str) 
         "description": f"{description} Source: {attribution}",
         "attribution": attribution,
         "itemType": "feature",
-        "crs": [CRS84],
+        "crs": OFFERED_CRS,
+        "storageCrs": CRS84,
         "extent": {"spatial": {"bbox": [bounds], "crs": CRS84}},
         "links": [
             {"href": f"{b}/ogc/collections/{cid}", "rel": "self", "type": "application/json", "title": title},
@@ -154,11 +163,64 @@ def get_collection(cid: CollectionId, request: Request, layers: LayersDep, propo
     return _collection(layers, proposals, cid, _base(request))
 
 
-def _features(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+def _features(gdf: gpd.GeoDataFrame, crs: int | None = None) -> list[dict[str, Any]]:
+    """Return the features as GeoJSON dicts, in ``crs`` (an EPSG code; None: CRS84) in its own axis order."""
     if gdf.empty:
         return []
+    if crs is not None:
+        gdf = gdf.set_geometry(
+            transform_geometries(gdf.geometry.to_numpy(), source=None, target=crs, axis_order=True), crs=None
+        )
     doc: dict[str, Any] = json.loads(gdf.to_json(na="null", drop_id=False, show_bbox=False))
     return list(doc["features"])
+
+
+def _crs_param(raw: str | None, name: str) -> int | str | None:
+    """Return a ``crs`` value as an EPSG code (None: CRS84), or the error text."""
+    if raw is None:
+        return None
+    try:
+        return parse_crs(raw, label=name)
+    except CRSError as exc:
+        return str(exc)
+
+
+def _where(q: Mapping[str, str]) -> tuple[int | None, tuple[float, float, float, float] | None, Any]:
+    """Return an items query's output CRS, its CRS84 bbox and the area the bbox covers (None: the bbox itself)."""
+    crs = parse_crs(q["crs"], label="crs") if "crs" in q else None
+    bbox_crs = parse_crs(q["bbox-crs"], label="bbox-crs") if "bbox-crs" in q else None
+    if "bbox-crs" in q and "bbox" not in q:
+        raise InvalidInputError("`bbox-crs` names the CRS of `bbox`; give `bbox` too.")
+    if "bbox" not in q:
+        return crs, None, None
+    bbox, area = _bbox_in(q["bbox"], bbox_crs)
+    return crs, bbox, area
+
+
+def _bbox_in(raw: str, crs: int | None) -> tuple[tuple[float, float, float, float], Any]:
+    """Return a bbox given in ``crs`` (its own axis order) as a CRS84 bbox and the area it covers (None: the box)."""
+    if crs is None:
+        box84 = parse_bbox(raw)
+        assert box84 is not None  # a given bbox parses to four numbers or is refused
+        return box84, None
+    import numpy as np
+    import shapely
+
+    parts = raw.split(",")
+    try:
+        nums = [float(v) for v in parts]
+    except ValueError:
+        raise InvalidInputError(f"`bbox` must be four numbers; got {raw[:80]!r}.") from None
+    if len(nums) != 4 or not all(np.isfinite(nums)):
+        raise InvalidInputError(f"`bbox` must be four finite numbers; got {raw[:80]!r}.")
+    a1, a2, a3, a4 = nums
+    minx, miny, maxx, maxy = (a2, a1, a4, a3) if north_first(crs) else (a1, a2, a3, a4)
+    if minx > maxx or miny > maxy:
+        raise InvalidInputError(f"`bbox` must be lower corner then upper corner in {crs_label(crs)}'s axis order.")
+    box = shapely.segmentize(shapely.box(minx, miny, maxx, maxy), max(maxx - minx, maxy - miny) / 64 or 1.0)
+    area = transform_geometries(np.array([box], dtype=object), source=crs, target=None)[0]
+    x0, y0, x1, y1 = (float(v) for v in area.bounds)
+    return (x0, y0, x1, y1), area
 
 
 def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> int | str:
@@ -181,7 +243,7 @@ def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> in
 def get_items(
     cid: CollectionId, request: Request, layers: LayersDep, proposals: ProposalsDep, limits: LimitsDep
 ) -> Response:
-    """Return features of a collection: bbox (CRS84), limit (1-10000, default 10) and offset; next/prev links.
+    """Return features of a collection: bbox (CRS84, or ``bbox-crs``), limit (1-10000, default 10), offset, crs.
 
     ``datetime`` is accepted and ignored (no layer has a time dimension). ``f=gpkg``
     returns the selection (without paging) as a GeoPackage.
@@ -191,12 +253,10 @@ def get_items(
     unknown = sorted(set(q) - _ITEM_PARAMS)
     if unknown:
         return _bad(f"unknown query parameter(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_ITEM_PARAMS))}.")
-    bbox = None
-    if "bbox" in q:
-        try:
-            bbox = parse_bbox(q["bbox"])
-        except InvalidInputError as exc:
-            return _bad(str(exc))
+    try:
+        crs, bbox, area = _where(q)
+    except (InvalidInputError, CRSError) as exc:
+        return _bad(str(exc))
     limit = _int_param(q.get("limit"), "limit", DEFAULT_LIMIT, 1, limits.max_ogc_items)
     offset = _int_param(q.get("offset"), "offset", 0, 0, 10**9)
     if isinstance(limit, str):
@@ -204,12 +264,16 @@ def get_items(
     if isinstance(offset, str):
         return _bad(offset)
     gdf = _frame(layers, proposals, cid, bbox)
+    if area is not None and not gdf.empty:
+        import shapely
+
+        gdf = gdf[shapely.intersects(gdf.geometry.to_numpy(), area)]
     if q.get("f") == "gpkg":
         from api.downloads import vector_response
 
         feats = [(g, props["properties"]) for g, props in zip(gdf.geometry, _features(gdf), strict=True)]
         attribution = "venue planner users" if cid == PROPOSALS else layers.spec(cid).attribution
-        return vector_response(feats, {}, fmt="gpkg", layer=cid, attribution=attribution)
+        return vector_response(feats, {}, fmt="gpkg", layer=cid, attribution=attribution, crs=crs)
     page = gdf.iloc[offset : offset + limit]
     b = _base(request)
 
@@ -227,13 +291,17 @@ def get_items(
     links.append({"href": f"{b}/ogc/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid})
     body = {
         "type": "FeatureCollection",
-        "features": _features(page),
+        "features": _features(page, crs),
         "links": links,
         "numberMatched": len(gdf),
         "numberReturned": len(page),
         "timeStamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
-    return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON)
+    return Response(json.dumps(body, ensure_ascii=False), media_type=GEOJSON, headers=_content_crs(crs))
+
+
+def _content_crs(crs: int | None) -> dict[str, str]:
+    return {"Content-Crs": f"<{crs_label(crs, uri=True)}>"}
 
 
 @router.get(
@@ -244,8 +312,14 @@ def get_items(
 def get_item(
     cid: CollectionId, fid: FeatureId, request: Request, layers: LayersDep, proposals: ProposalsDep
 ) -> Response:
-    """Return one feature by id."""
+    """Return one feature by id (``crs``: one of the collection's CRSs, as for items)."""
     _check_collection(layers, cid)
+    unknown = sorted(set(request.query_params) - {"crs", "f"})
+    if unknown:
+        return _bad(f"unknown query parameter(s) {', '.join(unknown)}; allowed: crs, f.")
+    crs = _crs_param(request.query_params.get("crs"), "crs")
+    if isinstance(crs, str):
+        return _bad(crs)
     gdf = _frame(layers, proposals, cid)
     key: Any = fid
     if cid != PROPOSALS:
@@ -255,13 +329,13 @@ def get_item(
             raise NotFoundError(f"no feature {fid!r} in {cid!r} (ids are integers).") from None
     if key not in gdf.index:
         raise NotFoundError(f"no feature {fid!r} in {cid!r}.")
-    feat = _features(gdf.loc[[key]])[0]
+    feat = _features(gdf.loc[[key]], crs)[0]
     b = _base(request)
     feat["links"] = [
         {"href": f"{b}/ogc/collections/{cid}/items/{fid}", "rel": "self", "type": GEOJSON, "title": "This feature"},
         {"href": f"{b}/ogc/collections/{cid}", "rel": "collection", "type": "application/json", "title": cid},
     ]
-    return Response(json.dumps(feat, ensure_ascii=False), media_type=GEOJSON)
+    return Response(json.dumps(feat, ensure_ascii=False), media_type=GEOJSON, headers=_content_crs(crs))
 
 
 # The older paths (before everything moved under /ogc), kept for existing connections.

@@ -6,6 +6,7 @@ import urllib.parse
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from fastapi.testclient import TestClient
@@ -192,3 +193,146 @@ def test_gdal_ogc_api_client_reads_every_collection_fully(
 
 def _square(x: float, y: float, d: float = 0.001) -> dict[str, Any]:
     return {"type": "Polygon", "coordinates": [[[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]]}
+
+
+# -- Part 2: Coordinate Reference Systems by Reference ------------------------------------------------------------
+
+EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/"
+OFFERED = [CRS84] + [f"{EPSG_URI}{c}" for c in (4326, 4490, 4548, 32650)]
+
+
+def _coords(geom: dict[str, Any]) -> list[tuple[float, float]]:
+    return [tuple(c) for c in shapely.get_coordinates(shapely.geometry.shape(geom)).tolist()]
+
+
+def test_collections_offer_the_national_crss(client: TestClient) -> None:
+    assert (
+        "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs"
+        in client.get("/ogc/conformance").json()["conformsTo"]
+    )
+    for c in client.get("/ogc/collections").json()["collections"]:
+        assert c["crs"] == OFFERED, c["id"]
+        assert c["storageCrs"] == CRS84
+
+
+@pytest.mark.parametrize("epsg", [4326, 4490, 4548, 32650])
+def test_items_in_a_crs_equal_pyprojs_transform(client: TestClient, epsg: int) -> None:
+    """Every coordinate asked in a CRS equals pyproj's transform of the CRS84 answer (the CRS's own axis order) to 1 mm."""
+    import pyproj
+
+    to = pyproj.Transformer.from_crs("OGC:CRS84", f"EPSG:{epsg}")  # authority axis order, as Part 2 asks
+    for cid in ("sites", "subway-stations", "townships"):
+        base = client.get(f"/ogc/collections/{cid}/items?limit=30").json()["features"]
+        r = client.get(f"/ogc/collections/{cid}/items?limit=30&crs={EPSG_URI}{epsg}")
+        assert r.status_code == 200
+        assert r.headers["content-crs"] == f"<{EPSG_URI}{epsg}>"
+        got = r.json()["features"]
+        assert [f["id"] for f in got] == [f["id"] for f in base]
+        for f84, f in zip(base, got, strict=True):
+            xy = _coords(f84["geometry"])
+            a, b = to.transform([p[0] for p in xy], [p[1] for p in xy])
+            tol = 1e-8 if epsg in (4326, 4490) else 1e-3  # degrees (about 1 mm) or metres
+            assert np.allclose(_coords(f["geometry"]), np.column_stack([a, b]), atol=tol, rtol=0), (cid, f["id"])
+    one = client.get(f"/ogc/collections/sites/items/0?crs=EPSG:{epsg}")
+    assert one.headers["content-crs"] == f"<{EPSG_URI}{epsg}>"
+
+
+def test_bbox_crs_selects_what_pyproj_puts_inside(client: TestClient) -> None:
+    """A bbox in EPSG:4548 (northing first) or EPSG:4326 (latitude first) selects the stations pyproj places inside."""
+    import pyproj
+
+    stations = client.get("/ogc/collections/subway-stations/items?limit=2000").json()["features"]
+    lon = [f["geometry"]["coordinates"][0] for f in stations]
+    lat = [f["geometry"]["coordinates"][1] for f in stations]
+    n, e = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4548").transform(lon, lat)
+    box = (4_413_000.0, 440_000.0, 4_421_000.0, 452_000.0)  # N0, E0, N1, E1: central Beijing
+    want = {f["id"] for f, y, x in zip(stations, n, e, strict=True) if box[0] <= y <= box[2] and box[1] <= x <= box[3]}
+    r = client.get(
+        "/ogc/collections/subway-stations/items",
+        params={"bbox": ",".join(map(str, box)), "bbox-crs": f"{EPSG_URI}4548", "limit": 2000},
+    )
+    assert r.status_code == 200
+    got = {f["id"] for f in r.json()["features"]}
+    assert len(want) > 20
+    assert got == want
+    latfirst = client.get(
+        "/ogc/collections/subway-stations/items",
+        params={"bbox": "39.90,116.38,39.93,116.42", "bbox-crs": "EPSG:4326", "limit": 2000},
+    ).json()["features"]
+    lonfirst = client.get(
+        "/ogc/collections/subway-stations/items", params={"bbox": "116.38,39.90,116.42,39.93", "limit": 2000}
+    ).json()["features"]
+    assert {f["id"] for f in latfirst} == {f["id"] for f in lonfirst} != set()
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["crs=EPSG:3857", "crs=EPSG:4548x", "bbox-crs=EPSG:4548", "bbox=1,2,3&bbox-crs=EPSG:4548", "crs=%24%7Bx%7D"],
+)
+def test_bad_crs_parameters_are_400_naming_the_offered_ones(client: TestClient, query: str) -> None:
+    r = client.get(f"/ogc/collections/sites/items?{query}")
+    assert r.status_code == 400
+    msg = r.json()["error"]["message"]
+    assert "EPSG:4548" in msg or "bbox" in msg
+
+
+def test_geopackage_in_a_crs_declares_it(client: TestClient, tmp_path: Any) -> None:
+    """A GeoPackage asked in EPSG:4548 declares it, and GDAL reads coordinates equal to pyproj's transform."""
+    import pyogrio
+    import pyproj
+
+    r = client.get("/ogc/collections/subway-stations/items?f=gpkg&crs=EPSG:4548&bbox=116.38,39.90,116.42,39.93")
+    assert r.status_code == 200
+    path = tmp_path / "s.gpkg"
+    path.write_bytes(r.content)
+    gdf = pyogrio.read_dataframe(path)
+    assert gdf.crs.to_epsg() == 4548
+    base = client.get("/ogc/collections/subway-stations/items?bbox=116.38,39.90,116.42,39.93&limit=500").json()
+    lon = [f["geometry"]["coordinates"][0] for f in base["features"]]
+    lat = [f["geometry"]["coordinates"][1] for f in base["features"]]
+    e, n = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4548", always_xy=True).transform(lon, lat)
+    assert np.allclose(
+        sorted(zip(gdf.geometry.x, gdf.geometry.y, strict=True)), sorted(zip(e, n, strict=True)), atol=1e-3, rtol=0
+    )
+
+
+_GDAL_CRS = """
+import json, sys
+import pyogrio
+url = sys.argv[1]
+out = {}
+for layer in ("sites", "subway-stations", "townships"):
+    for crs in ("", "EPSG:4548", "EPSG:4490"):
+        kw = {"CRS": crs} if crs else {}
+        gdf = pyogrio.read_dataframe("OAPIF:" + url, layer=layer, **kw)
+        xy = gdf.geometry.get_coordinates()
+        out[f"{layer} {crs or 'CRS84'}"] = [gdf.crs.to_string(), xy["x"].tolist(), xy["y"].tolist()]
+print(json.dumps(out))
+"""
+
+
+def test_gdal_reads_every_collection_in_the_national_crss(settings: Any) -> None:
+    """GDAL's OGC API client (what QGIS uses) asks for EPSG:4548 and 4490; its coordinates equal pyproj's to 1 mm."""
+    import json
+    import subprocess
+    import sys
+
+    import pyproj
+
+    from api.app import create_app
+    from tests.conftest import served_app
+
+    with served_app(create_app(settings)) as url:
+        done = subprocess.run(
+            [sys.executable, "-c", _GDAL_CRS, f"{url}/ogc"], capture_output=True, text=True, timeout=900, check=True
+        )
+    got = json.loads(done.stdout)
+    for layer in ("sites", "subway-stations", "townships"):
+        crs84, lon, lat = got[f"{layer} CRS84"]
+        assert crs84 == "OGC:CRS84"
+        for epsg, tol in ((4548, 1e-3), (4490, 1e-8)):
+            name, x, y = got[f"{layer} EPSG:{epsg}"]
+            assert name == f"EPSG:{epsg}"
+            ex, ey = pyproj.Transformer.from_crs("OGC:CRS84", f"EPSG:{epsg}", always_xy=True).transform(lon, lat)
+            assert np.allclose(x, ex, atol=tol, rtol=0), (layer, epsg)
+            assert np.allclose(y, ey, atol=tol, rtol=0), (layer, epsg)
