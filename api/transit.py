@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from api.convert import endpoint_data, to_place
 from api.downloads import vector_response
 from api.schemas import Endpoint, PlaceIn
+from geo.crs import WGS84_EPSG
 from geo.errors import InvalidInputError, NoRouteError
 from layers.credits import OSM_CREDIT
 from layers.transit import TransitService, Window
@@ -233,7 +234,7 @@ def compute_transit_route(
     return transit_route_body(transit, ans)
 
 
-def transit_response(body: dict[str, Any], fmt: str) -> Response:
+def transit_response(body: dict[str, Any], fmt: str, crs: int | None = None) -> Response:
     """Return a transit answer as GeoJSON or as a download.
 
     Parameters
@@ -242,11 +243,13 @@ def transit_response(body: dict[str, Any], fmt: str) -> Response:
         The answer's plain JSON data.
     fmt
         ``geojson`` or ``gpkg``.
+    crs
+        The GeoPackage's EPSG code (None: WGS84); GeoJSON stays WGS84 and says so.
     """
-    if fmt == "geojson":
+    if fmt == "geojson" and crs in (None, WGS84_EPSG):
         return Response(orjson.dumps(body), media_type="application/geo+json")
     feats = [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in body["features"]]
-    return vector_response(feats, body, fmt=fmt, layer="transit_route", attribution=OSM_CREDIT)
+    return vector_response(feats, body, fmt=fmt, layer="transit_route", attribution=OSM_CREDIT, crs=crs)
 
 
 def check_transit_options(mode: str, metric: str, alternatives: int = 1) -> None:

@@ -12,14 +12,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.compute import bounded
 from api.context import CoverageDep, RoutingDep
 from api.convert import endpoint, to_place
-from api.downloads import FORMAT_DOC, FormatQ, vector_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
 from api.schemas import AnyModeT, Departure, Endpoint, ModeT, PlaceIn, RequestModel, WindowMin
 from api.transit import MODELLED, PARKS
 from geo.coverage import Choice
+from geo.crs import UTM_EPSG
 from geo.isochrones import DEFAULT_BANDS_MIN
 from geo.limits import LIMITS
 from layers.coverage import BandFigures
 from layers.credits import OSM_CREDIT
+from layers.rasters import warp_tif
 from layers.transit import TransitQuery, Window
 
 if TYPE_CHECKING:
@@ -129,7 +131,11 @@ def band_feature(b: BandFigures, **extra: str | None) -> tuple[shapely.Geometry,
 @router.post("/isochrones", response_model=IsochroneResponse, responses=FORMAT_DOC, operation_id="post_isochrones")
 @bounded()
 def post_isochrones(
-    req: IsochroneRequest, coverage: CoverageDep, routing: RoutingDep, format: FormatQ = "geojson"
+    req: IsochroneRequest,
+    coverage: CoverageDep,
+    routing: RoutingDep,
+    format: FormatQ = "geojson",
+    crs: CrsQ = None,
 ) -> Response:
     """Return nested travel-time bands that follow the road network, with people and stations in each."""
     query = TransitQuery(Window.parse(req.departure, req.window_min), req.percentile) if req.mode == "transit" else None
@@ -168,7 +174,7 @@ def post_isochrones(
         + coverage.coarse_warnings(iso.place.network)
         + ([MODELLED, PARKS] if query else []),
     )
-    return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION)
+    return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION, crs=download_crs(crs))
 
 
 def band_warnings(bands: list[BandFigures], network: str) -> list[str]:
@@ -284,10 +290,13 @@ def _coverage(
 
 @router.post("/coverage", response_model=CoverageResponse, responses=FORMAT_DOC, operation_id="post_coverage")
 @bounded()
-def post_coverage(req: CoverageRequest, coverage: CoverageDep, format: FormatQ = "geojson") -> Response:
+def post_coverage(
+    req: CoverageRequest, coverage: CoverageDep, format: FormatQ = "geojson", crs: CrsQ = None
+) -> Response:
     """Return what a set of sites covers within a travel time: per site, together, and twice."""
+    epsg = download_crs(crs)
     body, feats = _coverage(coverage, req)
-    return vector_response(feats, body, fmt=format, layer="coverage", attribution=ATTRIBUTION)
+    return vector_response(feats, body, fmt=format, layer="coverage", attribution=ATTRIBUTION, crs=epsg)
 
 
 class GapsRequest(CoverageRequest):
@@ -326,8 +335,9 @@ class GapsResponse(BaseModel):
 
 @router.post("/coverage/gaps", response_model=GapsResponse, responses=FORMAT_DOC, operation_id="post_coverage_gaps")
 @bounded()
-def post_gaps(req: GapsRequest, coverage: CoverageDep, format: FormatQ = "geojson") -> Response:
+def post_gaps(req: GapsRequest, coverage: CoverageDep, format: FormatQ = "geojson", crs: CrsQ = None) -> Response:
     """Return the townships with no site within the time (gaps), partial and covered ones."""
+    epsg = download_crs(crs)
     body, _ = _coverage(coverage, req, min_share=req.min_share, polygons=False)
     outlines = coverage.township_outlines()
     feats = [(outlines[r.township_id], r.model_dump()) for r in body.townships if r.assessed]
@@ -343,7 +353,7 @@ def post_gaps(req: GapsRequest, coverage: CoverageDep, format: FormatQ = "geojso
     out = GapsResponse(
         features=[], summary=summary, minutes=body.minutes, mode=body.mode, network=body.network, sites=body.sites
     )
-    return vector_response(feats, out, fmt=format, layer="coverage-gaps", attribution=ATTRIBUTION)
+    return vector_response(feats, out, fmt=format, layer="coverage-gaps", attribution=ATTRIBUTION, crs=epsg)
 
 
 class ChooseRequest(RequestModel):
@@ -412,7 +422,12 @@ def post_choose(req: ChooseRequest, coverage: CoverageDep) -> ChooseResponse:
 @router.get(
     "/coverage/surface.tif",
     response_class=Response,
-    responses={200: {"content": {"image/tiff": {}}, "description": "GeoTIFF, float32 minutes, UTM 50N, 100 m"}},
+    responses={
+        200: {
+            "content": {"image/tiff": {}},
+            "description": "GeoTIFF, float32 minutes, 100 m cells (UTM 50N unless crs)",
+        }
+    },
     operation_id="get_coverage_surface",
 )
 @bounded()
@@ -426,9 +441,16 @@ def get_surface(
     limit_min: Annotated[
         float, Query(gt=0, le=LIMITS.max_minutes, description="Cells farther than this are nodata")
     ] = 180.0,
+    crs: CrsQ = None,
 ) -> Response:
-    """Return a GeoTIFF of minutes to the nearest of the sites per 100 m cell (nodata off the network)."""
+    """Return a GeoTIFF of minutes to the nearest of the sites per 100 m cell (nodata off the network).
+
+    ``crs``: the GeoTIFF's CRS (UTM 50N as computed, or warped by nearest neighbour to another).
+    """
+    epsg = download_crs(crs)
     body = coverage.surface_tif([to_place(s) for s in sites], mode=mode, limit_min=limit_min)
+    if epsg is not None and epsg != UTM_EPSG:
+        body = warp_tif(body, epsg)
     return Response(
         body,
         media_type="image/tiff",

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.compute import bounded
 from api.context import FootprintsDep, LimitsDep
 from api.convert import analyze_footprint, footprint_in
-from api.downloads import FORMAT_DOC, FormatQ, vector_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
 from geo import footprints as fp
 from geo.errors import InvalidInputError
@@ -74,13 +74,20 @@ def analyze(
         Literal["json", "geojson", "gpkg"],
         Query(description="json (the analysis), or the footprint as a GeoJSON / GeoPackage feature carrying it"),
     ] = "json",
+    crs: CrsQ = None,
 ) -> fp.Analysis | Response:
     """Analyse a footprint: area, site, heritage and protection-zone overlaps, roads, access, people, terrain, conflicts."""
+    epsg = download_crs(crs)
     f, a = analyze_footprint(footprints, req, buffer_m=req.buffer_m)
     if format == "json":
         return a
     return vector_response(
-        [(f.geometry, a)], {"attribution": ATTRIBUTION}, fmt=format, layer="footprint", attribution=ATTRIBUTION
+        [(f.geometry, a)],
+        {"attribution": ATTRIBUTION},
+        fmt=format,
+        layer="footprint",
+        attribution=ATTRIBUTION,
+        crs=epsg,
     )
 
 
@@ -206,8 +213,11 @@ class BuildableRequest(RequestModel):
 
 @router.post("/footprints/buildable", response_model=None, responses=FORMAT_DOC, operation_id="buildable_area")
 @bounded()
-def buildable(req: BuildableRequest, footprints: FootprintsDep, format: FormatQ = "geojson") -> Response:
+def buildable(
+    req: BuildableRequest, footprints: FootprintsDep, format: FormatQ = "geojson", crs: CrsQ = None
+) -> Response:
     """Return the buildable part of a parcel, and the protected and buffer parts removed (they add up to the parcel)."""
+    epsg = download_crs(crs)
     parcel = footprint_in(req.parcel, limits=footprints.routing.limits, label="parcel")
     out = footprints.buildable(parcel, buffer_m=req.buffer_m, protected_sites=req.protected_sites)
     areas = {"buildable": out["buildable_m2"], "protected": out["protected_m2"], "buffer": out["buffer_m2"]}
@@ -219,6 +229,7 @@ def buildable(req: BuildableRequest, footprints: FootprintsDep, format: FormatQ 
         fmt=format,
         layer="buildable",
         attribution=ATTRIBUTION,
+        crs=epsg,
     )
 
 

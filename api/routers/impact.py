@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from api.compute import bounded
 from api.context import CoverageDep, ImpactDep, PlansDep
 from api.convert import QueryPlan, impact_members, one_plan, saved_plan, township_features
-from api.downloads import FORMAT_DOC, FormatQ, vector_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
 from api.schemas import IMPACT_ATTRIBUTION, PlanIn, RequestModel
 from geo.limits import LIMITS
 from layers.impact import MODEL_TEXT
@@ -44,7 +44,12 @@ class CompareRequest(RequestModel):
 @router.post("/impact", responses=FORMAT_DOC, operation_id="post_impact", response_class=Response)
 @bounded()
 def post_impact(
-    req: ImpactRequest, impact: ImpactDep, plans: PlansDep, coverage: CoverageDep, format: FormatQ = "geojson"
+    req: ImpactRequest,
+    impact: ImpactDep,
+    plans: PlansDep,
+    coverage: CoverageDep,
+    format: FormatQ = "geojson",
+    crs: CrsQ = None,
 ) -> Response:
     """Return what a closure plan costs each township: delays, people cut off, the walk to the subway.
 
@@ -53,6 +58,7 @@ def post_impact(
     top-level `summary` (`person_hours_lost` per trip-day, the model) and the ten most
     delayed origin-destination pairs with their routes before and after.
     """
+    epsg = download_crs(crs)
     res = impact.evaluate(one_plan(plans, req.plan, req.plan_id), mode=req.mode, network=req.network)
     return vector_response(
         township_features(coverage, res),
@@ -60,6 +66,7 @@ def post_impact(
         fmt=format,
         layer="impact",
         attribution=IMPACT_ATTRIBUTION,
+        crs=epsg,
     )
 
 
@@ -72,8 +79,10 @@ def get_impact(
     mode: Literal["drive", "walk"] = "drive",
     network: Annotated[str | None, Query(max_length=64)] = None,
     format: FormatQ = "geojson",
+    crs: CrsQ = None,
 ) -> Response:
     """Return what `POST /impact` returns, for a saved plan or for streets and entrances in the URL (links, QGIS)."""
+    epsg = download_crs(crs)
     res = impact.evaluate(plan, mode=mode, network=network)
     return vector_response(
         township_features(coverage, res),
@@ -81,6 +90,7 @@ def get_impact(
         fmt=format,
         layer="impact",
         attribution=IMPACT_ATTRIBUTION,
+        crs=epsg,
     )
 
 

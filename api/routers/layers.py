@@ -12,8 +12,10 @@ from fastapi.responses import FileResponse, Response
 
 from api.context import LayersDep
 from api.convert import parse_bbox
-from api.downloads import export_response
+from api.downloads import GEOJSON_CRS_NOTE, CrsQ, download_crs, export_response
 from api.schemas import LayerInfo
+from geo.crs import WGS84_EPSG, crs_label
+from layers.rasters import warp_tif
 from layers.registry import export_vector
 
 router = APIRouter(prefix="/layers", tags=["layers"])
@@ -55,15 +57,33 @@ def get_layer(
     format: Annotated[
         str, Query(description="geojson or gpkg (vector layers)", pattern="^(geojson|gpkg)$")
     ] = "geojson",
+    crs: CrsQ = None,
 ) -> Response:
-    """Return a layer: vector layers as GeoJSON (bbox filter), rasters as GeoTIFF."""
+    """Return a layer: vector layers as GeoJSON (bbox filter), rasters as GeoTIFF.
+
+    ``crs``: the CRS of a GeoPackage or GeoTIFF (a raster is warped by nearest neighbour from
+    its stored CRS); GeoJSON stays WGS84 (RFC 7946).
+    """
     spec = layers.spec(layer_id)
+    epsg = download_crs(crs)
     if spec.kind == "raster":
+        if epsg is not None and f"EPSG:{epsg}" != spec.crs:
+            name = spec.file.removesuffix(".tif") + f"-epsg{epsg}.tif"
+            return Response(
+                warp_tif(layers.path(layer_id).read_bytes(), epsg),
+                media_type="image/tiff",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
         return FileResponse(layers.path(layer_id), media_type="image/tiff", filename=spec.file)
     gdf = layers.query(layer_id, bbox=parse_bbox(bbox))
     if format == "gpkg":
+        if epsg is not None:
+            gdf = gdf.to_crs(epsg)
         return export_response(gdf, name=layer_id, fmt="gpkg", attribution=spec.attribution)
     with tempfile.TemporaryDirectory(prefix="venue-planner-export-") as tmp:
         out = Path(tmp) / f"{layer_id}.geojson"
         export_vector(gdf, out, fmt="geojson", layer=layer_id, attribution=spec.attribution)
-        return Response(out.read_bytes(), media_type="application/geo+json")
+        headers = {"Content-Crs": f"<{crs_label(None, uri=True)}>"}
+        if epsg is not None and epsg != WGS84_EPSG:
+            headers["X-Crs-Note"] = GEOJSON_CRS_NOTE.format(crs=epsg)
+        return Response(out.read_bytes(), media_type="application/geo+json", headers=headers)

@@ -19,7 +19,7 @@ from api.auth import editor
 from api.compute import bounded
 from api.context import FootprintsDep, ProposalsDep, SitesDep
 from api.convert import analyze_footprint, footprint_in
-from api.downloads import FORMAT_DOC, FormatQ, export_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, export_response
 from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
 from geo.errors import InvalidInputError
 from geo.limits import LIMITS
@@ -215,11 +215,14 @@ def export_proposals(
     proposals: ProposalsDep,
     format: FormatQ = "gpkg",
     all_versions: Annotated[bool, Query(description="Every version, not only the latest (lossless backup)")] = True,
+    crs: CrsQ = None,
 ) -> Response:
     """Export the proposals as a GeoPackage (default) or GeoJSON; with every version it re-imports losslessly.
 
-    GeoJSON is streamed, one feature at a time, straight from the database.
+    GeoJSON is streamed, one feature at a time, straight from the database (always WGS84);
+    ``crs`` sets the GeoPackage's CRS (the import reads it back).
     """
+    epsg = download_crs(crs)
     if format == "geojson":
         return StreamingResponse(
             _geojson_export(proposals, all_versions=all_versions),
@@ -227,6 +230,8 @@ def export_proposals(
             headers={"content-disposition": 'attachment; filename="proposals.geojson"'},
         )
     gdf = proposals.frame(all_versions=all_versions)
+    if epsg is not None:
+        gdf = gdf.to_crs(epsg)
     return export_response(gdf, name="proposals", fmt=format, attribution=FOOTPRINT_ATTRIBUTION)
 
 

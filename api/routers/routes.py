@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.compute import bounded
 from api.context import RoutingDep, TransitDep
 from api.convert import endpoint, endpoint_data, to_place
-from api.downloads import FORMAT_DOC, FormatQ, vector_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
 from api.schemas import (
     AnyModeT,
     Departure,
@@ -38,6 +38,7 @@ from api.transit import (
     compute_transit_route,
     transit_response,
 )
+from geo.crs import WGS84_EPSG
 from geo.errors import InvalidInputError
 from geo.limits import LIMITS
 from geo.routing import Route
@@ -310,21 +311,23 @@ def compute_routes(routing: RoutingService, req: RouteRequest) -> dict[str, Any]
     return {"type": "FeatureCollection", "features": feats, "attribution": OSM_CREDIT}
 
 
-def route_json(body: dict[str, Any], fmt: str, layer: str) -> Response:
-    """Return a route answer (plain JSON data, see `route_feature`) as GeoJSON, or as a download."""
-    if fmt == "geojson":
+def route_json(body: dict[str, Any], fmt: str, layer: str, crs: int | None = None) -> Response:
+    """Return a route answer (plain JSON data, see `route_feature`) as GeoJSON, or as a download in ``crs``."""
+    if fmt == "geojson" and crs in (None, WGS84_EPSG):
         return Response(orjson.dumps(body), media_type="application/geo+json")
-    return as_download(body, fmt, layer)
+    return as_download(body, fmt, layer, crs)
 
 
-def as_download(body: FeatureCollection[Any] | dict[str, Any], fmt: str, layer: str) -> Response:
+def as_download(
+    body: FeatureCollection[Any] | dict[str, Any], fmt: str, layer: str, crs: int | None = None
+) -> Response:
     """Return a route collection (a model, or its plain JSON data) as a GeoPackage (nested properties as JSON text)."""
     data = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
     feats = [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in data["features"]]
-    return vector_response(feats, data, fmt=fmt, layer=layer, attribution=OSM_CREDIT)
+    return vector_response(feats, data, fmt=fmt, layer=layer, attribution=OSM_CREDIT, crs=crs)
 
 
-def transit_routes(transit: TransitService, req: RouteRequest, fmt: str) -> Response:
+def transit_routes(transit: TransitService, req: RouteRequest, fmt: str, crs: int | None = None) -> Response:
     """Run a ``mode=transit`` route request."""
     check_transit_options(req.mode, req.metric, req.alternatives)
     if req.closures and (req.closures.streets or req.closures.areas):
@@ -338,7 +341,7 @@ def transit_routes(transit: TransitService, req: RouteRequest, fmt: str) -> Resp
         window=Window.parse(req.departure, req.window_min),
         stations_closed=req.closures.stations if req.closures else None,
     )
-    return transit_response(body, fmt)
+    return transit_response(body, fmt, crs)
 
 
 @router.post(
@@ -350,16 +353,17 @@ def transit_routes(transit: TransitService, req: RouteRequest, fmt: str) -> Resp
 )
 @bounded(media_type="application/geo+json")
 def post_routes(
-    req: RouteRequest, routing: RoutingDep, transit: TransitDep, format: FormatQ = "geojson"
+    req: RouteRequest, routing: RoutingDep, transit: TransitDep, format: FormatQ = "geojson", crs: CrsQ = None
 ) -> RouteCollection | Response:
     """Return the best route between two places, and alternatives, honouring closures.
 
     ``mode=transit``: walking and the subway over a departure window (the median and 90th
     percentile door-to-door times, and the legs with every wait half a headway).
     """
+    epsg = download_crs(crs)
     if req.mode == "transit":
-        return transit_routes(transit, req, format)
-    return route_json(compute_routes(routing, req), format, "routes")
+        return transit_routes(transit, req, format, epsg)
+    return route_json(compute_routes(routing, req), format, "routes", epsg)
 
 
 def route_query(
@@ -404,11 +408,13 @@ def get_routes(
     transit: TransitDep,
     req: Annotated[RouteRequest, Depends(route_query)],
     format: FormatQ = "geojson",
+    crs: CrsQ = None,
 ) -> RouteCollection | Response:
     """Return routes for simple cases (POST /routes takes avoid-areas too)."""
+    epsg = download_crs(crs)
     if req.mode == "transit":
-        return transit_routes(transit, req, format)
-    return route_json(compute_routes(routing, req), format, "routes")
+        return transit_routes(transit, req, format, epsg)
+    return route_json(compute_routes(routing, req), format, "routes", epsg)
 
 
 def _cell(v: float) -> float | None:
@@ -454,9 +460,10 @@ def post_matrix(req: MatrixRequest, routing: RoutingDep, transit: TransitDep) ->
 )
 @bounded(media_type="application/geo+json")
 def post_itinerary(
-    req: ItineraryRequest, routing: RoutingDep, format: FormatQ = "geojson"
+    req: ItineraryRequest, routing: RoutingDep, format: FormatQ = "geojson", crs: CrsQ = None
 ) -> ItineraryResponse | Response:
     """Return the legs of a trip through ordered stops (airport → hotel → venue → banquet)."""
+    epsg = download_crs(crs)
     closures = req.closures.to_closures() if req.closures else None
     out = routing.itinerary(
         [to_place(p) for p in req.stops],
@@ -482,4 +489,6 @@ def post_itinerary(
         given_order_cost=None if out.given_order_cost is None else round(out.given_order_cost, 3),
     )
     body = ItineraryResponse.model_validate({"type": "FeatureCollection", "features": feats, "summary": summary})
-    return body if format == "geojson" else as_download(body, format, "itinerary")
+    if format == "geojson" and epsg in (None, WGS84_EPSG):
+        return body
+    return as_download(body, format, "itinerary", epsg)

@@ -13,9 +13,10 @@ from pydantic import BaseModel, Field
 
 from api.compute import bounded
 from api.context import TransitDep
-from api.downloads import FORMAT_DOC, FormatQ, vector_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
 from api.schemas import GeoJSONResponse
 from api.transit import line_feature
+from geo.crs import WGS84_EPSG
 from layers.credits import OSM_CREDIT
 from layers.transit import MAX_WALK_MIN
 
@@ -52,8 +53,9 @@ class LineCollection(FeatureCollection[Feature[LineString, LineProperties]]):
     operation_id="get_transit_lines",
 )
 @bounded(media_type="application/geo+json")
-def get_lines(transit: TransitDep, format: FormatQ = "geojson") -> LineCollection | Response:
+def get_lines(transit: TransitDep, format: FormatQ = "geojson", crs: CrsQ = None) -> LineCollection | Response:
     """Return the subway lines with their stations, the stations missing from the data, and their colours."""
+    epsg = download_crs(crs)
     doc = transit.lines
     feats = []
     for ln in doc["lines"]:
@@ -79,7 +81,7 @@ def get_lines(transit: TransitDep, format: FormatQ = "geojson") -> LineCollectio
         "max_walk_min": MAX_WALK_MIN,
         "attribution": OSM_CREDIT,
     }
-    if format == "geojson":
-        return Response(orjson.dumps(body), media_type="application/geo+json")
     shapes = [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in feats]
-    return vector_response(shapes, body, fmt=format, layer="subway_lines", attribution=OSM_CREDIT)
+    if format == "geojson" and epsg in (None, WGS84_EPSG):
+        return Response(orjson.dumps(body), media_type="application/geo+json")
+    return vector_response(shapes, body, fmt=format, layer="subway_lines", attribution=OSM_CREDIT, crs=epsg)
