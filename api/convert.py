@@ -22,6 +22,7 @@ from api.schemas import (
     StreetQ,
 )
 from geo import footprints as fp
+from geo.crs import parse_crs
 from geo.errors import InvalidInputError
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.impact import ClosurePlan, ImpactResult
@@ -248,10 +249,16 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     return minx, miny, maxx, maxy
 
 
-def footprint_in(doc: dict[str, Any], *, limits: Limits, label: str = "footprint") -> fp.Footprint:
-    """Parse a footprint of a request under the limits in force (`geo.footprints.parse_footprint`)."""
+def footprint_in(
+    doc: dict[str, Any], *, limits: Limits, label: str = "footprint", crs: str | None = None
+) -> fp.Footprint:
+    """Parse a footprint of a request under the limits in force (`geo.footprints.parse_footprint`), from ``crs``."""
     return fp.parse_footprint(
-        doc, label=label, max_vertices=limits.max_footprint_vertices, max_area_m2=limits.max_footprint_area_m2
+        doc,
+        label=label,
+        max_vertices=limits.max_footprint_vertices,
+        max_area_m2=limits.max_footprint_area_m2,
+        crs=None if crs is None else parse_crs(crs),
     )
 
 
@@ -259,7 +266,7 @@ def analyze_footprint(
     footprints: FootprintService, req: FootprintIn, *, buffer_m: float = DEFAULT_BUFFER_M, label: str = "footprint"
 ) -> tuple[fp.Footprint, fp.Analysis]:
     """Parse a request's footprint (one repair rule, `geo.footprints.parse_footprint`) and analyse it."""
-    f = footprint_in(req.footprint, limits=footprints.routing.limits, label=label)
+    f = footprint_in(req.footprint, limits=footprints.routing.limits, label=label, crs=req.crs)
     a = footprints.analyze(
         f, use=req.use, floors=req.floors, height_m=req.height_m, underground=req.underground, buffer_m=buffer_m
     )

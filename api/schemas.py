@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from geojson_pydantic import Feature, FeatureCollection, LineString, MultiPolygon, Polygon
 from pydantic import BaseModel, ConfigDict, Field
 
+from geo.crs import parse_crs
 from geo.limits import LIMITS
 from layers.credits import OSM_AND_POPULATION, OSM_CREDIT
 from layers.impact import ClosurePlan
@@ -217,10 +218,12 @@ class PlanIn(RequestModel):
         "station name (all its entrances); entrances inside a closed area are shut with it",
     )
     sites: list[Name] = Field(default_factory=list, max_length=25, description="The sites the plan serves (ids)")
+    crs: InputCrs = None
 
     def to_plan(self) -> ClosurePlan:
-        """Validate the geometry and convert."""
-        areas = tuple(parse_polygon(a, label=f"areas[{i}]") for i, a in enumerate(self.areas))
+        """Validate the geometry (transformed from ``crs`` to WGS84) and convert."""
+        epsg = None if self.crs is None else parse_crs(self.crs)
+        areas = tuple(parse_polygon(a, label=f"areas[{i}]", crs=epsg) for i, a in enumerate(self.areas))
         return ClosurePlan(self.name, Closures(tuple(self.streets), areas), tuple(self.entrances), tuple(self.sites))
 
 
@@ -262,10 +265,26 @@ EXAMPLE_FOOTPRINT: dict[str, Any] = {
 }
 
 
+# The CRS a request's polygons are drawn in (stored as WGS84 after transforming them).
+InputCrs = Annotated[
+    str | None,
+    Field(
+        max_length=80,
+        description="The CRS of this request's polygon coordinates, x first (longitude or easting): CRS84 (default), "
+        "EPSG:4490 (CGCS2000), EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E) or EPSG:32650 (UTM 50N). "
+        "Coordinates that do not fit it are refused.",
+        examples=["EPSG:4548"],
+    ),
+]
+
+
 class FootprintIn(RequestModel):
     """A proposed footprint and what it is for."""
 
-    footprint: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon (or a Feature), WGS84 lon/lat")
+    footprint: GeoJSONGeometry = Field(
+        description="GeoJSON Polygon or MultiPolygon (or a Feature), WGS84 lon/lat unless `crs` says otherwise"
+    )
+    crs: InputCrs = None
     use: str | None = Field(None, max_length=LIMITS.max_use_chars, description="e.g. museum extension, parking, hall")
     floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
     height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])

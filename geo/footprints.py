@@ -15,7 +15,7 @@ import numpy as np
 import shapely
 from shapely.validation import explain_validity
 
-from geo.crs import BEIJING_BBOX, lonlat_to_utm, utm_to_lonlat
+from geo.crs import BEIJING_BBOX, WGS84_EPSG, check_fits, lonlat_to_utm, transform_geometries, utm_to_lonlat
 from geo.errors import InvalidGeometryError, InvalidInputError
 from geo.limits import LIMITS
 
@@ -117,8 +117,9 @@ def parse_footprint(
     label: str = "footprint",
     max_vertices: int = LIMITS.max_footprint_vertices,
     max_area_m2: float | None = LIMITS.max_footprint_area_m2,
+    crs: int | None = None,
 ) -> Footprint:
-    """Validate a GeoJSON Polygon or MultiPolygon (or a Feature of one) in WGS84.
+    """Validate a GeoJSON Polygon or MultiPolygon (or a Feature of one) in WGS84, or in ``crs``.
 
     This is the one polygon rule of the planner (footprints, parcels and closure areas).
     Invalid polygons (self-intersections, bow-ties) of at most `MAX_REPAIR_VERTICES`
@@ -135,6 +136,9 @@ def parse_footprint(
         The most vertices accepted.
     max_area_m2
         The largest area accepted, square metres.
+    crs
+        The EPSG code the coordinates are in (x first: longitude or easting), one of
+        `geo.crs.OFFERED_EPSG`; they are transformed to WGS84. None: WGS84 lon/lat.
 
     Raises
     ------
@@ -162,10 +166,7 @@ def parse_footprint(
         raise InvalidGeometryError(
             f"`{label}` has {n} vertices; at most {max_vertices} are allowed. Simplify it first."
         )
-    coords = shapely.get_coordinates(geom)
-    if not np.isfinite(coords).all():
-        raise InvalidGeometryError(f"`{label}` has non-finite coordinates.")
-    _check_beijing(coords, label)
+    geom = _wgs84_in_beijing(geom, crs, label)
     warnings: list[str] = []
     utm = to_utm_geom(geom, name=label)
     if not utm.is_valid:
@@ -209,6 +210,21 @@ def _signed_area(geom: shapely.Geometry) -> float:
             a = 0.5 * abs(float(np.dot(xy[:-1, 0], xy[1:, 1]) - np.dot(xy[1:, 0], xy[:-1, 1])))
             total += a if i == 0 else -a
     return total
+
+
+def _wgs84_in_beijing(geom: shapely.Geometry, crs: int | None, label: str) -> shapely.Geometry:
+    """Return the polygon in WGS84 (transformed from ``crs``), refusing coordinates that do not fit it or Beijing."""
+    coords = shapely.get_coordinates(geom)
+    if not np.isfinite(coords).all():
+        raise InvalidGeometryError(f"`{label}` has non-finite coordinates.")
+    if crs not in (None, WGS84_EPSG):
+        check_fits(coords[:, 0], coords[:, 1], crs, label=label)
+        geom = transform_geometries(np.array([geom], dtype=object), source=crs, target=None)[0]
+        coords = shapely.get_coordinates(geom)
+    elif (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+        check_fits(coords[:, 0], coords[:, 1], None, label=label)  # metres given as lon/lat: say so
+    _check_beijing(coords, label)
+    return geom
 
 
 def _check_beijing(coords: NDArray[np.float64], label: str) -> None:

@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
+import shapely
 
-from geo.errors import InvalidInputError
+from geo.crs import OFFERED_EPSG, WGS84_EPSG, check_fits, parse_crs, transform_geometries
+from geo.errors import CRSError, InvalidInputError
 from geo.limits import LIMITS, Limits
 
 if TYPE_CHECKING:
@@ -207,11 +210,26 @@ def read_gpkg(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDataF
             raise InvalidInputError(f"{name} must hold one layer of proposals; it holds {len(layers)}.")
         if int(info.get("features", 0)) > limits.max_import_versions:
             raise InvalidInputError(f"{name} holds more than {limits.max_import_versions:,} versions; split it.")
-        return pyogrio.read_dataframe(path, datetime_as_string=True)
+        frame = pyogrio.read_dataframe(path, datetime_as_string=True)
     except InvalidInputError:
         raise
     except Exception as exc:  # GDAL's messages name the server's temporary path: leave them out
         raise InvalidInputError(f"{name} could not be read as a GeoPackage ({type(exc).__name__}).") from exc
+    return _to_wgs84(frame, None if frame.crs is None else frame.crs.to_epsg(), name)
+
+
+def _to_wgs84(frame: gpd.GeoDataFrame, epsg: int | None, name: str) -> gpd.GeoDataFrame:
+    """Return an imported frame in WGS84: from one of the offered CRSs (checked to fit it), else refused."""
+    if epsg in (None, WGS84_EPSG) or frame.empty:
+        return frame
+    if epsg not in OFFERED_EPSG:
+        offered = ", ".join(f"EPSG:{c}" for c in OFFERED_EPSG)
+        raise InvalidInputError(f"{name} is in EPSG:{epsg}; imports take {offered} (or CRS84).")
+    xy = frame.geometry.get_coordinates()
+    check_fits(xy["x"].to_numpy(), xy["y"].to_numpy(), epsg, label=name)
+    out = frame.copy()
+    out.geometry = transform_geometries(frame.geometry.to_numpy(), source=epsg, target=None)
+    return out.set_crs(WGS84_EPSG, allow_override=True)
 
 
 def read_geojson(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDataFrame:
@@ -232,9 +250,7 @@ def read_geojson(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDa
         raise InvalidInputError(f"{name} is not valid JSON: {exc}.") from exc
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         raise InvalidInputError(f"{name} must be a GeoJSON FeatureCollection.")
-    crs = doc.get("crs")
-    if crs is not None and "CRS84" not in json.dumps(crs) and "4326" not in json.dumps(crs):
-        raise InvalidInputError(f"{name} declares a CRS other than WGS84; export it as RFC 7946 GeoJSON.")
+    epsg = _declared_crs(doc.get("crs"), name)
     feats = doc["features"]
     if len(feats) > limits.max_import_versions:
         raise InvalidInputError(f"{name} holds more than {limits.max_import_versions:,} versions; split it.")
@@ -243,7 +259,43 @@ def read_geojson(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDa
         if not isinstance(f, dict) or not isinstance(f.get("properties"), dict):
             raise InvalidInputError(f"{name}: feature {n} is not a GeoJSON Feature with properties.")
         rows.append(f["properties"])
-        geoms.append(f.get("geometry"))
+        geoms.append(_geometry_to_wgs84(f.get("geometry"), epsg, f"{name}: feature {n}"))
     frame = gpd.GeoDataFrame(rows)
     frame["__geometry"] = geoms
     return frame
+
+
+def _declared_crs(crs: object, name: str) -> int | None:
+    """Return the EPSG code a GeoJSON file's (pre-RFC 7946) ``crs`` member names, None for WGS84; refuse others.
+
+    GDAL writes ``{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4548"}}`` for a
+    file in another CRS, with coordinates easting first.
+    """
+    if crs is None:
+        return None
+    text = json.dumps(crs)
+    if "CRS84" in text:
+        return None
+    label = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+    if not isinstance(label, str):
+        raise InvalidInputError(f"{name}: its `crs` member must name a CRS (type name); got {text[:100]}.")
+    code = label.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+    if code == "4326":
+        return None
+    try:
+        return parse_crs(f"EPSG:{code}", label=f"{name}: crs")
+    except CRSError as exc:
+        raise InvalidInputError(str(exc)) from exc
+
+
+def _geometry_to_wgs84(doc: object, epsg: int | None, where: str) -> object:
+    """Return a GeoJSON geometry (a dict) transformed from ``epsg`` to WGS84 (checked to fit it); as is for WGS84."""
+    if epsg is None or not isinstance(doc, dict):
+        return doc
+    try:
+        geom = shapely.geometry.shape(doc)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        raise InvalidInputError(f"{where}: the geometry is not well-formed GeoJSON: {exc}.") from exc
+    xy = shapely.get_coordinates(geom)
+    check_fits(xy[:, 0], xy[:, 1], epsg, label=where)
+    return shapely.geometry.mapping(transform_geometries(np.array([geom], dtype=object), source=epsg, target=None)[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject
@@ -23,9 +25,11 @@ def warp_tif(data: bytes, epsg: int) -> bytes:
         The EPSG code of the target CRS.
     """
     with rasterio.MemoryFile(data) as src_mem, src_mem.open() as src:
-        transform, width, height = calculate_default_transform(
-            src.crs, f"EPSG:{epsg}", src.width, src.height, *src.bounds
-        )
+        with warnings.catch_warnings():  # rasterio 1.4 multiplies affines with `*`, which affine 3 warns of
+            warnings.filterwarnings("ignore", message="Use `@` matmul", category=PendingDeprecationWarning)
+            transform, width, height = calculate_default_transform(
+                src.crs, f"EPSG:{epsg}", src.width, src.height, *src.bounds
+            )
         profile = src.profile.copy()
         nodata = src.nodata if src.nodata is not None else (np.nan if np.dtype(src.dtypes[0]).kind == "f" else 0)
         profile.update(crs=f"EPSG:{epsg}", transform=transform, width=width, height=height, nodata=nodata)

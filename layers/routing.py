@@ -549,7 +549,9 @@ def check_matrix_size(origins: list[Place], destinations: list[Place], *, limits
         )
 
 
-def parse_polygon(geojson: dict[str, Any], *, label: str, limits: Limits = LIMITS) -> shapely.Geometry:
+def parse_polygon(
+    geojson: dict[str, Any], *, label: str, limits: Limits = LIMITS, crs: int | None = None
+) -> shapely.Geometry:
     """Return a valid WGS84 polygon from a GeoJSON Polygon/MultiPolygon/Feature (a closure area).
 
     The footprints' rule (`geo.footprints.parse_footprint`) with at most
@@ -563,5 +565,9 @@ def parse_polygon(geojson: dict[str, Any], *, label: str, limits: Limits = LIMIT
         How the input is named in error messages.
     limits
         The bounds in force.
+    crs
+        The EPSG code of the coordinates (None: WGS84 lon/lat); transformed to WGS84.
     """
-    return parse_footprint(geojson, label=label, max_vertices=limits.max_area_vertices, max_area_m2=None).geometry
+    return parse_footprint(
+        geojson, label=label, max_vertices=limits.max_area_vertices, max_area_m2=None, crs=crs
+    ).geometry

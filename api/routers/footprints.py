@@ -12,7 +12,14 @@ from api.compute import bounded
 from api.context import FootprintsDep, LimitsDep
 from api.convert import analyze_footprint, footprint_in
 from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
-from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
+from api.schemas import (
+    EXAMPLE_FOOTPRINT,
+    FOOTPRINT_ATTRIBUTION,
+    FootprintIn,
+    GeoJSONGeometry,
+    InputCrs,
+    RequestModel,
+)
 from geo import footprints as fp
 from geo.errors import InvalidInputError
 from layers.footprints import DEFAULT_BUFFER_M
@@ -204,7 +211,8 @@ class BuildableRequest(RequestModel):
         }
     )
 
-    parcel: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon, WGS84")
+    parcel: GeoJSONGeometry = Field(description="GeoJSON Polygon or MultiPolygon, WGS84 unless `crs`")
+    crs: InputCrs = None
     buffer_m: float = Field(DEFAULT_BUFFER_M, ge=0, le=1000)
     protected_sites: list[str] | None = Field(
         None, description="Sites whose boundaries are protected (default: the sites the parcel is not mostly inside)"
@@ -218,7 +226,7 @@ def buildable(
 ) -> Response:
     """Return the buildable part of a parcel, and the protected and buffer parts removed (they add up to the parcel)."""
     epsg = download_crs(crs)
-    parcel = footprint_in(req.parcel, limits=footprints.routing.limits, label="parcel")
+    parcel = footprint_in(req.parcel, limits=footprints.routing.limits, label="parcel", crs=req.crs)
     out = footprints.buildable(parcel, buffer_m=req.buffer_m, protected_sites=req.protected_sites)
     areas = {"buildable": out["buildable_m2"], "protected": out["protected_m2"], "buffer": out["buffer_m2"]}
     feats = [(out["geometries"][k], {"part": k, "area_m2": a}) for k, a in areas.items()]
@@ -248,6 +256,7 @@ class SetbackRequest(RequestModel):
     )
 
     footprint: GeoJSONGeometry
+    crs: InputCrs = None
     distance_m: float = Field(ge=-500, le=500, description="Positive grows, negative shrinks (a setback)")
 
 
@@ -260,7 +269,7 @@ class SetbackRequest(RequestModel):
 @bounded()
 def setback(req: SetbackRequest, limits: LimitsDep) -> Response:
     """Return the footprint grown or shrunk by a distance, with its area."""
-    f = footprint_in(req.footprint, limits=limits)
+    f = footprint_in(req.footprint, limits=limits, crs=req.crs)
     g = fp.setback(f.geometry_utm, req.distance_m)
     if g.is_empty:
         raise InvalidInputError(f"shrinking by {-req.distance_m:g} m leaves nothing of the footprint.")

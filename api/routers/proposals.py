@@ -20,7 +20,14 @@ from api.compute import bounded
 from api.context import FootprintsDep, ProposalsDep, SitesDep
 from api.convert import analyze_footprint, footprint_in
 from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, export_response
-from api.schemas import EXAMPLE_FOOTPRINT, FOOTPRINT_ATTRIBUTION, FootprintIn, GeoJSONGeometry, RequestModel
+from api.schemas import (
+    EXAMPLE_FOOTPRINT,
+    FOOTPRINT_ATTRIBUTION,
+    FootprintIn,
+    GeoJSONGeometry,
+    InputCrs,
+    RequestModel,
+)
 from geo.errors import InvalidInputError
 from geo.limits import LIMITS
 from layers.errors import PreconditionRequiredError
@@ -71,6 +78,7 @@ class ProposalUpdate(RequestModel):
 
     name: str | None = Field(None, min_length=1, max_length=200)
     footprint: GeoJSONGeometry | None = None
+    crs: InputCrs = None
     use: str | None = Field(None, max_length=LIMITS.max_use_chars)
     floors: int | None = Field(None, ge=FLOORS_RANGE[0], le=FLOORS_RANGE[1])
     height_m: float | None = Field(None, ge=HEIGHT_RANGE_M[0], le=HEIGHT_RANGE_M[1])
@@ -306,7 +314,7 @@ def update_proposal(
     geometry = analysis = None
     if req.footprint is not None or props != cur.properties:
         doc = req.footprint if req.footprint is not None else shapely.geometry.mapping(cur.geometry)
-        f = footprint_in(doc, limits=footprints.routing.limits)
+        f = footprint_in(doc, limits=footprints.routing.limits, crs=req.crs if req.footprint is not None else None)
         analysis = footprints.analyze(
             f, use=props.get("use"), floors=props.get("floors"), height_m=props.get("height_m"),
             underground=bool(props.get("underground")), buffer_m=req.buffer_m,

@@ -22,6 +22,7 @@ from api.schemas import (
     Departure,
     Endpoint,
     GeoJSONResponse,
+    InputCrs,
     MetricT,
     ModeT,
     PlaceIn,
@@ -38,7 +39,7 @@ from api.transit import (
     compute_transit_route,
     transit_response,
 )
-from geo.crs import WGS84_EPSG
+from geo.crs import WGS84_EPSG, parse_crs
 from geo.errors import InvalidInputError
 from geo.limits import LIMITS
 from geo.routing import Route
@@ -74,12 +75,14 @@ class ClosuresIn(RequestModel):
         max_length=50,
         description="mode=transit: subway stations shut (trains pass them; nobody boards or alights)",
     )
+    crs: InputCrs = None
 
     def to_closures(self) -> Closures:
-        """Validate and convert."""
+        """Validate (the areas transformed from ``crs`` to WGS84) and convert."""
+        epsg = None if self.crs is None else parse_crs(self.crs, label="closures.crs")
         return Closures(
             streets=tuple(self.streets),
-            areas=tuple(parse_polygon(a, label=f"closures.areas[{i}]") for i, a in enumerate(self.areas)),
+            areas=tuple(parse_polygon(a, label=f"closures.areas[{i}]", crs=epsg) for i, a in enumerate(self.areas)),
         )
 
 
