@@ -213,7 +213,17 @@ def _signed_area(geom: shapely.Geometry) -> float:
 
 
 def _wgs84_in_beijing(geom: shapely.Geometry, crs: int | None, label: str) -> shapely.Geometry:
-    """Return the polygon in WGS84 (transformed from ``crs``), refusing coordinates that do not fit it or Beijing."""
+    """Return the polygon in WGS84 (transformed from ``crs``), refusing coordinates that do not fit it or Beijing.
+
+    Parameters
+    ----------
+    geom
+        The polygon as drawn.
+    crs
+        Its EPSG code, or None for WGS84 lon/lat.
+    label
+        How it is named in error messages.
+    """
     coords = shapely.get_coordinates(geom)
     if not np.isfinite(coords).all():
         raise InvalidGeometryError(f"`{label}` has non-finite coordinates.")

@@ -219,7 +219,17 @@ def read_gpkg(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDataF
 
 
 def _to_wgs84(frame: gpd.GeoDataFrame, epsg: int | None, name: str) -> gpd.GeoDataFrame:
-    """Return an imported frame in WGS84: from one of the offered CRSs (checked to fit it), else refused."""
+    """Return an imported frame in WGS84: from one of the offered CRSs (checked to fit it), else refused.
+
+    Parameters
+    ----------
+    frame
+        The frame as read.
+    epsg
+        Its CRS (None: none declared, taken as WGS84).
+    name
+        How the file is named in errors.
+    """
     if epsg in (None, WGS84_EPSG) or frame.empty:
         return frame
     if epsg not in OFFERED_EPSG:
@@ -270,6 +280,13 @@ def _declared_crs(crs: object, name: str) -> int | None:
 
     GDAL writes ``{"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::4548"}}`` for a
     file in another CRS, with coordinates easting first.
+
+    Parameters
+    ----------
+    crs
+        The member, or None.
+    name
+        How the file is named in errors.
     """
     if crs is None:
         return None
@@ -289,7 +306,17 @@ def _declared_crs(crs: object, name: str) -> int | None:
 
 
 def _geometry_to_wgs84(doc: object, epsg: int | None, where: str) -> object:
-    """Return a GeoJSON geometry (a dict) transformed from ``epsg`` to WGS84 (checked to fit it); as is for WGS84."""
+    """Return a GeoJSON geometry (a dict) transformed from ``epsg`` to WGS84 (checked to fit it); as is for WGS84.
+
+    Parameters
+    ----------
+    doc
+        The feature's geometry.
+    epsg
+        The file's CRS, or None for WGS84.
+    where
+        How the feature is named in errors.
+    """
     if epsg is None or not isinstance(doc, dict):
         return doc
     try:
