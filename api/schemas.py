@@ -199,6 +199,19 @@ class Endpoint(BaseModel):
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+# The CRS a request's polygons are drawn in (stored as WGS84 after transforming them).
+InputCrs = Annotated[
+    str | None,
+    Field(
+        max_length=80,
+        description="The CRS of this request's polygon coordinates, x first (longitude or easting): CRS84 (default), "
+        "EPSG:4490 (CGCS2000), EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E) or EPSG:32650 (UTM 50N). "
+        "Coordinates that do not fit it are refused.",
+        examples=["EPSG:4548"],
+    ),
+]
+
+
 class PlanIn(RequestModel):
     """A closure plan: streets by name, areas, subway entrances or stations shut, the sites it serves."""
 
@@ -263,19 +276,6 @@ EXAMPLE_FOOTPRINT: dict[str, Any] = {
         [[116.2264, 39.8484], [116.2284, 39.8484], [116.2284, 39.8499], [116.2264, 39.8499], [116.2264, 39.8484]]
     ],
 }
-
-
-# The CRS a request's polygons are drawn in (stored as WGS84 after transforming them).
-InputCrs = Annotated[
-    str | None,
-    Field(
-        max_length=80,
-        description="The CRS of this request's polygon coordinates, x first (longitude or easting): CRS84 (default), "
-        "EPSG:4490 (CGCS2000), EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E) or EPSG:32650 (UTM 50N). "
-        "Coordinates that do not fit it are refused.",
-        examples=["EPSG:4548"],
-    ),
-]
 
 
 class FootprintIn(RequestModel):

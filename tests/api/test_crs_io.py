@@ -176,3 +176,13 @@ def test_the_population_raster_in_epsg4548_keeps_its_values(client: TestClient) 
             assert v_w == pytest.approx(v_src, rel=1e-6) or v_src == 0  # a cell edge may fall to a neighbour
     bad = client.get("/layers/population?crs=EPSG:2000")
     assert bad.status_code == 422
+
+
+def test_a_plan_drawn_in_epsg4548_costs_what_the_crs84_one_costs(client: TestClient) -> None:
+    area = [[116.385, 39.905], [116.41, 39.905], [116.41, 39.913], [116.385, 39.913], [116.385, 39.905]]
+    a = client.post("/impact", json={"plan": {"name": "square", "areas": [_poly(area)]}})
+    b = client.post("/impact", json={"plan": {"name": "square", "areas": [_poly(_in(4548, area))], "crs": "EPSG:4548"}})
+    assert a.status_code == b.status_code == 200, b.text
+    sa, sb = a.json()["summary"], b.json()["summary"]
+    assert sb["closed_road_edges"] == sa["closed_road_edges"] > 0
+    assert sb["person_hours_lost"] == pytest.approx(sa["person_hours_lost"], rel=1e-9)
