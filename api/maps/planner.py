@@ -9,6 +9,7 @@ import shapely
 
 from api.maps.base import (
     _ROUTE_COLOURS,
+    _VENDOR,
     BAND_COLOURS,
     FastGeoJson,
     PageMap,
@@ -23,6 +24,9 @@ from geo.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from api.context import Context
+
+# CGCS2000 / 3-degree Gauss-Kruger CM 117E (EPSG:4548), as the EPSG definition gives it to PROJ.
+EPSG4548_PROJ = "+proj=tmerc +lat_0=0 +lon_0=117 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs"
 
 # The planner opens on two different places, so that the first click on Route answers.
 PLANNER_ORIGIN = "capital-airport"
@@ -81,5 +85,8 @@ def planner_map(ctx: Context, *, kind: str = "route", basemap: str = "osm") -> s
     lines.add_to(m)
     colours = list(_ROUTE_COLOURS) if kind == "route" else list(BAND_COLOURS)
     m.page["planner"] = {"kind": kind, "colours": colours, "lines": lines.get_name()}
+    # The pointer's position in lon/lat and in EPSG:4548 metres (proj4js, vendored), for GIS staff.
+    m.default_js = [*m.default_js, ("proj4", f"{_VENDOR}/proj4/proj4.js")]
+    m.page["readout"] = {"epsg4548": EPSG4548_PROJ}
     _layer_list(m, collapsed=True)
     return _page(m, title)

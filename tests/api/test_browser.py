@@ -449,3 +449,30 @@ def test_a_site_page_switches_to_transit(browser: webdriver.Chrome, base_url: st
     got = _load(browser, f"{base_url}/maps/sites/yanqi-lake?basemap=none&mode=transit", "site-yanqi-lake-transit")
     assert got["errors"] == []
     assert "No transit bands here" in browser.find_element(By.ID, "band-error").text
+
+
+def test_the_planner_reads_out_epsg4548_as_pyproj_does(browser: webdriver.Chrome, base_url: str) -> None:
+    """The pointer's EPSG:4548 northing and easting (proj4js in the page) equal pyproj's to 1 mm."""
+    import pyproj
+
+    got = _load(browser, f"{base_url}/maps/planner?basemap=none", "planner-readout")
+    assert got["errors"] == []
+    ActionChains(browser).move_to_element_with_offset(
+        browser.find_element(By.CSS_SELECTOR, ".leaflet-container"), 40, 30
+    ).perform()
+    text = WebDriverWait(browser, 10).until(
+        lambda b: (
+            "EPSG:4548" in b.find_element(By.ID, "coord-readout").text and b.find_element(By.ID, "coord-readout").text
+        )
+    )
+    lon = float(text.split(" E,")[0])
+    lat = float(text.split(", ")[1].split(" N")[0])
+    n_shown = float(text.split("N ")[-1].split(" m")[0])
+    e_shown = float(text.split("E ")[-1].split(" m")[0])
+    tr = pyproj.Transformer.from_crs("OGC:CRS84", "EPSG:4548", always_xy=True)
+    e, n = tr.transform(lon, lat)
+    assert (n_shown, e_shown) == pytest.approx((n, e), abs=0.2)  # lon/lat shown to 1e-6 degrees (about 0.1 m)
+    for plon, plat in [(116.397, 39.917), (115.5, 40.5), (117.4, 39.5), (116.0, 41.0)]:
+        e, n = tr.transform(plon, plat)
+        js = browser.execute_script("return VP.toEpsg4548(arguments[0], arguments[1]);", plon, plat)
+        assert js == pytest.approx([e, n], abs=1e-3)

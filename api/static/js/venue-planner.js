@@ -273,6 +273,26 @@
     };
   };
 
+  // The pointer's position: longitude/latitude and CGCS2000 Gauss-Kruger (EPSG:4548) northing and easting, metres.
+  VP.readout = function (map, def) {
+    if (!window.proj4) { return; }
+    var gk = window.proj4('EPSG:4326', def);
+    var box = L.control({position: 'bottomright'});
+    box.onAdd = function () {
+      var d = L.DomUtil.create('div', 'vp-readout');
+      d.id = 'coord-readout';
+      d.textContent = 'Move the pointer over the map for its coordinates';
+      return d;
+    };
+    box.addTo(map);
+    VP.toEpsg4548 = function (lon, lat) { return gk.forward([lon, lat]); };
+    map.on('mousemove', function (e) {
+      var p = VP.toEpsg4548(e.latlng.lng, e.latlng.lat);
+      document.getElementById('coord-readout').textContent = e.latlng.lng.toFixed(6) + ' E, ' + e.latlng.lat.toFixed(6) +
+        ' N · EPSG:4548 N ' + p[1].toFixed(2) + ' m, E ' + p[0].toFixed(2) + ' m';
+    });
+  };
+
   // Start what the page's data asks for, once the page's own script has made the map.
   VP.boot = function () {
     var el = document.getElementById('vp-page');
@@ -283,6 +303,7 @@
     if (page.layer_list) { VP.foldLayerList(); }
     if (page.planner) { VP.planner(map, page.planner.kind, page.planner.colours, window[page.planner.lines]); }
     if (page.draw) { VP.draw(map, page.draw.site); }
+    if (page.readout) { VP.readout(map, page.readout.epsg4548); }
   };
   document.addEventListener('DOMContentLoaded', VP.boot);
 })();
