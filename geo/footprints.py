@@ -231,7 +231,7 @@ def _wgs84_in_beijing(geom: shapely.Geometry, crs: int | None, label: str) -> sh
         check_fits(coords[:, 0], coords[:, 1], crs, label=label)
         geom = transform_geometries(np.array([geom], dtype=object), source=crs, target=None)[0]
         coords = shapely.get_coordinates(geom)
-    elif (np.abs(coords[:, 0]) > 180).any() or (np.abs(coords[:, 1]) > 90).any():
+    elif (np.abs(coords) > 1000).any():
         check_fits(coords[:, 0], coords[:, 1], None, label=label)  # metres given as lon/lat: say so
     _check_beijing(coords, label)
     return geom
