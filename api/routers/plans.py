@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
+import shapely
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -71,8 +72,12 @@ def _out(p: SavedPlan) -> PlanOut:
 
 def _body(impact: ImpactService, plan: PlanIn) -> dict[str, Any]:
     """Validate a plan completely (geometry, streets, entrances, sites) and return what is stored."""
-    impact.validate(plan.to_plan())
-    return plan.model_dump(include={"name", "streets", "areas", "entrances", "sites"})
+    parsed = plan.to_plan()
+    impact.validate(parsed)
+    body = plan.model_dump(include={"name", "streets", "areas", "entrances", "sites"})
+    if plan.crs is not None:  # drawn in another CRS: stored in WGS84, as every plan is
+        body["areas"] = [shapely.geometry.mapping(a) for a in parsed.closures.areas]
+    return body
 
 
 @router.post("/plans", response_model=PlanOut, status_code=201, operation_id="create_plan")

@@ -186,3 +186,12 @@ def test_a_plan_drawn_in_epsg4548_costs_what_the_crs84_one_costs(client: TestCli
     sa, sb = a.json()["summary"], b.json()["summary"]
     assert sb["closed_road_edges"] == sa["closed_road_edges"] > 0
     assert sb["person_hours_lost"] == pytest.approx(sa["person_hours_lost"], rel=1e-9)
+
+
+def test_a_saved_plan_drawn_in_epsg4548_is_stored_in_wgs84(fresh: TestClient) -> None:
+    area = [[116.385, 39.905], [116.41, 39.905], [116.41, 39.913], [116.385, 39.913], [116.385, 39.905]]
+    r = fresh.post("/plans", json={"name": "gk", "areas": [_poly(_in(4548, area))], "crs": "EPSG:4548"})
+    assert r.status_code == 201, r.text
+    saved = fresh.get(f"/plans/{r.json()['id']}").json()
+    got = shapely.get_coordinates(shapely.geometry.shape(saved["plan"]["areas"][0]))
+    assert np.allclose(got, np.array(area), atol=1e-8)  # about 1 mm
