@@ -349,6 +349,22 @@ class TransitService:
         seconds[seconds > limit] = np.inf
         return Walk(seconds, w.entrance, w.node_s + gap)
 
+    def walk_alone_note(self, place: Place) -> str | None:
+        """Return why a place's transit bands are walking alone (no station within the longest walk), else None.
+
+        Parameters
+        ----------
+        place
+            The place the bands are drawn from.
+        """
+        p = self.resolve(place, label="origin")
+        if np.isfinite(self._access(p, reverse=False).seconds).any():
+            return None
+        return (
+            f"No subway station is within {MAX_WALK_MIN:g} minutes' walk of {p.label} on the walk network, so its "
+            "transit bands are the walk alone (see the walking-in-parks note)."
+        )
+
     def no_station_error(
         self, p: ResolvedPlace, *, side: str, walk_only_s: float = np.inf, closed: NDArray[np.bool_] | None = None
     ) -> NoRouteError:

@@ -39,6 +39,7 @@ from api.maps.base import (
 )
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
 from layers.regional import REGIONAL_NETWORK
+from layers.transit import MAX_WALK_MIN
 
 if TYPE_CHECKING:
     from api.context import Context
@@ -308,6 +309,8 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> t
             )
         )
     coarse = " (coarse: regional skeleton)" if any(b.coarse for b in iso.bands) else ""
+    if mode == "transit" and ctx.transit.walk_alone_note(site_id):
+        coarse = f" (walking alone: no station within {MAX_WALK_MIN:g} min's walk)"
     return f"Travel time by {mode}{coarse}", rows[::-1]
 
 

@@ -172,9 +172,18 @@ def post_isochrones(
         warnings=band_warnings(iso.bands, iso.place.network.name)
         + routing.walk_warnings(iso.place.network, areas=[b.polygon for b in iso.bands])
         + coverage.coarse_warnings(iso.place.network)
-        + ([MODELLED, PARKS] if query else []),
+        + ([MODELLED, PARKS] if query else [])
+        + _walk_alone(coverage, req.origin, query),
     )
     return vector_response(feats, body, fmt=format, layer="isochrones", attribution=ATTRIBUTION, crs=download_crs(crs))
+
+
+def _walk_alone(coverage: CoverageService, origin: PlaceIn, query: TransitQuery | None) -> list[str]:
+    """Return the note of transit bands that are walking alone (no station within the walk), if they are."""
+    if query is None or coverage.transit is None:
+        return []
+    note = coverage.transit.walk_alone_note(to_place(origin))
+    return [note] if note else []
 
 
 def band_warnings(bands: list[BandFigures], network: str) -> list[str]:

@@ -181,3 +181,16 @@ def test_lines_endpoint(client: TestClient) -> None:
     assert by_id["10"].shape == "loop"
     assert by_id["02"].colour == "#006098"
     assert "73" in doc.left_out_codes
+
+
+def test_transit_bands_with_no_station_near_say_they_are_the_walk_alone(client: TestClient) -> None:
+    """The Summer Palace's access point has no station within 20 minutes' walk: its transit bands equal the walking
+    ones, and the answer says why; Temple of Heaven's do not get the note."""
+    body = {"origin": "summer-palace", "bands_min": [15, 30]}
+    transit = client.post("/isochrones", json={**body, "mode": "transit"}).json()
+    walk = client.post("/isochrones", json={**body, "mode": "walk"}).json()
+    pop = {k: [f["properties"]["population"] for f in d["features"]] for k, d in (("t", transit), ("w", walk))}
+    assert pop["t"] == pytest.approx(pop["w"])
+    assert any("walk alone" in w for w in transit["warnings"])
+    near = client.post("/isochrones", json={"origin": "temple-of-heaven", "bands_min": [15], "mode": "transit"}).json()
+    assert not any("walk alone" in w for w in near["warnings"])
