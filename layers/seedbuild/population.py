@@ -20,7 +20,8 @@ from layers.seedbuild.common import (
     write_geojson,
 )
 
-# Road extent cells for the population raster, metres.
+# The population raster's cell, metres: WorldPop's own 100 m grid (raw item's SOURCES.md); township
+# totals are spread evenly over the cells (no finer data exists here).
 POP_CELL_M = 100.0
 
 

@@ -77,11 +77,13 @@ RUN_TIME_MIN = {"da": ("草桥", "大兴机场", 19.0), "ca": ("东直门", "3�
 # Headways, seconds, by class and window. Central (numbered) lines: peak 2-3 min and
 # off-peak 4-6 min (issue 24's figures); the midpoints are used. Suburban, airport and
 # tram lines: no source; 6 min peak and 10 min off-peak are an assumption, said so.
-PEAKS = ((7 * 3600, 9 * 3600), (17 * 3600, 19 * 3600))  # 07-09 and 17-19, the usual peak hours
-SERVICE = (5 * 3600, 23 * 3600)  # about 05:00 first trains to 23:00 last trains
+# The peak hours 07-09 and 17-19: no source; the customary weekday peaks, an assumption (README says so).
+PEAKS = ((7 * 3600, 9 * 3600), (17 * 3600, 19 * 3600))
+# Service 05:00-23:00: no timetable in the data; approximate first and last trains, an assumption.
+SERVICE = (5 * 3600, 23 * 3600)
 HEADWAY_S = {"central": (150, 300), "suburban": (360, 600)}  # (peak, off-peak)
-# Minimum time to change lines: 5 min, the planning target; 8.5 min (midpoint of the 7-10
-# min measured) at 西直门 and 东直门.
+# Minimum time to change lines (source: the figures quoted in issue 24): 5 min, the planning
+# target; 8.5 min (midpoint of the 7-10 min measured) at 西直门 and 东直门.
 TRANSFER_S = 300
 TRANSFER_S_AT = {"西直门": 510, "东直门": 510}
 FEED_START, FEED_END = "20260421", "20271231"  # from the OSM extract's date
