@@ -27,6 +27,7 @@ __all__ = [
     "export_response",
     "feature_collection_json",
     "geojson_bytes",
+    "plain_geojson",
     "vector_response",
 ]
 
@@ -109,7 +110,7 @@ def vector_response(
     extra = members.model_dump(mode="json") if isinstance(members, BaseModel) else members
     extra = {k: v for k, v in extra.items() if k not in ("type", "features")}
     if fmt == "geojson":
-        if crs is not None and crs != WGS84_EPSG:
+        if _other_crs(crs):
             extra = {**extra, "crs_note": GEOJSON_CRS_NOTE.format(crs=crs)}
         return Response(geojson_bytes(features, extra), media_type="application/geo+json")
     gdf = gpd.GeoDataFrame(
@@ -117,7 +118,7 @@ def vector_response(
         geometry=[g for g, _ in features],
         crs="EPSG:4326",
     )
-    if crs is not None and crs != WGS84_EPSG:
+    if _other_crs(crs):
         gdf = gdf.to_crs(crs)
     summary = json.dumps(extra, ensure_ascii=False)
     return export_response(
@@ -142,6 +143,23 @@ def export_response(gdf: gpd.GeoDataFrame, *, name: str, fmt: str, attribution: 
         shutil.rmtree(tmpdir, ignore_errors=True)
 
     return FileResponse(out, media_type=_MEDIA[fmt], filename=out.name, background=BackgroundTask(cleanup))
+
+
+def plain_geojson(fmt: str, crs: int | None) -> bool:
+    """Return whether an answer goes out as it is: GeoJSON with no other CRS asked for (no note to add).
+
+    Parameters
+    ----------
+    fmt
+        ``geojson`` or ``gpkg``.
+    crs
+        The EPSG code asked for, or None.
+    """
+    return fmt == "geojson" and not _other_crs(crs)
+
+
+def _other_crs(crs: int | None) -> bool:
+    return crs is not None and crs != WGS84_EPSG
 
 
 def download_crs(raw: str | None) -> int | None:

@@ -12,9 +12,8 @@ from geojson_pydantic import Feature, FeatureCollection, LineString
 from pydantic import BaseModel, Field
 
 from api.convert import endpoint_data, to_place
-from api.downloads import vector_response
+from api.downloads import plain_geojson, vector_response
 from api.schemas import Endpoint, PlaceIn
-from geo.crs import WGS84_EPSG
 from geo.errors import InvalidInputError, NoRouteError
 from layers.credits import OSM_CREDIT
 from layers.transit import TransitService, Window
@@ -246,7 +245,7 @@ def transit_response(body: dict[str, Any], fmt: str, crs: int | None = None) -> 
     crs
         The GeoPackage's EPSG code (None: WGS84); GeoJSON stays WGS84 and says so.
     """
-    if fmt == "geojson" and crs in (None, WGS84_EPSG):
+    if plain_geojson(fmt, crs):
         return Response(orjson.dumps(body), media_type="application/geo+json")
     feats = [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in body["features"]]
     return vector_response(feats, body, fmt=fmt, layer="transit_route", attribution=OSM_CREDIT, crs=crs)

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import geopandas as gpd
+import numpy as np
+import shapely
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -203,9 +205,6 @@ def _bbox_in(raw: str, crs: int | None) -> tuple[tuple[float, float, float, floa
         box84 = parse_bbox(raw)
         assert box84 is not None  # a given bbox parses to four numbers or is refused
         return box84, None
-    import numpy as np
-    import shapely
-
     parts = raw.split(",")
     try:
         nums = [float(v) for v in parts]
@@ -265,8 +264,6 @@ def get_items(
         return _bad(offset)
     gdf = _frame(layers, proposals, cid, bbox)
     if area is not None and not gdf.empty:
-        import shapely
-
         gdf = gdf[shapely.intersects(gdf.geometry.to_numpy(), area)]
     if q.get("f") == "gpkg":
         from api.downloads import vector_response

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.compute import bounded
 from api.context import RoutingDep, TransitDep
 from api.convert import endpoint, endpoint_data, to_place
-from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, plain_geojson, vector_response
 from api.schemas import (
     AnyModeT,
     Departure,
@@ -39,7 +39,7 @@ from api.transit import (
     compute_transit_route,
     transit_response,
 )
-from geo.crs import WGS84_EPSG, parse_crs
+from geo.crs import parse_crs
 from geo.errors import InvalidInputError
 from geo.limits import LIMITS
 from geo.routing import Route
@@ -316,7 +316,7 @@ def compute_routes(routing: RoutingService, req: RouteRequest) -> dict[str, Any]
 
 def route_json(body: dict[str, Any], fmt: str, layer: str, crs: int | None = None) -> Response:
     """Return a route answer (plain JSON data, see `route_feature`) as GeoJSON, or as a download in ``crs``."""
-    if fmt == "geojson" and crs in (None, WGS84_EPSG):
+    if plain_geojson(fmt, crs):
         return Response(orjson.dumps(body), media_type="application/geo+json")
     return as_download(body, fmt, layer, crs)
 
@@ -363,10 +363,17 @@ def post_routes(
     ``mode=transit``: walking and the subway over a departure window (the median and 90th
     percentile door-to-door times, and the legs with every wait half a headway).
     """
+    return _routes_answer(routing, transit, req, format, crs)
+
+
+def _routes_answer(
+    routing: RoutingService, transit: TransitService, req: RouteRequest, fmt: str, crs: str | None
+) -> Response:
+    """Answer a route request (road or transit) in the format and CRS asked for (GET and POST share it)."""
     epsg = download_crs(crs)
     if req.mode == "transit":
-        return transit_routes(transit, req, format, epsg)
-    return route_json(compute_routes(routing, req), format, "routes", epsg)
+        return transit_routes(transit, req, fmt, epsg)
+    return route_json(compute_routes(routing, req), fmt, "routes", epsg)
 
 
 def route_query(
@@ -414,10 +421,7 @@ def get_routes(
     crs: CrsQ = None,
 ) -> RouteCollection | Response:
     """Return routes for simple cases (POST /routes takes avoid-areas too)."""
-    epsg = download_crs(crs)
-    if req.mode == "transit":
-        return transit_routes(transit, req, format, epsg)
-    return route_json(compute_routes(routing, req), format, "routes", epsg)
+    return _routes_answer(routing, transit, req, format, crs)
 
 
 def _cell(v: float) -> float | None:
@@ -492,6 +496,6 @@ def post_itinerary(
         given_order_cost=None if out.given_order_cost is None else round(out.given_order_cost, 3),
     )
     body = ItineraryResponse.model_validate({"type": "FeatureCollection", "features": feats, "summary": summary})
-    if format == "geojson" and epsg in (None, WGS84_EPSG):
+    if plain_geojson(format, epsg):
         return body
     return as_download(body, format, "itinerary", epsg)

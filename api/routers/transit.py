@@ -13,10 +13,9 @@ from pydantic import BaseModel, Field
 
 from api.compute import bounded
 from api.context import TransitDep
-from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, plain_geojson, vector_response
 from api.schemas import GeoJSONResponse
 from api.transit import line_feature
-from geo.crs import WGS84_EPSG
 from layers.credits import OSM_CREDIT
 from layers.transit import MAX_WALK_MIN
 
@@ -82,6 +81,6 @@ def get_lines(transit: TransitDep, format: FormatQ = "geojson", crs: CrsQ = None
         "attribution": OSM_CREDIT,
     }
     shapes = [(shapely.geometry.shape(f["geometry"]), f["properties"]) for f in feats]
-    if format == "geojson" and epsg in (None, WGS84_EPSG):
+    if plain_geojson(format, epsg):
         return Response(orjson.dumps(body), media_type="application/geo+json")
     return vector_response(shapes, body, fmt=format, layer="subway_lines", attribution=OSM_CREDIT, crs=epsg)
