@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -54,21 +55,25 @@ def _read_plans(path: Path) -> list[Any]:
         except ValueError as exc:
             raise InvalidInputError(f"{path.name} feature {i}: {exc}") from exc
         if not plan.name:
-            from layers.impact import ClosurePlan
-
-            plan = ClosurePlan(pid or f"{path.stem} {i + 1}", plan.closures, plan.entrances, plan.sites)
+            plan = dataclasses.replace(plan, name=pid or f"{path.stem} {i + 1}")
         plans.append(plan)
     return plans
+
+
+def _by_mode(s: dict[str, Any]) -> str:
+    """Return the person-hours by mode as text."""
+    return ", ".join(f"{m} {v:,.0f}" for m, v in s.get("person_hours_by_mode", {}).items())
 
 
 def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
     """Evaluate closure plans from GeoJSON files and print what each costs (and their ranking)."""
     from tqdm import tqdm
 
-    from api.convert import impact_members, township_features
+    from api.convert import impact_members, query_travel, township_features
     from api.schemas import IMPACT_ATTRIBUTION
     from layers.registry import export_vector
 
+    travel = query_travel(args.modes, args.profile, args.trips_per_person, args.mode)
     plans = [p for f in args.plan for p in _read_plans(Path(f))]
     if args.output and len(plans) != 1:
         raise InvalidInputError(f"-o writes one plan's townships; the files hold {len(plans)} plans.")
@@ -76,13 +81,13 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
     results = []
     with tqdm(total=len(plans) + 1, desc="impact", unit="step", disable=args.quiet, file=sys.stderr) as bar:
         bar.set_postfix_str("loading the network (first use builds it)")
-        net = ctx.impact.network(args.mode, args.network)
+        net = ctx.impact.network("drive", args.network)
         ctx.routing.engine(net)
         ctx.impact.towns(net)
         bar.update(1)
         for plan in plans:
             bar.set_postfix_str(plan.name[:30])
-            results.append(ctx.impact.evaluate(plan, mode=args.mode, network=args.network))
+            results.append(ctx.impact.evaluate(plan, travel=travel, network=args.network))
             bar.update(1)
     order = sorted(range(len(results)), key=lambda i: results[i].figures.cost_hours)
     for rank, i in enumerate(order):
@@ -90,7 +95,7 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
         s = r.summary()
         print(
             f"{rank + 1}. {r.plan.name}: cost {s['cost_person_hours']:,.0f} person-hours: "
-            f"{s['person_hours_lost']:,.0f} lost per trip-day, "
+            f"{s['person_hours_lost']:,.0f} lost on the day ({_by_mode(s)}), "
             f"{s['people_cut_off']:,.0f} people cut off, {s['townships_delayed']} of {s['townships_assessed']} "
             f"townships delayed, {s['townships_with_longer_walk_to_subway']} with a longer walk to the subway "
             f"({r.network.name}, {r.mode})"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+import dataclasses
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import shapely
 from fastapi import Depends, Query
@@ -20,10 +21,13 @@ from api.schemas import (
     PlanIn,
     SiteRef,
     StreetQ,
+    TravelIn,
 )
 from geo import footprints as fp
 from geo.crs import parse_crs
 from geo.errors import InvalidInputError
+from geo.eventtime import MODES, parse_window
+from layers.eventimpact import TravelModel
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.impact import ClosurePlan, ImpactResult
 from layers.routing import Closures, Place, ResolvedPlace
@@ -87,7 +91,7 @@ def saved_plan(plans: PlanStore, plan_id: str) -> ClosurePlan:
     """Return a saved plan's latest version as a plan (named by its id when it has no name)."""
     saved = plans.get(plan_id)
     plan = PlanIn.model_validate(saved.body).to_plan()
-    return plan if plan.name else ClosurePlan(saved.id, plan.closures, plan.entrances, plan.sites)
+    return plan if plan.name else dataclasses.replace(plan, name=saved.id)
 
 
 def one_plan(plans: PlanStore, plan: PlanIn | None, plan_id: str | None) -> ClosurePlan:
@@ -133,6 +137,9 @@ def township_features(coverage: CoverageService, res: ImpactResult) -> list[tupl
                     if t.entrance_walk_after_s is None
                     else round(t.entrance_walk_after_s, 1),
                     "entrance_delay_s": walk_delay,
+                    **{f"{m}_delay_s": round(t.mode_delay_s.get(m, 0.0), 1) for m in MODES if m in res.travel.shares},
+                    "queue_delay_s": round(t.queue_delay_s, 1),
+                    "person_hours": round(t.person_hours, 2),
                 },
             )
         )
@@ -148,6 +155,8 @@ def impact_members(res: ImpactResult) -> dict[str, Any]:
             "areas": len(res.plan.closures.areas),
             "entrances_closed": res.entrances_closed,
             "sites": list(res.plan.sites),
+            "window": None if res.plan.window is None else res.plan.window.iso(),
+            "own_windows": _own_windows(res.plan),
         },
         "mode": res.mode,
         "network": res.network.name,
@@ -181,14 +190,61 @@ def impact_members(res: ImpactResult) -> dict[str, Any]:
     }
 
 
+def _own_windows(plan: ClosurePlan) -> list[dict[str, Any]]:
+    """Return the closures that carry their own window, with it (ISO 8601 local times)."""
+    out = []
+    kinds = (
+        ("street", plan.closures.streets, plan.street_windows),
+        ("area", [f"area #{i + 1}" for i in range(len(plan.closures.areas))], plan.area_windows),
+        ("entrance", plan.entrances, plan.entrance_windows),
+    )
+    for kind, names, wins in kinds:
+        out += [
+            {"kind": kind, "name": n, "window": w.iso()} for n, w in zip(names, wins, strict=False) if w is not None
+        ]
+    return out
+
+
 def query_plan(
     plans: PlansDep,
     plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
     street: StreetQ = None,
     entrance: EntranceQ = None,
+    start: Annotated[
+        str | None, Query(max_length=40, description="The plan's window starts: 'HH:MM' or an ISO date-time")
+    ] = None,
+    end: Annotated[str | None, Query(max_length=40, description="The plan's window ends ('24:00' allowed)")] = None,
 ) -> ClosurePlan:
-    """Return the plan a GET request's query names (a dependency; see `plan_from_query`)."""
-    return plan_from_query(plans, plan_id, street, entrance)
+    """Return the plan a GET request's query names (a dependency; see `plan_from_query`); start/end set its window."""
+    plan = plan_from_query(plans, plan_id, street, entrance)
+    if start is None and end is None:
+        return plan
+    if start is None or end is None:
+        raise InvalidInputError("give both `start` and `end` for a window, or neither (the whole day).")
+    return dataclasses.replace(plan, window=parse_window({"start": start, "end": end}, "window"))
+
+
+def query_travel(
+    modes: Annotated[
+        str | None,
+        Query(max_length=200, description="Mode shares 'car:0.4,subway:0.6' summing to 1 (default: the README's)"),
+    ] = None,
+    profile: Annotated[Literal["diurnal", "flat"], Query(description="When trips leave")] = "diurnal",
+    trips_per_person: Annotated[float | None, Query(gt=0, le=20, allow_inf_nan=False)] = None,
+    mode: Annotated[Literal["drive", "walk"] | None, Query(description="Older single-mode choice")] = None,
+) -> TravelModel:
+    """Return the travel model a GET request's query gives (a dependency)."""
+    shares: dict[str, Any] | None = None
+    if modes is not None:
+        shares = {}
+        for part in modes.split(","):
+            k, sep, v = part.partition(":")
+            try:
+                shares[k.strip()] = float(v) if sep else None
+            except ValueError:
+                shares[k.strip()] = v
+    req = TravelIn.model_validate({"modes": shares, "profile": profile, "trips_per_person": trips_per_person})
+    return req.travel(mode)
 
 
 def plan_from_query(
@@ -274,3 +330,4 @@ def analyze_footprint(
 
 
 QueryPlan = Annotated[ClosurePlan, Depends(query_plan)]  # a saved plan, or streets and entrances, from the query
+QueryTravel = Annotated[TravelModel, Depends(query_travel)]  # modes, profile, trip rate from the query

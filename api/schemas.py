@@ -10,8 +10,11 @@ from geojson_pydantic import Feature, FeatureCollection, LineString, MultiPolygo
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo.crs import parse_crs
+from geo.errors import InvalidInputError
+from geo.eventtime import MODE_SHARES, ClockWindow, check_shares, parse_window
 from geo.limits import LIMITS
 from layers.credits import OSM_AND_POPULATION, OSM_CREDIT
+from layers.eventimpact import TravelModel
 from layers.impact import ClosurePlan
 from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M
 from layers.routing import Closures, parse_polygon
@@ -212,32 +215,132 @@ InputCrs = Annotated[
 ]
 
 
+class WindowIn(RequestModel):
+    """When closures are in force: local clock times ``HH:MM`` (``24:00`` ends the day) or ISO 8601 date-times."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"start": "07:30", "end": "09:00"}]})
+
+    start: str = Field(max_length=40, description="'HH:MM' local time, or an ISO 8601 date-time")
+    end: str = Field(max_length=40, description="'HH:MM' (24:00 allowed), or an ISO 8601 date-time; after start")
+
+    def parse(self, label: str) -> ClockWindow:
+        """Return the checked window (`geo.eventtime.parse_window`)."""
+        return parse_window({"start": self.start, "end": self.end}, label)
+
+
+class StreetClosure(RequestModel):
+    """A street closed for its own window."""
+
+    name: Name
+    window: WindowIn | None = Field(None, description="Its own window (default: the plan's)")
+
+
+class EntranceClosure(RequestModel):
+    """A subway entrance or station shut for its own window."""
+
+    name: Name
+    window: WindowIn | None = Field(None, description="Its own window (default: the plan's)")
+
+
+def _windows(items: list[Any], label: str) -> tuple[ClockWindow | None, ...]:
+    """Return each item's own window (None: the plan's)."""
+    return tuple(
+        None if isinstance(x, str) or x.window is None else x.window.parse(f"{label}[{i}].window")
+        for i, x in enumerate(items)
+    )
+
+
+def _area_window(area: dict[str, Any], i: int) -> ClockWindow | None:
+    """Return a Feature area's own window (``properties.window``), or None."""
+    props = area.get("properties") if area.get("type") == "Feature" else None
+    if not isinstance(props, dict) or props.get("window") is None:
+        return None
+    return parse_window(props["window"], f"areas[{i}].properties.window")
+
+
 class PlanIn(RequestModel):
-    """A closure plan: streets by name, areas, subway entrances or stations shut, the sites it serves."""
+    """A closure plan: streets by name, areas, subway entrances or stations shut, the sites it serves, and when."""
 
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"name": "Chang'an Avenue", "streets": ["东长安街", "西长安街"]}]}
+        json_schema_extra={
+            "examples": [
+                {"name": "Chang'an Avenue", "streets": ["东长安街", "西长安街"]},
+                {
+                    "name": "Chang'an Avenue, morning",
+                    "window": {"start": "07:30", "end": "09:00"},
+                    "streets": ["东长安街", {"name": "西长安街", "window": {"start": "08:00", "end": "08:30"}}],
+                },
+            ]
+        }
     )
 
     name: str = Field("", max_length=200, description="A label for the plan")
-    streets: list[Name] = Field(default_factory=list, max_length=50, description="Street names, as in routes")
-    areas: list[dict[str, Any]] = Field(
-        default_factory=list, max_length=20, description="GeoJSON Polygon, MultiPolygon or Feature (WGS84)"
+    window: WindowIn | None = Field(
+        None, description="When the closures without their own window are in force (default: the whole day)"
     )
-    entrances: list[Name] = Field(
+    streets: list[Name | StreetClosure] = Field(
+        default_factory=list, max_length=50, description="Street names, as in routes; or {name, window}"
+    )
+    areas: list[dict[str, Any]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="GeoJSON Polygon, MultiPolygon or Feature (WGS84); a Feature may carry properties.window",
+    )
+    entrances: list[Name | EntranceClosure] = Field(
         default_factory=list,
         max_length=LIMITS.max_plan_entrances,
         description="Subway entrances shut: an entrance name ('天安门东 A出口'), its OSM id ('n123...') or a "
-        "station name (all its entrances); entrances inside a closed area are shut with it",
+        "station name (all its entrances), or {name, window}; entrances inside a closed area are shut with it",
     )
     sites: list[Name] = Field(default_factory=list, max_length=25, description="The sites the plan serves (ids)")
     crs: InputCrs = None
 
     def to_plan(self) -> ClosurePlan:
-        """Validate the geometry (transformed from ``crs`` to WGS84) and convert."""
+        """Validate the geometry (transformed from ``crs`` to WGS84) and the windows, and convert."""
         epsg = None if self.crs is None else parse_crs(self.crs)
         areas = tuple(parse_polygon(a, label=f"areas[{i}]", crs=epsg) for i, a in enumerate(self.areas))
-        return ClosurePlan(self.name, Closures(tuple(self.streets), areas), tuple(self.entrances), tuple(self.sites))
+        streets = tuple(s if isinstance(s, str) else s.name for s in self.streets)
+        entrances = tuple(e if isinstance(e, str) else e.name for e in self.entrances)
+        return ClosurePlan(
+            self.name,
+            Closures(streets, areas),
+            entrances,
+            tuple(self.sites),
+            window=None if self.window is None else self.window.parse("window"),
+            street_windows=_windows(self.streets, "streets"),
+            area_windows=tuple(_area_window(a, i) for i, a in enumerate(self.areas)),
+            entrance_windows=_windows(self.entrances, "entrances"),
+        )
+
+
+ModeName = Literal["car", "bus", "subway", "bike", "walk"]
+
+
+class TravelIn(RequestModel):
+    """Who travels: mode shares, the hourly profile, trips per resident (defaults: the README's sources)."""
+
+    modes: dict[ModeName, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] | None = Field(
+        None,
+        description="Share of trips by mode, summing to 1 (default: Beijing's central city, 2019: car 0.259, "
+        "bus 0.153, subway 0.165, bike 0.121, walk 0.302)",
+    )
+    profile: Literal["diurnal", "flat"] = Field(
+        "diurnal", description="When trips leave: 'diurnal' (FHWA NT-3, 2001 NHTS) or 'flat' (every hour alike)"
+    )
+    trips_per_person: float | None = Field(
+        None, gt=0, le=20, allow_inf_nan=False, description="Trips per resident per day (default: derived, README)"
+    )
+
+    def travel(self, mode: str | None = None) -> TravelModel:
+        """Return the travel model (``mode``: the old single-mode choice, 'drive' or 'walk')."""
+        if mode is not None and self.modes is not None:
+            raise InvalidInputError("give `modes` or the older `mode`, not both.")
+        shares: dict[str, float] | None = {str(k): v for k, v in self.modes.items()} if self.modes is not None else None
+        if mode is not None:
+            shares = {"car" if mode == "drive" else "walk": 1.0}
+        return TravelModel(
+            check_shares(shares) if shares is not None else dict(MODE_SHARES), self.profile, self.trips_per_person
+        )
 
 
 class PairOut(BaseModel):

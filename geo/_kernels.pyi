@@ -36,3 +36,11 @@ def street_runs(
 def chain_lines(
     flat: NDArray[np.float64], offsets: NDArray[np.int64], rows: NDArray[np.int64]
 ) -> NDArray[np.float64]: ...
+def local_detours(
+    indptr: NDArray[np.int32],
+    indices: NDArray[np.int32],
+    weights: NDArray[np.float64],
+    src: NDArray[np.int64],
+    rows: NDArray[np.int64],
+    limit: float,
+) -> NDArray[np.float64]: ...

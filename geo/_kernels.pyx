@@ -8,7 +8,7 @@ Built by the project's install (setup.py, Cython); `geo/_kernels.pyi` types them
 
 import numpy as np
 
-from libc.math cimport floor, hypot, sqrt
+from libc.math cimport INFINITY, floor, hypot, sqrt
 
 
 cdef inline double _to_segment(const double* r, double x, double y, double* t, double* qx, double* qy) noexcept nogil:
@@ -158,4 +158,110 @@ def chain_lines(const double[:, ::1] flat, const long long[::1] offsets, const l
             o[at, 0] = flat[i, 0]
             o[at, 1] = flat[i, 1]
             at += 1
+    return out
+
+
+cdef inline void _push(double* hk, int* hv, int* size, double k, int v) noexcept nogil:
+    cdef int i = size[0]
+    cdef int p
+    size[0] += 1
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] <= k:
+            break
+        hk[i] = hk[p]
+        hv[i] = hv[p]
+        i = p
+    hk[i] = k
+    hv[i] = v
+
+
+cdef inline void _pop(double* hk, int* hv, int* size) noexcept nogil:
+    cdef int n = size[0] - 1
+    cdef double k = hk[n]
+    cdef int v = hv[n]
+    cdef int i = 0
+    cdef int c
+    size[0] = n
+    while True:
+        c = 2 * i + 1
+        if c >= n:
+            break
+        if c + 1 < n and hk[c + 1] < hk[c]:
+            c += 1
+        if hk[c] >= k:
+            break
+        hk[i] = hk[c]
+        hv[i] = hv[c]
+        i = c
+    if n > 0:
+        hk[i] = k
+        hv[i] = v
+
+
+def local_detours(
+    const int[::1] indptr,
+    const int[::1] indices,
+    const double[::1] weights,
+    const long long[::1] src,
+    const long long[::1] rows,
+    double limit,
+):
+    """Return, per arc row, the shortest way from its tail to its head without it, minus the arc's own time.
+
+    One Dijkstra per arc from its tail over the CSR graph with that row left out, stopped at
+    its head or beyond ``limit`` seconds (inf: no way within the limit): see `geo.assign.local_detours`.
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef Py_ssize_t m = rows.shape[0]
+    out = np.full(m, np.inf)
+    cdef double[::1] o = out
+    dist_a = np.full(n, np.inf)
+    cdef double[::1] dist = dist_a
+    touched_a = np.empty(n, dtype=np.intc)
+    cdef int[::1] touched = touched_a
+    heap_k_a = np.empty(indices.shape[0] + 1)
+    heap_v_a = np.empty(indices.shape[0] + 1, dtype=np.intc)
+    cdef double[::1] hk = heap_k_a
+    cdef int[::1] hv = heap_v_a
+    cdef Py_ssize_t a, j
+    cdef int nt, size, x, y, target, skip
+    cdef double d, nd
+    with nogil:
+        for a in range(m):
+            skip = <int>rows[a]
+            x = <int>src[skip]
+            target = indices[skip]
+            nt = 0
+            size = 0
+            dist[x] = 0.0
+            touched[nt] = x
+            nt += 1
+            _push(&hk[0], &hv[0], &size, 0.0, x)
+            while size > 0:
+                d = hk[0]
+                x = hv[0]
+                _pop(&hk[0], &hv[0], &size)
+                if d > dist[x]:
+                    continue
+                if x == target:
+                    o[a] = d - weights[skip]
+                    if o[a] < 0.0:
+                        o[a] = 0.0
+                    break
+                if d > limit:
+                    break
+                for j in range(indptr[x], indptr[x + 1]):
+                    if j == skip:
+                        continue
+                    y = indices[j]
+                    nd = d + weights[j]
+                    if nd < dist[y]:
+                        if dist[y] == INFINITY:
+                            touched[nt] = y
+                            nt += 1
+                        dist[y] = nd
+                        _push(&hk[0], &hv[0], &size, nd, y)
+            for j in range(nt):
+                dist[touched[j]] = INFINITY
     return out

@@ -9,6 +9,7 @@ after, and the most delayed origin-destination pairs with their routes.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import logging
 import threading
@@ -21,8 +22,10 @@ from scipy.sparse import csgraph
 
 from geo.crs import lonlat_to_utm
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
-from geo.impact import CUT_OFF_HOURS, TAU_S, ImpactFigures, impact_figures
+from geo.eventtime import CAR_OCCUPANCY, PROFILES, ClockWindow
+from geo.impact import CUT_OFF_HOURS, TAU_S, ImpactFigures, gravity_shares, weighted_quantile
 from geo.network import check_mode
+from layers.eventimpact import EventFigures, EventModel, TravelModel
 from layers.networks import SEED_NETWORK, RoadNetwork
 from layers.routing import Closures
 
@@ -60,6 +63,10 @@ class ClosurePlan:
     closures: Closures = field(default_factory=Closures)
     entrances: tuple[str, ...] = ()  # entrance names ("天安门东 A出口"), OSM ids ("n123") or station names
     sites: tuple[str, ...] = ()
+    window: ClockWindow | None = None  # when every closure without its own window is in force (None: all day)
+    street_windows: tuple[ClockWindow | None, ...] = ()  # per street, its own window (None: the plan's)
+    area_windows: tuple[ClockWindow | None, ...] = ()
+    entrance_windows: tuple[ClockWindow | None, ...] = ()
 
     def is_empty(self) -> bool:
         """Return whether the plan closes nothing."""
@@ -79,6 +86,9 @@ class TownshipImpact:
     people_cut_off: float
     entrance_walk_before_s: float | None
     entrance_walk_after_s: float | None
+    mode_delay_s: dict[str, float] = field(default_factory=dict)  # mean delay per trip of each mode, in the windows
+    queue_delay_s: float = 0.0  # mean wait at held roads per road trip (car and bus), in the windows
+    person_hours: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,8 @@ class ImpactResult:
     top_pairs: list[PairRoute]
     warnings: list[str]
     sites: list[SiteAccess] = field(default_factory=list)
+    event: EventFigures | None = None
+    travel: TravelModel = field(default_factory=TravelModel)
 
     @property
     def person_hours_lost(self) -> float:
@@ -146,7 +158,28 @@ class ImpactResult:
             "townships_with_longer_walk_to_subway": len(walk),
             "closed_road_edges": self.closed_edges,
             "entrances_closed": len(self.entrances_closed),
+            **self._event_summary(),
             "model": MODEL_TEXT,
+        }
+
+    def _event_summary(self) -> dict[str, Any]:
+        ev = self.event
+        if ev is None:
+            return {}
+        modes = ev.modes
+        return {
+            "person_hours_by_mode": {m: round(c.person_hours, 2) for m, c in modes.items()},
+            "queue_person_hours": round(sum(float(c.queue_s.sum()) for c in modes.values()) / 3600.0, 2),
+            "person_hours_by_hour": [round(float(h), 2) for h in ev.by_hour()],
+            "closures_in_force": ev.span.iso() if ev.span is not None else None,
+            "trips_in_windows": round(sum(float(c.trips.sum()) for c in modes.values())),
+            "travel": {
+                "mode_shares": self.travel.shares,
+                "profile": self.travel.profile,
+                "trips_per_person": round(ev.trips_per_person, 3),
+                "car_occupancy": CAR_OCCUPANCY,
+                "subway_window": ev.transit_window,
+            },
         }
 
 
@@ -185,6 +218,7 @@ class ImpactService:
         self._towns: dict[tuple[str, str], _Towns] = {}
         self._walk_nodes: dict[str, tuple[cKDTree, NDArray[np.float64], NDArray[np.float64]]] = {}
         self._lock = threading.Lock()
+        self.event = EventModel(self)
 
     # -- inputs -------------------------------------------------------------------
 
@@ -359,37 +393,48 @@ class ImpactService:
     # -- evaluation -------------------------------------------------------------------
 
     def evaluate(
-        self, plan: ClosurePlan, *, mode: str = "drive", network: str | None = None, top: int = TOP_PAIRS
+        self,
+        plan: ClosurePlan,
+        *,
+        travel: TravelModel | None = None,
+        network: str | None = None,
+        top: int = TOP_PAIRS,
     ) -> ImpactResult:
-        """Return a plan's cost: per township delays, people cut off, the walk to the subway, the worst pairs.
+        """Return a plan's cost: per township and mode, in time, with queues; the walk to the subway; the worst pairs.
 
         Parameters
         ----------
         plan
             A closure plan.
-        mode
-            ``"drive"`` or ``"walk"``.
+        travel
+            Who travels, when and by which mode (None: `TravelModel`'s defaults).
         network
-            A network name, or None for the preferred one.
+            A drive network name, or None for the shipped central one.
         top
-            How many of the most delayed trips to list.
+            How many of the most delayed car trips to list.
         """
-        net = self.network(mode, network)
+        travel = travel or TravelModel()
+        if travel.profile not in PROFILES:
+            raise InvalidInputError(f"`profile` must be one of {', '.join(PROFILES)}; got {travel.profile!r}.")
+        net = self.network("drive", network)
         closed_entrances = self.check_plan(plan, net)
         engine = self.routing.engine(net)
         towns = self.towns(net)
         if len(towns.rows) < 2:
             raise OutsideCoverageError(f"network {net.name!r} holds fewer than two assessed townships.")
+        ev = self.event.evaluate(plan, net, towns, travel)
         edges = self.routing.closed_edges(net, plan.closures) if plan.closures else set()
         blocked = engine.edge_mask(edges, metric="fastest") if edges else None
         before = self._matrix(net, engine, towns, None)
         after = self._matrix(net, engine, towns, blocked) if blocked is not None else before.copy()
-        figs = impact_figures(towns.population, before, after)
+        figs = _figures(towns.population, before, after, ev)
         walk_before, walk_after = self._walk_to_entrances(plan, towns, closed_entrances)
         t = self.coverage.townships
         out = []
         for k, i in enumerate(towns.rows.tolist()):
             wb, wa = float(walk_before[k]), float(walk_after[k])
+            road = [c for m, c in ev.modes.items() if m in ("car", "bus")]
+            road_trips = sum(float(c.trips[k] - c.cut_off[k]) for c in road)
             out.append(
                 TownshipImpact(
                     int(t["township_id"].iloc[i]),
@@ -401,14 +446,16 @@ class ImpactService:
                     float(figs.people_cut_off[k]),
                     wb if np.isfinite(wb) else None,
                     wa if np.isfinite(wa) else None,
+                    {m: _mean(c.delay_s[k] + c.queue_s[k], c.trips[k] - c.cut_off[k]) for m, c in ev.modes.items()},
+                    _mean(sum(float(c.queue_s[k]) for c in road), road_trips),
+                    sum(float(c.delay_s[k] + c.queue_s[k]) for c in ev.modes.values()) / 3600.0,
                 )
             )
         pairs = self._top_pairs(engine, towns, figs, blocked, top) if blocked is not None else []
         sites = [self._site_access(sid, net, engine, towns, blocked) for sid in plan.sites]
-        warnings = self.routing.precision_warnings(net)
-        if mode == "walk":
-            warnings.append("Walking between townships: trips are walks of several kilometres; read it as relative.")
-        return ImpactResult(plan, net, mode, out, figs, closed_entrances, len(edges), pairs, warnings, sites)
+        warnings = self.routing.precision_warnings(net) + ev.warnings
+        res = ImpactResult(plan, net, "drive", out, figs, closed_entrances, len(edges), pairs, warnings, sites)
+        return dataclasses.replace(res, event=ev, travel=travel)
 
     def _site_access(
         self, site_id: str, net: RoadNetwork, engine: RoutingEngine, towns: _Towns, blocked: NDArray[np.bool_] | None
@@ -478,18 +525,18 @@ class ImpactService:
         return out
 
     def compare(
-        self, plans: list[ClosurePlan], *, mode: str = "drive", network: str | None = None
+        self, plans: list[ClosurePlan], *, travel: TravelModel | None = None, network: str | None = None
     ) -> list[ImpactResult]:
-        """Evaluate several plans on one network (ranked by the caller).
+        """Evaluate several plans on one network with one travel model (ranked by the caller).
 
         Parameters
         ----------
         plans
             The plans.
-        mode
-            ``"drive"`` or ``"walk"``.
+        travel
+            Who travels, when and by which mode.
         network
-            A network name, or None for the preferred one.
+            A drive network name, or None for the shipped central one.
         """
         if len(plans) < 2:
             raise InvalidInputError(f"`plans` needs at least two plans to compare; got {len(plans)}.")
@@ -497,4 +544,31 @@ class ImpactService:
             raise InvalidInputError(
                 f"compare at most {self.routing.limits.max_compare} plans at once; got {len(plans)}."
             )
-        return [self.evaluate(p, mode=mode, network=network) for p in plans]
+        return [self.evaluate(p, travel=travel, network=network) for p in plans]
+
+
+def _mean(total: float, trips: float) -> float:
+    """Return total / trips, or 0 when there are no trips."""
+    return float(total / trips) if trips > 1e-9 else 0.0
+
+
+def _figures(
+    population: NDArray[np.float64], before: NDArray[np.float64], after: NDArray[np.float64], ev: EventFigures
+) -> ImpactFigures:
+    """Return the headline figures of the event model (all modes), with the car's all-closures matrices for the pairs."""
+    n = len(population)
+    modes = list(ev.modes.values())
+    trips = np.sum([c.trips - c.cut_off for c in modes], axis=0) if modes else np.zeros(n)
+    total = np.sum([c.delay_s + c.queue_s for c in modes], axis=0) if modes else np.zeros(n)
+    mean = np.divide(total, trips, out=np.zeros(n), where=trips > 1e-9)
+    p90 = np.zeros(n)
+    for i in range(n):
+        v = np.concatenate([np.concatenate(c.values[i]) for c in modes if c.values[i]] or [np.zeros(0)])
+        w = np.concatenate([np.concatenate(c.weights[i]) for c in modes if c.weights[i]] or [np.zeros(0)])
+        ok = np.isfinite(v)
+        p90[i] = weighted_quantile(v[ok], w[ok], 0.9) if ok.any() else 0.0
+    cut = np.sum([c.cut_off for c in modes], axis=0) if modes else np.zeros(n)
+    shares = gravity_shares(population, before)
+    with np.errstate(invalid="ignore"):
+        delay = np.where(np.isfinite(after) & (shares > 0), np.maximum(after - before, 0.0), np.nan)
+    return ImpactFigures(mean, p90, cut, shares, delay, ev.person_hours())

@@ -131,6 +131,7 @@ class RoutingService(PlaceResolution):
         self._density: dict[tuple[str, str, str], WalkDensity] = {}
         self._sparse: dict[tuple[str, str, str], list[tuple[WalkDensity, shapely.Geometry]]] = {}
         self._calibrations: dict[str, Calibration] = {}
+        self._streets: dict[tuple[str, str, int], dict[str, list[tuple[int, int]]]] = {}
 
     def engine(self, net: RoadNetwork) -> RoutingEngine:
         """Return the routing engine of a network, built on first use.
@@ -191,14 +192,8 @@ class RoutingService(PlaceResolution):
                     f"closure area {i} has {n} vertices; at most {self.limits.max_area_vertices}. Simplify it."
                 )
         out: set[tuple[int, int]] = set()
-        g = net.graph
         if closures.streets:
-            names: dict[str, list[tuple[int, int]]] = {}
-            for u, v, d in g.edges(data=True):
-                nm = d.get("name")
-                for n in nm if isinstance(nm, list) else [nm]:
-                    if isinstance(n, str):
-                        names.setdefault(n, []).append((u, v))
+            names = self.street_edges(net)
             for street in closures.streets:
                 if street not in names:
                     close = difflib.get_close_matches(street, list(names), n=3)
@@ -212,6 +207,30 @@ class RoutingService(PlaceResolution):
             hits = net.edge_index.tree.query(area_utm, predicate="intersects")
             out.update((int(net.edge_index.edges[h][0]), int(net.edge_index.edges[h][1])) for h in hits)
         return out
+
+    def street_edges(self, net: RoadNetwork) -> dict[str, list[tuple[int, int]]]:
+        """Return each street name's graph node pairs (built once per network: a walk over every edge).
+
+        Parameters
+        ----------
+        net
+            The road network.
+        """
+        key = (net.name, net.mode, id(net.graph))
+        with self._lock:
+            hit = self._streets.get(key)
+        if hit is not None:
+            return hit
+        names: dict[str, list[tuple[int, int]]] = {}
+        for u, v, d in net.graph.edges(data=True):
+            nm = d.get("name")
+            for n in nm if isinstance(nm, list) else [nm]:
+                if isinstance(n, str):
+                    names.setdefault(n, []).append((u, v))
+        with self._lock:
+            self._streets = {k: v for k, v in self._streets.items() if k[:2] != key[:2]}
+            self._streets[key] = names
+        return names
 
     def _blocked(
         self, engine: RoutingEngine, net: RoadNetwork, closures: Closures, metric: str

@@ -10,6 +10,7 @@ import geopandas as gpd
 import shapely
 
 from api.maps.base import FastGeoJson, _add_html, _esc, _features_json, _layer_list, _legend, _new_map, _page
+from geo.eventtime import ClockWindow
 from layers.impact import ClosurePlan, ImpactResult
 
 if TYPE_CHECKING:
@@ -131,13 +132,16 @@ def impact_map(ctx: Context, plan: ClosurePlan, res: ImpactResult, *, query: str
     return _page(m, "Closure impact")
 
 
-def query_string(plan_id: str | None, streets: list[str], entrances: list[str], mode: str, network: str | None) -> str:
+def query_string(
+    plan_id: str | None, streets: list[str], entrances: list[str], window: ClockWindow | None, network: str | None
+) -> str:
     """Return the query string that asks `/impact` for the same plan."""
     params: list[tuple[str, str]] = []
     if plan_id:
         params.append(("plan_id", plan_id))
     params += [("street", s) for s in streets] + [("entrance", e) for e in entrances]
-    params.append(("mode", mode))
+    if window is not None:
+        params += [("start", window.iso()["start"]), ("end", window.iso()["end"])]
     if network:
         params.append(("network", network))
     return urllib.parse.urlencode(params)

@@ -10,21 +10,23 @@ from pydantic import BaseModel, Field
 
 from api.compute import bounded
 from api.context import CoverageDep, ImpactDep, PlansDep
-from api.convert import QueryPlan, impact_members, one_plan, saved_plan, township_features
+from api.convert import QueryPlan, QueryTravel, impact_members, one_plan, saved_plan, township_features
 from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
-from api.schemas import IMPACT_ATTRIBUTION, PlanIn, RequestModel
+from api.schemas import IMPACT_ATTRIBUTION, PlanIn, TravelIn
 from geo.limits import LIMITS
 from layers.impact import MODEL_TEXT
 
 router = APIRouter(tags=["impact"])
 
 
-class ImpactRequest(RequestModel):
-    """A plan (given, or saved: ``plan_id``) and the mode its trips take."""
+class ImpactRequest(TravelIn):
+    """A plan (given, or saved: ``plan_id``) and who travels: modes, the hourly profile, the trip rate."""
 
     plan: PlanIn | None = Field(None, description="The plan; or give plan_id")
     plan_id: str | None = Field(None, max_length=64, description="A saved plan's id (its latest version)")
-    mode: Literal["drive", "walk"] = "drive"
+    mode: Literal["drive", "walk"] | None = Field(
+        None, description="Older single-mode choice: 'drive' is modes={car: 1}, 'walk' is modes={walk: 1}"
+    )
     network: str | None = Field(
         None,
         max_length=64,
@@ -32,12 +34,12 @@ class ImpactRequest(RequestModel):
     )
 
 
-class CompareRequest(RequestModel):
-    """Two or more plans (given, or saved) evaluated the same way."""
+class CompareRequest(TravelIn):
+    """Two or more plans (given, or saved) evaluated the same way (windowed and all-day plans alike)."""
 
     plans: list[PlanIn] = Field(default_factory=list, max_length=LIMITS.max_compare)
     plan_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=LIMITS.max_compare)
-    mode: Literal["drive", "walk"] = "drive"
+    mode: Literal["drive", "walk"] | None = None
     network: str | None = Field(None, max_length=64)
 
 
@@ -51,15 +53,17 @@ def post_impact(
     format: FormatQ = "geojson",
     crs: CrsQ = None,
 ) -> Response:
-    """Return what a closure plan costs each township: delays, people cut off, the walk to the subway.
+    """Return what a closure plan costs each township, by mode and hour, with the queues at held roads.
 
     A GeoJSON FeatureCollection of townships (`population`, `mean_delay_s`, `p90_delay_s`,
-    `people_cut_off`, the walk to the nearest open subway entrance before and after) with a
-    top-level `summary` (`person_hours_lost` per trip-day, the model) and the ten most
-    delayed origin-destination pairs with their routes before and after.
+    `people_cut_off`, the delay per mode (`car_delay_s` ...), `queue_delay_s`, `person_hours`,
+    the walk to the nearest open subway entrance before and after) with a top-level `summary`
+    (`person_hours_lost` on the day, `person_hours_by_mode`, `person_hours_by_hour`, the
+    model and its constants) and the ten most delayed car trips with their routes.
     """
     epsg = download_crs(crs)
-    res = impact.evaluate(one_plan(plans, req.plan, req.plan_id), mode=req.mode, network=req.network)
+    plan = one_plan(plans, req.plan, req.plan_id)
+    res = impact.evaluate(plan, travel=req.travel(req.mode), network=req.network)
     return vector_response(
         township_features(coverage, res),
         impact_members(res),
@@ -76,14 +80,14 @@ def get_impact(
     impact: ImpactDep,
     coverage: CoverageDep,
     plan: QueryPlan,
-    mode: Literal["drive", "walk"] = "drive",
+    travel: QueryTravel,
     network: Annotated[str | None, Query(max_length=64)] = None,
     format: FormatQ = "geojson",
     crs: CrsQ = None,
 ) -> Response:
     """Return what `POST /impact` returns, for a saved plan or for streets and entrances in the URL (links, QGIS)."""
     epsg = download_crs(crs)
-    res = impact.evaluate(plan, mode=mode, network=network)
+    res = impact.evaluate(plan, travel=travel, network=network)
     return vector_response(
         township_features(coverage, res),
         impact_members(res),
@@ -123,7 +127,7 @@ class CompareResponse(BaseModel):
 def post_impact_compare(req: CompareRequest, impact: ImpactDep, plans: PlansDep) -> CompareResponse:
     """Rank two or more closure plans by the person-hours they cost and say where each costs more."""
     chosen = [p.to_plan() for p in req.plans] + [saved_plan(plans, pid) for pid in req.plan_ids]
-    results = impact.compare(chosen, mode=req.mode, network=req.network)
+    results = impact.compare(chosen, travel=req.travel(req.mode), network=req.network)
     order = sorted(range(len(results)), key=lambda i: results[i].figures.cost_hours)
     best = results[order[0]]
     best_delay = {t.township_id: t.mean_delay_s for t in best.townships}
@@ -147,4 +151,4 @@ def post_impact_compare(req: CompareRequest, impact: ImpactDep, plans: PlansDep)
                 costs_more_than_best=worse,
             )
         )
-    return CompareResponse(mode=req.mode, network=best.network.name, ranking=ranking)
+    return CompareResponse(mode=req.mode or "modes", network=best.network.name, ranking=ranking)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -9,8 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from api.compute import bounded
 from api.context import ContextDep, CoverageDep, RoutingDep
-from api.convert import plan_from_query, to_place
-from api.schemas import AnyModeT, EntranceQ, MetricT, ModeT, StreetQ
+from api.convert import QueryPlan, QueryTravel, to_place
+from api.schemas import AnyModeT, MetricT, ModeT
 from layers.routing import Closures
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -110,21 +111,25 @@ def get_coverage_map(
 @bounded(media_type="text/html")
 def get_impact_map(
     ctx: ContextDep,
+    travel: QueryTravel,
+    plan: QueryPlan,
     plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
-    street: StreetQ = None,
-    entrance: EntranceQ = None,
-    mode: ModeT = "drive",
     network: Annotated[str | None, Query(max_length=64)] = None,
     basemap: Basemap = "osm",
 ) -> HTMLResponse:
-    """Show what a closure plan costs: the plan, the delay per township, the most delayed trips, a table."""
+    """Show what a closure plan costs: by township, mode and hour; the plan, the most delayed trips, a table."""
     from api.maps import impact_map, query_string
 
-    if plan_id is None and not street and not entrance:
-        street = list(DEFAULT_IMPACT_STREETS)
-    plan = plan_from_query(ctx.plans, plan_id, street, entrance)
-    res = ctx.impact.evaluate(plan, mode=mode, network=network)
-    query = query_string(plan_id, street or [], entrance or [], mode, network)
+    if plan_id is None and plan.is_empty():
+        plan = dataclasses.replace(plan, name="Chang'an Avenue", closures=Closures(streets=DEFAULT_IMPACT_STREETS))
+    res = ctx.impact.evaluate(plan, travel=travel, network=network)
+    query = query_string(
+        plan_id,
+        [] if plan_id else list(plan.closures.streets),
+        [] if plan_id else list(plan.entrances),
+        plan.window,
+        network,
+    )
     return HTMLResponse(impact_map(ctx, plan, res, query=query, basemap=basemap))
 
 
