@@ -217,6 +217,7 @@ def query_plan(
 ) -> ClosurePlan:
     """Return the plan a GET request's query names (a dependency; see `plan_from_query`); start/end set its window."""
     plan = plan_from_query(plans, plan_id, street, entrance)
+    start, end = start or None, end or None  # a page's form sends empty times for the whole day
     if start is None and end is None:
         return plan
     if start is None or end is None:

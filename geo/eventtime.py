@@ -102,20 +102,24 @@ class ClockWindow:
         return self.end_s - self.start_s
 
     def iso(self) -> dict[str, str]:
-        """Return the window as ISO 8601 local times (``HH:MM`` or ``HH:MM:SS``; a next-day end as ``+1 HH:MM``)."""
+        """Return the window as ISO 8601 local times that `parse_window` reads back.
+
+        ``HH:MM[:SS]`` within one day (24:00 ends it); a window past midnight as date-times on a
+        nominal first day, 2000-01-01 (the model is one typical weekday: a date counts only for
+        crossing midnight).
+        """
 
         def clock(s: int) -> str:
-            day, rest = divmod(s, DAY_S)
-            text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}" + (f":{rest % 60:02d}" if rest % 60 else "")
-            if day and rest == 0 and s == DAY_S:
-                return "24:00"
-            return f"+{day} {text}" if day else text
+            rest = s % DAY_S if s != DAY_S else s
+            return f"{rest // 3600:02d}:{rest % 3600 // 60:02d}" + (f":{rest % 60:02d}" if rest % 60 else "")
 
-        return {"start": clock(self.start_s), "end": clock(self.end_s)}
+        if self.end_s <= DAY_S:
+            return {"start": clock(self.start_s), "end": clock(self.end_s)}
+        return {"start": f"2000-01-01T{clock(self.start_s)}", "end": f"2000-01-02T{clock(self.end_s - DAY_S)}"}
 
     def label(self) -> str:
-        """Return ``HH:MM-HH:MM``."""
-        w = self.iso()
+        """Return ``HH:MM-HH:MM`` (the end day's clock time after midnight)."""
+        w = {k: v.split("T")[-1] for k, v in self.iso().items()}
         return f"{w['start']}-{w['end']}"
 
 

@@ -153,7 +153,6 @@ class RoutingEngine:
         self._scratch: dict[Metric, rk.CCHMetric] = {}
         self._scratch_dirty = dict.fromkeys(METRICS, False)
         self._scratch_closed: dict[Metric, NDArray[np.int64]] = {m: np.empty(0, dtype=np.int64) for m in METRICS}
-        self._updater = _pinned(rk.CCHMetricPartialUpdater(self._cch))
         self._scratch_lock = threading.Lock()
         self._local = threading.local()
 
@@ -426,6 +425,13 @@ class RoutingEngine:
         e = ends[0] if len(ends) == 1 else min((x for x in ends if x.node == last), key=lambda x: x.cost)
         return path, rows, s, e
 
+    def _updater(self) -> Any:  # noqa: ANN401 - the binding's partial updater
+        """Return this thread's partial updater of the scratch metrics (the binding's are "unsendable": one per thread)."""
+        up = getattr(self._local, "updater", None)
+        if up is None:
+            up = self._local.updater = _pinned(rk.CCHMetricPartialUpdater(self._cch))
+        return up
+
     def _prepare_scratch(
         self, m: Metric, blocked: NDArray[np.bool_] | None, penalty: NDArray[np.float64] | None
     ) -> rk.CCHMetric:
@@ -458,7 +464,7 @@ class RoutingEngine:
             updates = {int(i): int(self._base_int[m][i]) for i in reopen.tolist()}
             updates.update(dict.fromkeys(close.tolist(), _INF))
             if updates:
-                self._updater.apply(metric_obj, updates)
+                self._updater().apply(metric_obj, updates)
             self._scratch_closed[m] = want
         return metric_obj
 

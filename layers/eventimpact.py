@@ -51,6 +51,8 @@ from layers.routing import Closures
 from layers.transit import Window
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from numpy.typing import NDArray
 
     from geo.routing import RoutingEngine
@@ -242,7 +244,30 @@ class EventModel:
         np.fill_diagonal(m, 0.0)
         return m
 
-    def _cached(self, key: tuple[Any, ...], make: Any) -> NDArray[np.float64]:  # noqa: ANN401 - a callable
+    def car_before(self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns) -> NDArray[np.float64]:
+        """Return the township drive matrix before any closure (cached per network).
+
+        Parameters
+        ----------
+        net
+            The drive network.
+        engine
+            Its engine.
+        towns
+            Its assessed townships.
+        """
+        return self.cached(("car", net.name, id(engine)), lambda: self.impact._matrix(net, engine, towns, None))
+
+    def cached(self, key: tuple[Any, ...], make: Callable[[], NDArray[np.float64]]) -> NDArray[np.float64]:
+        """Return the array cached under ``key``, made by ``make()`` the first time.
+
+        Parameters
+        ----------
+        key
+            What the array is of.
+        make
+            Makes it.
+        """
         with self._lock:
             hit = self._before.get(key)
         if hit is None:
@@ -355,16 +380,16 @@ class EventModel:
         out: dict[str, NDArray[np.float64]] = {}
         want = {m for m, s in travel.shares.items() if s > 0}
         if want & set(ROAD_MODES):
-            car = self._cached(("car", net.name, id(engine)), lambda: self.impact._matrix(net, engine, towns, None))
+            car = self.car_before(net, engine, towns)
             out.update(dict.fromkeys(ROAD_MODES, car))
         if want & {"walk", "bike"}:
             walk, snaps = self.walk_snaps(towns)
-            w = self._cached(("walk", net.name, walk.name), lambda: self._walk_matrix(walk, snaps, None))
+            w = self.cached(("walk", net.name, walk.name), lambda: self._walk_matrix(walk, snaps, None))
             out["walk"] = w
             out["bike"] = w * (WALK_KPH / BIKE_SPEED_KPH)
         if "subway" in want:
             try:
-                out["subway"] = self._cached(
+                out["subway"] = self.cached(
                     ("subway", net.name, tw.start_s), lambda: self._subway_matrix(towns, tw, ())
                 )
             except OutsideCoverageError as exc:
@@ -520,69 +545,3 @@ def _delay(before: NDArray[np.float64], after: NDArray[np.float64]) -> NDArray[n
     with np.errstate(invalid="ignore"):
         d = np.where(np.isfinite(after), np.maximum(after - before, 0.0), np.inf)
     return np.where(np.isfinite(before), d, 0.0)
-
-
-@dataclass(frozen=True)
-class Atlas:
-    """Per drive arc with traffic at the hour: its car flow and what holding it for T costs."""
-
-    rows: NDArray[np.int64]  # arc rows
-    flow_veh_h: NDArray[np.float64]
-    saturation_veh_h: NDArray[np.float64]
-    wait_s: NDArray[np.float64]  # per trip if it waits (inf: the queue would not clear)
-    detour_s: NDArray[np.float64]  # per trip, the way round the link (inf: none within the limit)
-    cost_person_hours: NDArray[np.float64]
-    choice: list[str]  # "wait", "detour" or "cut off"
-    hour: int
-    minutes: float
-    trips_per_person: float
-
-
-def closure_atlas(
-    model: EventModel, net: RoadNetwork, towns: _Towns, travel: TravelModel, *, hour: int, minutes: float
-) -> Atlas:
-    """Return, for every drive arc with car traffic at ``hour``, the cost of holding it for ``minutes``.
-
-    The flow is the hour's car trips assigned all-or-nothing (`geo.assign`); the trips that
-    meet the hold pay the smaller of the queue's wait T/(2*(1 - q/s)) and the link's way round
-    (`EventModel.link_detours`, an upper bound of each trip's own detour); with neither, they
-    count as cut off at `geo.impact.CUT_OFF_HOURS`. Person-hours are per hold.
-
-    Parameters
-    ----------
-    model
-        The event model.
-    net
-        The drive network.
-    towns
-        Its assessed townships.
-    travel
-        Who travels (the car share, the profile, the trip rate).
-    hour
-        The hour of the day the hold starts, 0-23.
-    minutes
-        How long the link is held.
-    """
-    engine = model.impact.routing.engine(net)
-    trees, nodes = model.trees(net, engine, towns)
-    rate = model.trips_per_person(travel)
-    car = travel.shares.get("car", 0.0)
-    before = model._cached(("car", net.name, id(engine)), lambda: model.impact._matrix(net, engine, towns, None))
-    key = ("flows", net.name, id(engine))
-    per_person = model._cached(
-        key, lambda: trees.flows(towns.population[:, None] * gravity_shares(towns.population, before), nodes)
-    )
-    flow = per_person * rate * car * float(PROFILES[travel.profile][hour]) / CAR_OCCUPANCY
-    rows = np.flatnonzero(flow > 0)
-    sat = np.array([saturation_flow(c) for c in np.asarray(model.arc_classes(engine), dtype=object)[rows]])
-    detour = model.link_detours(net, engine)[rows]
-    q = flow[rows]
-    t_s = minutes * 60.0
-    with np.errstate(divide="ignore"):
-        wait = np.where(q < sat, t_s / (2.0 * (1.0 - q / sat)), np.inf)
-    unit = np.minimum(wait, detour)
-    cut = ~np.isfinite(unit)
-    trips = q * CAR_OCCUPANCY * (t_s / 3600.0)  # persons whose trip meets the hold
-    cost = trips * np.where(cut, CUT_OFF_HOURS * 3600.0, unit) / 3600.0
-    choice = ["cut off" if c else ("wait" if w <= d else "detour") for c, w, d in zip(cut, wait, detour, strict=True)]
-    return Atlas(rows, q, sat, wait, detour, cost, choice, hour, minutes, rate)

@@ -184,12 +184,19 @@ class ImpactResult:
 
 
 MODEL_TEXT = (
-    "Each resident of an assessed township makes one trip per day to another assessed township; trips from i go "
-    f"to j in proportion to P_j * exp(-t_ij / {TAU_S / 60:g} min), t_ij the travel time before the closures. "
-    "Delay = time after - time before; trips with no route after are cut off (not delay). Person-hours lost per "
-    "trip-day = sum of P_i * p_ij * delay_ij / 3600; plans are ranked by their cost: that plus "
-    f"{CUT_OFF_HOURS:g} hour per trip cut off. A township whose point lies inside a closed area is cut off. Townships are assessed when at least half of their area lies "
-    "in the network's extent; each is represented by a point inside it."
+    "Residents of the assessed townships make the stated trips per person per day, leaving by hour after the "
+    "stated profile and split by the stated mode shares; each mode's trips go from township i to j in proportion "
+    f"to P_j * exp(-t_ij / {TAU_S / 60:g} min), t_ij that mode's time before the closures. A trip meets the "
+    "closures in force when it leaves (each closure in its own window, or the plan's, or all day). Car and bus trips "
+    "use the drive network: each pays the smaller of its detour and, on a closure shorter than a day, the wait at "
+    "the first closed road of its route (the deterministic queue: T/(2(1 - q/s)) per trip, q the car flow of the "
+    "hour assigned all-or-nothing, s 1,900 cars per hour per lane, 2,400 on motorways and trunk roads); subway "
+    "trips use the public transport model with the stations shut whose every entrance is closed; walking and "
+    "cycling trips use the walk network with the closed areas. Person-hours lost on the day = the delays of all "
+    f"trips; trips with neither a way round nor a wait are cut off; plans are ranked by their cost: person-hours "
+    f"plus {CUT_OFF_HOURS:g} hour per trip cut off. Every trip goes to another township (no trips within one). A "
+    "township whose point lies inside a closed area is cut off. Townships are assessed when at least half of their "
+    "area lies in the network's extent; each is represented by a point inside it. Sources: README, Event impact."
 )
 
 

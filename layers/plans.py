@@ -36,9 +36,13 @@ CREATE TABLE IF NOT EXISTS plan_versions (
     PRIMARY KEY (id, version)
 );
 """
-_BODY_KEYS = ("name", "streets", "areas", "entrances", "sites")
-# What a plan Feature's properties may hold (as `plan_feature` writes them).
-_FILE_KEYS = frozenset({"name", "streets", "entrances", "sites", "id", "version", "created_at", "author"})
+_BODY_KEYS = ("name", "window", "streets", "areas", "entrances", "sites")
+# What a plan Feature's properties may hold (as `plan_feature` writes them). Windows are ISO 8601
+# local times: the plan's `window`, a street's or entrance's own (items {name, window}), and each
+# area's own in `area_windows` (in the order of the MultiPolygon's parts; null: the plan's).
+_FILE_KEYS = frozenset(
+    {"name", "window", "streets", "entrances", "sites", "area_windows", "id", "version", "created_at", "author"}
+)
 
 
 @dataclass(frozen=True)
@@ -80,13 +84,23 @@ def plan_feature(p: SavedPlan) -> dict[str, Any]:
     """
     areas = p.body.get("areas") or []
     geom = None
+    windows: list[Any] = []
     if areas:
         parts = []
         for a in areas:
             g = shapely.geometry.shape(a.get("geometry", a) if a.get("type") == "Feature" else a)
+            own = (a.get("properties") or {}).get("window") if a.get("type") == "Feature" else None
+            n = len(shapely.get_parts(g))
             parts.extend(shapely.get_parts(g).tolist())
+            windows.extend([own] * n)
         geom = shapely.geometry.mapping(shapely.MultiPolygon(parts))
-    props = {k: p.body.get(k, [] if k != "name" else "") for k in _BODY_KEYS if k != "areas"}
+    props = {
+        k: p.body.get(k, [] if k not in ("name", "window") else ("" if k == "name" else None))
+        for k in _BODY_KEYS
+        if k != "areas"
+    }
+    if any(w is not None for w in windows):
+        props["area_windows"] = windows
     props.update({"id": p.id, "version": p.version, "created_at": p.created_at, "author": p.author})
     return {"type": "Feature", "geometry": geom, "properties": props}
 
@@ -121,8 +135,19 @@ def feature_to_body(f: object, where: str) -> tuple[str | None, dict[str, Any]]:
             if not isinstance(coords, list):
                 raise InvalidInputError(f"{where}: the MultiPolygon has no coordinate list.")
             areas = [{"type": "Polygon", "coordinates": c} for c in coords]
+    own = props.get("area_windows")
+    if own is not None:
+        if not isinstance(own, list) or len(own) != len(areas):
+            raise InvalidInputError(
+                f"{where}: `area_windows` must list one window (or null) per polygon of the geometry."
+            )
+        areas = [
+            a if w is None else {"type": "Feature", "geometry": a, "properties": {"window": w}}
+            for a, w in zip(areas, own, strict=True)
+        ]
     body = {
         "name": props.get("name") or "",
+        "window": props.get("window"),
         "streets": props.get("streets") or [],
         "areas": areas,
         "entrances": props.get("entrances") or [],

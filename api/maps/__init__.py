@@ -9,6 +9,7 @@ credits OpenStreetMap.
 """
 
 from api.maps.base import BAND_COLOURS, DATA_CREDIT, OSM_CREDIT
+from api.maps.closurecost import closure_cost_map
 from api.maps.coverage import coverage_map
 from api.maps.impact import impact_map, query_string
 from api.maps.index import index_map
@@ -20,6 +21,7 @@ __all__ = [
     "BAND_COLOURS",
     "DATA_CREDIT",
     "OSM_CREDIT",
+    "closure_cost_map",
     "coverage_map",
     "impact_map",
     "index_map",

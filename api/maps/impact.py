@@ -31,14 +31,20 @@ def _colour(t_mean: float, cut_share: float) -> str:
     return next(c for lo, c in DELAY_CLASSES if t_mean >= lo)
 
 
-def impact_map(ctx: Context, plan: ClosurePlan, res: ImpactResult, *, query: str, basemap: str = "osm") -> str:
-    """Return the page of one plan's impact; ``query`` is the page's query string (for the download links)."""
+SHOW_CHOICES = ("all modes", "car", "bus", "subway", "bike", "walk")
+
+
+def impact_map(
+    ctx: Context, plan: ClosurePlan, res: ImpactResult, *, query: str, basemap: str = "osm", show: str = "all modes"
+) -> str:
+    """Return the page of one plan's impact; ``query`` is the page's query string; ``show``: the delay coloured."""
     net = res.network
     m = _new_map((39.905, 116.397), basemap=basemap, zoom=12)
     outlines = ctx.coverage.township_outlines()
     rows = []
     for ti in res.townships:
         cut_share = ti.people_cut_off / ti.population if ti.population else 0.0
+        shown = ti.mode_delay_s.get(show, ti.mean_delay_s)
         rows.append(
             {
                 "district": ti.district,
@@ -50,13 +56,14 @@ def impact_map(ctx: Context, plan: ClosurePlan, res: ImpactResult, *, query: str
                 "walk": None
                 if ti.entrance_walk_before_s is None or ti.entrance_walk_after_s is None
                 else round(ti.entrance_walk_after_s - ti.entrance_walk_before_s),
-                "colour": _colour(ti.mean_delay_s, cut_share),
+                "shown": round(shown, 1),
+                "colour": _colour(shown, cut_share),
             }
         )
     frame = gpd.GeoDataFrame(rows, geometry=[outlines[ti.township_id] for ti in res.townships], crs=4326)
     FastGeoJson(
         _features_json(frame, tolerance_deg=0.0003, decimals=5),
-        name=f"Mean delay per trip ({len(frame)} townships)",
+        name=f"Mean delay per trip, {_esc(show)} ({len(frame)} townships)",
         style="function (f) { return {color: '#636363', weight: 0.7, fillColor: f.properties.colour, fillOpacity: 0.6}; }",
         tooltip="esc(p.district) + ' ' + esc(p.township) + ': mean +' + p.mean + ' s, p90 +' + p.p90 + ' s, ' + "
         "p.cut.toLocaleString('en') + ' people cut off' + (p.walk ? ', walk to the subway +' + p.walk + ' s' : '')",
@@ -115,8 +122,15 @@ def impact_map(ctx: Context, plan: ClosurePlan, res: ImpactResult, *, query: str
         closes=[*plan.closures.streets, *(f"area #{i + 1}" for i in range(len(plan.closures.areas)))]
         + ([f"{len(res.entrances_closed)} subway entrances"] if res.entrances_closed else []),
         network=net.name,
-        mode=res.mode,
-        s=res.summary(),
+        s=(summary := res.summary()),
+        hours_max=max(summary.get("person_hours_by_hour") or [0.0]),
+        start="" if plan.window is None else plan.window.iso()["start"].split("T")[-1],
+        end=""
+        if plan.window is None or plan.window.end_s > 86400
+        else plan.window.iso()["end"].replace("24:00", "23:59"),
+        show=show,
+        show_choices=SHOW_CHOICES,
+        hidden=[(k, v) for k, v in urllib.parse.parse_qsl(query) if k not in ("start", "end")],
         sites=res.sites,
         worst=[
             x

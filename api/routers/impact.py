@@ -14,6 +14,7 @@ from api.convert import QueryPlan, QueryTravel, impact_members, one_plan, saved_
 from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
 from api.schemas import IMPACT_ATTRIBUTION, PlanIn, TravelIn
 from geo.limits import LIMITS
+from layers.atlas import ATLAS_TEXT, atlas_features, closure_atlas
 from layers.impact import MODEL_TEXT
 
 router = APIRouter(tags=["impact"])
@@ -93,6 +94,51 @@ def get_impact(
         impact_members(res),
         fmt=format,
         layer="impact",
+        attribution=IMPACT_ATTRIBUTION,
+        crs=epsg,
+    )
+
+
+HourQ = Annotated[int, Query(ge=0, le=23, description="The hour of the day the hold starts (0-23)")]
+MinutesQ = Annotated[
+    float, Query(gt=0, le=1440, allow_inf_nan=False, description="How long each link is held, minutes (default 2)")
+]
+
+
+@router.get("/impact/closure-cost", responses=FORMAT_DOC, operation_id="get_closure_cost", response_class=Response)
+@bounded(media_type="application/geo+json")
+def get_closure_cost(
+    impact: ImpactDep,
+    travel: QueryTravel,
+    hour: HourQ = 8,
+    minutes: MinutesQ = 2.0,
+    network: Annotated[str | None, Query(max_length=64)] = None,
+    format: FormatQ = "geojson",
+    crs: CrsQ = None,
+) -> Response:
+    """Return every road link's car flow at an hour and what holding it for `minutes` costs (the atlas).
+
+    One Feature per directed link with car traffic: `flow_veh_h` (the hour's car trips
+    assigned all-or-nothing), `saturation_veh_h`, `flow_ratio`, the wait per trip if it waits
+    (`wait_s`, null: the queue would not clear), the way round the link (`detour_s`), the
+    smaller of the two (`choice`) and `cost_person_hours` of one hold, costliest first.
+    """
+    epsg = download_crs(crs)
+    net = impact.network("drive", network)
+    atlas = closure_atlas(impact.event, net, impact.towns(net), travel, hour=hour, minutes=minutes)
+    members = {
+        "hour": hour,
+        "minutes": minutes,
+        "network": net.name,
+        "trips_per_person": round(atlas.trips_per_person, 3),
+        "model": ATLAS_TEXT,
+        "warnings": impact.routing.precision_warnings(net),
+    }
+    return vector_response(
+        atlas_features(impact.event, net, atlas),
+        members,
+        fmt=format,
+        layer="closure-cost",
         attribution=IMPACT_ATTRIBUTION,
         crs=epsg,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
@@ -115,6 +115,7 @@ def get_impact_map(
     plan: QueryPlan,
     plan_id: Annotated[str | None, Query(max_length=64, description="A saved plan's id")] = None,
     network: Annotated[str | None, Query(max_length=64)] = None,
+    show: Annotated[ShowT, Query(description="The delay the townships are coloured by")] = "all modes",
     basemap: Basemap = "osm",
 ) -> HTMLResponse:
     """Show what a closure plan costs: by township, mode and hour; the plan, the most delayed trips, a table."""
@@ -130,9 +131,26 @@ def get_impact_map(
         plan.window,
         network,
     )
-    return HTMLResponse(impact_map(ctx, plan, res, query=query, basemap=basemap))
+    return HTMLResponse(impact_map(ctx, plan, res, query=query, basemap=basemap, show=show))
 
 
+@router.get("/closure-cost", response_class=HTMLResponse, operation_id="closure_cost_map")
+@bounded(media_type="text/html")
+def get_closure_cost_map(
+    ctx: ContextDep,
+    travel: QueryTravel,
+    hour: Annotated[int, Query(ge=0, le=23, description="The hour the holds start")] = 8,
+    minutes: Annotated[float, Query(gt=0, le=1440, allow_inf_nan=False, description="How long a hold lasts")] = 2.0,
+    network: Annotated[str | None, Query(max_length=64)] = None,
+    basemap: Basemap = "osm",
+) -> HTMLResponse:
+    """Show the closure-cost atlas: every road link coloured by what holding it costs at the hour."""
+    from api.maps import closure_cost_map
+
+    return HTMLResponse(closure_cost_map(ctx, travel, hour=hour, minutes=minutes, network=network, basemap=basemap))
+
+
+ShowT = Literal["all modes", "car", "bus", "subway", "bike", "walk"]
 # Opened without a plan, the page shows the closure of Chang'an Avenue through Tiananmen.
 DEFAULT_IMPACT_STREETS = ("东长安街", "西长安街")
 

@@ -74,9 +74,16 @@ def _body(impact: ImpactService, plan: PlanIn) -> dict[str, Any]:
     """Validate a plan completely (geometry, streets, entrances, sites) and return what is stored."""
     parsed = plan.to_plan()
     impact.validate(parsed)
-    body = plan.model_dump(include={"name", "streets", "areas", "entrances", "sites"})
-    if plan.crs is not None:  # drawn in another CRS: stored in WGS84, as every plan is
-        body["areas"] = [shapely.geometry.mapping(a) for a in parsed.closures.areas]
+    body = plan.model_dump(include={"name", "window", "streets", "areas", "entrances", "sites"}, exclude_none=False)
+    body["streets"] = [s if isinstance(s, str) else s.model_dump(exclude_none=True) for s in plan.streets]
+    body["entrances"] = [e if isinstance(e, str) else e.model_dump(exclude_none=True) for e in plan.entrances]
+    if plan.crs is not None:  # drawn in another CRS: stored in WGS84, as every plan is (with each area's own window)
+        body["areas"] = [
+            shapely.geometry.mapping(a)
+            if w is None
+            else {"type": "Feature", "geometry": shapely.geometry.mapping(a), "properties": {"window": w.iso()}}
+            for a, w in zip(parsed.closures.areas, parsed.area_windows, strict=True)
+        ]
     return body
 
 
