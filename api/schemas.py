@@ -324,8 +324,15 @@ class TravelIn(RequestModel):
         description="Share of trips by mode, summing to 1 (default: Beijing's central city, 2019: car 0.259, "
         "bus 0.153, subway 0.165, bike 0.121, walk 0.302)",
     )
-    profile: Literal["diurnal", "flat"] = Field(
-        "diurnal", description="When trips leave: 'diurnal' (FHWA NT-3, 2001 NHTS) or 'flat' (every hour alike)"
+    profile: (
+        Literal["diurnal", "flat"]
+        | Annotated[
+            list[Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]], Field(min_length=24, max_length=24)
+        ]
+    ) = Field(
+        "diurnal",
+        description="When trips leave: 'diurnal' (FHWA NT-3, 2001 NHTS), 'flat' (every hour alike), "
+        "or 24 weights of your own (hour 0 first; local counts)",
     )
     trips_per_person: float | None = Field(
         None, gt=0, le=20, allow_inf_nan=False, description="Trips per resident per day (default: derived, README)"
@@ -338,9 +345,12 @@ class TravelIn(RequestModel):
         shares: dict[str, float] | None = {str(k): v for k, v in self.modes.items()} if self.modes is not None else None
         if mode is not None:
             shares = {"car" if mode == "drive" else "walk": 1.0}
-        return TravelModel(
-            check_shares(shares) if shares is not None else dict(MODE_SHARES), self.profile, self.trips_per_person
+        profile = self.profile if isinstance(self.profile, str) else tuple(self.profile)
+        travel = TravelModel(
+            check_shares(shares) if shares is not None else dict(MODE_SHARES), profile, self.trips_per_person
         )
+        travel.hourly()  # checks own weights (not all zero)
+        return travel
 
 
 class PairOut(BaseModel):

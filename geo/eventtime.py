@@ -318,9 +318,11 @@ def wait_or_detour(
 ) -> tuple[NDArray[np.bool_], float]:
     """Return which flows wait at a held approach (the rest detour) and the wait per trip, seconds.
 
-    A flow waits when its detour is longer than the queue's mean wait T/(2*(1 - Q/s)), Q the
-    flow of all that wait: the largest such set (the detours sorted longest first; the wait
-    grows with Q, so the set is a prefix of that order).
+    The wait is the queue's mean, T/(2*(1 - Q/s)), Q the flow of all that wait. Flows are taken
+    longest detour first; each joins the queue when its detour is longer than the wait it would
+    meet with itself in it. The result is an equilibrium: no flow that waits would rather detour
+    (its detour is at least the last joiner's, which beat the final wait) and no flow that
+    detours would rather wait (the wait only grew after it was turned away).
 
     Parameters
     ----------
@@ -333,13 +335,11 @@ def wait_or_detour(
     t_s
         How long it is held, seconds.
     """
-    order = np.argsort(-detours_s, kind="stable")
-    q = np.cumsum(rates[order])
-    with np.errstate(divide="ignore"):
-        wait = np.where(q < s, t_s / (2.0 * (1.0 - q / s)), np.inf)
-    ok = detours_s[order] > wait
-    k = int(np.argmin(ok)) if not ok.all() else len(ok)  # the prefix that waits
     waits = np.zeros(len(rates), dtype=bool)
-    waits[order[:k]] = True
-    w = float(wait[k - 1]) if k else (t_s / 2.0)
-    return waits, w
+    q = 0.0
+    for i in np.argsort(-detours_s, kind="stable").tolist():
+        joined = q + float(rates[i])
+        if joined < s and detours_s[i] > t_s / (2.0 * (1.0 - joined / s)):
+            waits[i] = True
+            q = joined
+    return waits, t_s / (2.0 * (1.0 - q / s))

@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from geo.engine_arrays import SEP
-from geo.eventtime import CAR_OCCUPANCY, PROFILES, saturation_flow
+from geo.eventtime import CAR_OCCUPANCY, saturation_flow
 from geo.impact import CUT_OFF_HOURS, gravity_shares
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def closure_atlas(
     per_person = model.cached(
         key, lambda: trees.flows(towns.population[:, None] * gravity_shares(towns.population, before), nodes)
     )
-    flow = per_person * rate * car * float(PROFILES[travel.profile][hour]) / CAR_OCCUPANCY
+    flow = per_person * rate * car * float(travel.hourly()[hour]) / CAR_OCCUPANCY
     rows = np.flatnonzero(flow > 0)
     sat = np.array([saturation_flow(c) for c in np.asarray(model.arc_classes(engine), dtype=object)[rows]])
     detour = model.link_detours(net, engine)[rows]

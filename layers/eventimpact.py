@@ -29,7 +29,7 @@ import numpy as np
 
 from geo.assign import AonTrees, aon_trees, local_detours
 from geo.engine_arrays import SEP
-from geo.errors import OutsideCoverageError
+from geo.errors import InvalidInputError, OutsideCoverageError
 from geo.eventtime import (
     ALL_DAY,
     BIKE_SPEED_KPH,
@@ -74,8 +74,19 @@ class TravelModel:
     """Who travels: the mode shares, the hourly profile and the trips per resident per day (None: derived)."""
 
     shares: dict[str, float] = field(default_factory=lambda: dict(MODE_SHARES))
-    profile: str = "diurnal"
+    profile: str | tuple[float, ...] = "diurnal"  # a named profile, or 24 weights of your own (hour 0 first)
     trips_per_person: float | None = None
+
+    def hourly(self) -> NDArray[np.float64]:
+        """Return the share of the day's trips leaving in each hour (24 values summing to one)."""
+        if isinstance(self.profile, str):
+            if self.profile not in PROFILES:
+                raise InvalidInputError(f"`profile` must be one of {', '.join(PROFILES)} or 24 weights.")
+            return PROFILES[self.profile]
+        w = np.asarray(self.profile, dtype=float)
+        if w.shape != (24,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise InvalidInputError("`profile` must be 24 finite, non-negative weights (hour 0 first), not all zero.")
+        return w / w.sum()
 
 
 @dataclass
@@ -237,10 +248,21 @@ class EventModel:
         transit = self.impact.coverage.transit
         if transit is None:
             raise OutsideCoverageError("the public transport model is not loaded.")
-        places: list[tuple[float, float] | str] = list(zip(towns.lon.tolist(), towns.lat.tolist(), strict=True))
+        # Only the townships on the walk network can reach the subway (the rest: no subway trips modelled).
+        _, snaps = self.walk_snaps(towns)
+        ok = [i for i, sn in enumerate(snaps) if sn is not None]
+        places: list[tuple[float, float] | str] = [(float(towns.lon[i]), float(towns.lat[i])) for i in ok]
         closed = transit.closed_stations(stations) if stations else None
-        m = transit.matrix(places, places, window=window, closed=closed).seconds[50]
-        m = np.where(np.isnan(m), np.inf, m)
+        m = np.full((len(snaps), len(snaps)), np.inf)
+        if len(ok) >= 2:
+            rows = max(1, self.impact.routing.limits.max_matrix_cells // len(places))  # the request limit, in rows
+            sub = np.vstack(
+                [
+                    transit.matrix(places[a : a + rows], places, window=window, closed=closed).seconds[50]
+                    for a in range(0, len(places), rows)
+                ]
+            )
+            m[np.ix_(ok, ok)] = np.where(np.isnan(sub), np.inf, sub)
         np.fill_diagonal(m, 0.0)
         return m
 
@@ -334,7 +356,7 @@ class EventModel:
         items = self.items(plan)
         parts = pieces([it.window for it in items])
         rate = self.trips_per_person(travel)
-        profile = PROFILES[travel.profile]
+        profile = travel.hourly()
         n = len(towns.rows)
         warnings: list[str] = []
         span = ClockWindow(parts[0].start_s, parts[-1].end_s) if parts else None

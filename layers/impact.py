@@ -22,7 +22,7 @@ from scipy.sparse import csgraph
 
 from geo.crs import lonlat_to_utm
 from geo.errors import InvalidInputError, NoRouteError, OutsideCoverageError
-from geo.eventtime import CAR_OCCUPANCY, PROFILES, ClockWindow
+from geo.eventtime import CAR_OCCUPANCY, ClockWindow
 from geo.impact import CUT_OFF_HOURS, TAU_S, ImpactFigures, gravity_shares, weighted_quantile
 from geo.network import check_mode
 from layers.eventimpact import EventFigures, EventModel, TravelModel
@@ -175,7 +175,7 @@ class ImpactResult:
             "trips_in_windows": round(sum(float(c.trips.sum()) for c in modes.values())),
             "travel": {
                 "mode_shares": self.travel.shares,
-                "profile": self.travel.profile,
+                "profile": self.travel.profile if isinstance(self.travel.profile, str) else list(self.travel.profile),
                 "trips_per_person": round(ev.trips_per_person, 3),
                 "car_occupancy": CAR_OCCUPANCY,
                 "subway_window": ev.transit_window,
@@ -421,8 +421,7 @@ class ImpactService:
             How many of the most delayed car trips to list.
         """
         travel = travel or TravelModel()
-        if travel.profile not in PROFILES:
-            raise InvalidInputError(f"`profile` must be one of {', '.join(PROFILES)}; got {travel.profile!r}.")
+        travel.hourly()  # a bad profile is refused before any work
         net = self.network("drive", network)
         closed_entrances = self.check_plan(plan, net)
         engine = self.routing.engine(net)

@@ -26,14 +26,15 @@ def test_impact_is_a_geojson_collection_of_townships(client: TestClient) -> None
     assert keys <= set(doc["features"][0]["properties"])
     assert doc["summary"]["person_hours_lost"] > 0
     assert "exp(-t_ij / 20 min)" in doc["summary"]["model"]
+    assert set(doc["summary"]["person_hours_by_mode"]) == {"car", "bus", "subway", "bike", "walk"}
+    assert sum(doc["summary"]["person_hours_by_hour"]) == pytest.approx(doc["summary"]["person_hours_lost"], rel=1e-3)
     assert len(doc["top_pairs"]) == 10
     worst = doc["top_pairs"][0]
     assert worst["after_s"] - worst["before_s"] == pytest.approx(worst["delay_s"], abs=0.2)
     assert len(worst["before"]) > 2
     assert "OpenStreetMap contributors" in doc["attribution"]
-    # The weighted sum of township delays is the summary's person-hours.
-    # (Each township's mean is over its connected trips; with nothing cut off, all of them.)
-    hours = sum(f["properties"]["population"] * f["properties"]["mean_delay_s"] for f in doc["features"]) / 3600
+    # The townships' person-hours add up to the summary's.
+    hours = sum(f["properties"]["person_hours"] for f in doc["features"])
     assert hours == pytest.approx(doc["summary"]["person_hours_lost"], rel=0.01)
 
 

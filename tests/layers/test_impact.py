@@ -11,9 +11,12 @@ from api.context import Context
 from geo.crs import distance_m
 from geo.errors import InvalidInputError, NotFoundError
 from geo.snapping import Snap
+from layers.eventimpact import TravelModel
 from layers.impact import ClosurePlan, ImpactResult
 from layers.networks import SEED_NETWORK
 from layers.routing import Closures
+
+CAR_ONLY = TravelModel({"car": 1.0}, "flat", 1.0)  # the model before time windows: one trip a day, by car
 
 CHANGAN = ClosurePlan("Chang'an", Closures(streets=("东长安街", "西长安街")))
 TIANANMEN = (116.3975, 39.9087)
@@ -67,7 +70,7 @@ def test_a_closure_ring_cuts_a_township_off_and_says_so(ctx: Context) -> None:
     lon, lat = towns.lon[k], towns.lat[k]
     ring = shapely.Point(lon, lat).buffer(0.012).difference(shapely.Point(lon, lat).buffer(0.008))
     inside = shapely.contains_xy(shapely.Point(lon, lat).buffer(0.008), towns.lon, towns.lat)  # within the ring
-    res = ctx.impact.evaluate(ClosurePlan("ring", Closures(areas=(ring,))))
+    res = ctx.impact.evaluate(ClosurePlan("ring", Closures(areas=(ring,))), travel=CAR_ONLY)
     got = res.townships[k]
     # Every trip that leaves the ring is cut off; trips to townships inside it are not.
     assert got.people_cut_off == pytest.approx(got.population * (1 - _share_inside(res, k, inside)), rel=1e-6)
@@ -159,7 +162,10 @@ def test_closing_a_station_lengthens_the_walk_to_the_subway_nearby(ctx: Context)
         and (t.entrance_walk_after_s is None or t.entrance_walk_after_s > t.entrance_walk_before_s)
     ]
     assert longer
-    assert all(t.mean_delay_s == 0 for t in res.townships)  # no road closed
+    assert all(t.mode_delay_s["car"] == 0 for t in res.townships)  # no road closed
+    # The shut stations delay subway trips (all their entrances are closed), nobody else's.
+    assert max(t.mode_delay_s["subway"] for t in res.townships) > 0
+    assert res.summary()["person_hours_by_mode"]["subway"] > 0
     for t in res.townships:
         if t.entrance_walk_before_s is not None and t.entrance_walk_after_s is not None:
             assert t.entrance_walk_after_s >= t.entrance_walk_before_s - 1e-6
