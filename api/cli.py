@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from api.cli_analysis import cmd_coverage_surface, cmd_impact
+from api.cli_analysis import cmd_closure_cost, cmd_coverage_surface, cmd_impact
 from api.settings import REPO_ROOT, Settings
 from geo.errors import PlannerError
 
@@ -332,6 +332,16 @@ def build_parser() -> argparse.ArgumentParser:
     im.add_argument("-o", "--output", help="write the townships' figures (.geojson or .gpkg; one plan only)")
     im.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     im.set_defaults(func=cmd_impact)
+    cc = sub.add_parser("closure-cost", help="the closure-cost atlas: each road link's car flow and the cost of a hold")
+    cc.add_argument("--hour", type=int, default=8, help="the hour the holds start, 0-23 (default 8)")
+    cc.add_argument("--minutes", type=float, default=2.0, help="how long a hold lasts (default 2)")
+    cc.add_argument("--network", default=None, help="drive network name (default: the shipped central network)")
+    cc.add_argument("--modes", default=None, help="mode shares 'car:0.4,subway:0.6' (only the car share matters)")
+    cc.add_argument("--profile", choices=["diurnal", "flat"], default="diurnal", help="when trips leave")
+    cc.add_argument("--trips-per-person", type=float, default=None, help="trips per resident per day")
+    cc.add_argument("-o", "--output", help="write the links (.geojson or .gpkg)")
+    cc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    cc.set_defaults(func=cmd_closure_cost)
     return p
 
 

@@ -123,3 +123,55 @@ def cmd_impact(args: argparse.Namespace, settings: Settings) -> int:
         export_vector(gdf, out, fmt=fmt, layer="impact", attribution=f"{IMPACT_ATTRIBUTION} | {summary[:2000]}")
         print(f"wrote {out} ({len(gdf)} townships)")
     return 0
+
+
+def cmd_closure_cost(args: argparse.Namespace, settings: Settings) -> int:
+    """Write the closure-cost atlas (every drive link's car flow and what holding it costs) for one hour."""
+    from tqdm import tqdm
+
+    from api.convert import query_travel
+    from api.schemas import IMPACT_ATTRIBUTION
+    from layers.atlas import atlas_features, closure_atlas
+    from layers.registry import export_vector
+
+    if not 0 <= args.hour <= 23:
+        raise InvalidInputError(f"--hour must be 0 to 23; got {args.hour}.")
+    if not 0 < args.minutes <= 1440:
+        raise InvalidInputError(f"--minutes must be more than 0 and at most 1440; got {args.minutes}.")
+    travel = query_travel(args.modes, args.profile, args.trips_per_person, None)
+    ctx = _context(settings)
+    with tqdm(total=4, desc="closure cost", unit="step", disable=args.quiet, file=sys.stderr) as bar:
+        bar.set_postfix_str("the network and its townships")
+        net = ctx.impact.network("drive", args.network)
+        engine = ctx.routing.engine(net)
+        towns = ctx.impact.towns(net)
+        bar.update(1)
+        bar.set_postfix_str("fastest-route trees")
+        ctx.impact.event.trees(net, engine, towns)
+        bar.update(1)
+        bar.set_postfix_str("the way round every link")
+        ctx.impact.event.link_detours(net, engine)
+        bar.update(1)
+        bar.set_postfix_str("flows and costs")
+        atlas = closure_atlas(ctx.impact.event, net, towns, travel, hour=args.hour, minutes=args.minutes)
+        feats = atlas_features(ctx.impact.event, net, atlas)
+        bar.update(1)
+    total = sum(p["cost_person_hours"] for _, p in feats)
+    print(
+        f"{len(feats):,} links carry car trips at {args.hour:02d}:00 on {net.name}; holding one for "
+        f"{args.minutes:g} min costs {total / max(len(feats), 1):,.1f} person-hours on average. The costliest:"
+    )
+    for _, p in feats[:10]:
+        print(
+            f"  {p['street'] or p['road_class']}: {p['flow_veh_h']:,.0f} cars/h, "
+            f"{p['cost_person_hours']:,.1f} person-hours ({p['choice']})"
+        )
+    if args.output:
+        import geopandas as gpd
+
+        out = Path(args.output)
+        gdf = gpd.GeoDataFrame([p for _, p in feats], geometry=[g for g, _ in feats], crs="EPSG:4326")
+        fmt = "gpkg" if out.suffix.lower() == ".gpkg" else "geojson"
+        export_vector(gdf, out, fmt=fmt, layer="closure-cost", attribution=IMPACT_ATTRIBUTION)
+        print(f"wrote {out} ({len(gdf):,} links)")
+    return 0

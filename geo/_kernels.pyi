@@ -42,5 +42,7 @@ def local_detours(
     weights: NDArray[np.float64],
     src: NDArray[np.int64],
     rows: NDArray[np.int64],
+    targets: NDArray[np.int64],
+    base: NDArray[np.float64],
     limit: float,
 ) -> NDArray[np.float64]: ...

@@ -205,12 +205,14 @@ def local_detours(
     const double[::1] weights,
     const long long[::1] src,
     const long long[::1] rows,
+    const long long[::1] targets,
+    const double[::1] base,
     double limit,
 ):
-    """Return, per arc row, the shortest way from its tail to its head without it, minus the arc's own time.
+    """Return, per item, the shortest way from the tail of arc ``rows[a]`` to node ``targets[a]`` without that arc, less ``base[a]``.
 
-    One Dijkstra per arc from its tail over the CSR graph with that row left out, stopped at
-    its head or beyond ``limit`` seconds (inf: no way within the limit): see `geo.assign.local_detours`.
+    One Dijkstra per item over the CSR graph with the row left out, stopped at the target or
+    beyond ``limit`` seconds (inf: no way within the limit): see `geo.assign.local_detours`.
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1
     cdef Py_ssize_t m = rows.shape[0]
@@ -231,7 +233,7 @@ def local_detours(
         for a in range(m):
             skip = <int>rows[a]
             x = <int>src[skip]
-            target = indices[skip]
+            target = <int>targets[a]
             nt = 0
             size = 0
             dist[x] = 0.0
@@ -245,7 +247,7 @@ def local_detours(
                 if d > dist[x]:
                     continue
                 if x == target:
-                    o[a] = d - weights[skip]
+                    o[a] = d - base[a]
                     if o[a] < 0.0:
                         o[a] = 0.0
                     break

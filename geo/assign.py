@@ -8,7 +8,7 @@ trip on the fastest route before the closures; a stated simplification). From th
 - `AonTrees.flows`: the trips on each arc (a subtree sum: the trips to every node below it);
 - `AonTrees.first_closed`: for a set of closed arcs, the first one each route meets (the
   approach where its traffic queues), by pointer jumping up the trees;
-- `local_detours`: per arc, the fastest way round it from its tail to its head (a bound on
+- `local_detours`: per arc, the fastest way round the one-way chain it lies in (a bound on
   the detour of any trip that used it), for the closure-cost atlas.
 
 Everything here is pure: arrays in, arrays out.
@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo import _kernels
 
-__all__ = ["AonTrees", "aon_trees", "local_detours"]
+__all__ = ["AonTrees", "aon_trees", "chains", "local_detours"]
 
 _NONE = -9999  # scipy's predecessor of a root or an unreached node
 
@@ -129,10 +129,60 @@ def aon_trees(graph: csr_matrix, origins: NDArray[np.int64]) -> AonTrees:
     return AonTrees(np.asarray(origins, dtype=np.int64), parent.astype(np.int64), arc.astype(np.int64), len(codes))
 
 
-def local_detours(graph: csr_matrix, rows: NDArray[np.int64], *, limit_s: float) -> NDArray[np.float64]:
-    """Return, per arc row, how much longer the fastest way round it is (tail to head without it; inf if none).
+def chains(
+    graph: csr_matrix, rows: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """Return, per arc row, the one-way chain it lies in: its first row, its last head node and its time.
 
-    A trip that used the arc can always take that way, so it bounds the trip's detour from above.
+    A chain runs on through nodes with one arc in and one out (a road drawn with several
+    vertices, a one-way carriageway between junctions): nothing can join or leave it there,
+    so a way round one of its arcs is a way round all of it.
+
+    Parameters
+    ----------
+    graph
+        (N, N) arc times whose data order is the arc rows.
+    rows
+        The arc rows.
+    """
+    g = graph.tocsr()
+    n = g.shape[0]
+    src = np.repeat(np.arange(n, dtype=np.int64), np.diff(g.indptr))
+    dst = g.indices.astype(np.int64)
+    w = np.asarray(g.data, dtype=float)
+    indeg = np.bincount(dst, minlength=n)
+    outdeg = np.diff(g.indptr)
+    through = (indeg == 1) & (outdeg == 1)
+    in_arc = np.full(n, -1, dtype=np.int64)
+    in_arc[dst] = np.arange(len(dst))
+    first = np.asarray(rows, dtype=np.int64).copy()
+    last = first.copy()
+    time = w[first].copy()
+    for _ in range(n):  # back to the chain's start (a closed loop of through nodes stops where it began)
+        t = src[first]
+        m = through[t] & (in_arc[t] != np.asarray(rows))
+        if not m.any():
+            break
+        first[m] = in_arc[t[m]]
+        time[m] += w[first[m]]
+    for _ in range(n):  # on to its end
+        h = dst[last]
+        m = through[h] & (g.indptr[h] != np.asarray(rows))
+        if not m.any():
+            break
+        last[m] = g.indptr[h[m]]
+        time[m] += w[last[m]]
+    return first, dst[last], time
+
+
+def local_detours(graph: csr_matrix, rows: NDArray[np.int64], *, limit_s: float) -> NDArray[np.float64]:
+    """Return, per arc row, how much longer the fastest way round its chain is (inf: none within ``limit_s``).
+
+    The way round goes from the start of the arc's one-way chain (`chains`) to its end without
+    it (or, where the chain ends at a fork with no other way in, to the head of each arc of the
+    fork: the longest of those). A trip that passes through the chain can always take it, so it
+    bounds that trip's detour from above (a trip that starts or ends inside the chain, or ends at
+    its fork, cannot).
 
     Parameters
     ----------
@@ -145,11 +195,20 @@ def local_detours(graph: csr_matrix, rows: NDArray[np.int64], *, limit_s: float)
     """
     g = graph.tocsr()
     src = np.repeat(np.arange(g.shape[0], dtype=np.int64), np.diff(g.indptr))
-    return _kernels.local_detours(
-        g.indptr.astype(np.intc),
-        g.indices.astype(np.intc),
-        np.asarray(g.data, dtype=float),
-        src,
-        np.asarray(rows, dtype=np.int64),
-        float(limit_s),
-    )
+    first, end, time = chains(g, rows)
+    args = (g.indptr.astype(np.intc), g.indices.astype(np.intc), np.asarray(g.data, dtype=float), src)
+    out = _kernels.local_detours(*args, first, end, time, float(limit_s))
+    # A chain that ends where the road forks, with no other way in: a trip goes on along one of
+    # the fork's arcs, so the way round to that arc's head bounds it; the longest of them bounds them all.
+    indeg = np.bincount(g.indices, minlength=g.shape[0])
+    fork = np.flatnonzero(np.isinf(out) & (indeg[end] == 1))
+    if len(fork):
+        item = np.repeat(fork, np.diff(g.indptr)[end[fork]])
+        arcs = np.concatenate([np.arange(g.indptr[v], g.indptr[v + 1]) for v in end[fork].tolist()])
+        via = _kernels.local_detours(
+            *args, first[item], g.indices[arcs].astype(np.int64), time[item] + g.data[arcs], float(limit_s)
+        )
+        worst = np.full(len(out), -np.inf)
+        np.maximum.at(worst, item, via)
+        out[fork] = worst[fork]
+    return out

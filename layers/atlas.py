@@ -141,6 +141,8 @@ def atlas_features(model: EventModel, net: RoadNetwork, atlas: Atlas) -> list[tu
                     "flow_veh_h": round(float(atlas.flow_veh_h[k]), 1),
                     "saturation_veh_h": round(float(atlas.saturation_veh_h[k])),
                     "flow_ratio": round(float(atlas.flow_veh_h[k] / atlas.saturation_veh_h[k]), 3),
+                    # All-or-nothing loads a link past its saturation flow: there, a queue would not clear.
+                    "oversaturated": bool(atlas.flow_veh_h[k] >= atlas.saturation_veh_h[k]),
                     "wait_s": num(atlas.wait_s[k]),
                     "detour_s": num(atlas.detour_s[k]),
                     "choice": atlas.choice[k],

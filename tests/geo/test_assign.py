@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 
-from geo.assign import aon_trees, local_detours
+from geo.assign import aon_trees, chains, local_detours
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +91,16 @@ def test_first_closed_arc_is_the_first_on_the_route(graph) -> None:  # type: ign
     assert checked > 3
 
 
-def test_local_detours_equal_networkx_without_the_arc(graph) -> None:  # type: ignore[no-untyped-def]
+def test_local_detours_bound_every_trips_detour_and_equal_networkx_on_plain_arcs(graph) -> None:  # type: ignore[no-untyped-def]
     g, dg, src, dst, w = graph
     rows = np.arange(len(src))
     got = local_detours(g, rows, limit_s=1e9)
+    first, end, _ = chains(g, rows)
+    indeg = np.bincount(dst, minlength=250)
+    plain = 0
     for r in rows.tolist():
+        if first[r] != r or end[r] != dst[r] or indeg[dst[r]] == 1:
+            continue  # inside a one-way chain, or ending at a fork: checked by the bound below
         h = dg.copy()
         h.remove_edge(int(src[r]), int(dst[r]))
         try:
@@ -103,8 +108,50 @@ def test_local_detours_equal_networkx_without_the_arc(graph) -> None:  # type: i
         except nx.NetworkXNoPath:
             want = np.inf
         assert got[r] == pytest.approx(want)
+        plain += 1
+    assert plain > 300
+    # The bound: every trip that passes through an arc's chain is delayed by at most its way round, when the
+    # arc is closed (a trip that starts or ends inside a chain, or ends at the fork it leads to, cannot take it).
+    through = (indeg == 1) & (np.bincount(src, minlength=250) == 1)
+    rng = np.random.default_rng(9)
+    checked = 0
+    for o, d in rng.integers(0, 250, (300, 2)).tolist():
+        if through[o] or through[d] or indeg[d] == 1:
+            continue
+        try:
+            path = nx.dijkstra_path(dg, o, d, weight="w")
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            continue
+        base = nx.path_weight(dg, path, weight="w")
+        for a, b in itertools.pairwise(path):
+            r = dg[a][b]["row"]
+            h = dg.copy()
+            h.remove_edge(a, b)
+            try:
+                detour = nx.dijkstra_path_length(h, o, d, weight="w") - base
+            except nx.NetworkXNoPath:
+                detour = np.inf
+            assert detour <= got[r] + 1e-9
+            checked += 1
+    assert checked > 200
     assert np.isinf(got).any()
     assert np.isfinite(got).any()
     # Beyond the limit: none found.
     capped = local_detours(g, rows, limit_s=5.0)
     assert np.all((capped == got) | np.isinf(capped))
+
+
+def test_chains_run_through_nodes_with_one_way_in_and_out() -> None:
+    # 0 -> 1 -> 2 -> 3, with 3 -> 0 and 0 -> 3 the other ways: 1 and 2 are through nodes.
+    src = np.array([0, 0, 1, 2, 3])
+    dst = np.array([1, 3, 2, 3, 0])
+    g = csr_matrix((np.array([1.0, 10.0, 2.0, 3.0, 1.0]), (src, dst)), shape=(4, 4))
+    first, end, time = chains(g, np.arange(5))
+    # Rows in (src, dst) order: (0,1)=0, (0,3)=1, (1,2)=2, (2,3)=3, (3,0)=4.
+    assert first.tolist() == [0, 1, 0, 0, 4]
+    assert end.tolist() == [3, 3, 3, 3, 0]
+    assert time.tolist() == [6.0, 10.0, 6.0, 6.0, 1.0]
+    d = local_detours(g, np.arange(5), limit_s=100.0)
+    assert d[0] == d[2] == d[3] == 4.0  # round the chain 0-1-2-3 by the direct arc: 10 - 6
+    assert d[1] == 0.0  # round 0 -> 3 by the chain: 6 < 10
+    assert np.isinf(d[4])

@@ -18,7 +18,7 @@ from geo.eventtime import queue_delay_vh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from sumo_queue import lost_hours  # noqa: E402 - the bench's SUMO harness
+from sumo_queue import lost_hours
 
 
 @pytest.mark.parametrize(("ratio", "hold_s"), [(0.5, 120.0), (0.3, 300.0)])

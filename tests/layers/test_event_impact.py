@@ -12,7 +12,6 @@ from geo.impact import impact_figures
 from layers.atlas import closure_atlas
 from layers.eventimpact import CENTRAL_DISTRICTS, TravelModel
 from layers.impact import ClosurePlan
-from layers.networks import SEED_NETWORK
 from layers.routing import Closures
 
 CHANGAN = Closures(streets=("东长安街", "西长安街"))
