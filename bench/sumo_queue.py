@@ -19,6 +19,8 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from record import save
+
 from geo.eventtime import queue_delay_vh
 
 SPEED_MS = 13.89  # 50 km/h: the approach's limit
@@ -33,12 +35,12 @@ def _bin(name: str) -> str:
 
 def _network(folder: Path) -> Path:
     (folder / "n.nod.xml").write_text(
-        '<nodes><node id="a" x="0" y="0"/><node id="b" x="%g" y="0" type="traffic_light"/>'
-        '<node id="c" x="%g" y="0"/></nodes>' % (LENGTH_M, LENGTH_M + 500)
+        f'<nodes><node id="a" x="0" y="0"/><node id="b" x="{LENGTH_M:g}" y="0" type="traffic_light"/>'
+        f'<node id="c" x="{LENGTH_M + 500:g}" y="0"/></nodes>'
     )
     (folder / "n.edg.xml").write_text(
-        '<edges><edge id="in" from="a" to="b" numLanes="1" speed="%g"/>'
-        '<edge id="out" from="b" to="c" numLanes="1" speed="%g"/></edges>' % (SPEED_MS, SPEED_MS)
+        f'<edges><edge id="in" from="a" to="b" numLanes="1" speed="{SPEED_MS:g}"/>'
+        f'<edge id="out" from="b" to="c" numLanes="1" speed="{SPEED_MS:g}"/></edges>'
     )
     net = folder / "n.net.xml"
     subprocess.run(
@@ -108,11 +110,14 @@ def main() -> None:
     """Print the sweep."""
     print(f"{'q/s':>5} {'T s':>5} {'q veh/h':>8} {'s veh/h':>8} {'SUMO veh-h':>11} {'formula':>9} {'ratio':>6}")
     _, s = lost_hours(1000.0, 300)  # the discharge rate of SUMO's default car
+    out: dict[str, float] = {"sumo_saturation_veh_h": s}
     for ratio, t in SWEEP:
         q = ratio * s
         sim, _ = lost_hours(q, t)
         f = queue_delay_vh(q, s, t / 3600.0)
         print(f"{ratio:5.1f} {t:5d} {q:8.0f} {s:8.0f} {sim:11.3f} {f:9.3f} {sim / f:6.2f}")
+        out[f"ratio_sumo_to_formula_q{ratio:g}_t{t}"] = sim / f
+    save("sumo_queue", out)
 
 
 if __name__ == "__main__":
