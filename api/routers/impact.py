@@ -133,6 +133,7 @@ def get_closure_cost(
         "trips_per_person": round(atlas.trips_per_person, 3),
         "model": ATLAS_TEXT,
         "warnings": impact.routing.precision_warnings(net),
+        "attribution": IMPACT_ATTRIBUTION,
     }
     return vector_response(
         atlas_features(impact.event, net, atlas),

@@ -235,3 +235,131 @@ def test_a_plan_file_with_an_unknown_member_is_refused(client: TestClient, edito
     # What the export writes goes back in.
     doc = {k: v for k, v in exported.items() if k != "features"} | {"features": [feature]}
     assert client.post("/plans/import", json=doc, headers=auth).status_code == 201
+
+
+WINDOWED = {
+    "name": "Chang'an, morning",
+    "window": {"start": "07:30", "end": "09:00"},
+    "streets": ["东长安街", {"name": "西长安街", "window": {"start": "08:00", "end": "08:02"}}],
+    "areas": [
+        {
+            "type": "Feature",
+            "properties": {"window": {"start": "2026-10-01T22:00", "end": "2026-10-02T01:00"}},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[116.39, 39.90], [116.40, 39.90], [116.40, 39.905], [116.39, 39.905], [116.39, 39.90]]
+                ],
+            },
+        }
+    ],
+    "entrances": [{"name": "前门", "window": {"start": "08:00", "end": "10:00"}}],
+}
+
+
+def test_windows_are_saved_exported_imported_and_evaluated_alike(client: TestClient, editor_key: str) -> None:
+    auth = {"Authorization": f"Bearer {editor_key}"}
+    r = client.post("/plans", json={**WINDOWED, "id": "windowed-t"}, headers=auth)
+    assert r.status_code == 201, r.text
+    body = r.json()["plan"]
+    assert body["window"] == {"start": "07:30", "end": "09:00"}
+    assert body["streets"][1] == {"name": "西长安街", "window": {"start": "08:00", "end": "08:02"}}
+    saved = client.post("/impact", json={"plan_id": "windowed-t"}).json()
+    inline = client.post("/impact", json={"plan": WINDOWED}).json()
+    assert saved["summary"]["person_hours_lost"] == inline["summary"]["person_hours_lost"] > 0
+    assert inline["plan"]["window"] == {"start": "07:30", "end": "09:00"}
+    assert {w["kind"] for w in inline["plan"]["own_windows"]} == {"street", "area", "entrance"}
+    by_hour = inline["summary"]["person_hours_by_hour"]
+    assert by_hour[7] > 0
+    assert sum(by_hour[11:21]) == 0  # nothing is closed from 11:00 to 21:00
+    # Export and import carry every window (ISO 8601 local times).
+    doc = client.get("/plans/export").json()
+    mine = next(f for f in doc["features"] if f["properties"]["id"] == "windowed-t")
+    assert mine["properties"]["window"] == {"start": "07:30", "end": "09:00"}
+    assert mine["properties"]["area_windows"] == [{"start": "2026-10-01T22:00", "end": "2026-10-02T01:00"}]
+    mine["properties"]["id"] = "windowed-copy"
+    assert (
+        client.post("/plans/import", json={"type": "FeatureCollection", "features": [mine]}, headers=auth).status_code
+        == 201
+    )
+    copy = client.post("/impact", json={"plan_id": "windowed-copy"}).json()
+    assert copy["summary"]["person_hours_lost"] == saved["summary"]["person_hours_lost"]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"window": {"start": "09:00", "end": "07:30"}}, "`window` ends"),
+        ({"window": {"start": "2026-10-01T07:00", "end": "2026-10-02T08:00"}}, "at most 24 hours"),
+        ({"window": {"start": "half past seven", "end": "09:00"}}, "`window.start`"),
+        ({"streets": [{"name": "东长安街", "window": {"start": "08:00", "end": "07:00"}}]}, "`streets[0].window`"),
+        ({"window": {"start": "07:00", "end": "08:00", "tz": "x"}}, "tz"),
+    ],
+)
+def test_bad_windows_store_nothing(client: TestClient, editor_key: str, change: dict[str, object], words: str) -> None:
+    auth = {"Authorization": f"Bearer {editor_key}"}
+    r = client.post("/plans", json={"id": "badwin-t", "streets": ["东长安街"], **change}, headers=auth)
+    assert r.status_code == 422
+    assert words in r.text
+    assert client.get("/plans/badwin-t").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"modes": {"car": 0.5, "walk": 0.4}}, "sum to 1"),
+        ({"modes": {"boat": 1.0}}, "modes.boat"),
+        ({"modes": {"car": 1.0}, "mode": "drive"}, "not both"),
+        ({"profile": [1.0] * 23}, "profile"),
+        ({"profile": [0.0] * 24}, "not all zero"),
+        ({"trips_per_person": 0}, "trips_per_person"),
+    ],
+)
+def test_bad_travel_models_are_refused(client: TestClient, body: dict[str, object], words: str) -> None:
+    r = client.post("/impact", json={"plan": {"streets": ["东长安街"]}, **body})
+    assert r.status_code == 422
+    assert words in r.text
+
+
+def test_get_impact_takes_the_window_and_the_modes(client: TestClient) -> None:
+    q = {"street": ["东长安街"], "start": "17:00", "end": "17:02", "modes": "car:0.6,walk:0.4"}
+    doc = client.get("/impact", params=q).json()
+    assert set(doc["summary"]["person_hours_by_mode"]) == {"car", "walk"}
+    assert doc["summary"]["closures_in_force"] == {"start": "17:00", "end": "17:02"}
+    assert doc["summary"]["queue_person_hours"] > 0
+    assert "car_delay_s" in doc["features"][0]["properties"]
+    assert client.get("/impact", params={"street": ["东长安街"], "start": "17:00"}).status_code == 422
+
+
+def test_the_closure_cost_atlas_is_geojson_and_geopackage(client: TestClient, tmp_path: Path) -> None:
+    r = client.get("/impact/closure-cost", params={"hour": 17, "minutes": 2})
+    assert r.status_code == 200
+    doc = r.json()
+    assert len(doc["features"]) > 5000
+    p = doc["features"][0]["properties"]
+    assert {"street", "flow_veh_h", "saturation_veh_h", "wait_s", "detour_s", "choice", "cost_person_hours"} <= set(p)
+    costs = [f["properties"]["cost_person_hours"] for f in doc["features"]]
+    assert costs == sorted(costs, reverse=True)
+    assert "OpenStreetMap contributors" in doc["attribution"]
+    g = client.get("/impact/closure-cost", params={"hour": 3, "minutes": 2, "format": "gpkg"})
+    out = tmp_path / "atlas.gpkg"
+    out.write_bytes(g.content)
+    import pyogrio
+
+    info = pyogrio.read_info(out)
+    assert info["features"] > 5000
+    for bad in ({"hour": 24}, {"minutes": 0}, {"minutes": "nan"}, {"hour": -1}):
+        assert client.get("/impact/closure-cost", params=bad).status_code == 422
+
+
+def test_the_impact_and_atlas_pages_offer_the_hour_and_the_modes(client: TestClient) -> None:
+    page = client.get("/maps/impact", params={"start": "07:30", "end": "09:00", "show": "car", "basemap": "none"}).text
+    assert 'id="impact-form"' in page
+    assert 'value="07:30"' in page
+    assert 'id="impact-hours"' in page
+    assert '<option value="car" selected>' in page
+    atlas = client.get("/maps/closure-cost", params={"hour": 17, "minutes": 2, "basemap": "none"})
+    assert atlas.status_code == 200
+    assert 'id="atlas-table"' in atlas.text
+    assert '<option value="17" selected>' in atlas.text
+    assert "openstreetmap.org/copyright" in atlas.text
