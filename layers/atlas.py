@@ -20,13 +20,14 @@ from geo.eventtime import CAR_OCCUPANCY, saturation_flow
 from geo.impact import CUT_OFF_HOURS, gravity_shares
 
 if TYPE_CHECKING:
+    import geopandas as gpd
     from numpy.typing import NDArray
 
     from layers.eventimpact import EventModel, TravelModel
     from layers.impact import _Towns
     from layers.networks import RoadNetwork
 
-__all__ = ["ATLAS_TEXT", "Atlas", "atlas_features", "closure_atlas"]
+__all__ = ["ATLAS_TEXT", "Atlas", "atlas_features", "closure_atlas", "link_flows"]
 
 ATLAS_TEXT = (
     "Flows: the hour's car trips (residents x trips per person x car share x the hour's share of the day's trips, "
@@ -151,3 +152,42 @@ def atlas_features(model: EventModel, net: RoadNetwork, atlas: Atlas) -> list[tu
             )
         )
     return out
+
+
+def link_flows(model: EventModel, net: RoadNetwork, travel: TravelModel) -> gpd.GeoDataFrame:
+    """Return the hourly car flow on every drive link that carries any (a layer: one column per hour).
+
+    Parameters
+    ----------
+    model
+        The event model.
+    net
+        The drive network.
+    travel
+        Who travels (the car share, the profile, the trip rate).
+    """
+    import geopandas as gpd
+
+    engine = model.impact.routing.engine(net)
+    towns = model.impact.towns(net)
+    trees, nodes = model.trees(net, engine, towns)
+    before = model.car_before(net, engine, towns)
+    per_person = model.cached(
+        ("flows", net.name, id(engine)),
+        lambda: trees.flows(towns.population[:, None] * gravity_shares(towns.population, before), nodes),
+    )
+    daily = per_person * model.trips_per_person(travel) * travel.shares.get("car", 0.0) / CAR_OCCUPANCY
+    rows = np.flatnonzero(daily > 0)
+    hourly = travel.hourly()
+    text, labels, lines = engine._label_text, engine._labels["fastest"], engine._coords["fastest"]
+    names = [text[int(labels[r])].split(SEP) for r in rows.tolist()]
+    data: dict[str, Any] = {
+        "street": [n for n, _ in names],
+        "road_class": [c for _, c in names],
+        "saturation_veh_h": [saturation_flow(c) for _, c in names],
+        "cars_per_day": np.round(daily[rows], 1),
+    }
+    for h in range(24):
+        data[f"cars_h{h:02d}"] = np.round(daily[rows] * hourly[h], 1)
+    geoms = [shapely.LineString(lines[r]) for r in rows.tolist()]
+    return gpd.GeoDataFrame(data, geometry=geoms, crs="EPSG:4326")

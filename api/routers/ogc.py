@@ -19,23 +19,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from api.context import LayersDep, LimitsDep, ProposalsDep
+from api.context import ImpactDep, LayersDep, LimitsDep, ProposalsDep
 from api.convert import parse_bbox
 from api.errors import error_body
 from geo.crs import BEIJING_BBOX, OFFERED_EPSG, crs_label, north_first, parse_crs, transform_geometries
 from geo.errors import CRSError, InvalidInputError, NotFoundError
+from layers.credits import OSM_CREDIT
 from layers.registry import one_geometry_type
 
 if TYPE_CHECKING:
+    from layers.impact import ImpactService
     from layers.proposals import ProposalStore
     from layers.registry import LayerStore
 
@@ -56,6 +59,22 @@ CONFORMANCE = [
 OFFERED_CRS = [CRS84, *(crs_label(c, uri=True) for c in OFFERED_EPSG)]
 DEFAULT_LIMIT = 10
 PROPOSALS = "proposals"
+FLOWS = "link-flows"  # the hourly car flow on each drive link of the central network (issue 25)
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What the collections beyond the layers come from: the saved proposals, the impact model's flows."""
+
+    proposals: ProposalStore
+    impact: ImpactService
+
+
+async def _stores(proposals: ProposalsDep, impact: ImpactDep) -> Stores:
+    return Stores(proposals, impact)
+
+
+StoresDep = Annotated[Stores, Depends(_stores)]
 _ITEM_PARAMS = {"bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "f"}
 GEOJSON = "application/geo+json"
 
@@ -99,28 +118,42 @@ def get_conformance() -> dict[str, list[str]]:
 
 
 def _collection_ids(layers: LayerStore) -> list[str]:
-    return [s.id for s in layers.specs() if s.kind != "raster"] + [PROPOSALS]
+    return [s.id for s in layers.specs() if s.kind != "raster"] + [PROPOSALS, FLOWS]
 
 
 def _frame(
-    layers: LayerStore, proposals: ProposalStore, cid: str, bbox: tuple[float, float, float, float] | None = None
+    layers: LayerStore, stores: Stores, cid: str, bbox: tuple[float, float, float, float] | None = None
 ) -> gpd.GeoDataFrame:
+    if cid == FLOWS:
+        from layers.atlas import link_flows
+        from layers.eventimpact import TravelModel
+
+        gdf = link_flows(stores.impact.event, stores.impact.network("drive"), TravelModel())
+        return gdf if bbox is None else gdf.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
     if cid == PROPOSALS:
-        gdf = proposals.frame().set_index("id", drop=False)
+        gdf = stores.proposals.frame().set_index("id", drop=False)
         if bbox is not None and not gdf.empty:
             gdf = gdf.cx[bbox[0] : bbox[2], bbox[1] : bbox[3]]
         return one_geometry_type(gdf)
     return one_geometry_type(layers.query(cid, bbox=bbox), layers.geometry_types(cid))
 
 
-def _collection(layers: LayerStore, proposals: ProposalStore, cid: str, b: str) -> dict[str, Any]:
-    if cid == PROPOSALS:
+def _collection(layers: LayerStore, stores: Stores, cid: str, b: str) -> dict[str, Any]:
+    if cid == FLOWS:
+        title, description, attribution = (
+            "Car flow on each road link, by hour",
+            "The car trips of the event-impact model (README, Event closures) assigned all-or-nothing to the "
+            "fastest routes of the central drive network: cars_h00 ... cars_h23 per hour, cars_per_day",
+            f"{OSM_CREDIT}; population WorldPop (CC BY 4.0); trips and shares: README",
+        )
+        bounds = list(BEIJING_BBOX)
+    elif cid == PROPOSALS:
         title, description, attribution = (
             "Saved proposals",
             "Renovation proposals, latest versions",
             "venue planner users",
         )
-        gdf = _frame(layers, proposals, cid)
+        gdf = _frame(layers, stores, cid)
         bounds = [float(v) for v in gdf.total_bounds] if not gdf.empty else list(BEIJING_BBOX)
     else:
         spec = layers.spec(cid)
@@ -144,12 +177,12 @@ def _collection(layers: LayerStore, proposals: ProposalStore, cid: str, b: str) 
 
 
 @router.get("/ogc/collections", operation_id="ogc_collections")
-def get_collections(request: Request, layers: LayersDep, proposals: ProposalsDep) -> dict[str, Any]:
-    """Return every vector layer and the saved proposals as collections."""
+def get_collections(request: Request, layers: LayersDep, stores: StoresDep) -> dict[str, Any]:
+    """Return every vector layer, the saved proposals and the hourly link flows as collections."""
     b = _base(request)
     return {
         "links": [{"href": f"{b}/ogc/collections", "rel": "self", "type": "application/json", "title": "Collections"}],
-        "collections": [_collection(layers, proposals, cid, b) for cid in _collection_ids(layers)],
+        "collections": [_collection(layers, stores, cid, b) for cid in _collection_ids(layers)],
     }
 
 
@@ -159,10 +192,10 @@ def _check_collection(layers: LayerStore, cid: str) -> None:
 
 
 @router.get("/ogc/collections/{cid}", operation_id="ogc_collection")
-def get_collection(cid: CollectionId, request: Request, layers: LayersDep, proposals: ProposalsDep) -> dict[str, Any]:
+def get_collection(cid: CollectionId, request: Request, layers: LayersDep, stores: StoresDep) -> dict[str, Any]:
     """Return one collection."""
     _check_collection(layers, cid)
-    return _collection(layers, proposals, cid, _base(request))
+    return _collection(layers, stores, cid, _base(request))
 
 
 def _features(gdf: gpd.GeoDataFrame, crs: int | None = None) -> list[dict[str, Any]]:
@@ -239,9 +272,7 @@ def _int_param(raw: str | None, name: str, default: int, lo: int, hi: int) -> in
     operation_id="ogc_items",
     responses={200: {"content": {GEOJSON: {}, "application/geopackage+sqlite3": {}}}},
 )
-def get_items(
-    cid: CollectionId, request: Request, layers: LayersDep, proposals: ProposalsDep, limits: LimitsDep
-) -> Response:
+def get_items(cid: CollectionId, request: Request, layers: LayersDep, stores: StoresDep, limits: LimitsDep) -> Response:
     """Return features of a collection: bbox (CRS84, or ``bbox-crs``), limit (1-10000, default 10), offset, crs.
 
     ``datetime`` is accepted and ignored (no layer has a time dimension). ``f=gpkg``
@@ -262,14 +293,16 @@ def get_items(
         return _bad(limit)
     if isinstance(offset, str):
         return _bad(offset)
-    gdf = _frame(layers, proposals, cid, bbox)
+    gdf = _frame(layers, stores, cid, bbox)
     if area is not None and not gdf.empty:
         gdf = gdf[shapely.intersects(gdf.geometry.to_numpy(), area)]
     if q.get("f") == "gpkg":
         from api.downloads import vector_response
 
         feats = [(g, props["properties"]) for g, props in zip(gdf.geometry, _features(gdf), strict=True)]
-        attribution = "venue planner users" if cid == PROPOSALS else layers.spec(cid).attribution
+        attribution = (
+            "venue planner users" if cid == PROPOSALS else OSM_CREDIT if cid == FLOWS else layers.spec(cid).attribution
+        )
         return vector_response(feats, {}, fmt="gpkg", layer=cid, attribution=attribution, crs=crs)
     page = gdf.iloc[offset : offset + limit]
     b = _base(request)
@@ -306,9 +339,7 @@ def _content_crs(crs: int | None) -> dict[str, str]:
     operation_id="ogc_item",
     responses={200: {"content": {GEOJSON: {}}, "description": "One feature (GeoJSON)"}},
 )
-def get_item(
-    cid: CollectionId, fid: FeatureId, request: Request, layers: LayersDep, proposals: ProposalsDep
-) -> Response:
+def get_item(cid: CollectionId, fid: FeatureId, request: Request, layers: LayersDep, stores: StoresDep) -> Response:
     """Return one feature by id (``crs``: one of the collection's CRSs, as for items)."""
     _check_collection(layers, cid)
     unknown = sorted(set(request.query_params) - {"crs", "f"})
@@ -317,7 +348,7 @@ def get_item(
     crs = _crs_param(request.query_params.get("crs"), "crs")
     if isinstance(crs, str):
         return _bad(crs)
-    gdf = _frame(layers, proposals, cid)
+    gdf = _frame(layers, stores, cid)
     key: Any = fid
     if cid != PROPOSALS:
         try:

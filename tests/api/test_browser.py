@@ -220,7 +220,45 @@ def test_impact_page(browser: webdriver.Chrome, base_url: str) -> None:
     table = browser.execute_script("return document.getElementById('impact-table').innerText")
     assert "西长安街街道" in table
     panel = browser.execute_script("return document.getElementById('site-panel').innerText")
-    assert "person-hours lost per trip-day" in panel
+    assert "person-hours lost on the day" in panel
+
+
+def test_the_impact_page_takes_a_window_and_the_atlas_an_hour(browser: webdriver.Chrome, base_url: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _load(browser, f"{base_url}/maps/impact?basemap=none", "impact-all-day")
+    browser.execute_script(
+        "const f = document.getElementById('impact-form');"
+        "f.querySelector('[name=start]').value = '17:00'; f.querySelector('[name=end]').value = '17:02';"
+    )
+    Select(browser.find_element(By.NAME, "show")).select_by_value("car")
+    browser.find_element(By.CSS_SELECTOR, "#impact-form button").click()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "start=17" not in browser.current_url:
+        time.sleep(0.2)
+    got = _load(browser, browser.current_url, "impact-hold-1700")
+    assert got["errors"] == []
+    panel = browser.execute_script("return document.getElementById('site-panel').innerText")
+    assert "In force 17:00–17:02" in panel
+    assert "waiting at held roads" in panel
+    bars = browser.execute_script("return document.querySelectorAll('#impact-hours > div').length")
+    assert bars == 24
+    layers = browser.execute_script("return document.querySelector('.leaflet-control-layers').textContent")
+    assert "Mean delay per trip, car" in layers
+    atlas = _load(browser, f"{base_url}/maps/closure-cost?basemap=none", "closure-cost-0800")
+    assert atlas["errors"] == []
+    Select(browser.find_element(By.ID, "atlas-hour")).select_by_value("17")
+    browser.find_element(By.CSS_SELECTOR, "#atlas-form button").click()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "hour=17" not in browser.current_url:
+        time.sleep(0.2)
+    atlas = _load(browser, browser.current_url, "closure-cost-1700")
+    assert atlas["errors"] == []
+    assert int(atlas["paths"]) > 1000
+    assert "OpenStreetMap" in str(atlas["credit"])
+    table = browser.execute_script("return document.getElementById('atlas-table').innerText")
+    assert "person-h" in table
 
 
 def test_route_planner_page(browser: webdriver.Chrome, base_url: str) -> None:

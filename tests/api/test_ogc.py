@@ -47,6 +47,7 @@ def test_collections(client: TestClient) -> None:
     assert "self" in _rels(body)
     ids = [c["id"] for c in body["collections"]]
     assert {"sites", "townships", "subway-stations", "heritage-buildings", "roads-drive", "proposals"} <= set(ids)
+    assert "link-flows" in ids  # the event-impact model's hourly car flows (issue 25)
     assert "population" not in ids  # rasters are not feature collections
     for c in body["collections"]:
         rels = _rels(c)

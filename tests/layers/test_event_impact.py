@@ -149,3 +149,16 @@ def test_the_atlas_prices_every_link_and_peaks_in_the_evening(ctx: Context) -> N
     assert np.all(a17.detour_s[~w & np.isfinite(a17.detour_s)] <= a17.wait_s[~w & np.isfinite(a17.detour_s)])
     assert a17.hour == 17
     assert DAY_S == 86400
+
+
+def test_the_link_flows_layer_holds_the_atlas_flows_by_hour(ctx: Context) -> None:
+    from layers.atlas import link_flows
+
+    imp = ctx.impact
+    net = imp.network("drive")
+    layer = link_flows(imp.event, net, TravelModel())
+    atlas = closure_atlas(imp.event, net, imp.towns(net), TravelModel(), hour=17, minutes=2)
+    assert len(layer) == len(atlas.rows)
+    assert np.allclose(layer["cars_h17"].to_numpy(), atlas.flow_veh_h, atol=0.06)
+    hours = layer[[f"cars_h{h:02d}" for h in range(24)]].to_numpy().sum(axis=1)
+    assert np.allclose(hours, layer["cars_per_day"].to_numpy(), rtol=1e-3, atol=1.5)
