@@ -66,6 +66,7 @@ def closure_cost_map(
         worst=[p for _, p in feats[:10]],
         total=sum(p["cost_person_hours"] for _, p in feats),
         query=q,
+        hidden=([("network", network)] if network else []) + ([("basemap", basemap)] if basemap != "osm" else []),
         model=ATLAS_TEXT,
         warnings=ctx.routing.precision_warnings(net),
     )

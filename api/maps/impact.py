@@ -130,7 +130,8 @@ def impact_map(
         else plan.window.iso()["end"].replace("24:00", "23:59"),
         show=show,
         show_choices=SHOW_CHOICES,
-        hidden=[(k, v) for k, v in urllib.parse.parse_qsl(query) if k not in ("start", "end")],
+        hidden=[(k, v) for k, v in urllib.parse.parse_qsl(query) if k not in ("start", "end")]
+        + ([("basemap", basemap)] if basemap != "osm" else []),
         sites=res.sites,
         worst=[
             x

@@ -237,6 +237,7 @@ def test_the_impact_page_takes_a_window_and_the_atlas_an_hour(browser: webdriver
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and "start=17" not in browser.current_url:
         time.sleep(0.2)
+    assert "start=17%3A00" in browser.current_url, browser.current_url
     got = _load(browser, browser.current_url, "impact-hold-1700")
     assert got["errors"] == []
     panel = browser.execute_script("return document.getElementById('site-panel').innerText")
@@ -253,6 +254,7 @@ def test_the_impact_page_takes_a_window_and_the_atlas_an_hour(browser: webdriver
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and "hour=17" not in browser.current_url:
         time.sleep(0.2)
+    assert "hour=17" in browser.current_url, browser.current_url
     atlas = _load(browser, browser.current_url, "closure-cost-1700")
     assert atlas["errors"] == []
     assert int(atlas["paths"]) > 1000
