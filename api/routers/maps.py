@@ -142,12 +142,16 @@ def get_closure_cost_map(
     hour: Annotated[int, Query(ge=0, le=23, description="The hour the holds start")] = 8,
     minutes: Annotated[float, Query(gt=0, le=1440, allow_inf_nan=False, description="How long a hold lasts")] = 2.0,
     network: Annotated[str | None, Query(max_length=64)] = None,
+    colour: Annotated[
+        Literal["cost", "flow"], Query(description="Colour links by the cost of a hold or car flow")
+    ] = "cost",
     basemap: Basemap = "osm",
 ) -> HTMLResponse:
-    """Show the closure-cost atlas: every road link coloured by what holding it costs at the hour."""
+    """Show the closure-cost atlas: every road link coloured by what holding it costs at the hour, or by its flow."""
     from api.maps import closure_cost_map
 
-    return HTMLResponse(closure_cost_map(ctx, travel, hour=hour, minutes=minutes, network=network, basemap=basemap))
+    page = closure_cost_map(ctx, travel, hour=hour, minutes=minutes, network=network, basemap=basemap, colour=colour)
+    return HTMLResponse(page)
 
 
 ShowT = Literal["all modes", "car", "bus", "subway", "bike", "walk"]

@@ -363,3 +363,19 @@ def test_the_impact_and_atlas_pages_offer_the_hour_and_the_modes(client: TestCli
     assert 'id="atlas-table"' in atlas.text
     assert '<option value="17" selected>' in atlas.text
     assert "openstreetmap.org/copyright" in atlas.text
+    flow = client.get("/maps/closure-cost", params={"hour": 8, "colour": "flow", "basemap": "none"}).text
+    assert "Car flow at 08:00" in flow
+    assert "cars per hour" in flow
+    assert client.get("/maps/closure-cost", params={"colour": "red"}).status_code == 422
+
+
+def test_a_windowed_plan_ranks_against_the_same_plan_all_day(client: TestClient) -> None:
+    body = {
+        "plans": [
+            {"name": "all day", "streets": ["东长安街", "西长安街"]},
+            {"name": "10-11", "streets": ["东长安街", "西长安街"], "window": {"start": "10:00", "end": "11:00"}},
+            {"name": "rolling", "streets": ["东长安街", "西长安街"], "window": {"start": "10:00", "end": "10:02"}},
+        ]
+    }
+    ranking = client.post("/impact/compare", json=body).json()["ranking"]
+    assert [r["name"] for r in ranking] == ["rolling", "10-11", "all day"]
