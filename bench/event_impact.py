@@ -23,11 +23,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from record import save
 from run import _start_server
 
-PLANS = {
+PLANS: dict[str, dict[str, Any]] = {
     "changan_0730_0900": {"streets": ["东长安街", "西长安街"], "window": {"start": "07:30", "end": "09:00"}},
     "changan_hold_1700_2min": {"streets": ["东长安街", "西长安街"], "window": {"start": "17:00", "end": "17:02"}},
     "tiananmen_area_stations_0800_1000": {
@@ -69,7 +70,7 @@ def main() -> None:
         for name, plan in PLANS.items():
             new = statistics.median(_call(conn, "POST", "/impact", {"plan": plan}) for _ in range(3))
             flat = {k: v for k, v in plan.items() if k != "window"}
-            flat["streets"] = [s if isinstance(s, str) else s["name"] for s in plan.get("streets", [])]  # type: ignore[union-attr]
+            flat["streets"] = [s if isinstance(s, str) else s["name"] for s in plan.get("streets", [])]
             old = statistics.median(_call(conn, "POST", "/impact", {"plan": flat, **OLD}) for _ in range(3))
             out[f"{name}_s"] = new
             out[f"{name}_old_model_s"] = old

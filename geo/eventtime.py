@@ -63,7 +63,7 @@ __all__ = [
     "wait_or_detour",
 ]
 
-DAY_S = 86400
+DAY_S = 86400  # seconds in a day: a unit, not a model constant
 # Vehicle trips by hour of departure, weekday (thousands; FHWA Highway Statistics 2006, table NT-3, 2001 NHTS).
 DIURNAL_TRIPS = (
     147, 82, 83, 36, 249, 639, 1607, 3893, 2994, 2294, 2600, 2967,
@@ -84,7 +84,7 @@ FREEWAY_CLASSES = frozenset({"motorway", "trunk"})  # Beijing's ring roads and e
 # Lanes per direction by OSM class: the 2013 roads have no lane counts; an assumption, no source.
 LANES_BY_CLASS: dict[str, int] = {"motorway": 3, "trunk": 3, "primary": 2, "secondary": 2}
 BIKE_SPEED_KPH = 15.0  # cycling speed on the walk network: an assumption, no source
-SHARE_TOLERANCE = 1e-3
+SHARE_TOLERANCE = 1e-3  # how far given shares may miss summing to one (rounding; a choice, not data)
 
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)(?::([0-5]\d))?$")
 

@@ -17,7 +17,7 @@ import shapely
 
 from geo.engine_arrays import SEP
 from geo.eventtime import CAR_OCCUPANCY, saturation_flow
-from geo.impact import CUT_OFF_HOURS, gravity_shares
+from geo.impact import CUT_OFF_HOURS
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -83,14 +83,9 @@ def closure_atlas(
         How long the link is held.
     """
     engine = model.impact.routing.engine(net)
-    trees, nodes = model.trees(net, engine, towns)
     rate = model.trips_per_person(travel)
     car = travel.shares.get("car", 0.0)
-    before = model.car_before(net, engine, towns)
-    key = ("flows", net.name, id(engine))
-    per_person = model.cached(
-        key, lambda: trees.flows(towns.population[:, None] * gravity_shares(towns.population, before), nodes)
-    )
+    per_person = model.flows_per_person(net, engine, towns)
     flow = per_person * rate * car * float(travel.hourly()[hour]) / CAR_OCCUPANCY
     rows = np.flatnonzero(flow > 0)
     sat = np.array([saturation_flow(c) for c in np.asarray(model.arc_classes(engine), dtype=object)[rows]])
@@ -170,12 +165,7 @@ def link_flows(model: EventModel, net: RoadNetwork, travel: TravelModel) -> gpd.
 
     engine = model.impact.routing.engine(net)
     towns = model.impact.towns(net)
-    trees, nodes = model.trees(net, engine, towns)
-    before = model.car_before(net, engine, towns)
-    per_person = model.cached(
-        ("flows", net.name, id(engine)),
-        lambda: trees.flows(towns.population[:, None] * gravity_shares(towns.population, before), nodes),
-    )
+    per_person = model.flows_per_person(net, engine, towns)
     daily = per_person * model.trips_per_person(travel) * travel.shares.get("car", 0.0) / CAR_OCCUPANCY
     rows = np.flatnonzero(daily > 0)
     hourly = travel.hourly()

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CENTRAL_DISTRICTS", "EventFigures", "EventModel", "ModeCost", "TravelModel"]
 
+T = TypeVar("T")
 ROAD_MODES = ("car", "bus")
 # The six districts of Beijing's central city (the annual report's 中心城区), for the trip rate.
 CENTRAL_DISTRICTS = ("东城区", "西城区", "朝阳区", "海淀区", "丰台区", "石景山区")
@@ -169,10 +170,7 @@ class EventModel:
 
     def __init__(self, impact: ImpactService) -> None:
         self.impact = impact
-        self._trees: dict[tuple[str, int], tuple[AonTrees, NDArray[np.int64]]] = {}
-        self._before: dict[tuple[Any, ...], NDArray[np.float64]] = {}
-        self._detours: dict[tuple[str, int], NDArray[np.float64]] = {}
-        self._classes: dict[int, list[str]] = {}
+        self._memo: dict[tuple[Any, ...], Any] = {}  # what one network needs once: trees, matrices, ways round
         self._lock = threading.Lock()
 
     # -- the inputs -------------------------------------------------------------------
@@ -203,15 +201,12 @@ class EventModel:
         towns
             Its assessed townships.
         """
-        key = (net.name, id(engine))
-        with self._lock:
-            hit = self._trees.get(key)
-        if hit is None:
+
+        def make() -> tuple[AonTrees, NDArray[np.int64]]:
             nodes = np.array([engine.index[s.u if s.fraction < 0.5 else s.v] for s in towns.snaps], dtype=np.int64)
-            hit = (aon_trees(engine._csr["fastest"], nodes), nodes)
-            with self._lock:
-                self._trees[key] = hit
-        return hit
+            return aon_trees(engine._csr["fastest"], nodes), nodes
+
+        return self.cached(("trees", net.name, id(engine)), make)
 
     def walk_snaps(self, towns: _Towns) -> tuple[RoadNetwork, list[Snap | None]]:
         """Return the walk network and each township's point snapped to it (None: off it).
@@ -225,13 +220,18 @@ class EventModel:
         from layers.networks import SEED_NETWORK
 
         walk = self.impact.routing.networks.get(SEED_NETWORK, "walk")
-        out: list[Snap | None] = []
-        for x, y in zip(towns.lon.tolist(), towns.lat.tolist(), strict=True):
-            try:
-                out.append(walk.edge_index.snap(x, y, max_distance_m=TOWNSHIP_SNAP_M, label="township"))
-            except OutsideCoverageError:
-                out.append(None)
-        return walk, out
+
+        def snap_all() -> list[Snap | None]:
+            out: list[Snap | None] = []
+            for x, y in zip(towns.lon.tolist(), towns.lat.tolist(), strict=True):
+                try:
+                    out.append(walk.edge_index.snap(x, y, max_distance_m=TOWNSHIP_SNAP_M, label="township"))
+                except OutsideCoverageError:
+                    out.append(None)
+            return out
+
+        # Once per (walk network, townships): every evaluation asks for them several times.
+        return walk, self.cached(("walk-snaps", walk.name, id(walk.graph), id(towns)), snap_all)
 
     def _walk_matrix(
         self, walk: RoadNetwork, snaps: list[Snap | None], blocked: NDArray[np.bool_] | None
@@ -280,23 +280,42 @@ class EventModel:
         """
         return self.cached(("car", net.name, id(engine)), lambda: self.impact._matrix(net, engine, towns, None))
 
-    def cached(self, key: tuple[Any, ...], make: Callable[[], NDArray[np.float64]]) -> NDArray[np.float64]:
-        """Return the array cached under ``key``, made by ``make()`` the first time.
+    def cached(self, key: tuple[Any, ...], make: Callable[[], T]) -> T:
+        """Return what is cached under ``key``, made by ``make()`` the first time.
 
         Parameters
         ----------
         key
-            What the array is of.
+            What it is of (its kind first, then the network).
         make
             Makes it.
         """
         with self._lock:
-            hit = self._before.get(key)
+            hit = self._memo.get(key)
         if hit is None:
             hit = make()
             with self._lock:
-                self._before[key] = hit
-        return hit
+                self._memo[key] = hit
+        return cast("T", hit)
+
+    def flows_per_person(self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns) -> NDArray[np.float64]:
+        """Return each drive arc's trips when every resident makes one trip a day by car (all-or-nothing, cached).
+
+        Parameters
+        ----------
+        net
+            The drive network.
+        engine
+            Its engine.
+        towns
+            Its assessed townships.
+        """
+        trees, nodes = self.trees(net, engine, towns)
+        before = self.car_before(net, engine, towns)
+        return self.cached(
+            ("flows", net.name, id(engine)),
+            lambda: trees.flows(towns.population[:, None] * gravity_shares(towns.population, before), nodes),
+        )
 
     # -- the plan -------------------------------------------------------------------------
 
@@ -523,15 +542,10 @@ class EventModel:
         engine
             A drive engine.
         """
-        key = id(engine)
-        with self._lock:
-            hit = self._classes.get(key)
-        if hit is None:
-            text = engine._label_text
-            hit = [text[c].split(SEP)[-1] for c in engine._labels["fastest"].tolist()]
-            with self._lock:
-                self._classes[key] = hit
-        return hit
+        text = engine._label_text
+        return self.cached(
+            ("classes", id(engine)), lambda: [text[c].split(SEP)[-1] for c in engine._labels["fastest"].tolist()]
+        )
 
     # -- the closure-cost atlas -------------------------------------------------------------
 
@@ -545,15 +559,11 @@ class EventModel:
         engine
             Its engine.
         """
-        key = (net.name, id(engine))
-        with self._lock:
-            hit = self._detours.get(key)
-        if hit is None:
-            g = engine._csr["fastest"]
-            hit = local_detours(g, np.arange(g.nnz, dtype=np.int64), limit_s=DETOUR_LIMIT_S)
-            with self._lock:
-                self._detours[key] = hit
-        return hit
+        g = engine._csr["fastest"]
+        return self.cached(
+            ("detours", net.name, id(engine)),
+            lambda: local_detours(g, np.arange(g.nnz, dtype=np.int64), limit_s=DETOUR_LIMIT_S),
+        )
 
 
 def _empty(mode: str, n: int) -> ModeCost:

@@ -431,7 +431,7 @@ class ImpactService:
         ev = self.event.evaluate(plan, net, towns, travel)
         edges = self.routing.closed_edges(net, plan.closures) if plan.closures else set()
         blocked = engine.edge_mask(edges, metric="fastest") if edges else None
-        before = self._matrix(net, engine, towns, None)
+        before = self.event.car_before(net, engine, towns)  # the event model's, cached per network
         after = self._matrix(net, engine, towns, blocked) if blocked is not None else before.copy()
         figs = _figures(towns.population, before, after, ev)
         walk_before, walk_after = self._walk_to_entrances(plan, towns, closed_entrances)

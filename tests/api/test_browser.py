@@ -223,6 +223,14 @@ def test_impact_page(browser: webdriver.Chrome, base_url: str) -> None:
     assert "person-hours lost on the day" in panel
 
 
+def _wait_for_url(browser: webdriver.Chrome, part: str, seconds: float) -> None:
+    """Wait until the page's address holds ``part`` (a submitted form's query), or fail saying where it is."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and part not in browser.current_url:
+        time.sleep(0.2)
+    assert part in browser.current_url, browser.current_url
+
+
 def test_the_impact_page_takes_a_window_and_the_atlas_an_hour(browser: webdriver.Chrome, base_url: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
@@ -234,10 +242,7 @@ def test_the_impact_page_takes_a_window_and_the_atlas_an_hour(browser: webdriver
     )
     Select(browser.find_element(By.NAME, "show")).select_by_value("car")
     browser.find_element(By.CSS_SELECTOR, "#impact-form button").click()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "start=17" not in browser.current_url:
-        time.sleep(0.2)
-    assert "start=17%3A00" in browser.current_url, browser.current_url
+    _wait_for_url(browser, "start=17%3A00", 30)
     got = _load(browser, browser.current_url, "impact-hold-1700")
     assert got["errors"] == []
     panel = browser.execute_script("return document.getElementById('site-panel').innerText")
@@ -251,10 +256,7 @@ def test_the_impact_page_takes_a_window_and_the_atlas_an_hour(browser: webdriver
     assert atlas["errors"] == []
     Select(browser.find_element(By.ID, "atlas-hour")).select_by_value("17")
     browser.find_element(By.CSS_SELECTOR, "#atlas-form button").click()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "hour=17" not in browser.current_url:
-        time.sleep(0.2)
-    assert "hour=17" in browser.current_url, browser.current_url
+    _wait_for_url(browser, "hour=17", 60)
     atlas = _load(browser, browser.current_url, "closure-cost-1700")
     assert atlas["errors"] == []
     assert int(atlas["paths"]) > 1000

@@ -11,9 +11,11 @@ from scipy.sparse import csr_matrix
 
 from geo.assign import aon_trees, chains, local_detours
 
+Graph = tuple[csr_matrix, "nx.DiGraph[int]", np.ndarray, np.ndarray, np.ndarray]  # CSR, networkx, src, dst, times
+
 
 @pytest.fixture(scope="module")
-def graph() -> tuple[csr_matrix, nx.DiGraph, np.ndarray, np.ndarray, np.ndarray]:
+def graph() -> Graph:
     """A random directed graph with unique arc times (so that fastest routes are unique)."""
     rng = np.random.default_rng(7)
     g = nx.gnm_random_graph(250, 800, seed=11, directed=True)
@@ -27,7 +29,7 @@ def graph() -> tuple[csr_matrix, nx.DiGraph, np.ndarray, np.ndarray, np.ndarray]
     return csr_matrix((w, (src, dst)), shape=(250, 250)), dg, src, dst, w
 
 
-def test_flows_equal_routing_every_trip_with_networkx(graph) -> None:  # type: ignore[no-untyped-def]
+def test_flows_equal_routing_every_trip_with_networkx(graph: Graph) -> None:
     g, dg, src, _, _ = graph
     rng = np.random.default_rng(1)
     origins = np.array([0, 5, 17, 40, 99])
@@ -47,7 +49,7 @@ def test_flows_equal_routing_every_trip_with_networkx(graph) -> None:  # type: i
     assert flows.sum() > 0
 
 
-def test_flows_conserve_trips_at_every_node(graph) -> None:  # type: ignore[no-untyped-def]
+def test_flows_conserve_trips_at_every_node(graph: Graph) -> None:
     g, _, src, dst, _ = graph
     origins = np.arange(0, 250, 10)
     trips = np.ones((len(origins), len(origins)))
@@ -68,7 +70,7 @@ def test_flows_conserve_trips_at_every_node(graph) -> None:  # type: ignore[no-u
     assert np.allclose(net, want)
 
 
-def test_first_closed_arc_is_the_first_on_the_route(graph) -> None:  # type: ignore[no-untyped-def]
+def test_first_closed_arc_is_the_first_on_the_route(graph: Graph) -> None:
     g, dg, src, _, _ = graph
     rng = np.random.default_rng(2)
     blocked = np.zeros(len(src), dtype=bool)
@@ -91,7 +93,7 @@ def test_first_closed_arc_is_the_first_on_the_route(graph) -> None:  # type: ign
     assert checked > 3
 
 
-def test_local_detours_bound_every_trips_detour_and_equal_networkx_on_plain_arcs(graph) -> None:  # type: ignore[no-untyped-def]
+def test_local_detours_bound_every_trips_detour_and_equal_networkx_on_plain_arcs(graph: Graph) -> None:
     g, dg, src, dst, w = graph
     rows = np.arange(len(src))
     got = local_detours(g, rows, limit_s=1e9)

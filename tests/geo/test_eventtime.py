@@ -69,7 +69,7 @@ def test_mode_shares_are_checked() -> None:
         check_shares({"car": 0.5, "walk": 0.4})
     for bad in (float("nan"), -0.1, 1.5, True):
         with pytest.raises(InvalidInputError, match="share between 0 and 1"):
-            check_shares({"car": bad})  # type: ignore[dict-item]
+            check_shares({"car": bad})
 
 
 def test_profiles_cover_the_day_and_the_diurnal_one_peaks_at_five_pm() -> None:
