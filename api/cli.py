@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from api.cli_analysis import cmd_closure_cost, cmd_coverage_surface, cmd_impact
+from api.cli_db import add_db_commands
 from api.settings import REPO_ROOT, Settings
 from geo.errors import PlannerError
 
@@ -69,9 +70,10 @@ def cmd_warm(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _keys(settings: Settings) -> KeyStore:
+    from api.context import open_database
     from layers.keys import KeyStore
 
-    return KeyStore(settings.data_dir / "keys.sqlite")
+    return KeyStore(open_database(settings) or settings.data_dir / "keys.sqlite")
 
 
 def cmd_keys_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,7 +215,7 @@ def cmd_proposals_list(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"{p.id:<14} v{p.version:<3} {p.site_id or '-':<26} {p.analysis.get('area_m2', 0):>10,.0f} m²  {worst:<7} {p.name}"
         )
-    print(f"{len(rows)} proposals in {ctx.proposals.path}")
+    print(f"{len(rows)} proposals in the {ctx.proposals.db.describe()}")
     return 0
 
 
@@ -234,7 +236,7 @@ def cmd_proposals_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import an export (all or nothing)."""
     ctx = _context(settings)
     n = ctx.proposals.import_file(Path(args.file))
-    print(f"imported {n} versions into {ctx.proposals.path}")
+    print(f"imported {n} versions into the {ctx.proposals.db.describe()}")
     return 0
 
 
@@ -313,6 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     kr = keys.add_parser("revoke", help="revoke a key by name")
     kr.add_argument("name")
     kr.set_defaults(func=cmd_keys_revoke)
+
+    add_db_commands(sub)
 
     cov = sub.add_parser("coverage", help="coverage").add_subparsers(dest="coverage_cmd", required=True)
     cs = cov.add_parser("surface", help="GeoTIFF of minutes to the nearest of the sites (100 m, UTM 50N)")

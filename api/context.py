@@ -16,14 +16,18 @@ from api.compute import ComputePool
 from api.settings import Settings
 from geo.limits import Limits
 from layers.coverage import CoverageService
+from layers.database import PostgresDatabase
+from layers.errors import StoreConfigError
 from layers.footprints import FootprintService
 from layers.impact import ImpactService
 from layers.keys import KeyStore
 from layers.networks import NetworkStore
+from layers.pgschema import prepare
 from layers.plans import PlanStore
 from layers.proposals import ProposalStore
 from layers.registry import LayerStore
 from layers.routing import RoutingService
+from layers.sharednets import SharedNetworks
 from layers.sites import SiteCatalog
 from layers.transit import TransitService
 
@@ -46,7 +50,31 @@ __all__ = [
     "SitesDep",
     "TransitDep",
     "get_context",
+    "open_database",
 ]
+
+
+def open_database(settings: Settings, *, migrate: bool = True) -> PostgresDatabase | None:
+    """Return the shared database of ``settings`` with its schema up to date, or None (SQLite files).
+
+    Parameters
+    ----------
+    settings
+        The service's settings.
+    migrate
+        Apply the migrations it lacks (under an advisory lock: replicas starting together wait).
+    """
+    if not settings.database_url:
+        return None
+    try:
+        db = PostgresDatabase(
+            settings.database_url, pool_size=settings.database_pool_size, timeout_s=settings.database_timeout_s
+        )
+    except ValueError as exc:
+        raise StoreConfigError(str(exc)) from None
+    if migrate:
+        prepare(db)
+    return db
 
 
 @dataclass
@@ -72,20 +100,22 @@ class Context:
     def from_settings(cls, settings: Settings) -> Context:
         """Build the stores for ``settings``."""
         limits = settings.limits()
-        networks = NetworkStore(settings.seeds_dir, settings.data_dir, settings.cache_dir)
+        db = open_database(settings)
+        shared = None if db is None else SharedNetworks(db)
+        networks = NetworkStore(settings.seeds_dir, settings.data_dir, settings.cache_dir, shared=shared)
         layers = LayerStore(settings.seeds_dir, networks)
         sites = SiteCatalog(layers)
         routing = RoutingService(networks, sites, site_access_max_m=settings.site_access_max_m, limits=limits)
         transit = TransitService(settings.seeds_dir, routing)
         coverage = CoverageService(networks, layers, routing, transit=transit)
         footprints = FootprintService(layers, networks, sites, routing, coverage)
-        proposals = ProposalStore(settings.data_dir / "proposals.sqlite", limits=limits)
+        proposals = ProposalStore(db or settings.data_dir / "proposals.sqlite", limits=limits)
         pool = ComputePool(
             workers=settings.compute_workers, timeout_s=settings.compute_timeout_s, max_waiting=settings.max_waiting
         )
-        keys = KeyStore(settings.data_dir / "keys.sqlite")
+        keys = KeyStore(db or settings.data_dir / "keys.sqlite")
         impact = ImpactService(routing, coverage, layers)
-        plans = PlanStore(settings.data_dir / "plans.sqlite", limits=limits)
+        plans = PlanStore(db or settings.data_dir / "plans.sqlite", limits=limits)
         ctx = cls(
             settings,
             networks,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import GEO_ERRORS, PlannerError
-from layers.errors import LAYERS_ERRORS, AuthError, VersionConflictError
+from layers.errors import LAYERS_ERRORS, AuthError, StoreUnavailableError, VersionConflictError
 
 __all__ = ["ERROR_TABLE", "HTTP_CODES", "ApiError", "error_body", "install_error_handlers", "status_for"]
 
@@ -131,6 +131,8 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["etag"] = f'"v{exc.current_version}"'
         if isinstance(exc, AuthError):
             headers["www-authenticate"] = 'Bearer realm="venue-planner"'
+        if isinstance(exc, StoreUnavailableError):
+            headers["retry-after"] = str(exc.retry_after_s)
         body = error_body(status, code, str(exc), request_id=_rid(request), **extra)
         return JSONResponse(body, status_code=status, headers=headers)
 

@@ -34,6 +34,15 @@ class StoreSettings(BaseSettings):
         description="Imported networks, proposals, closure plans, API keys.",
     )
     cache_dir: Path = Field(Path.home() / ".cache" / "venue-planner", description="Built road graphs and indexes.")
+    database_url: str | None = Field(
+        None,
+        description="postgresql://user:password@host/db: keep proposals, plans, keys and imported networks in a "
+        "shared PostgreSQL/PostGIS (several hosts); unset: SQLite files in the data folder.",
+    )
+    database_pool_size: int = Field(8, ge=1, le=100, description="Most database connections one process holds.")
+    database_timeout_s: float = Field(
+        5.0, gt=0, le=60, description="Wait for a database connection at most this long, seconds (then 503)."
+    )
 
 
 class ServerSettings(BaseSettings):

@@ -14,6 +14,8 @@ __all__ = [
     "ForbiddenError",
     "NetworkImportError",
     "PreconditionRequiredError",
+    "StoreConfigError",
+    "StoreUnavailableError",
     "VersionConflictError",
 ]
 
@@ -54,10 +56,22 @@ class ForbiddenError(PlannerError, PermissionError):
     """The API key's role does not allow the operation."""
 
 
+class StoreUnavailableError(PlannerError, ConnectionError):
+    """The shared database does not answer (restarting, unreachable): nothing was written, try again."""
+
+    retry_after_s = 5
+
+
+class StoreConfigError(PlannerError, RuntimeError):
+    """The configured store cannot be used (unreachable, a URL that does not parse, a schema newer than the code)."""
+
+
 LAYERS_ERRORS: dict[type[PlannerError], tuple[int, str]] = {
     NetworkImportError: (422, "network_import_failed"),
     VersionConflictError: (412, "version_conflict"),
     PreconditionRequiredError: (428, "precondition_required"),
     AuthError: (401, "unauthorized"),
     ForbiddenError: (403, "forbidden"),
+    StoreUnavailableError: (503, "unavailable"),
+    StoreConfigError: (503, "unavailable"),
 }

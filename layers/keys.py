@@ -1,4 +1,4 @@
-"""API keys and their roles, stored hashed in an SQLite file.
+"""API keys and their roles, stored hashed in an SQLite file or the shared PostgreSQL.
 
 A key is ``vp_`` followed by 43 characters from ``secrets.token_urlsafe(32)`` (256 random
 bits). Only its SHA-256 digest is stored (``hashlib``, OpenSSL's implementation): for a
@@ -15,17 +15,13 @@ import hashlib
 import hmac
 import re
 import secrets
-import sqlite3
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from geo.errors import InvalidInputError, NotFoundError
+from layers.database import Database
 from layers.errors import AuthError, ForbiddenError
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+from layers.store import RecordStore
 
 __all__ = ["ROLES", "ApiKey", "KeyStore"]
 
@@ -56,25 +52,22 @@ def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class KeyStore:
-    """API keys in an SQLite file (``<data dir>/keys.sqlite``), created on first use.
+class KeyStore(RecordStore):
+    """API keys in an SQLite file (``<data dir>/keys.sqlite``, created on first use) or the shared PostgreSQL.
+
+    Every lookup reads the store, so a key added or revoked through one replica holds on
+    every replica at once.
 
     Parameters
     ----------
-    path
-        The database file.
+    where
+        The SQLite file or a `layers.database.PostgresDatabase`.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    SCHEMA = _SCHEMA
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(_SCHEMA)
-            yield con
+    def __init__(self, where: Path | Database) -> None:
+        super().__init__(where)
 
     def add(self, name: str, *, role: str) -> str:
         """Create a key for ``name`` with ``role`` and return it (it is shown once, stored only hashed).
@@ -94,7 +87,7 @@ class KeyStore:
             raise InvalidInputError(f"role must be one of {', '.join(ROLES)}; got {role!r}.")
         key = "vp_" + secrets.token_urlsafe(32)
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        with self._connect() as con:
+        with self._write() as con:
             if con.execute("SELECT 1 FROM keys WHERE name = ?", (name,)).fetchone():
                 raise InvalidInputError(f"a key named {name!r} exists; revoke it first or choose another name.")
             con.execute(
@@ -117,7 +110,7 @@ class KeyStore:
             Whose key to revoke.
         """
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        with self._connect() as con:
+        with self._write() as con:
             cur = con.execute("UPDATE keys SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now, name))
             if cur.rowcount == 0:
                 raise NotFoundError(f"no active key named {name!r}; `keys list` shows them.")

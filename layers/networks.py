@@ -35,12 +35,14 @@ from geo.network import MODES, Mode, add_speeds, check_mode
 from geo.snapping import EdgeIndex, Snap, edge_index_from_arrays, index_arrays, snap_area
 from layers.credits import OSM_CONTRIBUTORS
 from layers.diskcache import load_or_build
-from layers.errors import NetworkImportError
+from layers.errors import NetworkImportError, StoreUnavailableError
 from layers.osmgraph import OSM_SUFFIXES, build_graph, network_extent, osm_suffix
 from layers.regional import REGIONAL_NETWORK, read_calibration, read_skeleton, regional_graph
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from layers.sharednets import SharedNetworks
 
 __all__ = [
     "SEED_NETWORK",
@@ -215,10 +217,16 @@ class NetworkStore:
         Where imported networks are kept (``networks/`` inside it).
     cache_dir
         Where built graphs are cached.
+    shared
+        The shared store's imports (several hosts on PostgreSQL), mirrored into the imports
+        folder; None on one host.
     """
 
-    def __init__(self, seeds_dir: Path, data_dir: Path, cache_dir: Path) -> None:
+    def __init__(
+        self, seeds_dir: Path, data_dir: Path, cache_dir: Path, *, shared: SharedNetworks | None = None
+    ) -> None:
         self.seeds_dir = seeds_dir
+        self.shared = shared
         self.data_dir = data_dir
         self.cache_dir = cache_dir
         self._loaded: dict[tuple[str, str], RoadNetwork] = {}
@@ -236,7 +244,14 @@ class NetworkStore:
 
         Read again when the imports folder changes (an import or a fetch, by any process of
         the service): one ``stat`` per call instead of reading the folder on every request.
+        With a shared store, the imports of other hosts are mirrored in first (at most one
+        query a second; while the database is away the networks already here are used).
         """
+        if self.shared is not None:
+            try:
+                self.shared.sync(self.imports_dir)
+            except StoreUnavailableError:
+                log.warning("the shared store is away: listing the networks already mirrored here")
         try:
             stamp: int | None = os.stat(self._imports_path).st_mtime_ns  # noqa: PTH116 - a str: no Path per request
         except OSError:
@@ -513,6 +528,8 @@ class NetworkStore:
                 "licence": OSM_LICENCE,
             }
             self._write_meta(name, meta)
+            if self.shared is not None:
+                self.shared.publish(name, meta, [final])
         return self._remember(self.source(name), built)
 
     def _remember(self, src: NetworkSource, built: dict[Mode, nx.MultiDiGraph]) -> list[RoadNetwork]:
@@ -579,6 +596,8 @@ class NetworkStore:
             "licence": OSM_LICENCE,
         }
         self._write_meta(name, meta)
+        if self.shared is not None:
+            self.shared.publish(name, meta, [self.imports_dir / f"{name}.{m}.graphml" for m in graphs])
         return self._remember(self.source(name), graphs)
 
     def _write_meta(self, name: str, meta: dict[str, str]) -> None:

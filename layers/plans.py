@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,9 @@ from typing import Any
 import shapely
 
 from geo.errors import InvalidInputError, NotFoundError
+from layers.database import Connection
 from layers.errors import VersionConflictError
-from layers.sqlitestore import SqliteStore
+from layers.store import RecordStore
 
 __all__ = ["PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]
 
@@ -74,6 +74,25 @@ def check_plan_id(pid: object) -> str:
     return pid
 
 
+def areas_multipolygon(areas: list[dict[str, Any]]) -> tuple[shapely.MultiPolygon | None, list[Any]]:
+    """Return a plan's areas as one MultiPolygon (None without areas) and each part's own window.
+
+    Parameters
+    ----------
+    areas
+        The plan's areas: GeoJSON polygons, or Features whose properties may hold a window.
+    """
+    parts: list[Any] = []
+    windows: list[Any] = []
+    for a in areas:
+        g = shapely.geometry.shape(a.get("geometry", a) if a.get("type") == "Feature" else a)
+        own = (a.get("properties") or {}).get("window") if a.get("type") == "Feature" else None
+        got = shapely.get_parts(g).tolist()
+        parts.extend(got)
+        windows.extend([own] * len(got))
+    return (shapely.MultiPolygon(parts) if parts else None), windows
+
+
 def plan_feature(p: SavedPlan) -> dict[str, Any]:
     """Return a saved plan as a GeoJSON Feature (areas as a MultiPolygon, or null).
 
@@ -82,18 +101,8 @@ def plan_feature(p: SavedPlan) -> dict[str, Any]:
     p
         A saved plan.
     """
-    areas = p.body.get("areas") or []
-    geom = None
-    windows: list[Any] = []
-    if areas:
-        parts = []
-        for a in areas:
-            g = shapely.geometry.shape(a.get("geometry", a) if a.get("type") == "Feature" else a)
-            own = (a.get("properties") or {}).get("window") if a.get("type") == "Feature" else None
-            n = len(shapely.get_parts(g))
-            parts.extend(shapely.get_parts(g).tolist())
-            windows.extend([own] * n)
-        geom = shapely.geometry.mapping(shapely.MultiPolygon(parts))
+    multi, windows = areas_multipolygon(p.body.get("areas") or [])
+    geom = None if multi is None else shapely.geometry.mapping(multi)
     props = {
         k: p.body.get(k, [] if k not in ("name", "window") else ("" if k == "name" else None))
         for k in _BODY_KEYS
@@ -157,13 +166,18 @@ def feature_to_body(f: object, where: str) -> tuple[str | None, dict[str, Any]]:
     return (None if pid in (None, "") else check_plan_id(pid)), body
 
 
-class PlanStore(SqliteStore):
-    """Closure plans in an SQLite file (created on first use).
+class PlanStore(RecordStore):
+    """Closure plans in an SQLite file (created on first use) or the shared PostgreSQL.
+
+    On PostgreSQL each version also keeps its areas as a PostGIS MultiPolygon (for the
+    ``plans_current`` view that QGIS opens).
 
     Parameters
     ----------
-    path
-        The database file, e.g. ``<data dir>/plans.sqlite``.
+    where
+        The SQLite file, e.g. ``<data dir>/plans.sqlite``, or a `layers.database.PostgresDatabase`.
+    limits
+        The bounds in force (imports, text lengths).
     """
 
     SCHEMA = _SCHEMA
@@ -171,6 +185,23 @@ class PlanStore(SqliteStore):
     @staticmethod
     def _body(body: dict[str, Any]) -> str:
         return json.dumps({k: body.get(k) for k in _BODY_KEYS}, ensure_ascii=False, sort_keys=True)
+
+    def _insert_version(
+        self, con: Connection, pid: str, version: int, *, author: str | None, note: str, body: dict[str, Any]
+    ) -> None:
+        d = self.db.dialect
+        args: list[Any] = [pid, version, _now(), author, note, self._body(body)]
+        if self.on_postgres:
+            multi, _ = areas_multipolygon(body.get("areas") or [])
+            args.append(None if multi is None else d.encode_geom(multi))
+            geom = f", {d.geom_in}"
+        else:
+            geom = ""
+        con.execute(
+            f"INSERT INTO plan_versions(id, version, created_at, author, note, body{', geometry' if geom else ''}) "
+            f"VALUES (?, ?, ?, ?, ?, {d.json_in}{geom})",
+            args,
+        )
 
     def create(
         self, body: dict[str, Any], *, author: str | None, plan_id: str | None = None, note: str | None = None
@@ -194,7 +225,7 @@ class PlanStore(SqliteStore):
 
     def _insert_new(
         self,
-        con: sqlite3.Connection,
+        con: Connection,
         body: dict[str, Any],
         *,
         author: str | None,
@@ -206,10 +237,7 @@ class PlanStore(SqliteStore):
             raise InvalidInputError(f"a plan with id {pid!r} exists; update it or choose another id.")
         now = _now()
         con.execute("INSERT INTO plans(id, created_at) VALUES (?, ?)", (pid, now))
-        con.execute(
-            "INSERT INTO plan_versions(id, version, created_at, author, note, body) VALUES (?, 1, ?, ?, ?, ?)",
-            (pid, now, author, note or "created", self._body(body)),
-        )
+        self._insert_version(con, pid, 1, author=author, note=note or "created", body=body)
         return pid
 
     def update(
@@ -237,6 +265,7 @@ class PlanStore(SqliteStore):
             A note kept with the new version.
         """
         with self._write() as con:
+            self._lock_row(con, "plans", check_plan_id(plan_id))
             cur = self._latest(con, plan_id)
             if base_version is not None and base_version != cur.version:
                 raise VersionConflictError(
@@ -244,10 +273,7 @@ class PlanStore(SqliteStore):
                     f"someone else changed it. Fetch version {cur.version}, apply your change and send it again.",
                     cur.version,
                 )
-            con.execute(
-                "INSERT INTO plan_versions(id, version, created_at, author, note, body) VALUES (?, ?, ?, ?, ?, ?)",
-                (plan_id, cur.version + 1, _now(), author, note or "updated", self._body(body)),
-            )
+            self._insert_version(con, plan_id, cur.version + 1, author=author, note=note or "updated", body=body)
         return self.get(plan_id)
 
     def import_bodies(self, items: list[tuple[str | None, dict[str, Any]]], *, author: str | None) -> list[str]:
@@ -271,9 +297,10 @@ class PlanStore(SqliteStore):
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> SavedPlan:
-        return SavedPlan(str(r[0]), int(r[1]), str(r[2]), r[3], r[4], json.loads(r[5]))
+        body = json.loads(r[5]) if isinstance(r[5], str) else r[5]  # text on SQLite, a dict from jsonb
+        return SavedPlan(str(r[0]), int(r[1]), str(r[2]), r[3], r[4], body)
 
-    def _latest(self, con: sqlite3.Connection, pid: str) -> SavedPlan:
+    def _latest(self, con: Connection, pid: str) -> SavedPlan:
         check_plan_id(pid)
         r = con.execute(
             "SELECT id, version, created_at, author, note, body FROM plan_versions WHERE id = ? "

@@ -24,6 +24,7 @@ import geopandas as gpd
 import shapely
 
 from geo.errors import InvalidInputError, NotFoundError
+from layers.database import Connection, Dialect
 from layers.errors import VersionConflictError
 from layers.proposal_records import (
     check_id,
@@ -32,7 +33,7 @@ from layers.proposal_records import (
     read_geojson,
     read_gpkg,
 )
-from layers.sqlitestore import SqliteStore
+from layers.store import RecordStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -117,10 +118,13 @@ class _Row(NamedTuple):
     author: str | None
 
 
-_COLUMNS = (
-    "v.proposal_id, v.version, l.n, v.name, v.site_id, v.geometry, v.properties, v.analysis, v.note, "
-    "v.created_at, p.created_at, p.deleted_at, v.author"
-)
+def _columns(d: Dialect) -> str:
+    """Return the columns `_row_to_proposal` reads, in the engine's form."""
+    return (
+        f"v.proposal_id, v.version, l.n, v.name, v.site_id, {d.geom_out.format('v.geometry')}, "
+        f"{d.json_out.format('v.properties')}, {d.json_out.format('v.analysis')}, v.note, "
+        "v.created_at, p.created_at, p.deleted_at, v.author"
+    )
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -134,7 +138,7 @@ def _json_object(text: str) -> dict[str, Any]:
 
 def _clean_conflicts(text: object) -> list[dict[str, str]]:
     try:
-        items = json.loads(text) if isinstance(text, str) else []
+        items = json.loads(text) if isinstance(text, str) else text  # text on SQLite, a list from jsonb
     except ValueError:
         return []
     if not isinstance(items, list):
@@ -146,7 +150,7 @@ def _clean_conflicts(text: object) -> list[dict[str, str]]:
     ]
 
 
-def _row_to_proposal(r: tuple[Any, ...]) -> Proposal:
+def _row_to_proposal(r: tuple[Any, ...], d: Dialect) -> Proposal:
     pid, version, n, name, site_id, geometry, properties, analysis, note, v_created, p_created, deleted, author = r
     return Proposal(
         id=str(pid),
@@ -154,7 +158,7 @@ def _row_to_proposal(r: tuple[Any, ...]) -> Proposal:
         versions=int(n),
         name=str(name),
         site_id=site_id,
-        geometry=shapely.from_geojson(geometry),
+        geometry=d.decode_geom(geometry),
         properties=_json_object(properties),
         analysis=_json_object(analysis),
         note=note,
@@ -169,13 +173,15 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-class ProposalStore(SqliteStore):
-    """Proposals in an SQLite file (created on first use).
+class ProposalStore(RecordStore):
+    """Proposals in an SQLite file (created on first use) or the shared PostgreSQL.
 
     Parameters
     ----------
-    path
-        The database file, e.g. ``<data dir>/proposals.sqlite``.
+    where
+        The SQLite file, e.g. ``<data dir>/proposals.sqlite``, or a `layers.database.PostgresDatabase`.
+    limits
+        The bounds in force (imports, text lengths).
     """
 
     SCHEMA = _SCHEMA
@@ -285,6 +291,7 @@ class ProposalStore(SqliteStore):
         if c.name is not None:
             self._check_name(c.name)
         with self._write() as con:
+            self._lock_row(con, "proposals", proposal_id)
             cur = self._latest(con, proposal_id)
             self.require_version(cur, base_version)
             v = cur.version + 1
@@ -322,6 +329,7 @@ class ProposalStore(SqliteStore):
             The version the edit was based on (None: not checked).
         """
         with self._write() as con:
+            self._lock_row(con, "proposals", proposal_id)
             cur = self._latest(con, proposal_id)
             self.require_version(cur, base_version)
             old = self._version(con, proposal_id, version)
@@ -353,6 +361,7 @@ class ProposalStore(SqliteStore):
             The version the edit was based on (None: not checked).
         """
         with self._write() as con:
+            self._lock_row(con, "proposals", proposal_id)
             cur = self._latest(con, proposal_id)
             self.require_version(cur, base_version)
             con.execute("UPDATE proposals SET deleted_at = ? WHERE id = ?", (_now(), proposal_id))
@@ -427,14 +436,14 @@ class ProposalStore(SqliteStore):
             args += wanted
         with self._connect() as con:
             rows = con.execute(
-                f"SELECT {_COLUMNS} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+                f"SELECT {_columns(self.db.dialect)} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
                 "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
                 "ON l.proposal_id = v.proposal_id AND l.latest = v.version "
                 + (f"WHERE {where} " if where else "")
                 + "ORDER BY p.created_at DESC, p.id",
                 args,
             ).fetchall()
-        return [_row_to_proposal(r) for r in rows]
+        return [_row_to_proposal(r, self.db.dialect) for r in rows]
 
     def map_features(self, site_ids: Iterable[str]) -> builtins.list[dict[str, Any]]:
         """Return what a site page draws of the live proposals of some sites: one query, no full analyses.
@@ -451,10 +460,13 @@ class ProposalStore(SqliteStore):
         wanted = sorted(set(site_ids))
         if not wanted:
             return []
+        d = self.db.dialect
+        get = d.json_get.format
         with self._connect() as con:
             rows = con.execute(
-                "SELECT v.proposal_id, v.version, l.n, v.name, json_extract(v.properties, '$.use'), "
-                "json_extract(v.analysis, '$.area_m2'), json_extract(v.analysis, '$.conflicts'), v.geometry "
+                f"SELECT v.proposal_id, v.version, l.n, v.name, {get(col='v.properties', key='use')}, "
+                f"{get(col='v.analysis', key='area_m2')}, {get(col='v.analysis', key='conflicts')}, "
+                f"{d.geom_out.format('v.geometry')} "
                 "FROM versions v JOIN proposals p ON p.id = v.proposal_id "
                 "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
                 "ON l.proposal_id = v.proposal_id AND l.latest = v.version "
@@ -473,7 +485,7 @@ class ProposalStore(SqliteStore):
                     "use": use if isinstance(use, str) else None,
                     "area_m2": float(area) if isinstance(area, int | float) else None,
                     "conflicts": _clean_conflicts(conflicts),
-                    "geometry": str(geometry),
+                    "geometry": geometry if d.name == "sqlite" else shapely.to_geojson(d.decode_geom(geometry)),
                 }
             )
         return out
@@ -490,8 +502,10 @@ class ProposalStore(SqliteStore):
         return {str(site): int(n) for site, n in rows}
 
     def check(self) -> str:
-        """Return SQLite's integrity check ("ok" when the file is sound)."""
+        """Return SQLite's integrity check ("ok" when the file is sound); on PostgreSQL, "ok" when it answers."""
         with self._connect() as con:
+            if self.on_postgres:
+                return "ok" if con.execute("SELECT 1").fetchone()[0] == 1 else "no answer"
             return str(con.execute("PRAGMA integrity_check").fetchone()[0])
 
     # -- export / import ------------------------------------------------------------
@@ -507,16 +521,16 @@ class ProposalStore(SqliteStore):
             Every version, not only the latest of each.
         """
         latest = "" if all_versions else "AND v.version = l.latest "
-        with self._connect(any_thread=True) as con:
-            cur = con.execute(
-                f"SELECT {_COLUMNS} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
-                "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
-                "ON l.proposal_id = v.proposal_id WHERE p.deleted_at IS NULL "
-                + latest
-                + "ORDER BY p.created_at DESC, p.id, v.version"
-            )
-            for row in cur:
-                yield _row_to_proposal(row)
+        d = self.db.dialect
+        rows = self.db.stream(
+            f"SELECT {_columns(d)} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+            "JOIN (SELECT proposal_id, MAX(version) AS latest, COUNT(*) AS n FROM versions GROUP BY proposal_id) l "
+            "ON l.proposal_id = v.proposal_id WHERE p.deleted_at IS NULL "
+            + latest
+            + "ORDER BY p.created_at DESC, p.id, v.version"
+        )
+        for row in rows:
+            yield _row_to_proposal(row, d)
 
     @staticmethod
     def export_record(p: Proposal) -> dict[str, Any]:
@@ -673,18 +687,18 @@ class ProposalStore(SqliteStore):
         if not name.strip() or len(name) > 200:
             raise InvalidInputError("`name` must be 1 to 200 characters.")
 
-    @staticmethod
-    def _insert_version(con: sqlite3.Connection, row: _Row) -> None:
+    def _insert_version(self, con: Connection, row: _Row) -> None:
+        d = self.db.dialect
         con.execute(
             "INSERT INTO versions(proposal_id, version, created_at, name, site_id, geometry, properties, analysis, "
-            "note, author) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"note, author) VALUES (?, ?, ?, ?, ?, {d.geom_in}, {d.json_in}, {d.json_in}, ?, ?)",
             (
                 row.pid,
                 row.version,
                 row.created_at,
                 row.name,
                 row.site_id,
-                shapely.to_geojson(row.geometry),
+                d.encode_geom(row.geometry),
                 json.dumps(row.properties, ensure_ascii=False, sort_keys=True),
                 json.dumps(row.analysis, ensure_ascii=False, sort_keys=True),
                 row.note,
@@ -692,21 +706,20 @@ class ProposalStore(SqliteStore):
             ),
         )
 
-    def _latest(self, con: sqlite3.Connection, pid: str, *, include_deleted: bool = False) -> Proposal:
+    def _latest(self, con: Connection, pid: str, *, include_deleted: bool = False) -> Proposal:
         row = con.execute("SELECT deleted_at FROM proposals WHERE id = ?", (pid,)).fetchone()
         if row is None or (row[0] is not None and not include_deleted):
             raise NotFoundError(f"no proposal {pid!r}" + (" (it was deleted)." if row is not None else "."))
         v = con.execute("SELECT MAX(version) FROM versions WHERE proposal_id = ?", (pid,)).fetchone()[0]
         return self._version(con, pid, int(v))
 
-    @staticmethod
-    def _version(con: sqlite3.Connection, pid: str, version: int) -> Proposal:
+    def _version(self, con: Connection, pid: str, version: int) -> Proposal:
         row = con.execute(
-            f"SELECT {_COLUMNS} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
+            f"SELECT {_columns(self.db.dialect)} FROM versions v JOIN proposals p ON p.id = v.proposal_id "
             "JOIN (SELECT proposal_id, COUNT(*) AS n FROM versions WHERE proposal_id = ? GROUP BY proposal_id) l "
             "ON l.proposal_id = v.proposal_id WHERE v.proposal_id = ? AND v.version = ?",
             (pid, pid, version),
         ).fetchone()
         if row is None:
             raise NotFoundError(f"proposal {pid!r} has no version {version}.")
-        return _row_to_proposal(row)
+        return _row_to_proposal(row, self.db.dialect)

@@ -1,0 +1,119 @@
+"""Imported road networks shared through the PostgreSQL store, so every replica knows them.
+
+An import on one host writes its source files (the OSM extract, or a download's GraphML)
+into ``network_files`` (keyed by SHA-256, so a file is stored once) and what it was imported
+as into ``networks``. Every host mirrors those rows into its own imports folder, at most once
+a second, when it next lists its networks; it then builds its own graph cache from the
+mirrored file the first time it needs it, as it does for an import of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from layers.database import Database
+
+__all__ = ["SharedNetworks"]
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class SharedNetworks:
+    """The imported networks' rows of the shared store, mirrored into a local folder.
+
+    Parameters
+    ----------
+    db
+        The shared database.
+    every_s
+        The longest a host goes without looking for networks imported elsewhere.
+    """
+
+    def __init__(self, db: Database, *, every_s: float = 1.0) -> None:
+        self.db = db
+        self.every_s = every_s
+        self._checked = -float("inf")
+        self._lock = threading.Lock()
+
+    def publish(self, name: str, meta: dict[str, Any], files: list[Path]) -> None:
+        """Store an import's files and metadata (replacing an import of the same name).
+
+        Parameters
+        ----------
+        name
+            The network's name.
+        meta
+            What it was imported as (the metadata file's content).
+        files
+            Its source files, in the imports folder.
+        """
+        listed = [{"name": f.name, "sha256": _sha256(f)} for f in files]
+        with self.db.write() as con:
+            for f, item in zip(files, listed, strict=True):
+                con.execute(
+                    "INSERT INTO network_files(sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
+                    (item["sha256"], f.read_bytes()),
+                )
+            con.execute(
+                "INSERT INTO networks(name, meta, files, updated_at) VALUES (?, CAST(? AS jsonb), CAST(? AS jsonb), ?) "
+                "ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, files = excluded.files, "
+                "updated_at = excluded.updated_at",
+                (name, json.dumps(meta, ensure_ascii=False), json.dumps(listed), meta.get("imported_at", "")),
+            )
+        self._checked = -float("inf")
+
+    def sync(self, folder: Path, *, force: bool = False) -> bool:
+        """Mirror the shared imports into ``folder``; return whether anything changed.
+
+        Parameters
+        ----------
+        folder
+            This host's imports folder.
+        force
+            Look now, even if the last look was less than ``every_s`` ago.
+        """
+        now = time.monotonic()
+        if not force and now - self._checked < self.every_s:
+            return False
+        with self._lock:
+            self._checked = now
+            with self.db.read() as con:
+                rows = con.execute("SELECT name, meta::text, files::text FROM networks ORDER BY name").fetchall()
+            changed = False
+            for name, meta_text, files_text in rows:
+                changed |= self._mirror(folder, str(name), json.loads(meta_text), json.loads(files_text))
+            return changed
+
+    def _mirror(self, folder: Path, name: str, meta: dict[str, Any], files: list[dict[str, str]]) -> bool:
+        """Bring one network's files and metadata into ``folder`` (the metadata last: it makes it visible)."""
+        meta_path = folder / f"{name}.json"
+        text = json.dumps(meta, indent=2, ensure_ascii=False)
+        if meta_path.is_file() and meta_path.read_text(encoding="utf-8") == text:
+            return False
+        folder.mkdir(parents=True, exist_ok=True)
+        for item in files:
+            target = folder / Path(item["name"]).name
+            if target.is_file() and _sha256(target) == item["sha256"]:
+                continue
+            with self.db.read() as con:
+                row = con.execute("SELECT data FROM network_files WHERE sha256 = ?", (item["sha256"],)).fetchone()
+            if row is None:
+                return False  # written half-way elsewhere: the next look finds it whole
+            tmp = target.with_name(target.name + ".part")
+            tmp.write_bytes(bytes(row[0]))
+            tmp.replace(target)
+        tmp = meta_path.with_name(meta_path.name + ".part")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(meta_path)
+        return True
