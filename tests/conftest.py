@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +21,10 @@ from api.app import create_app
 from api.context import Context
 from api.protocol import server_config
 from api.settings import REPO_ROOT, Settings
+from layers.database import Database, PostgresDatabase
 from layers.keys import KeyStore
+from layers.pgschema import prepare
+from tests.pgcluster import Cluster, throwaway_cluster
 
 SEEDS = REPO_ROOT / "seeds"
 TEST_DATA = Path(__file__).parent / "data"
@@ -96,3 +99,39 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def fresh_settings(cache_dir: Path, tmp_path: Path) -> Settings:
     """Settings with an empty data folder of its own (for imports)."""
     return Settings(seeds_dir=SEEDS, data_dir=tmp_path / "data", cache_dir=cache_dir, allowed_hosts=TEST_HOSTS)
+
+
+# -- the store on both engines ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A throwaway PostgreSQL + PostGIS cluster for the session (stopped afterwards)."""
+    with throwaway_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_cluster: Cluster) -> str:
+    """The name of a database holding the migrated schema, cloned for each test."""
+    url = pg_cluster.new_database()
+    prepare(PostgresDatabase(url))
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster, pg_template: str) -> str:
+    """A fresh migrated database of its own."""
+    return pg_cluster.new_database(template=pg_template)
+
+
+StoreAt = Callable[[str], Path | Database]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_at(request: pytest.FixtureRequest, tmp_path: Path) -> StoreAt:
+    """Where a store keeps its records: ``store_at("proposals")`` is an SQLite file or one shared PostgreSQL."""
+    if request.param == "sqlite":
+        return lambda name: tmp_path / f"{name}.sqlite"
+    db = PostgresDatabase(request.getfixturevalue("pg_url"), timeout_s=5)
+    return lambda name: db

@@ -16,17 +16,15 @@ import shapely
 import shapely.affinity
 
 from geo.errors import InvalidInputError, NotFoundError
+from layers.database import PostgresDatabase
 from layers.proposals import ProposalChanges, ProposalStore
+from tests.conftest import StoreAt
 
 SQUARE = shapely.Polygon([(116.2264, 39.8484), (116.2284, 39.8484), (116.2284, 39.8499), (116.2264, 39.8499)])
 
 
-def _store(tmp_path: Path) -> ProposalStore:
-    return ProposalStore(tmp_path / "proposals.sqlite")
-
-
-def test_versions_restore_delete(tmp_path: Path) -> None:
-    s = _store(tmp_path)
+def test_versions_restore_delete(store_at: StoreAt) -> None:
+    s = ProposalStore(store_at("proposals"))
     p = s.create(
         name="Museum extension", geometry=SQUARE, properties={"floors": 2}, analysis={"area_m2": 1.0}, site_id="wanping"
     )
@@ -52,8 +50,8 @@ def test_versions_restore_delete(tmp_path: Path) -> None:
     assert s.count_by_site() == {"wanping": 1}
 
 
-def test_failed_writes_change_nothing(tmp_path: Path) -> None:
-    s = _store(tmp_path)
+def test_failed_writes_change_nothing(store_at: StoreAt) -> None:
+    s = ProposalStore(store_at("proposals"))
     p = s.create(name="A", geometry=SQUARE, properties={}, analysis={}, proposal_id="a-1")
     with pytest.raises(InvalidInputError, match="exists"):
         s.create(name="B", geometry=SQUARE, properties={}, analysis={}, proposal_id="a-1")
@@ -71,8 +69,10 @@ WRITER = textwrap.dedent(
     """
     import sys, shapely
     from pathlib import Path
+    from layers.database import PostgresDatabase
     from layers.proposals import ProposalStore
-    s = ProposalStore(Path(sys.argv[1]))
+    where = sys.argv[1]
+    s = ProposalStore(PostgresDatabase(where) if where.startswith("postgresql:") else Path(where))
     p = s.create(name="w", geometry=shapely.box(116.2, 39.8, 116.21, 39.81), properties={"i": 0},
                  analysis={"blob": "x" * 20000}, proposal_id="writer")
     print(1, flush=True)
@@ -83,12 +83,17 @@ WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.7, 1.3])
-def test_history_survives_a_killed_writer(tmp_path: Path, delay: float) -> None:
-    db = tmp_path / "proposals.sqlite"
+@pytest.mark.parametrize(("engine", "delay"), [("sqlite", 0.3), ("sqlite", 0.7), ("sqlite", 1.3), ("postgresql", 0.7)])
+def test_history_survives_a_killed_writer(
+    request: pytest.FixtureRequest, tmp_path: Path, engine: str, delay: float
+) -> None:
+    url = request.getfixturevalue("pg_url") if engine == "postgresql" else None
+    db: Path | PostgresDatabase = PostgresDatabase(url) if url else tmp_path / "proposals.sqlite"
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
-    with subprocess.Popen([sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True, env=env) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-c", WRITER, url or str(db)], stdout=subprocess.PIPE, text=True, env=env
+    ) as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()  # the proposal exists
         assert first.strip() == "1"
@@ -112,8 +117,8 @@ def test_history_survives_a_killed_writer(tmp_path: Path, delay: float) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["gpkg", "geojson"])
-def test_export_and_reimport_is_lossless(tmp_path: Path, fmt: str) -> None:
-    s = _store(tmp_path / "a")
+def test_export_and_reimport_is_lossless(tmp_path: Path, store_at: StoreAt, fmt: str) -> None:
+    s = ProposalStore(tmp_path / "a.sqlite")
     p = s.create(
         name="和平宫 Peace palace", geometry=SQUARE, properties={"use": "hall", "floors": 3, "underground": False},
         analysis={"area_m2": 28487.04, "conflicts": [{"severity": "high", "message": "covers 2 heritage buildings"}]},
@@ -132,7 +137,7 @@ def test_export_and_reimport_is_lossless(tmp_path: Path, fmt: str) -> None:
     from layers.registry import export_vector
 
     export_vector(gdf, out, fmt=fmt, layer="proposals", attribution="test")
-    t = _store(tmp_path / "b")
+    t = ProposalStore(store_at("b"))  # exported from SQLite, imported into each engine
     assert t.import_file(out) == 3
     for a in s.list():
         va, vb = s.versions(a.id), t.versions(a.id)
@@ -150,12 +155,12 @@ def test_export_and_reimport_is_lossless(tmp_path: Path, fmt: str) -> None:
         t.import_frame(gpd.GeoDataFrame({"id": ["x"]}, geometry=[SQUARE], crs=4326))
 
 
-def test_an_imported_record_is_held_to_the_configured_limits(tmp_path: Path) -> None:
+def test_an_imported_record_is_held_to_the_configured_limits(store_at: StoreAt) -> None:
     from geo.errors import InvalidGeometryError, InvalidInputError
     from geo.limits import Limits
     from layers.proposals import ProposalStore
 
-    store = ProposalStore(tmp_path / "p.sqlite", limits=Limits(max_footprint_vertices=4, max_name_chars=10))
+    store = ProposalStore(store_at("p"), limits=Limits(max_footprint_vertices=4, max_name_chars=10))
     hexagon = shapely.Point(116.39, 39.91).buffer(0.001, quad_segs=2)  # 9 coordinates
     frame = gpd.GeoDataFrame(
         [
