@@ -35,7 +35,7 @@ from geo.network import MODES, Mode, add_speeds, check_mode
 from geo.snapping import EdgeIndex, Snap, edge_index_from_arrays, index_arrays, snap_area
 from layers.credits import OSM_CONTRIBUTORS
 from layers.diskcache import load_or_build
-from layers.errors import NetworkImportError, StoreUnavailableError
+from layers.errors import NetworkImportError
 from layers.osmgraph import OSM_SUFFIXES, build_graph, network_extent, osm_suffix
 from layers.regional import REGIONAL_NETWORK, read_calibration, read_skeleton, regional_graph
 
@@ -244,14 +244,12 @@ class NetworkStore:
 
         Read again when the imports folder changes (an import or a fetch, by any process of
         the service): one ``stat`` per call instead of reading the folder on every request.
-        With a shared store, the imports of other hosts are mirrored in first (at most one
-        query a second; while the database is away the networks already here are used).
+        With a shared store, the imports of other hosts are mirrored in by a background look
+        at most once a second (never waiting on the database; while it is away the networks
+        already mirrored here are used).
         """
         if self.shared is not None:
-            try:
-                self.shared.sync(self.imports_dir)
-            except StoreUnavailableError:
-                log.warning("the shared store is away: listing the networks already mirrored here")
+            self.shared.sync(self.imports_dir)
         try:
             stamp: int | None = os.stat(self._imports_path).st_mtime_ns  # noqa: PTH116 - a str: no Path per request
         except OSError:

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from layers.database import Database
+from layers.errors import StoreUnavailableError
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SharedNetworks"]
 
@@ -45,6 +49,7 @@ class SharedNetworks:
         self.every_s = every_s
         self._checked = -float("inf")
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
     def publish(self, name: str, meta: dict[str, Any], files: list[Path]) -> None:
         """Store an import's files and metadata (replacing an import of the same name).
@@ -76,24 +81,43 @@ class SharedNetworks:
     def sync(self, folder: Path, *, force: bool = False) -> bool:
         """Mirror the shared imports into ``folder``; return whether anything changed.
 
+        Without ``force`` this never waits on the database: at most once every ``every_s``
+        it starts a look in a background thread (a request that lists the networks is not
+        held up, nor failed, while the database is away) and returns False.
+
         Parameters
         ----------
         folder
             This host's imports folder.
         force
-            Look now, even if the last look was less than ``every_s`` ago.
+            Look now, in this thread, and raise `StoreUnavailableError` if the database is away.
         """
+        if force:
+            with self._lock:
+                self._checked = time.monotonic()
+                return self._sync_now(folder)
         now = time.monotonic()
-        if not force and now - self._checked < self.every_s:
+        if now - self._checked < self.every_s or (self._thread is not None and self._thread.is_alive()):
             return False
-        with self._lock:
-            self._checked = now
-            with self.db.read() as con:
-                rows = con.execute("SELECT name, meta::text, files::text FROM networks ORDER BY name").fetchall()
-            changed = False
-            for name, meta_text, files_text in rows:
-                changed |= self._mirror(folder, str(name), json.loads(meta_text), json.loads(files_text))
-            return changed
+        self._checked = now
+        self._thread = threading.Thread(target=self._sync_quietly, args=(folder,), daemon=True, name="network-sync")
+        self._thread.start()
+        return False
+
+    def _sync_quietly(self, folder: Path) -> None:
+        try:
+            with self._lock:
+                self._sync_now(folder)
+        except StoreUnavailableError as exc:
+            log.warning("imported networks not mirrored: %s", exc)
+
+    def _sync_now(self, folder: Path) -> bool:
+        with self.db.read() as con:
+            rows = con.execute("SELECT name, meta::text, files::text FROM networks ORDER BY name").fetchall()
+        changed = False
+        for name, meta_text, files_text in rows:
+            changed |= self._mirror(folder, str(name), json.loads(meta_text), json.loads(files_text))
+        return changed
 
     def _mirror(self, folder: Path, name: str, meta: dict[str, Any], files: list[dict[str, str]]) -> bool:
         """Bring one network's files and metadata into ``folder`` (the metadata last: it makes it visible)."""
