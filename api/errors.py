@@ -165,6 +165,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         rid = _rid(request)
+        if isinstance(exc, RecursionError):  # an uploaded file's JSON nested past the parser's depth
+            body = error_body(
+                400, "too_deep", "the file's JSON is nested deeper than this service parses.", request_id=rid
+            )
+            return JSONResponse(body, status_code=400)
         log.exception("%s unexpected error on %s %s", rid, request.method, request.url.path)
         body = error_body(
             500,

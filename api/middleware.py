@@ -162,6 +162,12 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows; send finite numbers only")
 
 
+TOO_DEEP = (
+    "the JSON body is nested deeper than this service parses (about 1,000 levels of arrays and objects); "
+    "no request of this API needs more than ten."
+)
+
+
 class BodyGuard:
     """Cap request bodies (413) and refuse JSON that is malformed or holds NaN/Infinity (422).
 
@@ -229,6 +235,9 @@ class BodyGuard:
             except (ValueError, UnicodeDecodeError) as exc:
                 msg = str(exc) if "JSON allows" in str(exc) else f"the body is not valid JSON: {exc}"
                 await _send_json(send, 422, error_body(422, "invalid_json", msg, request_id=rid), [])
+                return
+            except RecursionError:
+                await _send_json(send, 400, error_body(400, "too_deep", TOO_DEEP, request_id=rid), [])
                 return
         sent = False
 

@@ -258,6 +258,10 @@ def read_geojson(path: Path, name: str, *, limits: Limits = LIMITS) -> gpd.GeoDa
         doc = json.loads(path.read_bytes(), parse_constant=no_constants)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInputError(f"{name} is not valid JSON: {exc}.") from exc
+    except RecursionError:
+        raise InvalidInputError(
+            f"{name} is JSON nested deeper than this service parses; nothing was imported."
+        ) from None
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
         raise InvalidInputError(f"{name} must be a GeoJSON FeatureCollection.")
     epsg = _declared_crs(doc.get("crs"), name)

@@ -604,3 +604,27 @@ def test_geojson_export_streams_and_reimports_losslessly(
         b.name, b.note, b.author, b.properties, b.analysis, b.created_at, b.updated_at,
     )  # fmt: skip
     assert a.geometry.equals(b.geometry)
+
+
+@pytest.mark.parametrize("path", ["/routes", "/proposals", "/impact", "/plans", "/plans/import"])
+def test_json_nested_past_the_parser_is_a_400(sec: tuple[TestClient, dict[str, str]], path: str) -> None:
+    c, keys = sec
+    h = auth(keys["editor"])
+    for body in (b"[" * 50_000 + b"]" * 50_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000):
+        r = c.post(path, content=body, headers={**h, "content-type": "application/json"})
+        assert r.status_code == 400
+        err = r.json()["error"]
+        assert err["code"] == "too_deep"
+        assert "nested deeper" in err["message"]
+        assert err["request_id"]
+
+
+def test_an_uploaded_file_nested_past_the_parser_is_a_400(sec: tuple[TestClient, dict[str, str]]) -> None:
+    c, keys = sec
+    h = auth(keys["editor"])
+    deep = b'{"type": "FeatureCollection", "features": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    before = c.get("/proposals").json()
+    r = c.post("/proposals/import", files={"file": ("deep.geojson", deep)}, headers=h)
+    assert r.status_code == 422, r.text
+    assert "nested deeper than this service parses; nothing was imported" in r.json()["error"]["message"]
+    assert c.get("/proposals").json() == before  # nothing stored
