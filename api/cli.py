@@ -50,7 +50,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "(about a minute); later starts load them (seconds).",
         flush=True,
     )
-    uvicorn.Server(server_config(create_app(settings), host=args.host, port=args.port)).run()
+    uvicorn.Server(
+        server_config(create_app(settings), host=args.host, port=args.port, access_log=settings.access_log)
+    ).run()
     return 0
 
 

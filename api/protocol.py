@@ -48,6 +48,10 @@ class JsonErrorHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def server_config(app: ASGIApp, *, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+def server_config(
+    app: ASGIApp, *, host: str, port: int, log_level: str = "info", access_log: bool = True
+) -> uvicorn.Config:
     """Return the uvicorn configuration the service runs with (`venue-planner serve`, the tests)."""
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, http=JsonErrorHttpProtocol)
+    return uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, http=JsonErrorHttpProtocol, access_log=access_log
+    )

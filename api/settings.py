@@ -60,6 +60,9 @@ class ServerSettings(BaseSettings):
     cors_origins: list[str] = Field(
         [], description="Origins whose pages may call the API from a browser (JSON list; default none)."
     )
+    access_log: bool = Field(
+        False, description="Log every request to stderr (off: the load balancer in front logs them; it costs 5 %)."
+    )
     require_key_for_reads: bool = Field(False, description="Reads need an API key too (writes always do).")
     compute_timeout_s: float = Field(10.0, gt=0, le=600, description="Time budget of one compute request, seconds.")
     compute_workers: int = Field(
