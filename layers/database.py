@@ -231,7 +231,13 @@ def parse_database_url(url: str) -> str:
 
 
 class _PgConnection:
-    """A psycopg connection whose ``execute`` takes ``?`` placeholders, as sqlite3's does."""
+    """A psycopg connection whose ``execute`` takes ``?`` placeholders, as sqlite3's does.
+
+    Parameters
+    ----------
+    con
+        The psycopg connection.
+    """
 
     _cache: dict[str, str] = {}  # noqa: RUF012 - a per-class memo of translated statements
 
