@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -31,13 +32,15 @@ class JsonErrorHttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """Write a 400 with the JSON error body (instead of uvicorn's ``msg``) and close the connection."""
-        body = json.dumps(error_body(400, "bad_request", UNPARSABLE_MESSAGE)).encode()
+        rid = uuid.uuid4().hex  # no request was read: an id of its own, as every error body has
+        body = json.dumps(error_body(400, "bad_request", UNPARSABLE_MESSAGE, request_id=rid)).encode()
         content = [STATUS_LINE[400]]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
         content.extend(
             [
                 b"content-type: application/json\r\n",
+                b"x-request-id: " + rid.encode() + b"\r\n",
                 b"content-length: " + str(len(body)).encode("ascii") + b"\r\n",
                 b"connection: close\r\n",
                 b"\r\n",

@@ -126,3 +126,5 @@ def test_a_request_the_server_cannot_parse_gets_the_json_error(served: tuple[str
     err = json.loads(body)["error"]
     assert (err["status"], err["code"]) == (400, "bad_request")
     assert "64 KB" in err["message"]
+    assert err["request_id"] == headers["x-request-id"]  # the ErrorDetail schema requires it
+    assert len(err["request_id"]) == 32
