@@ -245,10 +245,21 @@ class _PgConnection:
         self._con = con
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:  # noqa: ANN401 - a psycopg cursor
-        text = self._cache.get(sql)
+        return self._con.execute(self.translate(sql), params or None)
+
+    @classmethod
+    def translate(cls, sql: str) -> str:
+        """Return a statement with ``?`` placeholders in psycopg's ``%s`` form (memoised).
+
+        Parameters
+        ----------
+        sql
+            The statement as the stores write it.
+        """
+        text = cls._cache.get(sql)
         if text is None:
-            text = self._cache[sql] = sql.replace("%", "%%").replace("?", "%s")
-        return self._con.execute(text, params or None)
+            text = cls._cache[sql] = sql.replace("%", "%%").replace("?", "%s")
+        return text
 
 
 class PostgresDatabase:
@@ -357,7 +368,7 @@ class PostgresDatabase:
             The query and its parameters.
         """
         with self._connection() as con, con.transaction(), con.cursor(name="venue_planner_stream") as cur:
-            cur.execute(_PgConnection._cache.get(sql) or sql.replace("%", "%%").replace("?", "%s"), params or None)
+            cur.execute(_PgConnection.translate(sql), params or None)
             yield from cur
 
     @classmethod

@@ -10,7 +10,6 @@ compared with the SQLite files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
@@ -21,8 +20,9 @@ from typing import Any
 import shapely
 
 from geo.errors import InvalidInputError
-from layers.database import Connection, PostgresDatabase
+from layers.database import PG_DIALECT, Connection, PostgresDatabase
 from layers.plans import areas_multipolygon
+from layers.sharednets import write_network
 
 __all__ = ["TABLES", "copy_to_postgres"]
 
@@ -80,11 +80,11 @@ def _converters() -> dict[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
 
 
 def _placeholders(table: str, n: int) -> tuple[str, str]:
-    geom = "ST_SetSRID(ST_GeomFromWKB(?), 4326)"
+    d = PG_DIALECT
     if table == "versions":
-        return "", "?, ?, ?, ?, ?, " + geom + ", CAST(? AS jsonb), CAST(? AS jsonb), ?, ?"
+        return "", f"?, ?, ?, ?, ?, {d.geom_in}, {d.json_in}, {d.json_in}, ?, ?"
     if table == "plan_versions":
-        return ", geometry", "?, ?, ?, ?, ?, CAST(? AS jsonb), " + geom
+        return ", geometry", f"?, ?, ?, ?, ?, {d.json_in}, {d.geom_in}"
     return "", ", ".join("?" * n)
 
 
@@ -104,20 +104,7 @@ def _network_rows(folder: Path) -> list[tuple[str, dict[str, Any], list[Path]]]:
 def _copy_networks(con: Connection, folder: Path) -> int:
     rows = _network_rows(folder)
     for name, meta, files in rows:
-        if con.execute("SELECT 1 FROM networks WHERE name = ?", (name,)).fetchone():
-            raise InvalidInputError(f"the database has a network called {name!r} already; nothing was copied.")
-        listed = []
-        for f in files:
-            data = f.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            con.execute(
-                "INSERT INTO network_files(sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING", (digest, data)
-            )
-            listed.append({"name": f.name, "sha256": digest})
-        con.execute(
-            "INSERT INTO networks(name, meta, files, updated_at) VALUES (?, CAST(? AS jsonb), CAST(? AS jsonb), ?)",
-            (name, json.dumps(meta, ensure_ascii=False), json.dumps(listed), str(meta.get("imported_at", ""))),
-        )
+        write_network(con, name, meta, files, replace=False)
     return len(rows)
 
 

@@ -187,10 +187,18 @@ class PlanStore(RecordStore):
         return json.dumps({k: body.get(k) for k in _BODY_KEYS}, ensure_ascii=False, sort_keys=True)
 
     def _insert_version(
-        self, con: Connection, pid: str, version: int, *, author: str | None, note: str, body: dict[str, Any]
+        self,
+        con: Connection,
+        pid: str,
+        version: int,
+        *,
+        author: str | None,
+        note: str,
+        body: dict[str, Any],
+        created_at: str | None = None,
     ) -> None:
         d = self.db.dialect
-        args: list[Any] = [pid, version, _now(), author, note, self._body(body)]
+        args: list[Any] = [pid, version, created_at or _now(), author, note, self._body(body)]
         if self.on_postgres:
             multi, _ = areas_multipolygon(body.get("areas") or [])
             args.append(None if multi is None else d.encode_geom(multi))
@@ -237,7 +245,7 @@ class PlanStore(RecordStore):
             raise InvalidInputError(f"a plan with id {pid!r} exists; update it or choose another id.")
         now = _now()
         con.execute("INSERT INTO plans(id, created_at) VALUES (?, ?)", (pid, now))
-        self._insert_version(con, pid, 1, author=author, note=note or "created", body=body)
+        self._insert_version(con, pid, 1, author=author, note=note or "created", body=body, created_at=now)
         return pid
 
     def update(

@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from layers.database import Database
+from geo.errors import InvalidInputError
+from layers.database import Connection, Database
 from layers.errors import StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SharedNetworks"]
+__all__ = ["SharedNetworks", "write_network"]
 
 
 def _sha256(path: Path) -> str:
@@ -31,6 +32,39 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def write_network(con: Connection, name: str, meta: dict[str, Any], files: list[Path], *, replace: bool) -> None:
+    """Write one imported network's files and metadata rows in the caller's transaction.
+
+    Parameters
+    ----------
+    con
+        A connection in a write transaction of the shared database.
+    name
+        The network's name.
+    meta
+        What it was imported as (the metadata file's content).
+    files
+        Its source files.
+    replace
+        Replace a network of the same name (else that is refused, nothing written).
+    """
+    if not replace and con.execute("SELECT 1 FROM networks WHERE name = ?", (name,)).fetchone():
+        raise InvalidInputError(f"the database has a network called {name!r} already; nothing was copied.")
+    listed = []
+    for f in files:
+        data = f.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
+        con.execute(
+            "INSERT INTO network_files(sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING", (digest, data)
+        )
+        listed.append({"name": f.name, "sha256": digest})
+    con.execute(
+        "INSERT INTO networks(name, meta, files, updated_at) VALUES (?, CAST(? AS jsonb), CAST(? AS jsonb), ?) "
+        "ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, files = excluded.files, updated_at = excluded.updated_at",
+        (name, json.dumps(meta, ensure_ascii=False), json.dumps(listed), str(meta.get("imported_at", ""))),
+    )
 
 
 class SharedNetworks:
@@ -63,19 +97,8 @@ class SharedNetworks:
         files
             Its source files, in the imports folder.
         """
-        listed = [{"name": f.name, "sha256": _sha256(f)} for f in files]
         with self.db.write() as con:
-            for f, item in zip(files, listed, strict=True):
-                con.execute(
-                    "INSERT INTO network_files(sha256, data) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING",
-                    (item["sha256"], f.read_bytes()),
-                )
-            con.execute(
-                "INSERT INTO networks(name, meta, files, updated_at) VALUES (?, CAST(? AS jsonb), CAST(? AS jsonb), ?) "
-                "ON CONFLICT (name) DO UPDATE SET meta = excluded.meta, files = excluded.files, "
-                "updated_at = excluded.updated_at",
-                (name, json.dumps(meta, ensure_ascii=False), json.dumps(listed), meta.get("imported_at", "")),
-            )
+            write_network(con, name, meta, files, replace=True)
         self._checked = -float("inf")
 
     def sync(self, folder: Path, *, force: bool = False) -> bool:
