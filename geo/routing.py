@@ -143,7 +143,7 @@ class RoutingEngine:
         # same pairs for both metrics), with a metric per weight: integer milliseconds
         # (fastest) and millimetres (shortest). Costs of returned paths are recomputed in
         # floating point from the arrays.
-        order = [int(v) for v in arrays["order"]]
+        order: list[int] = np.asarray(arrays["order"], dtype=np.int64).tolist()
         self._cch = rk.CCH(order, self._src["fastest"].tolist(), self._dst["fastest"].tolist(), False)
         self._base_int = {m: _to_int(self._csr[m].data) for m in METRICS}
         self._metric = {m: rk.CCHMetric(self._cch, self._base_int[m].tolist()) for m in METRICS}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import networkx as nx
@@ -18,6 +19,7 @@ from geo.errors import OutsideCoverageError
 from geo.network import DRIVE_EXCLUDED_HIGHWAYS, WALK_EXCLUDED_HIGHWAYS
 from layers.errors import NetworkImportError
 from layers.networks import SEED_NETWORK, NetworkStore, site_access
+from layers.osmgraph import build_graph, network_extent
 from layers.regional import REGIONAL_NETWORK
 from layers.routing import RoutingService
 from tests.conftest import SEEDS
@@ -229,6 +231,37 @@ def test_cache_is_rebuilt_when_its_source_changes(fresh_settings: Settings, tmp_
     src.path.write_bytes(small.read_bytes())
     fresh = NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir)
     assert fresh.get("x", "drive").graph.number_of_nodes() < first
+
+
+def _edges_as_data(graph: nx.MultiDiGraph) -> dict[tuple[int, int, int], dict[str, object]]:
+    """Every edge's attributes, lines as WKB and numbers as floats (comparable across layouts)."""
+    out: dict[tuple[int, int, int], dict[str, object]] = {}
+    for u, v, k, d in graph.edges(keys=True, data=True):
+        out[(u, v, k)] = {
+            a: (shapely.to_wkb(x) if a == "geometry" else float(x) if isinstance(x, float) else x) for a, x in d.items()
+        }
+    return out
+
+
+def test_the_graph_cache_reads_back_the_graph_osmnx_built(fresh_settings: Settings, tmp_path: Path) -> None:
+    """The cached graph (lines kept apart, read back in one call) equals the graph built from the file."""
+    src = cut_seed(tmp_path / "cut.osm", (116.38, 39.90, 116.40, 39.915))
+    built = build_graph(src, "walk")  # straight from the file, no cache
+    NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir).import_file(src, name="cut")
+    cache = next(fresh_settings.cache_dir.glob("cut.walk.*.pkl"))
+    read = NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir).get("cut", "walk").graph
+    assert sum("geometry" in d for _, _, d in built.edges(data=True)) > 100
+    assert _edges_as_data(read) == _edges_as_data(built)
+    assert dict(read.nodes(data=True)) == dict(built.nodes(data=True))
+    # A cache file of the older layout, (graph, extent), is read and rewritten in the new one.
+    extent = network_extent(built)
+    cache.write_bytes(pickle.dumps((built, shapely.to_wkb(extent)), protocol=pickle.HIGHEST_PROTOCOL))
+    old = NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir).get("cut", "walk")
+    assert _edges_as_data(old.graph) == _edges_as_data(built)
+    assert old.extent.equals(extent)
+    assert len(pickle.loads(cache.read_bytes())) == 4
+    again = NetworkStore(SEEDS, fresh_settings.data_dir, fresh_settings.cache_dir).get("cut", "walk")
+    assert _edges_as_data(again.graph) == _edges_as_data(built)
 
 
 def test_fetch_without_internet_fails_clearly(fresh_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo.errors import NoRouteError, OutsideCoverageError
 from geo.transit import Destination, TransitEngine
-from layers.transit import MAX_WALK_MIN, Window
+from layers.transit import MAX_WALK_MIN, TransitService, Window
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -269,3 +269,15 @@ def test_pruned_runs_give_the_unpruned_door_to_door_times(ctx: Context) -> None:
         np.testing.assert_allclose(got, want, atol=1e-6)
         checked += int(np.isfinite(want).all())
     assert checked >= 50
+
+
+def test_the_egress_table_kept_on_disk_is_the_one_computed(ctx: Context) -> None:
+    """A restart reads the stations' walks from the cache folder: the same table as computing it again."""
+    net = ctx.transit.walk_network()
+    ctx.transit.egress_table(net)
+    assert len(list(ctx.settings.cache_dir.glob(f"{net.cache_key}.egress-*.pkl"))) == 1
+    restarted = TransitService(ctx.settings.seeds_dir, ctx.routing).egress_table(net)
+    computed = ctx.transit.walks(net).egress_table(limit_s=MAX_WALK_MIN * 60.0)
+    assert computed[1].size > 10_000
+    for a, b in zip(restarted, computed, strict=True):
+        np.testing.assert_array_equal(a, b)
