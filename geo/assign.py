@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from geo import _kernels
 
-__all__ = ["AonTrees", "aon_trees", "chains", "local_detours"]
+__all__ = ["AonTrees", "aon_trees", "chains", "crossing_detours", "local_detours"]
 
 _NONE = -9999  # scipy's predecessor of a root or an unreached node
 
@@ -49,6 +49,24 @@ class AonTrees:
         dest_nodes
             The node of each destination.
         """
+        load = self.loads(trips, dest_nodes).ravel()
+        arcs = self.arc.ravel()
+        has = arcs >= 0
+        out = np.zeros(self.n_arcs)
+        # A node's load is its subtree's: every trip that crosses the arc into it.
+        np.add.at(out, arcs[has], load[has])
+        return out
+
+    def loads(self, trips: NDArray[np.float64], dest_nodes: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Return (O, N): per origin, the trips that cross the tree's arc into each node (its subtree's trips).
+
+        Parameters
+        ----------
+        trips
+            (O, D) trips from each origin to each destination.
+        dest_nodes
+            The node of each destination.
+        """
         o, n = self.parent.shape
         load = np.zeros(o * n)
         flat_dest = (np.arange(o)[:, None] * n + dest_nodes[None, :]).ravel()
@@ -62,12 +80,23 @@ class AonTrees:
             hi = bounds[k + 1] if k + 1 < len(bounds) else int(np.searchsorted(-depth[order], 0))
             idx = order[lo:hi]
             np.add.at(load, parent[idx], load[idx])
-        arcs = self.arc.ravel()
-        has = arcs >= 0
-        out = np.zeros(self.n_arcs)
-        # A node's load after the pass is its subtree's: every trip that crosses the arc into it.
-        np.add.at(out, arcs[has], load[has])
-        return out
+        return load.reshape(o, n)
+
+    def by_origin(
+        self, loads: NDArray[np.float64], rows: NDArray[np.int64], heads: NDArray[np.int64]
+    ) -> NDArray[np.float64]:
+        """Return (O, len(rows)): each origin's trips on each of the given arc rows.
+
+        Parameters
+        ----------
+        loads
+            `loads` of the trips.
+        rows
+            Arc rows.
+        heads
+            Each row's head node.
+        """
+        return np.where(self.arc[:, heads] == rows[None, :], loads[:, heads], 0.0)
 
     def _depth(self) -> NDArray[np.int64]:
         """Return each node's depth in its tree (0 at the root and where unreached), by pointer jumping."""
@@ -211,4 +240,53 @@ def local_detours(graph: csr_matrix, rows: NDArray[np.int64], *, limit_s: float)
         worst = np.full(len(out), -np.inf)
         np.maximum.at(worst, item, via)
         out[fork] = worst[fork]
+    return out
+
+
+def crossing_detours(
+    graph: csr_matrix, node: int, rows: NDArray[np.int64], *, limit_s: float
+) -> dict[int, NDArray[np.float64]]:
+    """Return, per approach arc row into ``node``, the fastest way round the node to each of its exits.
+
+    For an approach u -> node and an exit node -> x (x not u: no U-turns), the way from u to
+    x that does not pass the node, less the time through it; inf where there is none within
+    ``limit_s`` seconds.
+
+    Parameters
+    ----------
+    graph
+        (N, N) arc times whose data order is the arc rows.
+    node
+        The crossing.
+    rows
+        The approaches (arc rows whose head is ``node``).
+    limit_s
+        Give up (inf) beyond this many seconds of way round.
+    """
+    g = graph.tocsr()
+    src = np.repeat(np.arange(g.shape[0], dtype=np.int64), np.diff(g.indptr))
+    w = np.asarray(g.data, dtype=float).copy()
+    w[g.indices == node] = np.inf  # nothing enters the held crossing
+    exits = np.arange(g.indptr[node], g.indptr[node + 1], dtype=np.int64)
+    items: list[tuple[int, int]] = [
+        (int(r), int(e)) for r in rows.tolist() for e in exits.tolist() if g.indices[e] != src[r]
+    ]
+    out: dict[int, NDArray[np.float64]] = {int(r): np.empty(0) for r in rows.tolist()}
+    if not items:
+        return out
+    a = np.array([r for r, _ in items], dtype=np.int64)
+    e = np.array([x for _, x in items], dtype=np.int64)
+    base = np.asarray(g.data, dtype=float)[a] + np.asarray(g.data, dtype=float)[e]
+    found = _kernels.local_detours(
+        g.indptr.astype(np.intc),
+        g.indices.astype(np.intc),
+        w,
+        src,
+        a,
+        g.indices[e].astype(np.int64),
+        base,
+        float(limit_s),
+    )
+    for r in out:
+        out[r] = found[a == r]
     return out

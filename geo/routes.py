@@ -88,6 +88,12 @@ class Route:
         The (u, v, key) graph edges fully traversed, in order.
     travel_time_s, length_m
         Totals along the route, including the partial edges at both ends.
+    edge_lengths_m, edge_times_s
+        Each fully traversed edge's length and time, in order.
+    head_time_s
+        The time from the snapped origin to the first node (the partial edge at the start).
+    edge_rows
+        The routing engine's arc rows of ``edges`` (indexes of its per-arc arrays).
     streets
         The streets used, in order, with the distance on each.
     """
@@ -100,6 +106,9 @@ class Route:
     streets: tuple[StreetLeg, ...]
     metric: Metric
     edge_lengths_m: tuple[float, ...] = ()
+    edge_times_s: tuple[float, ...] = ()  # of the edges fully traversed, in order
+    head_time_s: float = 0.0  # from the snapped origin to the first node
+    edge_rows: tuple[int, ...] = ()  # the engine's arc rows of ``edges`` (for its per-arc arrays)
 
     def cost(self) -> float:
         """Return the optimised quantity: seconds for fastest, metres for shortest."""

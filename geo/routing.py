@@ -549,6 +549,9 @@ class RoutingEngine:
             streets=self._legs(runs),
             metric=metric,
             edge_lengths_m=tuple(mid_lengths),
+            edge_times_s=tuple(times[rows].tolist()),
+            head_time_s=float(s.time) if e is not None else 0.0,
+            edge_rows=tuple(rows.tolist()),
         )
 
     def _joins(self, a: int, b: int) -> bool:

@@ -26,6 +26,7 @@ from geo.eventtime import CAR_OCCUPANCY, ClockWindow
 from geo.impact import CUT_OFF_HOURS, TAU_S, ImpactFigures, gravity_shares, weighted_quantile
 from geo.network import check_mode
 from layers.eventimpact import EventFigures, EventModel, TravelModel
+from layers.motorcade import MotorcadeService
 from layers.networks import SEED_NETWORK, RoadNetwork
 from layers.routing import Closures
 
@@ -226,6 +227,7 @@ class ImpactService:
         self._walk_nodes: dict[str, tuple[cKDTree, NDArray[np.float64], NDArray[np.float64]]] = {}
         self._lock = threading.Lock()
         self.event = EventModel(self)
+        self.motorcades = MotorcadeService(self)
 
     # -- inputs -------------------------------------------------------------------
 

@@ -1,0 +1,452 @@
+"""Motorcades: a convoy's candidate routes, their rolling closure schedules and what the holds cost residents.
+
+The candidates come from one search per trade-off (`geo.motorcade.TRADE_OFFS`) on the
+routing engine, each minimising convoy time plus a weighted estimate of the residents'
+cost (`geo.motorcade.arc_costs`); each candidate is then priced exactly from its schedule
+(`geo.motorcade.price_hold`, with the ways round each crossing on the graph). The trips on
+each arc are the event model's (`layers.eventimpact.EventModel.flows_per_person`: the
+gravity model's trips between townships on their fastest routes, all-or-nothing), by the
+hour of each hold (the travel model's profile) and mode (car and bus ride the roads).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from geo.assign import crossing_detours
+from geo.engine_arrays import SEP
+from geo.errors import InvalidInputError, NoRouteError
+from geo.eventtime import CAR_OCCUPANCY, DAY_S, saturation_flow
+from geo.impact import gravity_shares
+from geo.motorcade import (
+    FLOW_CAP,
+    MAX_CONVOYS,
+    TRADE_OFFS,
+    WIDE_CLASSES,
+    Approaches,
+    Convoy,
+    Hold,
+    HoldCost,
+    arc_costs,
+    holds_along,
+    merge_holds,
+    pareto,
+    price_hold,
+    search_multipliers,
+)
+from layers.eventimpact import TravelModel
+from layers.routing import Closures
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from geo.routes import Route
+    from geo.routing import RoutingEngine
+    from layers.impact import ImpactService, _Towns
+    from layers.networks import RoadNetwork
+    from layers.routing import Place, ResolvedPlace
+
+__all__ = ["Candidate", "Motorcade", "MotorcadeAnswer", "MotorcadeService", "ProgrammeAnswer"]
+
+DEFAULT_MAX_EXTRA_S = 600.0  # the recommendation's bound on extra convoy time over the fastest (a default, a choice)
+
+
+@dataclass(frozen=True)
+class Motorcade:
+    """One convoy's trip: where, when (``depart_s`` or ``arrive_by_s``, clock seconds), the convoy and its preferences."""
+
+    origin: Place
+    destination: Place
+    depart_s: float | None = None
+    arrive_by_s: float | None = None
+    convoy: Convoy = field(default_factory=Convoy)
+    avoid: Closures = field(default_factory=Closures)
+    wide_weight: float = 0.0
+    max_extra_s: float = DEFAULT_MAX_EXTRA_S
+    travel: TravelModel = field(default_factory=TravelModel)
+    label: str = "convoy"
+
+    def __post_init__(self) -> None:
+        """Refuse a trip with no time, or both times (the field named)."""
+        if (self.depart_s is None) == (self.arrive_by_s is None):
+            raise InvalidInputError("give one of `depart_at` and `arrive_by`.")
+        if not (np.isfinite(self.wide_weight) and 0.0 <= self.wide_weight <= 10.0):
+            raise InvalidInputError("`wide_roads_weight` must be from 0 to 10.")
+        if not (np.isfinite(self.max_extra_s) and 0.0 <= self.max_extra_s <= 4 * 3600):
+            raise InvalidInputError("`max_extra_minutes` must be from 0 to 240.")
+
+
+@dataclass(eq=False)
+class Candidate:
+    """A route priced from its schedule."""
+
+    route: Route
+    nodes: NDArray[np.int64]  # node indices
+    at_s: NDArray[np.float64]  # clock time the convoy's head reaches each node
+    depart_s: float
+    arrive_s: float
+    holds: list[HoldCost]
+    wide_share: float
+    kinds: list[str] = field(default_factory=list)
+    by_town_persons: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    by_town_hours: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def convoy_time_s(self) -> float:
+        """Return the convoy's travel time, seconds."""
+        return self.arrive_s - self.depart_s
+
+    @property
+    def person_hours(self) -> float:
+        """Return the person-hours lost to its holds."""
+        return sum(h.person_hours for h in self.holds)
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        """Return what identifies the route (its arc rows)."""
+        return self.route.edge_rows
+
+
+@dataclass
+class MotorcadeAnswer:
+    """The candidates of one convoy's trip, the recommendation and what the model assumed."""
+
+    trip: Motorcade
+    net: RoadNetwork
+    towns: _Towns
+    candidates: list[Candidate]
+    recommended: int
+    reason: str
+    warnings: list[str]
+
+
+@dataclass
+class ProgrammeAnswer:
+    """Several convoys together: each one's chosen candidate, the merged holds and their cost."""
+
+    answers: list[MotorcadeAnswer]
+    chosen: list[Candidate]
+    holds: list[HoldCost]
+    apart_person_hours: float  # the convoys priced one by one, summed
+    by_town_persons: NDArray[np.float64]
+    by_town_hours: NDArray[np.float64]
+
+    @property
+    def person_hours(self) -> float:
+        """Return the programme's person-hours lost (overlapping holds merged)."""
+        return sum(h.person_hours for h in self.holds)
+
+
+class MotorcadeService:
+    """Motorcade candidates and programmes over an `ImpactService`'s networks, townships and event model.
+
+    Parameters
+    ----------
+    impact
+        The impact service.
+    """
+
+    def __init__(self, impact: ImpactService) -> None:
+        self.impact = impact
+        self.event = impact.event
+        self._lock = threading.Lock()
+
+    # -- the network's approaches ------------------------------------------------------------
+
+    def approaches(self, net: RoadNetwork, engine: RoutingEngine, travel: TravelModel) -> Approaches:
+        """Return the drive arcs as approaches, with the travel model's car and bus trips on each (cached).
+
+        Parameters
+        ----------
+        net
+            The drive network.
+        engine
+            Its engine.
+        travel
+            Who travels.
+        """
+
+        def make() -> Approaches:
+            towns = self.impact.towns(net)
+            per_person = self.event.flows_per_person(net, engine, towns)
+            rate = self.event.trips_per_person(travel)
+            classes = self.event.arc_classes(engine)
+            src = np.asarray(engine._src["fastest"], dtype=np.int64)
+            dst = np.asarray(engine._dst["fastest"], dtype=np.int64)
+            n = len(engine.node_ids)
+            pairs = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
+            degree = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
+            return Approaches(
+                src=src,
+                dst=dst,
+                time_s=np.asarray(engine._time["fastest"], dtype=float),
+                car_trips=per_person * rate * travel.shares.get("car", 0.0),
+                bus_trips=per_person * rate * travel.shares.get("bus", 0.0),
+                saturation=np.array([saturation_flow(c) for c in classes]),
+                wide=np.array([c in WIDE_CLASSES for c in classes]),
+                crossing=degree >= 3,
+                profile=travel.hourly(),
+                occupancy=CAR_OCCUPANCY,
+            )
+
+        key = (tuple(sorted(travel.shares.items())), travel.profile, travel.trips_per_person)
+        return self.event.cached(("motorcade-approaches", net.name, id(engine), key), make)
+
+    def _loads(self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns) -> NDArray[np.float64]:
+        """Return per township and node the trips (one per resident) crossing the tree arc into it (cached)."""
+        trees, nodes = self.event.trees(net, engine, towns)
+        before = self.event.car_before(net, engine, towns)
+        return self.event.cached(
+            ("motorcade-loads", net.name, id(engine)),
+            lambda: trees.loads(towns.population[:, None] * gravity_shares(towns.population, before), nodes),
+        )
+
+    def _detours(self, engine: RoutingEngine, node: int, rows: NDArray[np.int64], limit_s: float) -> dict[int, Any]:
+        """Return the ways round a crossing from each approach (cached per node and limit)."""
+        return self.event.cached(
+            ("motorcade-detours", id(engine), node, round(limit_s)),
+            lambda: crossing_detours(engine._csr["fastest"], node, rows, limit_s=limit_s),
+        )
+
+    # -- one trip ------------------------------------------------------------------------------
+
+    def plan(self, trip: Motorcade, *, network: str | None = None) -> MotorcadeAnswer:
+        """Return a trip's candidates (fastest, cheapest for residents, the trade-offs between) priced.
+
+        Parameters
+        ----------
+        trip
+            The convoy's trip.
+        network
+            A drive network name (None: the one holding both ends, the central one first).
+        """
+        a, b = self._ends(trip, network)
+        net = a.network
+        engine = self.impact.routing.engine(net)
+        app = self.approaches(net, engine, trip.travel)
+        towns = self.impact.towns(net)
+        blocked = self.impact.routing._blocked(engine, net, trip.avoid, "fastest")
+        self.impact.routing._check_endpoints_open(net, trip.avoid, [a, b])
+        start = trip.depart_s if trip.depart_s is not None else float(trip.arrive_by_s or 0.0)
+        costs = arc_costs(app, trip.convoy.hold_s, int(start // 3600))
+        routes: dict[tuple[int, ...], Route] = {}
+        for lam in TRADE_OFFS:
+            mult = search_multipliers(app, costs, lam, trip.wide_weight)
+            try:
+                r = engine.route(a.snap, b.snap, metric="fastest", blocked=blocked, penalty=mult)
+            except NoRouteError as exc:
+                raise NoRouteError(
+                    f"no drive route joins {a.label} and {b.label} around the avoid-areas: shrink or move them."
+                ) from exc
+            routes.setdefault(r.edge_rows, r)
+        cands = [self._price(net, engine, app, towns, r, trip) for r in routes.values()]
+        return self._choose(trip, net, towns, cands)
+
+    def _ends(self, trip: Motorcade, network: str | None) -> tuple[ResolvedPlace, ResolvedPlace]:
+        routing = self.impact.routing
+        a, b = routing.resolve_all([trip.origin, trip.destination], mode="drive", labels=["origin", "destination"])
+        if network is not None and a.network.name != network:
+            net = routing.networks.get(network, "drive")
+            a, b = (
+                routing.resolve(p, mode="drive", label=lbl, network=net)
+                for p, lbl in ((trip.origin, "origin"), (trip.destination, "destination"))
+            )
+        routing._same_network([a, b])
+        if a.snap == b.snap or (a.site_id is not None and a.site_id == b.site_id):
+            raise InvalidInputError(f"`origin` and `destination` are the same place ({a.label}); give two places.")
+        return a, b
+
+    def _price(
+        self, net: RoadNetwork, engine: RoutingEngine, app: Approaches, towns: _Towns, route: Route, trip: Motorcade
+    ) -> Candidate:
+        """Return a route priced from its schedule (its holds' costs, by township)."""
+        nodes = np.array([engine.index[v] for v in route.nodes], dtype=np.int64)
+        rows = np.asarray(route.edge_rows, dtype=np.int64)
+        times = np.asarray(route.edge_times_s, dtype=float)
+        if trip.convoy.speed_kph is not None:
+            times = np.asarray(route.edge_lengths_m, dtype=float) / (trip.convoy.speed_kph / 3.6)
+        total = float(route.travel_time_s - sum(route.edge_times_s) + times.sum())
+        depart = trip.depart_s if trip.depart_s is not None else float(trip.arrive_by_s or 0.0) - total
+        at = depart + route.head_time_s + np.concatenate([[0.0], np.cumsum(times)])
+        holds = merge_holds(holds_along(nodes.tolist(), rows.tolist(), at.tolist(), app.crossing, trip.convoy))
+        priced = self.price(engine, app, holds)
+        wide = float(times[app.wide[rows]].sum() / times.sum()) if times.sum() > 0 else 0.0
+        cand = Candidate(route, nodes, at, depart, depart + total, priced, wide)
+        cand.by_town_persons, cand.by_town_hours = self.by_township(net, engine, towns, priced)
+        return cand
+
+    def price(self, engine: RoutingEngine, app: Approaches, holds: list[Hold]) -> list[HoldCost]:
+        """Return each hold priced (the ways round each crossing searched as far as a wait can last).
+
+        Parameters
+        ----------
+        engine
+            The drive engine.
+        app
+            Its approaches.
+        holds
+            Merged holds.
+        """
+        out = []
+        for h in holds:
+            rows = app.into(h.node)
+            # No trip detours further than the longest wait (the flow is capped at FLOW_CAP).
+            limit = float(app.time_s[rows].max()) * 2 + h.seconds / (2.0 * (1.0 - FLOW_CAP)) + 1.0
+            out.append(price_hold(app, h, self._detours(engine, h.node, rows, limit)))
+        return out
+
+    def by_township(
+        self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns, holds: list[HoldCost]
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return per assessed township the persons who meet the holds and their person-hours (by trip origin).
+
+        Parameters
+        ----------
+        net
+            The drive network.
+        engine
+            Its engine.
+        towns
+            Its assessed townships.
+        holds
+            Priced holds.
+        """
+        persons = np.zeros(len(towns.rows))
+        hours = np.zeros(len(towns.rows))
+        rows = np.concatenate([h.rows for h in holds]) if holds else np.empty(0, dtype=np.int64)
+        if not len(rows):
+            return persons, hours
+        trees, _ = self.event.trees(net, engine, towns)
+        app_dst = np.asarray(engine._dst["fastest"], dtype=np.int64)
+        split = trees.by_origin(self._loads(net, engine, towns), rows, app_dst[rows])
+        tot = split.sum(axis=0)
+        share = np.divide(split, tot, out=np.zeros_like(split), where=tot > 0)
+        met = np.concatenate([h.persons for h in holds])
+        lost = np.concatenate([(h.queue_s + h.detour_s) / 3600.0 for h in holds])
+        return share @ met, share @ lost
+
+    def _choose(self, trip: Motorcade, net: RoadNetwork, towns: _Towns, cands: list[Candidate]) -> MotorcadeAnswer:
+        """Label the candidates (fastest, cheapest, Pareto) and pick the recommended one."""
+        fastest = min(range(len(cands)), key=lambda i: (cands[i].convoy_time_s, cands[i].person_hours))
+        cheapest = min(range(len(cands)), key=lambda i: (cands[i].person_hours, cands[i].convoy_time_s))
+        front = pareto([(c.convoy_time_s, c.person_hours) for c in cands])
+        keep = sorted(set(front) | {fastest, cheapest}, key=lambda i: cands[i].convoy_time_s)
+        for i in keep:
+            c = cands[i]
+            c.kinds = [
+                k for k, ok in (("fastest", i == fastest), ("cheapest", i == cheapest), ("pareto", i in front)) if ok
+            ]
+        out = [cands[i] for i in keep]
+        f = cands[fastest]
+        within = [c for c in out if c.convoy_time_s <= f.convoy_time_s + trip.max_extra_s]
+        best = min(within, key=lambda c: (c.person_hours, c.convoy_time_s))
+        if best is f:
+            reason = (
+                "the fastest route is also the cheapest for residents within "
+                f"{trip.max_extra_s / 60:g} extra minutes of convoy time"
+            )
+        else:
+            reason = (
+                f"saves {f.person_hours - best.person_hours:.1f} person-hours of residents' time over the fastest "
+                f"({f.person_hours:.1f} → {best.person_hours:.1f}) for {(best.convoy_time_s - f.convoy_time_s) / 60:.1f} "
+                f"more minutes of convoy time (within the {trip.max_extra_s / 60:g} allowed)"
+            )
+        warnings = list(self.impact.routing.precision_warnings(net))
+        capped = sum(h.capped for c in out for h in c.holds)
+        if capped:
+            warnings.append(
+                f"{capped} held approaches carry more assigned traffic than they can discharge; their flow is taken at "
+                f"{FLOW_CAP:.0%} of saturation (all-or-nothing assignment overloads them; see the README)."
+            )
+        return MotorcadeAnswer(trip, net, towns, out, out.index(best), reason, warnings)
+
+    # -- programmes ----------------------------------------------------------------------------
+
+    def programme(
+        self, trips: list[Motorcade], choices: list[str | int], *, network: str | None = None
+    ) -> ProgrammeAnswer:
+        """Return several convoys evaluated together: holds of one crossing that overlap (or leave too short a release) merged.
+
+        Parameters
+        ----------
+        trips
+            The convoys' trips (at most `geo.motorcade.MAX_CONVOYS`).
+        choices
+            Per trip, which candidate: ``"recommended"``, ``"fastest"``, ``"cheapest"`` or an index.
+        network
+            A drive network name (None: each trip's own).
+        """
+        if not 1 <= len(trips) <= MAX_CONVOYS:
+            raise InvalidInputError(f"`convoys` must hold 1 to {MAX_CONVOYS} convoys; got {len(trips)}.")
+        answers = [self.plan(t, network=network) for t in trips]
+        nets = {a.net.name for a in answers}
+        if len(nets) > 1:
+            raise InvalidInputError(
+                f"the convoys lie on different networks ({', '.join(sorted(nets))}); give `network`."
+            )
+        chosen = [_pick(a, c, i) for i, (a, c) in enumerate(zip(answers, choices, strict=True))]
+        net, towns = answers[0].net, answers[0].towns
+        engine = self.impact.routing.engine(net)
+        app = self.approaches(net, engine, trips[0].travel)
+        everyone = []
+        for i, (c, t) in enumerate(zip(chosen, trips, strict=True)):
+            rows = list(c.route.edge_rows)
+            for h in holds_along(c.nodes.tolist(), rows, c.at_s.tolist(), app.crossing, t.convoy):
+                everyone.append(Hold(h.node, h.start_s, h.end_s, h.own, (i,), h.arrive_s))
+        holds = self.price(engine, app, merge_holds(everyone))
+        persons, hours = self.by_township(net, engine, towns, holds)
+        return ProgrammeAnswer(answers, chosen, holds, sum(c.person_hours for c in chosen), persons, hours)
+
+
+def _pick(answer: MotorcadeAnswer, choice: str | int, i: int) -> Candidate:
+    """Return the candidate a programme takes for one convoy."""
+    cands = answer.candidates
+    if choice == "recommended":
+        return cands[answer.recommended]
+    if isinstance(choice, str):
+        hit = [c for c in cands if choice in c.kinds]
+        if not hit:
+            raise InvalidInputError(f"`convoys[{i}].choose` must be recommended, fastest, cheapest or an index.")
+        return hit[0]
+    if not 0 <= choice < len(cands):
+        raise InvalidInputError(
+            f"`convoys[{i}].choose` is {choice}; that trip has {len(cands)} candidates (0-{len(cands) - 1})."
+        )
+    return cands[choice]
+
+
+def crossing_streets(engine: RoutingEngine, rows: NDArray[np.int64]) -> list[str]:
+    """Return the distinct street names of arc rows (unnamed roads by their class).
+
+    Parameters
+    ----------
+    engine
+        The drive engine.
+    rows
+        Arc rows.
+    """
+    text = engine._label_text
+    out: list[str] = []
+    for c in engine._labels["fastest"][rows].tolist():
+        name, cls = text[c].split(SEP)
+        label = name or f"({cls})"
+        if label not in out:
+            out.append(label)
+    return out
+
+
+def clock(s: float) -> str:
+    """Return clock seconds as ``HH:MM:SS`` (past midnight: ``+1d``).
+
+    Parameters
+    ----------
+    s
+        Seconds after midnight of the trip's day.
+    """
+    day, rest = divmod(round(s), DAY_S)
+    text = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return text + (f" {day:+d}d" if day else "")
