@@ -56,6 +56,7 @@ __all__ = [
     "check_shares",
     "closed_span",
     "hour_share",
+    "parse_instant",
     "parse_window",
     "pieces",
     "queue_delay_vh",
@@ -145,6 +146,22 @@ def _parse_time(value: object, label: str) -> tuple[dt.date | None, int]:
     if t.tzinfo is not None:  # Beijing local time is UTC+8, with no daylight saving
         t = t.astimezone(dt.timezone(dt.timedelta(hours=8))).replace(tzinfo=None)
     return t.date(), t.hour * 3600 + t.minute * 60 + t.second
+
+
+def parse_instant(value: object, label: str) -> tuple[dt.date | None, int]:
+    """Return a checked ``HH:MM[:SS]`` (date None) or ISO 8601 date-time as (date, seconds after its midnight).
+
+    Parameters
+    ----------
+    value
+        The time as given.
+    label
+        Its place in the request, for messages.
+    """
+    d, s = _parse_time(value, label)
+    if s >= DAY_S and d is None:
+        raise InvalidInputError(f"`{label}` must be before 24:00 (a later time is given as an ISO date-time).")
+    return d, s
 
 
 def parse_window(value: object, label: str) -> ClockWindow:

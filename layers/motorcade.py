@@ -57,7 +57,12 @@ DEFAULT_MAX_EXTRA_S = 600.0  # the recommendation's bound on extra convoy time o
 
 @dataclass(frozen=True)
 class Motorcade:
-    """One convoy's trip: where, when (``depart_s`` or ``arrive_by_s``, clock seconds), the convoy and its preferences."""
+    """One convoy's trip: where, when, the convoy and its preferences.
+
+    ``depart_s`` and ``arrive_by_s`` are clock seconds: given a departure, the convoy leaves
+    then (an arrival time given too is a deadline each candidate meets or not); given only an
+    arrival, each candidate leaves its own travel time before it.
+    """
 
     origin: Place
     destination: Place
@@ -72,8 +77,10 @@ class Motorcade:
 
     def __post_init__(self) -> None:
         """Refuse a trip with no time, or both times (the field named)."""
-        if (self.depart_s is None) == (self.arrive_by_s is None):
-            raise InvalidInputError("give one of `depart_at` and `arrive_by`.")
+        if self.depart_s is None and self.arrive_by_s is None:
+            raise InvalidInputError("`depart_at`: give `depart_at` or `arrive_by` (both: a departure and a deadline).")
+        if self.depart_s is not None and self.arrive_by_s is not None and self.arrive_by_s <= self.depart_s:
+            raise InvalidInputError("`arrive_by` is not after `depart_at`.")
         if not (np.isfinite(self.wide_weight) and 0.0 <= self.wide_weight <= 10.0):
             raise InvalidInputError("`wide_roads_weight` must be from 0 to 10.")
         if not (np.isfinite(self.max_extra_s) and 0.0 <= self.max_extra_s <= 4 * 3600):
