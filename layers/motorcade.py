@@ -242,7 +242,9 @@ class MotorcadeService:
         costs = arc_costs(app, trip.convoy.hold_s, int(start // 3600))
         routes: dict[tuple[int, ...], Route] = {}
         for lam in TRADE_OFFS:
-            mult = search_multipliers(app, costs, lam, trip.wide_weight)
+            # The first is the engine's own fastest route (with the avoid-areas), as /routes gives it.
+            plain = lam == 0.0 and trip.wide_weight == 0.0
+            mult = None if plain else search_multipliers(app, costs, lam, trip.wide_weight)
             try:
                 r = engine.route(a.snap, b.snap, metric="fastest", blocked=blocked, penalty=mult)
             except NoRouteError as exc:
