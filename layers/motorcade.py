@@ -237,7 +237,14 @@ class MotorcadeService:
         app = self.approaches(net, engine, trip.travel)
         towns = self.impact.towns(net)
         blocked = self.impact.routing._blocked(engine, net, trip.avoid, "fastest")
-        self.impact.routing._check_endpoints_open(net, trip.avoid, [a, b])
+        for i in range(len(trip.avoid.areas)):
+            shut = self.impact.routing.closed_edges(net, trip.avoid.single(i))
+            for p, side in ((a, "origin"), (b, "destination")):
+                if (p.snap.u, p.snap.v) in shut:
+                    raise InvalidInputError(
+                        f"`avoid_areas[{i}]` cuts the {side} ({p.label}) off: it lies on a road inside the area; "
+                        "draw the area clear of it."
+                    )
         start = trip.depart_s if trip.depart_s is not None else float(trip.arrive_by_s or 0.0)
         costs = arc_costs(app, trip.convoy.hold_s, int(start // 3600))
         routes: dict[tuple[int, ...], Route] = {}
@@ -249,7 +256,7 @@ class MotorcadeService:
                 r = engine.route(a.snap, b.snap, metric="fastest", blocked=blocked, penalty=mult)
             except NoRouteError as exc:
                 raise NoRouteError(
-                    f"no drive route joins {a.label} and {b.label} around the avoid-areas: shrink or move them."
+                    f"`avoid_areas` leave no drive route between {a.label} and {b.label}: shrink or move them."
                 ) from exc
             routes.setdefault(r.edge_rows, r)
         cands = [self._price(net, engine, app, towns, r, trip) for r in routes.values()]

@@ -333,12 +333,16 @@ def post_motorcade_schedule(
     impact: ImpactDep,
     coverage: CoverageDep,
     candidate: Annotated[int | None, Query(ge=0, le=50, description="Which candidate (default: recommended)")] = None,
+    part: Annotated[
+        Literal["crossings", "links"], Query(description="The held crossings (points) or the stretches between (lines)")
+    ] = "crossings",
     format: FormatQ = "geojson",
     crs: CrsQ = None,
 ) -> Response:
-    """Return one candidate's schedule for GIS: held crossings as points and the stretches between as lines.
+    """Return one candidate's schedule for GIS: the held crossings as points, or the stretches between as lines.
 
-    GeoJSON, or a GeoPackage (`format=gpkg`) in `crs`; the clock times are local (Beijing).
+    GeoJSON, or a GeoPackage (`format=gpkg`) in `crs`, one geometry type per layer (`part`);
+    the clock times are local (Beijing).
     """
     epsg = download_crs(crs)
     trip = _trips([req], req, "")[0]
@@ -348,23 +352,17 @@ def post_motorcade_schedule(
         raise InvalidInputError(f"`candidate` is {i}; this trip has {len(ans.candidates)} candidates.")
     c = ans.candidates[i]
     feats: list[tuple[shapely.Geometry, dict[str, Any]]] = []
-    for e in _hold_entries(impact, ans, c.holds):
-        feats.append(
-            (
-                shapely.Point(e["lon"], e["lat"]),
-                {**e, "streets": " / ".join(e["streets"]), "convoys": str(e["convoys"])},
-            )
-        )
-    for e in _link_entries(impact, ans, c):
-        feats.append(
-            (
-                shapely.LineString([e["from"], e["to"]]),
-                {"kind": "link", "streets": " / ".join(e["streets"]), "start": e["start"], "end": e["end"]},
-            )
-        )
-    members = {**_members(ans), "candidate": i}
+    if part == "crossings":
+        for e in _hold_entries(impact, ans, c.holds):
+            props = {**e, "streets": " / ".join(e["streets"]), "convoys": ",".join(map(str, e["convoys"]))}
+            feats.append((shapely.Point(e["lon"], e["lat"]), props))
+    else:
+        for e in _link_entries(impact, ans, c):
+            props = {"kind": "link", "streets": " / ".join(e["streets"]), "start": e["start"], "end": e["end"]}
+            feats.append((shapely.LineString([e["from"], e["to"]]), props))
+    members = {**_members(ans), "candidate": i, "part": part}
     return vector_response(
-        feats, members, fmt=format, layer="motorcade_schedule", attribution=IMPACT_ATTRIBUTION, crs=epsg
+        feats, members, fmt=format, layer=f"motorcade_{part}", attribution=IMPACT_ATTRIBUTION, crs=epsg
     )
 
 
