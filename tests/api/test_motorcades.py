@@ -23,7 +23,8 @@ def test_candidates_with_their_schedules(client: TestClient) -> None:
     feats = doc["features"]
     assert len(feats) >= 2
     kinds = [k for f in feats for k in f["properties"]["kinds"]]
-    assert kinds.count("fastest") == 1 and kinds.count("cheapest") == 1
+    assert kinds.count("fastest") == 1
+    assert kinds.count("cheapest") == 1
     rec = doc["recommended"]["candidate"]
     assert feats[rec]["properties"]["recommended"] is True
     assert doc["recommended"]["reason"]
@@ -65,7 +66,8 @@ def test_the_schedule_as_a_geopackage_opens_in_gdal(
     found = re.search(r"Feature Count: (\d+)", out)
     assert found is not None
     count = int(found.group(1))
-    assert "start: String" in out and "end: String" in out and "streets: String" in out
+    for name in ("start", "end", "streets"):
+        assert f"{name}: String" in out
     again = client.post("/motorcades", json=TRIP).json()["features"][0]["properties"]
     want = "crossing" if part == "crossings" else "link"
     assert count == sum(e["kind"] == want for e in again["schedule"]) > 10
@@ -113,7 +115,7 @@ RING = [[116.38, 39.90], [116.42, 39.90], [116.42, 39.93], [116.38, 39.93], [116
                 "avoid_areas": [{"type": "Polygon", "coordinates": [RING]}],
             },
             "avoid_areas[0]",
-        ),  # fmt: skip
+        ),
         ("/motorcades/programme", {"convoys": [TRIP] * 11}, "convoys"),
         ("/motorcades/programme", {"convoys": []}, "convoys"),
         ("/motorcades/programme", {"convoys": [{**TRIP, "choose": 40}]}, "choose"),
