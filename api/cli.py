@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from api.cli_analysis import cmd_closure_cost, cmd_coverage_surface, cmd_impact
 from api.cli_db import add_db_commands
+from api.cli_motorcade import add_motorcade_command
 from api.settings import REPO_ROOT, Settings
 from geo.errors import PlannerError
 
@@ -348,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("-o", "--output", help="write the links (.geojson or .gpkg)")
     cc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     cc.set_defaults(func=cmd_closure_cost)
+    add_motorcade_command(sub)
     return p
 
 

@@ -148,3 +148,21 @@ def test_a_bad_setting_is_named_not_a_traceback(
     assert "VENUE_PLANNER_MAX_STOPS" in err
     assert "less than or equal to 25" in err
     assert "Traceback" not in err
+
+
+def test_motorcade_prints_candidates_and_writes_the_schedule(
+    env: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "schedule.gpkg"
+    args = ["motorcade", "forbidden-city", "116.3056,39.9236", "--depart", "17:30", "--hold-before", "15", "-q"]
+    assert main([*args, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fastest" in text
+    assert "recommended: " in text
+    back = gpd.read_file(out)
+    assert len(back) > 10
+    assert (back["hold_s"] == 15 + 44).all()
+    assert back.crs.to_epsg() == 4326
+    assert (back["start"] < back["end"]).all()
+    assert main(["motorcade", "forbidden-city", "summer-palace", "--depart", "9:00", "-q"]) == 1
+    assert "depart" in capsys.readouterr().err
