@@ -113,7 +113,7 @@ class MotorcadeRequest(TripIn, TravelIn):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"origin": "capital-airport", "destination": "diaoyutai", "depart_at": "09:00"}]
+            "examples": [{"origin": "capital-airport", "destination": [116.3056, 39.9236], "depart_at": "09:00"}]
         }
     )
     network: str | None = Field(None, max_length=64, description="Drive network (default: the one holding both ends)")
@@ -127,6 +127,19 @@ class ProgrammeTripIn(TripIn):
 
 class ProgrammeRequest(TravelIn):
     """Several convoys evaluated together (a day's sequence, or delegations arriving within an hour)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "convoys": [
+                        {"origin": "capital-airport", "destination": [116.3056, 39.9236], "depart_at": "09:00"},
+                        {"origin": "capital-airport", "destination": [116.3056, 39.9236], "depart_at": "09:00:20"},
+                    ]
+                }
+            ]
+        }
+    )
 
     convoys: list[ProgrammeTripIn] = Field(min_length=1, max_length=MAX_CONVOYS)
     network: str | None = Field(None, max_length=64)

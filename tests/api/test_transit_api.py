@@ -194,3 +194,11 @@ def test_transit_bands_with_no_station_near_say_they_are_the_walk_alone(client: 
     assert any("walk alone" in w for w in transit["warnings"])
     near = client.post("/isochrones", json={"origin": "temple-of-heaven", "bands_min": [15], "mode": "transit"}).json()
     assert not any("walk alone" in w for w in near["warnings"])
+
+
+def test_a_transit_route_from_no_place_on_earth_is_a_clear_4xx(client: TestClient) -> None:
+    """Schemathesis found this 500: coordinates past ±180/±90 reached the nearest-station note."""
+    body = {"origin": [5.93e16, 5.84e16], "destination": "forbidden-city", "mode": "transit"}
+    r = client.post("/routes", json=body)
+    assert r.status_code == 422
+    assert "outside Beijing" in r.json()["error"]["message"]
