@@ -13,6 +13,7 @@ from api.maps.closurecost import closure_cost_map
 from api.maps.coverage import coverage_map
 from api.maps.impact import impact_map, query_string
 from api.maps.index import index_map
+from api.maps.motorcade import motorcade_map
 from api.maps.planner import planner_map
 from api.maps.routes import route_map
 from api.maps.site import site_map
@@ -25,6 +26,7 @@ __all__ = [
     "coverage_map",
     "impact_map",
     "index_map",
+    "motorcade_map",
     "planner_map",
     "query_string",
     "route_map",

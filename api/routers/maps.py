@@ -12,6 +12,7 @@ from api.compute import bounded
 from api.context import ContextDep, CoverageDep, RoutingDep
 from api.convert import QueryPlan, QueryTravel, to_place
 from api.schemas import AnyModeT, MetricT, ModeT
+from geo.errors import InvalidInputError
 from layers.routing import Closures
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -152,6 +153,47 @@ def get_closure_cost_map(
 
     page = closure_cost_map(ctx, travel, hour=hour, minutes=minutes, network=network, basemap=basemap, colour=colour)
     return HTMLResponse(page)
+
+
+@router.get("/motorcade", response_class=HTMLResponse, operation_id="motorcade_map")
+@bounded(media_type="text/html")
+def get_motorcade_map(
+    ctx: ContextDep,
+    origin: Annotated[
+        str, Query(min_length=1, max_length=100, description="A site id or 'lon,lat'")
+    ] = "capital-airport",
+    destination: Annotated[str, Query(min_length=1, max_length=100)] = "116.3056,39.9236",
+    depart: Annotated[str, Query(max_length=8, description="HH:MM[:SS]")] = "09:00",
+    vehicles: Annotated[int, Query(ge=1, le=500)] = 25,
+    before: Annotated[float, Query(ge=0, le=1800, allow_inf_nan=False, description="Hold before the convoy, s")] = 0.0,
+    after: Annotated[float, Query(ge=0, le=1800, allow_inf_nan=False, description="Hold after it, s")] = 0.0,
+    basemap: Basemap = "osm",
+) -> HTMLResponse:
+    """Show a convoy's candidate routes, the recommended schedule's held crossings and the townships it costs."""
+    from api.maps import motorcade_map
+    from geo.eventtime import parse_instant
+    from geo.motorcade import Convoy
+    from layers.motorcade import Motorcade
+
+    day, at = parse_instant(depart, "depart")
+    if day is not None:
+        raise InvalidInputError("`depart` takes a time of day 'HH:MM[:SS]' here.")
+    trip = Motorcade(
+        to_place(origin),
+        to_place(destination),
+        depart_s=float(at),
+        convoy=Convoy(vehicles, None, before, after),
+    )
+    ans = ctx.impact.motorcades.plan(trip)
+    query = {
+        "origin": origin,
+        "destination": destination,
+        "depart": depart,
+        "vehicles": str(vehicles),
+        "before": f"{before:g}",
+        "after": f"{after:g}",
+    }
+    return HTMLResponse(motorcade_map(ctx, ans, query=query, basemap=basemap))
 
 
 ShowT = Literal["all modes", "car", "bus", "subway", "bike", "walk"]

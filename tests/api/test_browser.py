@@ -265,6 +265,31 @@ def test_the_impact_page_takes_a_window_and_the_atlas_an_hour(browser: webdriver
     assert "person-h" in table
 
 
+def test_motorcade_page(browser: webdriver.Chrome, base_url: str) -> None:
+    url = f"{base_url}/maps/motorcade?origin=forbidden-city&destination=summer-palace&depart=17:30&basemap=none"
+    got = _load(browser, url, "motorcade-palace-summer-palace")
+    assert got["errors"] == []
+    assert "Candidate routes" in str(got["layers"])
+    assert "Held crossings of candidate" in str(got["layers"])
+    assert "OpenStreetMap" in str(got["credit"])
+    rows = browser.execute_script("return document.querySelectorAll('#motorcade-table tr').length")
+    assert rows >= 3  # the header, the fastest, the cheapest
+    # The candidate lines, the townships and one circle per held crossing are drawn.
+    assert int(got["paths"]) > 30
+    panel = browser.execute_script("return document.getElementById('motorcade-panel').innerText")
+    assert "Recommended:" in panel
+    # The form plans again for another convoy.
+    box = browser.find_element(By.NAME, "vehicles")
+    box.clear()
+    box.send_keys("40")
+    browser.find_element(By.CSS_SELECTOR, "#motorcade-form button").click()
+    _wait_for_url(browser, "vehicles=40", 60)
+    again = _load(browser, browser.current_url, "motorcade-40-vehicles")
+    assert again["errors"] == []
+    panel = browser.execute_script("return document.getElementById('motorcade-panel').innerText")
+    assert "Convoy of 40" in panel
+
+
 def test_route_planner_page(browser: webdriver.Chrome, base_url: str) -> None:
     url = f"{base_url}/maps/routes?origin=beijing-west-station&destination=temple-of-heaven&alternatives=3&basemap=none"
     got = _load(browser, url, "route-west-station-temple-of-heaven")
