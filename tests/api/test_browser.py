@@ -269,8 +269,9 @@ def test_motorcade_page(browser: webdriver.Chrome, base_url: str) -> None:
     url = f"{base_url}/maps/motorcade?origin=forbidden-city&destination=summer-palace&depart=17:30&basemap=none"
     got = _load(browser, url, "motorcade-palace-summer-palace")
     assert got["errors"] == []
-    assert "Candidate routes" in str(got["layers"])
-    assert "Held crossings of candidate" in str(got["layers"])
+    layers = browser.execute_script("return document.querySelector('.leaflet-control-layers').textContent")
+    assert "Candidate routes" in layers
+    assert "Held crossings of candidate" in layers
     assert "OpenStreetMap" in str(got["credit"])
     rows = browser.execute_script("return document.querySelectorAll('#motorcade-table tr').length")
     assert rows >= 3  # the header, the fastest, the cheapest
