@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from api.convert import to_place
-from geo.errors import InvalidInputError
-from geo.eventtime import parse_instant
+from api.convert import time_of_day, to_place
 from geo.motorcade import CONVOY_VEHICLES, Convoy
 from layers.motorcade import DEFAULT_MAX_EXTRA_S, Motorcade, clock, crossing_streets
 
@@ -23,13 +21,8 @@ __all__ = ["add_motorcade_command"]
 
 
 def _clock_s(value: str | None, flag: str) -> float | None:
-    """Return a time of day given as HH:MM[:SS] as seconds (dates are the API's)."""
-    if value is None:
-        return None
-    day, s = parse_instant(value, flag)
-    if day is not None:
-        raise InvalidInputError(f"`{flag}` takes a time of day 'HH:MM[:SS]' here; the API takes date-times.")
-    return float(s)
+    """Return a time of day given as HH:MM[:SS] as seconds, or None."""
+    return None if value is None else time_of_day(value, flag)
 
 
 def cmd_motorcade(args: argparse.Namespace, settings: Settings) -> int:

@@ -26,7 +26,7 @@ from api.schemas import (
 from geo import footprints as fp
 from geo.crs import parse_crs
 from geo.errors import InvalidInputError
-from geo.eventtime import MODES, parse_window
+from geo.eventtime import MODES, parse_instant, parse_window
 from layers.eventimpact import TravelModel
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.impact import ClosurePlan, ImpactResult
@@ -52,6 +52,14 @@ __all__ = [
     "to_place",
     "township_features",
 ]
+
+
+def time_of_day(value: str, label: str) -> float:
+    """Return ``HH:MM[:SS]`` as seconds after midnight (a page's or the command line's time; the API takes date-times too)."""
+    day, s = parse_instant(value, label)
+    if day is not None:
+        raise InvalidInputError(f"`{label}` takes a time of day 'HH:MM[:SS]' here; the API takes date-times.")
+    return float(s)
 
 
 def to_place(p: PlaceIn) -> Place:

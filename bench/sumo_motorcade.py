@@ -23,19 +23,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sumo_queue import lost_hours
+from sumo_queue import _bin, lost_hours
 
 from geo.motorcade import Approaches, Convoy, Hold, price_hold
 
-SPEED_MS = 13.89  # 50 km/h on every road
-SPACING_M = 600.0  # between crossings
-CROSS_M = 1500.0  # the cross streets' approach (room for the longest queue)
-START_S = 300  # the convoy leaves once the cross traffic has reached the crossings
+SPEED_MS = 13.89  # 50 km/h on every road (a test corridor, as bench/sumo_queue.py)
+SPACING_M = 600.0  # between crossings (a test corridor, not data)
+CROSS_M = 1500.0  # the cross streets' approach (room for the longest queue; a test corridor, not data)
+START_S = 300  # the convoy leaves once the cross traffic has reached the crossings (a test setting)
 OCCUPANCY = 1.0  # vehicles are counted as persons here: the model's cars, one each
-
-
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).parent / name)
 
 
 def _network(folder: Path, n: int) -> Path:

@@ -66,7 +66,7 @@ REPORTED_PASSAGE_S = 44.0  # those 25 vehicles cleared Dongdan in 44 s (same rep
 PASSAGE_S_PER_VEHICLE = REPORTED_PASSAGE_S / CONVOY_VEHICLES  # the same spacing in time: an assumption
 MIN_RELEASE_S = 40.0  # cross traffic released at least this long between two holds (same report)
 HOLD_BEFORE_S = 0.0  # the practice holds a crossing only while the convoy passes (same report)
-HOLD_AFTER_S = 0.0
+HOLD_AFTER_S = 0.0  # likewise (same report): no margin after the convoy has passed
 MAX_HOLD_S = 1800.0  # a hold over 30 minutes is refused (issue 27's bound on bad input; a limit, not data)
 MAX_CONVOYS = 10  # convoys in one programme (issue 27; a limit)
 MAX_VEHICLES = 500  # vehicles of one convoy (a limit on bad input, not data)
@@ -153,14 +153,19 @@ class Approaches:
     crossing: NDArray[np.bool_]  # per node: another road meets the convoy's there
     profile: NDArray[np.float64]
     occupancy: float
-    _order: NDArray[np.int64] = field(init=False, repr=False)
-    _ptr: NDArray[np.int64] = field(init=False, repr=False)
+    classless: NDArray[np.bool_] | None = None  # per arc: its road class is not known (None: every class known)
+    # The arcs by head node, made from ``dst`` unless given (`dataclasses.replace` passes them on).
+    order: NDArray[np.int64] | None = field(default=None, repr=False)
+    ptr: NDArray[np.int64] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        """Index the arcs by head node."""
-        order = np.argsort(self.dst, kind="stable").astype(np.int64)
-        object.__setattr__(self, "_order", order)
-        object.__setattr__(self, "_ptr", np.searchsorted(self.dst[order], np.arange(len(self.crossing) + 1)))
+        """Index the arcs by head node (unless already indexed)."""
+        if self.classless is None:
+            object.__setattr__(self, "classless", np.zeros(len(self.dst), dtype=bool))
+        if self.order is None or self.ptr is None:
+            order = np.argsort(self.dst, kind="stable").astype(np.int64)
+            object.__setattr__(self, "order", order)
+            object.__setattr__(self, "ptr", np.searchsorted(self.dst[order], np.arange(len(self.crossing) + 1)))
 
     def into(self, node: int) -> NDArray[np.int64]:
         """Return the arc rows into a node.
@@ -170,7 +175,9 @@ class Approaches:
         node
             A node index.
         """
-        return self._order[self._ptr[node] : self._ptr[node + 1]]
+        assert self.order is not None
+        assert self.ptr is not None
+        return self.order[self.ptr[node] : self.ptr[node + 1]]
 
     def rates(self, rows: NDArray[np.int64], hour: int) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
         """Return per arc: cars per hour (capped, see `FLOW_CAP`), persons per hour, and how many were capped.

@@ -298,8 +298,26 @@ class EventModel:
                 self._memo[key] = hit
         return cast("T", hit)
 
+    def demand_per_person(self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns) -> NDArray[np.float64]:
+        """Return the township-to-township trips when every resident makes one trip a day by car (gravity, cached).
+
+        Parameters
+        ----------
+        net
+            The drive network.
+        engine
+            Its engine.
+        towns
+            Its assessed townships.
+        """
+        before = self.car_before(net, engine, towns)
+        return self.cached(
+            ("demand", net.name, id(engine)),
+            lambda: towns.population[:, None] * gravity_shares(towns.population, before),
+        )
+
     def flows_per_person(self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns) -> NDArray[np.float64]:
-        """Return each drive arc's trips when every resident makes one trip a day by car (all-or-nothing, cached).
+        """Return each drive arc's trips of `demand_per_person`, all-or-nothing on the fastest routes (cached).
 
         Parameters
         ----------
@@ -311,11 +329,8 @@ class EventModel:
             Its assessed townships.
         """
         trees, nodes = self.trees(net, engine, towns)
-        before = self.car_before(net, engine, towns)
-        return self.cached(
-            ("flows", net.name, id(engine)),
-            lambda: trees.flows(towns.population[:, None] * gravity_shares(towns.population, before), nodes),
-        )
+        demand = self.demand_per_person(net, engine, towns)
+        return self.cached(("flows", net.name, id(engine)), lambda: trees.flows(demand, nodes))
 
     # -- the plan -------------------------------------------------------------------------
 

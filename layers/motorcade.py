@@ -11,9 +11,10 @@ hour of each hold (the travel model's profile) and mode (car and bus ride the ro
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,7 +22,6 @@ from geo.assign import crossing_detours
 from geo.engine_arrays import SEP
 from geo.errors import InvalidInputError, NoRouteError
 from geo.eventtime import CAR_OCCUPANCY, DAY_S, saturation_flow
-from geo.impact import gravity_shares
 from geo.motorcade import (
     FLOW_CAP,
     MAX_CONVOYS,
@@ -38,6 +38,7 @@ from geo.motorcade import (
     price_hold,
     search_multipliers,
 )
+from geo.network import CONNECTOR_CLASS, REGIONAL_CLASS
 from layers.eventimpact import TravelModel
 from layers.routing import Closures
 
@@ -97,7 +98,8 @@ class Candidate:
     depart_s: float
     arrive_s: float
     holds: list[HoldCost]
-    wide_share: float
+    wide_share: float  # of the convoy's time on expressways and trunk roads
+    unknown_class_share: float  # on roads of no known class (the regional skeleton)
     kinds: list[str] = field(default_factory=list)
     by_town_persons: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     by_town_hours: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
@@ -111,11 +113,6 @@ class Candidate:
     def person_hours(self) -> float:
         """Return the person-hours lost to its holds."""
         return sum(h.person_hours for h in self.holds)
-
-    @property
-    def key(self) -> tuple[int, ...]:
-        """Return what identifies the route (its arc rows)."""
-        return self.route.edge_rows
 
 
 @dataclass
@@ -161,11 +158,15 @@ class MotorcadeService:
         self.impact = impact
         self.event = impact.event
         self._lock = threading.Lock()
+        self._ways: dict[tuple[str, int, int], tuple[float, dict[int, NDArray[np.float64]]]] = {}
 
     # -- the network's approaches ------------------------------------------------------------
 
     def approaches(self, net: RoadNetwork, engine: RoutingEngine, travel: TravelModel) -> Approaches:
-        """Return the drive arcs as approaches, with the travel model's car and bus trips on each (cached).
+        """Return the drive arcs as approaches, with the travel model's car and bus trips on each.
+
+        What depends on the network alone is built once per network; the travel model (any
+        request's own) only scales the per-person flows, so nothing per request is kept.
 
         Parameters
         ----------
@@ -176,48 +177,65 @@ class MotorcadeService:
         travel
             Who travels.
         """
+        base, per_person = self._network_approaches(net, engine)
+        rate = self.event.trips_per_person(travel)
+        return dataclasses.replace(
+            base,
+            car_trips=per_person * rate * travel.shares.get("car", 0.0),
+            bus_trips=per_person * rate * travel.shares.get("bus", 0.0),
+            profile=travel.hourly(),
+        )
 
-        def make() -> Approaches:
-            towns = self.impact.towns(net)
-            per_person = self.event.flows_per_person(net, engine, towns)
-            rate = self.event.trips_per_person(travel)
+    def _network_approaches(self, net: RoadNetwork, engine: RoutingEngine) -> tuple[Approaches, NDArray[np.float64]]:
+        """Return a network's approaches with no trips yet, and its arcs' trips per person-trip (cached)."""
+
+        def make() -> tuple[Approaches, NDArray[np.float64]]:
             classes = self.event.arc_classes(engine)
             src = np.asarray(engine._src["fastest"], dtype=np.int64)
             dst = np.asarray(engine._dst["fastest"], dtype=np.int64)
             n = len(engine.node_ids)
             pairs = np.unique(np.minimum(src, dst) * n + np.maximum(src, dst))
             degree = np.bincount(pairs // n, minlength=n) + np.bincount(pairs % n, minlength=n)
-            return Approaches(
+            zero = np.zeros(len(src))
+            base = Approaches(
                 src=src,
                 dst=dst,
                 time_s=np.asarray(engine._time["fastest"], dtype=float),
-                car_trips=per_person * rate * travel.shares.get("car", 0.0),
-                bus_trips=per_person * rate * travel.shares.get("bus", 0.0),
+                car_trips=zero,
+                bus_trips=zero,
                 saturation=np.array([saturation_flow(c) for c in classes]),
                 wide=np.array([c in WIDE_CLASSES for c in classes]),
                 crossing=degree >= 3,
-                profile=travel.hourly(),
+                profile=np.full(24, 1 / 24),
                 occupancy=CAR_OCCUPANCY,
+                classless=np.array([c in (REGIONAL_CLASS, CONNECTOR_CLASS) for c in classes]),
             )
+            return base, self.event.flows_per_person(net, engine, self.impact.towns(net))
 
-        key = (tuple(sorted(travel.shares.items())), travel.profile, travel.trips_per_person)
-        return self.event.cached(("motorcade-approaches", net.name, id(engine), key), make)
+        return self.event.cached(("motorcade-approaches", net.name, id(engine)), make)
 
     def _loads(self, net: RoadNetwork, engine: RoutingEngine, towns: _Towns) -> NDArray[np.float64]:
         """Return per township and node the trips (one per resident) crossing the tree arc into it (cached)."""
         trees, nodes = self.event.trees(net, engine, towns)
-        before = self.event.car_before(net, engine, towns)
-        return self.event.cached(
-            ("motorcade-loads", net.name, id(engine)),
-            lambda: trees.loads(towns.population[:, None] * gravity_shares(towns.population, before), nodes),
-        )
+        demand = self.event.demand_per_person(net, engine, towns)
+        return self.event.cached(("motorcade-loads", net.name, id(engine)), lambda: trees.loads(demand, nodes))
 
-    def _detours(self, engine: RoutingEngine, node: int, rows: NDArray[np.int64], limit_s: float) -> dict[int, Any]:
-        """Return the ways round a crossing from each approach (cached per node and limit)."""
-        return self.event.cached(
-            ("motorcade-detours", id(engine), node, round(limit_s)),
-            lambda: crossing_detours(engine._csr["fastest"], node, rows, limit_s=limit_s),
-        )
+    def _detours(
+        self, engine: RoutingEngine, node: int, rows: NDArray[np.int64], limit_s: float
+    ) -> dict[int, NDArray[np.float64]]:
+        """Return the ways round a crossing from each approach, kept per node (one entry per node at most).
+
+        A search to a farther limit decides the same: a way round beyond ``limit_s`` is longer
+        than any wait (see `price`), so the answer kept for a larger limit serves a smaller one.
+        """
+        key = ("motorcade-detours", id(engine), node)
+        with self._lock:
+            hit = self._ways.get(key)
+        if hit is None or hit[0] < limit_s:
+            hit = (limit_s, crossing_detours(engine._csr["fastest"], node, rows, limit_s=limit_s))
+            with self._lock:
+                self._ways[key] = hit
+        return hit[1]
 
     # -- one trip ------------------------------------------------------------------------------
 
@@ -290,8 +308,11 @@ class MotorcadeService:
         at = depart + route.head_time_s + np.concatenate([[0.0], np.cumsum(times)])
         holds = merge_holds(holds_along(nodes.tolist(), rows.tolist(), at.tolist(), app.crossing, trip.convoy))
         priced = self.price(engine, app, holds)
-        wide = float(times[app.wide[rows]].sum() / times.sum()) if times.sum() > 0 else 0.0
-        cand = Candidate(route, nodes, at, depart, depart + total, priced, wide)
+        total_s = float(times.sum())
+        wide = float(times[app.wide[rows]].sum()) / total_s if total_s > 0 else 0.0
+        classless = app.classless if app.classless is not None else np.zeros(len(app.dst), dtype=bool)
+        unknown = float(times[classless[rows]].sum()) / total_s if total_s > 0 else 0.0
+        cand = Candidate(route, nodes, at, depart, depart + total, priced, wide, unknown)
         cand.by_town_persons, cand.by_town_hours = self.by_township(net, engine, towns, priced)
         return cand
 

@@ -77,6 +77,11 @@ def check_lonlat(lon: float, lat: float, *, label: str) -> None:
         raise InvalidInputError(
             f"`{label}` ({lon}, {lat}) looks like latitude, longitude; give longitude first: ({lat}, {lon})."
         )
+    if not (abs(lon) <= 180.0 and abs(lat) <= 90.0):  # no place on Earth: bad input, not a gap in the data
+        raise InvalidInputError(
+            f"`{label}` ({lon}, {lat}) lies outside Beijing and is no longitude, latitude at all (±180, ±90); "
+            "give WGS84 longitude, latitude in Beijing."
+        )
     raise OutsideCoverageError(
         f"`{label}` ({lon}, {lat}) lies outside Beijing ({minx}–{maxx} E, {miny}–{maxy} N), which every network "
         "of the planner is limited to; give WGS84 longitude, latitude in Beijing."

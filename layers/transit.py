@@ -354,8 +354,6 @@ class TransitService:
             return self.routing.resolve(place, mode="walk", label=label)
         except OutsideCoverageError as exc:
             lon, lat = self._position(place)
-            if not (abs(lon) <= 180.0 and abs(lat) <= 90.0):  # not a place on Earth: no nearest station to name
-                raise
             tt = self.engine.tt
             d = distance_m(lon, lat, tt.lon, tt.lat)
             i = int(np.argmin(d))

@@ -10,9 +10,8 @@ from fastapi.responses import HTMLResponse
 
 from api.compute import bounded
 from api.context import ContextDep, CoverageDep, RoutingDep
-from api.convert import QueryPlan, QueryTravel, to_place
+from api.convert import QueryPlan, QueryTravel, time_of_day, to_place
 from api.schemas import AnyModeT, MetricT, ModeT
-from geo.errors import InvalidInputError
 from layers.routing import Closures
 
 router = APIRouter(prefix="/maps", tags=["maps"])
@@ -171,17 +170,13 @@ def get_motorcade_map(
 ) -> HTMLResponse:
     """Show a convoy's candidate routes, the recommended schedule's held crossings and the townships it costs."""
     from api.maps import motorcade_map
-    from geo.eventtime import parse_instant
     from geo.motorcade import Convoy
     from layers.motorcade import Motorcade
 
-    day, at = parse_instant(depart, "depart")
-    if day is not None:
-        raise InvalidInputError("`depart` takes a time of day 'HH:MM[:SS]' here.")
     trip = Motorcade(
         to_place(origin),
         to_place(destination),
-        depart_s=float(at),
+        depart_s=time_of_day(depart, "depart"),
         convoy=Convoy(vehicles, None, before, after),
     )
     ans = ctx.impact.motorcades.plan(trip)

@@ -155,7 +155,7 @@ def _trips(items: list[TripIn], travel: TravelIn, prefix: str) -> list[Motorcade
         if dep is None and arr is None:
             raise InvalidInputError(f"`{label}depart_at`: give `depart_at` or `arrive_by`.")
         parsed.append((dep, arr))
-    dates = {d for pair in parsed for x in pair if x is not None for d in [x[0]]}
+    dates = {x[0] for pair in parsed for x in pair if x is not None}
     if len(dates) > 1 and None in dates:
         raise InvalidInputError("give every time as a clock time or every one as an ISO date-time, not both.")
     day0 = min((d for d in dates if d is not None), default=None)
@@ -271,10 +271,6 @@ def _candidate_feature(
 ) -> dict[str, Any]:
     deadline = ans.trip.arrive_by_s if ans.trip.depart_s is not None else None
     holds = c.holds
-    unknown = [cls == "regional_skeleton" for cls in impact.event.arc_classes(impact.routing.engine(ans.net))]
-    rows = np.asarray(c.route.edge_rows, dtype=np.int64)
-    times = np.asarray(c.route.edge_times_s, dtype=float)
-    unknown_share = float(times[np.asarray(unknown, dtype=bool)[rows]].sum() / times.sum()) if times.sum() > 0 else 0.0
     props = {
         "candidate": i,
         "kinds": c.kinds,
@@ -290,7 +286,7 @@ def _candidate_feature(
         "persons_held": round(sum(float(h.persons.sum()) for h in holds), 1),
         "crossings_held": len(holds),
         "wide_share": round(c.wide_share, 3),
-        "unknown_class_share": round(unknown_share, 3),
+        "unknown_class_share": round(c.unknown_class_share, 3),
         "streets": [s.name or f"({s.road_class})" for s in c.route.streets][:40],
         "schedule": sorted(_hold_entries(impact, ans, holds) + _link_entries(impact, ans, c), key=lambda e: e["start"]),
         "townships": _townships(coverage, ans, c.by_town_persons, c.by_town_hours),

@@ -15,7 +15,7 @@ from layers.eventimpact import TravelModel
 from layers.motorcade import Candidate, Motorcade, MotorcadeAnswer
 
 DIAOYUTAI = (116.3056, 39.9236)  # Diaoyutai State Guesthouse's east gate (OSM)
-NINE = 9 * 3600.0
+NINE = 9 * 3600.0  # the tests' departure, 09:00 (a chosen time, not data)
 
 
 @pytest.fixture(scope="module")
