@@ -51,7 +51,7 @@ def _read_plans(path: Path) -> list[Any]:
     for i, f in enumerate(feats):
         pid, body = feature_to_body(f, f"{path.name} feature {i}")
         try:
-            plan = PlanIn.model_validate(body).to_plan()
+            plan = PlanIn.from_saved(body).to_plan()
         except ValueError as exc:
             raise InvalidInputError(f"{path.name} feature {i}: {exc}") from exc
         if not plan.name:

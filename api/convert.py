@@ -15,13 +15,11 @@ from api.schemas import (
     Endpoint,
     EntranceQ,
     FootprintIn,
-    LonLat,
     PairOut,
-    PlaceIn,
     PlanIn,
-    SiteRef,
     StreetQ,
     TravelIn,
+    to_place,
 )
 from geo import footprints as fp
 from geo.crs import parse_crs
@@ -30,7 +28,7 @@ from geo.eventtime import MODES, parse_instant, parse_window
 from layers.eventimpact import TravelModel
 from layers.footprints import DEFAULT_BUFFER_M
 from layers.impact import ClosurePlan, ImpactResult
-from layers.routing import Closures, Place, ResolvedPlace
+from layers.routing import Closures, ResolvedPlace
 
 if TYPE_CHECKING:
     from geo.limits import Limits
@@ -62,23 +60,6 @@ def time_of_day(value: str, label: str) -> float:
     return float(s)
 
 
-def to_place(p: PlaceIn) -> Place:
-    """Convert an API place into the service's form."""
-    if isinstance(p, LonLat):
-        return (p.lon, p.lat)
-    if isinstance(p, SiteRef):
-        return p.site
-    if isinstance(p, list):
-        return (float(p[0]), float(p[1]))
-    parts = p.split(",")
-    if len(parts) == 2:
-        try:
-            return (float(parts[0]), float(parts[1]))
-        except ValueError:
-            pass
-    return p.strip()
-
-
 def endpoint_data(p: ResolvedPlace) -> dict[str, Any]:
     """Describe a resolved place as plain JSON data (the members of `Endpoint`)."""
     return {
@@ -98,7 +79,7 @@ def endpoint(p: ResolvedPlace) -> Endpoint:
 def saved_plan(plans: PlanStore, plan_id: str) -> ClosurePlan:
     """Return a saved plan's latest version as a plan (named by its id when it has no name)."""
     saved = plans.get(plan_id)
-    plan = PlanIn.model_validate(saved.body).to_plan()
+    plan = PlanIn.from_saved(saved.body).to_plan()
     return plan if plan.name else dataclasses.replace(plan, name=saved.id)
 
 
@@ -148,6 +129,7 @@ def township_features(coverage: CoverageService, res: ImpactResult) -> list[tupl
                     **{f"{m}_delay_s": round(t.mode_delay_s.get(m, 0.0), 1) for m in MODES if m in res.travel.shares},
                     "queue_delay_s": round(t.queue_delay_s, 1),
                     "person_hours": round(t.person_hours, 2),
+                    **({"motorcade_person_hours": round(t.motorcade_person_hours, 3)} if res.motorcade else {}),
                 },
             )
         )
@@ -165,6 +147,7 @@ def impact_members(res: ImpactResult) -> dict[str, Any]:
             "sites": list(res.plan.sites),
             "window": None if res.plan.window is None else res.plan.window.iso(),
             "own_windows": _own_windows(res.plan),
+            "motorcades": len(res.plan.motorcades),
         },
         "mode": res.mode,
         "network": res.network.name,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import Query
@@ -11,13 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from geo.crs import parse_crs
 from geo.errors import InvalidInputError
-from geo.eventtime import MODE_SHARES, ClockWindow, check_shares, parse_window
+from geo.eventtime import DAY_S, MODE_SHARES, ClockWindow, check_shares, parse_instant, parse_window
 from geo.limits import LIMITS
+from geo.motorcade import CONVOY_VEHICLES, MAX_CONVOYS, MAX_HOLD_S, Convoy
 from layers.credits import OSM_AND_POPULATION, OSM_CREDIT
 from layers.eventimpact import TravelModel
 from layers.impact import ClosurePlan
+from layers.motorcade import DEFAULT_MAX_EXTRA_S, Motorcade
+from layers.plans import DERIVED_KEYS
 from layers.proposal_records import FLOORS_RANGE, HEIGHT_RANGE_M
-from layers.routing import Closures, parse_polygon
+from layers.routing import Closures, Place, parse_polygon
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -215,6 +220,121 @@ InputCrs = Annotated[
 ]
 
 
+def to_place(p: PlaceIn) -> Place:
+    """Convert an API place into the service's form."""
+    if isinstance(p, LonLat):
+        return (p.lon, p.lat)
+    if isinstance(p, SiteRef):
+        return p.site
+    if isinstance(p, list):
+        return (float(p[0]), float(p[1]))
+    parts = p.split(",")
+    if len(parts) == 2:
+        try:
+            return (float(parts[0]), float(parts[1]))
+        except ValueError:
+            pass
+    return p.strip()
+
+
+class ConvoyIn(RequestModel):
+    """The convoy (defaults: the reported practice, see the README)."""
+
+    vehicles: int = Field(CONVOY_VEHICLES, ge=1, le=500, description="Vehicles (passage: 1.76 s per vehicle)")
+    speed_kph: float | None = Field(
+        None, ge=5, le=150, allow_inf_nan=False, description="A steady speed (default: the roads' own speeds)"
+    )
+
+
+class HoldIn(RequestModel):
+    """The margins of each crossing's hold around the convoy's passage (default 0: held only while it passes)."""
+
+    before_s: float = Field(0.0, ge=0, le=MAX_HOLD_S, allow_inf_nan=False)
+    after_s: float = Field(0.0, ge=0, le=MAX_HOLD_S, allow_inf_nan=False)
+
+
+class TripIn(RequestModel):
+    """One convoy's trip."""
+
+    origin: PlaceIn = Field(description="[lon, lat], {lon, lat}, {site}, 'lon,lat' or a site id/name")
+    destination: PlaceIn
+    depart_at: str | None = Field(None, max_length=40, description="'HH:MM[:SS]' or an ISO 8601 date-time")
+    arrive_by: str | None = Field(None, max_length=40, description="'HH:MM[:SS]' or an ISO 8601 date-time")
+    convoy: ConvoyIn = Field(default_factory=ConvoyIn)
+    hold: HoldIn = Field(default_factory=HoldIn)
+    avoid_areas: list[dict[str, Any]] = Field(
+        default_factory=list, max_length=20, description="GeoJSON Polygon, MultiPolygon or Feature the convoy avoids"
+    )
+    crs: InputCrs = None
+    wide_roads_weight: float = Field(
+        0.0, ge=0, le=10, allow_inf_nan=False, description="Extra share of time charged off expressways and trunk roads"
+    )
+    max_extra_minutes: float = Field(
+        DEFAULT_MAX_EXTRA_S / 60,
+        ge=0,
+        le=240,
+        allow_inf_nan=False,
+        description="Recommendation: extra convoy time allowed",
+    )
+
+
+class ProgrammeTripIn(TripIn):
+    """One convoy of a programme and which of its candidates it takes."""
+
+    choose: Literal["recommended", "fastest", "cheapest"] | Annotated[int, Field(ge=0, le=50)] = "recommended"
+
+
+def motorcade_trips(items: Sequence[TripIn], travel: TravelModel, prefix: str) -> list[Motorcade]:
+    """Return the trips, their times on one clock (seconds from the first date given, or of a typical day).
+
+    ``prefix`` names the list in errors (``convoys[2].depart_at``); empty for a single trip.
+    """
+    parsed = []
+    for i, t in enumerate(items):
+        label = f"{prefix}[{i}]." if prefix else ""
+        dep = parse_instant(t.depart_at, f"{label}depart_at") if t.depart_at is not None else None
+        arr = parse_instant(t.arrive_by, f"{label}arrive_by") if t.arrive_by is not None else None
+        if dep is None and arr is None:
+            raise InvalidInputError(f"`{label}depart_at`: give `depart_at` or `arrive_by`.")
+        parsed.append((dep, arr))
+    dates = {x[0] for pair in parsed for x in pair if x is not None}
+    if len(dates) > 1 and None in dates:
+        raise InvalidInputError("give every time as a clock time or every one as an ISO date-time, not both.")
+    day0 = min((d for d in dates if d is not None), default=None)
+
+    def on_clock(x: tuple[dt.date | None, int] | None) -> float | None:
+        if x is None:
+            return None
+        return float(x[1] + ((x[0] - day0).days * DAY_S if x[0] is not None and day0 is not None else 0))
+
+    out = []
+    for i, (t, (dep, arr)) in enumerate(zip(items, parsed, strict=True)):
+        label = f"{prefix}[{i}]." if prefix else ""
+        d, a = on_clock(dep), on_clock(arr)
+        if d is not None and a is not None and a <= d:
+            raise InvalidInputError(
+                f"`{label}arrive_by` ({t.arrive_by}) is not after `{label}depart_at` ({t.depart_at})."
+            )
+        epsg = None if t.crs is None else parse_crs(t.crs, label=f"{label}crs")
+        areas = tuple(parse_polygon(x, label=f"{label}avoid_areas[{j}]", crs=epsg) for j, x in enumerate(t.avoid_areas))
+        convoy = Convoy(t.convoy.vehicles, t.convoy.speed_kph, t.hold.before_s, t.hold.after_s)
+        out.append(
+            Motorcade(
+                to_place(t.origin),
+                to_place(t.destination),
+                depart_s=d,
+                arrive_by_s=a,
+                convoy=convoy,
+                avoid=Closures(areas=areas),
+                wide_weight=t.wide_roads_weight,
+                max_extra_s=t.max_extra_minutes * 60.0,
+                travel=travel,
+                label=f"convoy {i + 1}",
+            )
+        )
+    return out
+
+
 class WindowIn(RequestModel):
     """When closures are in force: local clock times ``HH:MM`` (``24:00`` ends the day) or ISO 8601 date-times."""
 
@@ -293,7 +413,18 @@ class PlanIn(RequestModel):
         "station name (all its entrances), or {name, window}; entrances inside a closed area are shut with it",
     )
     sites: list[Name] = Field(default_factory=list, max_length=25, description="The sites the plan serves (ids)")
+    motorcades: list[ProgrammeTripIn] = Field(
+        default_factory=list,
+        max_length=MAX_CONVOYS,
+        description="A motorcade programme: convoys whose rolling closures the plan holds (as in "
+        "POST /motorcades/programme); evaluated together, overlapping holds merged",
+    )
     crs: InputCrs = None
+
+    @classmethod
+    def from_saved(cls, body: dict[str, Any]) -> PlanIn:
+        """Return a saved version's plan (what was derived when it was saved, such as its schedule, left out)."""
+        return cls.model_validate({k: v for k, v in body.items() if k not in DERIVED_KEYS and v is not None})
 
     def to_plan(self) -> ClosurePlan:
         """Validate the geometry (transformed from ``crs`` to WGS84) and the windows, and convert."""
@@ -310,6 +441,8 @@ class PlanIn(RequestModel):
             street_windows=_windows(self.streets, "streets"),
             area_windows=tuple(_area_window(a, i) for i, a in enumerate(self.areas)),
             entrance_windows=_windows(self.entrances, "entrances"),
+            motorcades=tuple(motorcade_trips(self.motorcades, TravelModel(), "motorcades")),
+            motorcade_choices=tuple(t.choose for t in self.motorcades),
         )
 
 

@@ -26,7 +26,7 @@ from geo.eventtime import CAR_OCCUPANCY, ClockWindow
 from geo.impact import CUT_OFF_HOURS, TAU_S, ImpactFigures, gravity_shares, weighted_quantile
 from geo.network import check_mode
 from layers.eventimpact import EventFigures, EventModel, TravelModel
-from layers.motorcade import MotorcadeService
+from layers.motorcade import Motorcade, MotorcadeService, ProgrammeAnswer
 from layers.networks import SEED_NETWORK, RoadNetwork
 from layers.routing import Closures
 
@@ -68,10 +68,12 @@ class ClosurePlan:
     street_windows: tuple[ClockWindow | None, ...] = ()  # per street, its own window (None: the plan's)
     area_windows: tuple[ClockWindow | None, ...] = ()
     entrance_windows: tuple[ClockWindow | None, ...] = ()
+    motorcades: tuple[Motorcade, ...] = ()  # a motorcade programme whose rolling closures the plan holds
+    motorcade_choices: tuple[str | int, ...] = ()  # per convoy: "recommended", "fastest", "cheapest" or an index
 
     def is_empty(self) -> bool:
         """Return whether the plan closes nothing."""
-        return not self.closures and not self.entrances
+        return not self.closures and not self.entrances and not self.motorcades
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,8 @@ class TownshipImpact:
     entrance_walk_after_s: float | None
     mode_delay_s: dict[str, float] = field(default_factory=dict)  # mean delay per trip of each mode, in the windows
     queue_delay_s: float = 0.0  # mean wait at held roads per road trip (car and bus), in the windows
-    person_hours: float = 0.0
+    person_hours: float = 0.0  # the closures' and the motorcades' together
+    motorcade_person_hours: float = 0.0  # of the plan's motorcade holds, by the trips' origin
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ class ImpactResult:
     sites: list[SiteAccess] = field(default_factory=list)
     event: EventFigures | None = None
     travel: TravelModel = field(default_factory=TravelModel)
+    motorcade: ProgrammeAnswer | None = None  # the plan's motorcade programme, priced
 
     @property
     def person_hours_lost(self) -> float:
@@ -160,7 +164,23 @@ class ImpactResult:
             "closed_road_edges": self.closed_edges,
             "entrances_closed": len(self.entrances_closed),
             **self._event_summary(),
+            **self._motorcade_summary(),
             "model": MODEL_TEXT,
+        }
+
+    def _motorcade_summary(self) -> dict[str, Any]:
+        prog = self.motorcade
+        if prog is None:
+            return {}
+        return {
+            "motorcade_person_hours": round(prog.person_hours, 3),
+            "motorcade": {
+                "convoys": len(prog.chosen),
+                "crossings_held": len(prog.holds),
+                "merged_holds": sum(1 for h in prog.holds if len(h.hold.convoys) > 1),
+                "apart_person_hours": round(prog.apart_person_hours, 3),
+                "persons_held": round(sum(float(h.persons.sum()) for h in prog.holds), 1),
+            },
         }
 
     def _event_summary(self) -> dict[str, Any]:
@@ -196,7 +216,9 @@ MODEL_TEXT = (
     "cycling trips use the walk network with the closed areas. Person-hours lost on the day = the delays of all "
     f"trips; trips with neither a way round nor a wait are cut off; plans are ranked by their cost: person-hours "
     f"plus {CUT_OFF_HOURS:g} hour per trip cut off. Every trip goes to another township (no trips within one). A "
-    "township whose point lies inside a closed area is cut off. Townships are assessed when at least half of their "
+    "township whose point lies inside a closed area is cut off. A plan's motorcade programme adds what its held "
+    "crossings cost (the motorcade model), priced apart from the closures and added. Townships are assessed when "
+    "at least half of their "
     "area lies in the network's extent; each is represented by a point inside it. Sources: README, Event impact."
 )
 
@@ -424,7 +446,8 @@ class ImpactService:
         """
         travel = travel or TravelModel()
         travel.hourly()  # a bad profile is refused before any work
-        net = self.network("drive", network)
+        prog = self._programme(plan, travel, network)
+        net = self.network("drive", network) if prog is None else prog.answers[0].net
         closed_entrances = self.check_plan(plan, net)
         engine = self.routing.engine(net)
         towns = self.towns(net)
@@ -436,6 +459,9 @@ class ImpactService:
         before = self.event.car_before(net, engine, towns)  # the event model's, cached per network
         after = self._matrix(net, engine, towns, blocked) if blocked is not None else before.copy()
         figs = _figures(towns.population, before, after, ev)
+        held = prog.by_town_hours if prog is not None else np.zeros(len(towns.rows))
+        if prog is not None:
+            figs = dataclasses.replace(figs, person_hours_lost=figs.person_hours_lost + prog.person_hours)
         walk_before, walk_after = self._walk_to_entrances(plan, towns, closed_entrances)
         t = self.coverage.townships
         out = []
@@ -456,14 +482,25 @@ class ImpactService:
                     wa if np.isfinite(wa) else None,
                     {m: _mean(c.delay_s[k] + c.queue_s[k], c.trips[k] - c.cut_off[k]) for m, c in ev.modes.items()},
                     _mean(sum(float(c.queue_s[k]) for c in road), road_trips),
-                    sum(float(c.delay_s[k] + c.queue_s[k]) for c in ev.modes.values()) / 3600.0,
+                    sum(float(c.delay_s[k] + c.queue_s[k]) for c in ev.modes.values()) / 3600.0 + float(held[k]),
+                    float(held[k]),
                 )
             )
         pairs = self._top_pairs(engine, towns, figs, blocked, top) if blocked is not None else []
         sites = [self._site_access(sid, net, engine, towns, blocked) for sid in plan.sites]
         warnings = self.routing.precision_warnings(net) + ev.warnings
         res = ImpactResult(plan, net, "drive", out, figs, closed_entrances, len(edges), pairs, warnings, sites)
-        return dataclasses.replace(res, event=ev, travel=travel)
+        return dataclasses.replace(res, event=ev, travel=travel, motorcade=prog)
+
+    def _programme(self, plan: ClosurePlan, travel: TravelModel, network: str | None) -> ProgrammeAnswer | None:
+        """Return the plan's motorcade programme priced with ``travel`` (None without one).
+
+        Without ``network``, the programme's own network (the one holding the convoys' ends) is the plan's.
+        """
+        if not plan.motorcades:
+            return None
+        trips = [dataclasses.replace(t, travel=travel) for t in plan.motorcades]
+        return self.motorcades.programme(trips, list(plan.motorcade_choices), network=network, field="motorcades")
 
     def _site_access(
         self, site_id: str, net: RoadNetwork, engine: RoutingEngine, towns: _Towns, blocked: NDArray[np.bool_] | None

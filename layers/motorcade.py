@@ -20,7 +20,7 @@ import numpy as np
 
 from geo.assign import crossing_detours
 from geo.engine_arrays import SEP
-from geo.errors import InvalidInputError, NoRouteError
+from geo.errors import InvalidInputError, NoRouteError, NotFoundError, OutsideCoverageError
 from geo.eventtime import CAR_OCCUPANCY, DAY_S, saturation_flow
 from geo.motorcade import (
     FLOW_CAP,
@@ -404,7 +404,7 @@ class MotorcadeService:
     # -- programmes ----------------------------------------------------------------------------
 
     def programme(
-        self, trips: list[Motorcade], choices: list[str | int], *, network: str | None = None
+        self, trips: list[Motorcade], choices: list[str | int], *, network: str | None = None, field: str = "convoys"
     ) -> ProgrammeAnswer:
         """Return several convoys evaluated together: holds of one crossing that overlap (or leave too short a release) merged.
 
@@ -416,16 +416,23 @@ class MotorcadeService:
             Per trip, which candidate: ``"recommended"``, ``"fastest"``, ``"cheapest"`` or an index.
         network
             A drive network name (None: each trip's own).
+        field
+            The request's name for the list of convoys (named in errors).
         """
         if not 1 <= len(trips) <= MAX_CONVOYS:
-            raise InvalidInputError(f"`convoys` must hold 1 to {MAX_CONVOYS} convoys; got {len(trips)}.")
-        answers = [self.plan(t, network=network) for t in trips]
+            raise InvalidInputError(f"`{field}` must hold 1 to {MAX_CONVOYS} convoys; got {len(trips)}.")
+        answers = []
+        for i, t in enumerate(trips):
+            try:
+                answers.append(self.plan(t, network=network))
+            except (InvalidInputError, NotFoundError, OutsideCoverageError, NoRouteError) as exc:
+                raise type(exc)(f"`{field}[{i}]`: {exc}") from exc  # which convoy, in the request's words
         nets = {a.net.name for a in answers}
         if len(nets) > 1:
             raise InvalidInputError(
-                f"the convoys lie on different networks ({', '.join(sorted(nets))}); give `network`."
+                f"the {field} lie on different networks ({', '.join(sorted(nets))}); give `network`."
             )
-        chosen = [_pick(a, c, i) for i, (a, c) in enumerate(zip(answers, choices, strict=True))]
+        chosen = [_pick(a, c, f"{field}[{i}]") for i, (a, c) in enumerate(zip(answers, choices, strict=True))]
         net, towns = answers[0].net, answers[0].towns
         engine = self.impact.routing.engine(net)
         app = self.approaches(net, engine, trips[0].travel)
@@ -439,7 +446,7 @@ class MotorcadeService:
         return ProgrammeAnswer(answers, chosen, holds, sum(c.person_hours for c in chosen), persons, hours)
 
 
-def _pick(answer: MotorcadeAnswer, choice: str | int, i: int) -> Candidate:
+def _pick(answer: MotorcadeAnswer, choice: str | int, where: str) -> Candidate:
     """Return the candidate a programme takes for one convoy."""
     cands = answer.candidates
     if choice == "recommended":
@@ -447,11 +454,11 @@ def _pick(answer: MotorcadeAnswer, choice: str | int, i: int) -> Candidate:
     if isinstance(choice, str):
         hit = [c for c in cands if choice in c.kinds]
         if not hit:
-            raise InvalidInputError(f"`convoys[{i}].choose` must be recommended, fastest, cheapest or an index.")
+            raise InvalidInputError(f"`{where}.choose` must be recommended, fastest, cheapest or an index.")
         return hit[0]
     if not 0 <= choice < len(cands):
         raise InvalidInputError(
-            f"`convoys[{i}].choose` is {choice}; that trip has {len(cands)} candidates (0-{len(cands) - 1})."
+            f"`{where}.choose` is {choice}; that trip has {len(cands)} candidates (0-{len(cands) - 1})."
         )
     return cands[choice]
 

@@ -21,7 +21,7 @@ from layers.database import Connection
 from layers.errors import VersionConflictError
 from layers.store import RecordStore
 
-__all__ = ["PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]
+__all__ = ["DERIVED_KEYS", "PlanStore", "SavedPlan", "feature_to_body", "plan_feature"]
 
 _ID_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-")
 _SCHEMA = """
@@ -36,13 +36,30 @@ CREATE TABLE IF NOT EXISTS plan_versions (
     PRIMARY KEY (id, version)
 );
 """
-_BODY_KEYS = ("name", "window", "streets", "areas", "entrances", "sites")
+_BODY_KEYS = ("name", "window", "streets", "areas", "entrances", "sites", "motorcades", "schedule")
+# Kept with a version but derived from the rest when it is saved (the motorcade programme's schedule as
+# computed then): read back, never taken from a request or a file.
+DERIVED_KEYS = frozenset({"schedule"})
 # What a plan Feature's properties may hold (as `plan_feature` writes them). Windows are ISO 8601
 # local times: the plan's `window`, a street's or entrance's own (items {name, window}), and each
 # area's own in `area_windows` (in the order of the MultiPolygon's parts; null: the plan's).
 _FILE_KEYS = frozenset(
-    {"name", "window", "streets", "entrances", "sites", "area_windows", "id", "version", "created_at", "author"}
+    {
+        "name",
+        "window",
+        "streets",
+        "entrances",
+        "sites",
+        "motorcades",
+        "schedule",
+        "area_windows",
+        "id",
+        "version",
+        "created_at",
+        "author",
+    }
 )
+_OPTIONAL = ("motorcades", "schedule")  # written only when the plan has them
 
 
 @dataclass(frozen=True)
@@ -106,7 +123,7 @@ def plan_feature(p: SavedPlan) -> dict[str, Any]:
     props = {
         k: p.body.get(k, [] if k not in ("name", "window") else ("" if k == "name" else None))
         for k in _BODY_KEYS
-        if k != "areas"
+        if k != "areas" and (k not in _OPTIONAL or p.body.get(k))
     }
     if any(w is not None for w in windows):
         props["area_windows"] = windows
@@ -161,6 +178,7 @@ def feature_to_body(f: object, where: str) -> tuple[str | None, dict[str, Any]]:
         "areas": areas,
         "entrances": props.get("entrances") or [],
         "sites": props.get("sites") or [],
+        "motorcades": props.get("motorcades") or [],  # the file's `schedule` is derived: computed again on import
     }
     pid = props.get("id")
     return (None if pid in (None, "") else check_plan_id(pid)), body
@@ -184,7 +202,8 @@ class PlanStore(RecordStore):
 
     @staticmethod
     def _body(body: dict[str, Any]) -> str:
-        return json.dumps({k: body.get(k) for k in _BODY_KEYS}, ensure_ascii=False, sort_keys=True)
+        keep = {k: body.get(k) for k in _BODY_KEYS if k not in _OPTIONAL or body.get(k)}
+        return json.dumps(keep, ensure_ascii=False, sort_keys=True)
 
     def _insert_version(
         self,

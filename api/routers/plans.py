@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import shapely
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from api.auth import editor
 from api.compute import bounded
 from api.context import ImpactDep, PlansDep
-from api.schemas import GeoJSONResponse, PlanIn, RequestModel
-from geo.errors import InvalidInputError
+from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
+from api.motorcade_out import programme_snapshot
+from api.schemas import IMPACT_ATTRIBUTION, GeoJSONResponse, PlanIn, RequestModel
+from geo.errors import InvalidInputError, NotFoundError
 from geo.limits import LIMITS
 from layers.credits import OSM_CREDIT
 from layers.keys import ApiKey
@@ -75,6 +78,10 @@ def _body(impact: ImpactService, plan: PlanIn) -> dict[str, Any]:
     parsed = plan.to_plan()
     impact.validate(parsed)
     body = plan.model_dump(include={"name", "window", "streets", "areas", "entrances", "sites"}, exclude_none=False)
+    if plan.motorcades:  # the programme is planned now: a convoy that cannot go is refused, and its schedule kept
+        prog = impact.motorcades.programme(list(parsed.motorcades), list(parsed.motorcade_choices), field="motorcades")
+        body["motorcades"] = [t.model_dump(exclude_none=True) for t in plan.motorcades]
+        body["schedule"] = programme_snapshot(impact, prog)
     body["streets"] = [s if isinstance(s, str) else s.model_dump(exclude_none=True) for s in plan.streets]
     body["entrances"] = [e if isinstance(e, str) else e.model_dump(exclude_none=True) for e in plan.entrances]
     if plan.crs is not None:  # drawn in another CRS: stored in WGS84, as every plan is (with each area's own window)
@@ -155,4 +162,48 @@ def update_plan(plan_id: str, req: PlanUpdate, plans: PlansDep, impact: ImpactDe
     plans.get(plan_id)  # 404 before any validation work
     return _out(
         plans.update(plan_id, _body(impact, req), author=key.name, base_version=req.base_version, note=req.note)
+    )
+
+
+@router.get("/plans/{plan_id}/schedule", responses=FORMAT_DOC, operation_id="plan_schedule", response_class=Response)
+def plan_schedule(
+    plan_id: str,
+    plans: PlansDep,
+    version: Annotated[int | None, Query(ge=1, le=1_000_000, description="A past version")] = None,
+    part: Annotated[
+        Literal["crossings", "routes"], Query(description="The held crossings (points) or the convoys' routes (lines)")
+    ] = "crossings",
+    format: FormatQ = "geojson",
+    crs: CrsQ = None,
+) -> Response:
+    """Return a saved plan's motorcade schedule as it was computed when the version was saved, for GIS.
+
+    The held crossings as points (`start`, `end`: local clock times; the convoys; the cost) or
+    each convoy's route as a line (`depart`, `arrive`); GeoJSON or a GeoPackage in `crs`.
+    """
+    epsg = download_crs(crs)
+    saved = plans.get(plan_id, version)
+    sched = saved.body.get("schedule")
+    if not sched:
+        raise NotFoundError(f"plan {plan_id!r} (version {saved.version}) holds no motorcade programme.")
+    feats: list[tuple[shapely.Geometry, dict[str, Any]]] = []
+    if part == "crossings":
+        for e in sched["crossings"]:
+            props = {k: v for k, v in e.items() if k not in ("lon", "lat")}
+            props.update(streets=" / ".join(e["streets"]), convoys=",".join(map(str, e["convoys"])))
+            feats.append((shapely.Point(e["lon"], e["lat"]), props))
+    else:
+        for c in sched["convoys"]:
+            props = {k: (",".join(v) if k == "kinds" else v) for k, v in c.items() if k != "route"}
+            feats.append((shapely.LineString(c["route"]), props))
+    members = {
+        "plan": saved.id,
+        "version": saved.version,
+        "part": part,
+        "network": sched["network"],
+        "person_hours_lost": sched["person_hours_lost"],
+        "times": sched["times"],
+    }
+    return vector_response(
+        feats, members, fmt=format, layer=f"schedule_{part}", attribution=IMPACT_ATTRIBUTION, crs=epsg
     )

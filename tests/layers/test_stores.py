@@ -62,6 +62,22 @@ def test_plans_keep_every_version_and_refuse_a_stale_edit(store_at: StoreAt) -> 
     assert {p.id for p in s.list()} == {"parade", "fresh"}
 
 
+def test_a_programme_plan_keeps_its_convoys_and_schedule(store_at: StoreAt) -> None:
+    s = PlanStore(store_at("plans"))
+    convoys = [{"origin": "capital-airport", "destination": [116.3056, 39.9236], "depart_at": "09:00", "choose": 0}]
+    sched = {
+        "person_hours_lost": 1.25,
+        "crossings": [{"lon": 116.4, "lat": 39.9, "start": "09:01:02", "end": "09:01:46"}],
+    }
+    s.create({**_plan("Arrival"), "motorcades": convoys, "schedule": sched}, author="ann", plan_id="arrival")
+    s.create(_plan("Plain"), author="ann", plan_id="plain")
+    got = s.get("arrival").body
+    assert got["motorcades"] == convoys
+    assert got["schedule"] == sched
+    assert "motorcades" not in s.get("plain").body  # written only when a plan has them
+    assert "schedule" not in s.get("plain").body
+
+
 def test_keys_add_authorize_and_revoke(store_at: StoreAt) -> None:
     ks = KeyStore(store_at("keys"))
     key = ks.add("ops@city", role="editor")
