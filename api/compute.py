@@ -19,6 +19,7 @@ serialising happens in the worker, too).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import importlib
@@ -272,10 +273,13 @@ class ComputePool:
         # waited (under 32 concurrent routes the p99 fell from 131 to under 100 ms, bench/hosts.py).
         if self._gate is None:
             self._gate = anyio.Semaphore(max(1, self.size))
-        with anyio.move_on_after(self.timeout_s) as scope:
-            await self._gate.acquire()
-        if scope.cancelled_caught:
-            raise _busy(self.timeout_s)
+        try:
+            self._gate.acquire_nowait()  # a free place: no waiter can be ahead (no checkpoint, no scope)
+        except anyio.WouldBlock:
+            with anyio.move_on_after(self.timeout_s) as scope:
+                await self._gate.acquire()
+            if scope.cancelled_caught:
+                raise _busy(self.timeout_s) from None
         try:
             return await self._arun(fn, *args)
         finally:
@@ -293,25 +297,25 @@ class ComputePool:
         except queue.Empty:
             return await anyio.to_thread.run_sync(threaded, limiter=self.limiter())
         budget = self.timeout_s
-        with anyio.CancelScope(shield=True):
-            try:
-                w.conn.send_bytes(data)
-                with anyio.move_on_after(budget):
-                    await anyio.wait_readable(w.conn.fileno())
-                # Some event loops (uvloop) make a descriptor they watch non-blocking: the answer
-                # may come in several pieces, and `recv` (and the thread path after) must wait for them.
-                os.set_blocking(w.conn.fileno(), True)
-                if not w.conn.poll():
-                    self._kill(w)
-                    w = await anyio.to_thread.run_sync(self._spawn)
-                    raise ApiError(504, "timeout", _timeout_message(budget))
-                status, value = w.conn.recv()
-            except (EOFError, OSError) as exc:
+        try:
+            w.conn.send_bytes(data)
+            cancelled = await _readable(w.conn.fileno(), budget)
+            # Some event loops (uvloop) make a descriptor they watch non-blocking: the answer
+            # may come in several pieces, and `recv` (and the thread path after) must wait for them.
+            os.set_blocking(w.conn.fileno(), True)
+            if not w.conn.poll():
                 self._kill(w)
                 w = await anyio.to_thread.run_sync(self._spawn)
-                raise _crashed(exc) from exc
-            finally:
-                self._release(w)
+                raise ApiError(504, "timeout", _timeout_message(budget))
+            status, value = w.conn.recv()
+        except (EOFError, OSError) as exc:
+            self._kill(w)
+            w = await anyio.to_thread.run_sync(self._spawn)
+            raise _crashed(exc) from exc
+        finally:
+            self._release(w)
+        if cancelled is not None:  # cancelled while the worker answered: its answer was read, now stop
+            raise cancelled
         result: T = _unpack(status, value)
         return result
 
@@ -459,17 +463,47 @@ def bounded(
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - the route's own
             pool: ComputePool = kwargs.pop(_POOL_PARAM)
-            for name, _ in services:
-                del kwargs[name]  # the worker passes its own
             # Waiting for a worker (when none is free) takes a thread of the pool's own
             # limiter, never one of the threads that serve /health and the cheap reads.
             return await pool.arun(_call, fn.__module__, fn.__qualname__, args, kwargs, services)
 
         extra = inspect.Parameter(_POOL_PARAM, inspect.Parameter.KEYWORD_ONLY, annotation=PoolDep)
-        wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])  # type: ignore[attr-defined]
+        # The service arguments are left out of what FastAPI resolves: the worker passes its own
+        # (resolving them here only to drop them was a tenth of a small route's time).
+        own = [p for name, p in sig.parameters.items() if name not in dict(services)]
+        wrapper.__signature__ = sig.replace(parameters=[*own, extra])  # type: ignore[attr-defined]
         return wrapper
 
     return deco
+
+
+async def _readable(fd: int, budget: float) -> asyncio.CancelledError | None:
+    """Wait until ``fd`` can be read or ``budget`` seconds pass; return the cancellation that came meanwhile.
+
+    Plain asyncio (a reader callback and a timer): anyio's cancel scopes cost more than the
+    rest of the hand-over on a small route (bench/hosts.py). A cancellation (the client went
+    away) does not stop the wait: a worker goes back to the pool only with nothing left to read.
+    """
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def wake() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, wake)
+    timer = loop.call_later(budget, wake)
+    cancelled = None
+    try:
+        while not done.done():
+            try:
+                await asyncio.shield(done)
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+    finally:
+        timer.cancel()
+        loop.remove_reader(fd)
+    return cancelled
 
 
 _POOL_PARAM = "compute_pool_"  # the dependency `bounded` adds to a route (never a query parameter)
