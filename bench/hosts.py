@@ -4,7 +4,7 @@ Everything is measured the way a client meets it, over HTTP on loopback:
 
 1. One ``venue-planner serve`` on the SQLite store (the default), warm cache: the warm start
    (process start to the first 200 from /health), then sequential single requests (p50 of
-   60): /health, POST /routes, the same route with street closures (西长安街, 东长安街 and
+   300, after 50 to warm up): /health, POST /routes, the same route with street closures (西长安街, 东长安街 and
    an area), POST /isochrones and a proposal write; then ``wrk -t1 -c32`` on GET /routes
    between random points of central Beijing (the points that a route answers for).
 2. A throwaway PostgreSQL 15 + PostGIS cluster (tests/pgcluster.py) and two replicas on it
@@ -76,10 +76,13 @@ def serve(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], floa
     raise SystemExit(f"the server on port {port} did not start")
 
 
+WARM_UP, SAMPLES = 50, 300  # a request's steady figure: the first ones after a start warm caches and the allocator
+
+
 def p50_ms(port: int, method: str, path: str, body: object = None, headers: dict[str, str] | None = None) -> float:
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     times = []
-    for i in range(60):
+    for i in range(WARM_UP + SAMPLES):
         payload = body(i) if callable(body) else body
         t = time.perf_counter()
         c.request(method, path, body=None if payload is None else json.dumps(payload),
@@ -89,7 +92,7 @@ def p50_ms(port: int, method: str, path: str, body: object = None, headers: dict
         times.append((time.perf_counter() - t) * 1000)
         if r.status >= 300:
             raise SystemExit(f"{method} {path} answered {r.status}")
-    return statistics.median(times[5:])
+    return statistics.median(times[WARM_UP:])
 
 
 def singles(port: int, key: str) -> dict[str, float]:
