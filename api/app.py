@@ -21,6 +21,7 @@ from api.errors import install_error_handlers
 from api.middleware import NONCE_TOKEN, BodyGuard, RequestContext
 from api.openapi import install_openapi
 from api.routers import (
+    basemap,
     coverage,
     footprints,
     health,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         maps.router,
         ogc.router,
         transit.router,
+        basemap.router,
     ):
         app.include_router(r, dependencies=[Depends(reader)], responses=ERROR_RESPONSES)
     install_openapi(app)

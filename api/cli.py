@@ -102,6 +102,16 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_seeds_basemap(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild the offline basemap from the seed files."""
+    from layers.seedbuild.build import rebuild_basemap
+
+    t0 = time.perf_counter()
+    entry = rebuild_basemap(Path(args.out or settings.seeds_dir))
+    print(f"basemap: {entry['features']}, {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
 def cmd_seeds_build(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild seeds/ from the raw data."""
     from layers.seedbuild import build_seeds
@@ -268,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--raw", default=str(DEFAULT_RAW), help=f"raw data folder (default {DEFAULT_RAW})")
     b.add_argument("--out", default=None, help="output folder (default: the seeds folder)")
     b.set_defaults(func=cmd_seeds_build)
+    bm = seeds.add_parser("basemap", help="rebuild only the offline basemap (seeds/basemap.pmtiles) from seeds/")
+    bm.add_argument("--out", default=None, help="the seeds folder (default: the configured one)")
+    bm.set_defaults(func=cmd_seeds_basemap)
 
     layers = sub.add_parser("layers", help="data layers").add_subparsers(dest="layers_cmd", required=True)
     ll = layers.add_parser("list", help="list the layers")

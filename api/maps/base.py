@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from typing import Any
@@ -18,6 +19,10 @@ from markupsafe import Markup
 
 from api.downloads import feature_collection_json
 from api.middleware import NONCE_TOKEN
+from api.settings import StoreSettings
+from layers.basemap import BASEMAP_FILE, basemap_archive
+from layers.basemap import MAX_ZOOM as BASEMAP_MAX_ZOOM
+from layers.basemap import MIN_ZOOM as BASEMAP_MIN_ZOOM
 
 # Where delegations arrive: routes from these are drawn on every site page they reach.
 ACCESS_ORIGINS = ("capital-airport", "daxing-airport", "beijing-south-station", "beijing-west-station")
@@ -159,6 +164,7 @@ def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> 
     m.default_js = [
         ("leaflet", f"{_VENDOR}/leaflet/leaflet.js"),
         ("jquery", f"{_VENDOR}/jquery/jquery.min.js"),
+        ("protomaps_leaflet", f"{_VENDOR}/protomaps-leaflet/protomaps-leaflet.js"),
         ("venue_planner", "/static/js/venue-planner.js"),
     ]
     m.default_css = [
@@ -170,6 +176,9 @@ def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> 
     )
     osm.add_to(m)
     m.page = {"tiles": osm.get_name()}
+    local = OfflineBasemap(show=basemap == "local")
+    local.add_to(m)
+    m.page["basemap"] = local.get_name()
     folium.TileLayer(_BLANK_TILE, name="No basemap", attr=DATA_CREDIT, show=basemap == "none", max_zoom=19).add_to(m)
     _vendored(
         plugins.Fullscreen(position="topleft"),
@@ -188,6 +197,39 @@ def _new_map(location: tuple[float, float], *, basemap: str, zoom: int = 14) -> 
         [("Control_MiniMap_css", "leaflet-minimap/Control.MiniMap.min.css")],
     ).add_to(m)
     return m
+
+
+@functools.cache
+def _basemap_bounds() -> tuple[float, float, float, float]:
+    """Return the offline basemap's bounds (lon/lat), from the configured seeds (read once)."""
+    return basemap_archive(StoreSettings().seeds_dir / BASEMAP_FILE).info.bounds
+
+
+class OfflineBasemap(folium.map.Layer):
+    """The basemap the service draws from its own data (`/basemap/{z}/{x}/{y}.mvt`): a base layer of the list.
+
+    Its style lives in ``venue-planner.js`` (``VP.basemapLayer``); here only its options.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = VP.basemapLayer({{ this.options|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, *, show: bool) -> None:
+        super().__init__(name="Basemap from the shipped data (offline)", overlay=False, show=show)
+        self._name = "OfflineBasemap"
+        b = _basemap_bounds()
+        self.options = {
+            "bounds": [[b[1], b[0]], [b[3], b[2]]],  # Leaflet asks for no tile outside the archive's
+            "url": "/basemap/{z}/{x}/{y}.mvt",
+            "minDataZoom": BASEMAP_MIN_ZOOM,
+            "maxDataZoom": BASEMAP_MAX_ZOOM,
+            "attribution": f"Basemap from the shipped data; {DATA_CREDIT}",
+        }
 
 
 class _MeasureControl(JSCSSMixin, MacroElement):

@@ -21,7 +21,12 @@ router = APIRouter(prefix="/maps", tags=["maps"])
 
 SiteIdP = Annotated[str, Path(description="A site id or name", max_length=100, examples=["lugou-wanping"])]
 Basemap = Annotated[
-    str, Query(description="osm (OpenStreetMap tiles) or none (no web tiles needed)", pattern="^(osm|none)$")
+    str,
+    Query(
+        description="osm (OpenStreetMap tiles; where they cannot load, the page switches to local), local (the "
+        "basemap drawn from the shipped data, /basemap: no internet needed) or none",
+        pattern="^(osm|local|none)$",
+    ),
 ]
 
 

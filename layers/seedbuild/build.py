@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 
 from geo.errors import DataSourceError
+from layers.basemap import BASEMAP_FILE
+from layers.seedbuild.basemap import build_basemap
 from layers.seedbuild.common import (
     ODBL,
     SeedReport,
@@ -105,9 +107,52 @@ def build_seeds(raw: Path, out_dir: Path, *, catalog: Path | None = None) -> See
     build_elevation(raw / "dem", out_dir, report)
     log.info("sites")
     build_sites(catalog, raw, SiteLayers(lines_gdf, stations, buildings, towns), out_dir, report)
+    log.info("basemap")
+    report.files[BASEMAP_FILE] = _basemap_entry(out_dir)
+    _write_manifest(out_dir, report)
+    return report
+
+
+def _basemap_entry(out_dir: Path) -> dict[str, object]:
+    """Build the basemap from the seeds just written; return its manifest entry."""
+    got = build_basemap(out_dir)
+    return {
+        "title": "Offline basemap: vector tiles of the shipped data (PMTiles, Mapbox Vector Tiles, gzip)",
+        "source": "this build: beijing_2013_roads.osm.bz2, beijing_highway_skeleton.geojson, townships.geojson, "
+        "subway_lines.geojson, subway_stations.geojson, sites.geojson, heritage_buildings.geojson",
+        "licence": f"{ODBL}; township outlines mosstool (MIT)",
+        "date": "as its sources",
+        "crs": "EPSG:3857 (Web Mercator tiles)",
+        "bbox": got["bounds"],
+        "features": f"{got['tiles']} tiles, zooms {got['zooms'][0]}-{got['zooms'][1]}, layers {', '.join(got['layers'])}",
+        "derivation": "lines and outlines simplified to one grid unit of each zoom's tiles (4096 per tile); roads by "
+        "class from zooms 6-13; no water, land use or English street names (the shipped data has none).",
+    }
+
+
+def _write_manifest(out_dir: Path, report: SeedReport) -> None:
     for name, meta in report.files.items():
         meta["sha256"] = sha256(out_dir / name)
     manifest = {"registration": report.registration, "checks": report.checks, "files": report.files}
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     _write_readme(out_dir, report)
-    return report
+
+
+def rebuild_basemap(out_dir: Path) -> dict[str, object]:
+    """Rebuild only the basemap of a seeds folder from its other files, and its manifest entry.
+
+    Parameters
+    ----------
+    out_dir
+        The seeds folder.
+
+    Returns
+    -------
+    dict
+        The basemap's manifest entry.
+    """
+    manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    report = SeedReport(manifest["files"], manifest.get("registration", {}), manifest.get("checks", {}))
+    report.files[BASEMAP_FILE] = _basemap_entry(out_dir)
+    _write_manifest(out_dir, report)
+    return report.files[BASEMAP_FILE]

@@ -26,18 +26,76 @@
     return r.json().then(function (b) { return {ok: r.ok, status: r.status, b: b}; });
   }
 
-  // Offline the OpenStreetMap background cannot load: say so on the map, once.
-  VP.tileError = function (tiles, map) {
+  // The basemap drawn from the service's own data (/basemap/{z}/{x}/{y}.mvt, vector tiles of the shipped
+  // roads, townships, subway, sites and heritage buildings) with protomaps-leaflet. Roads by class, their
+  // names along them from zoom 14; townships and sites named (sites in Chinese and English).
+  var ROAD = {
+    motorway: ['#e8925a', 3.2, 6], trunk: ['#eba05f', 3.0, 6], primary: ['#f3c470', 2.6, 9],
+    secondary: ['#f7dc8c', 2.2, 10], tertiary: ['#ffffff', 1.8, 11]
+  };
+  function roadStyle(f) { return ROAD[String(f.props.kind || '').replace('_link', '')] || null; }
+
+  VP.basemapLayer = function (o) {
+    var P = window.protomapsL;
+    if (!P) { return L.layerGroup(); }  // the vendored script did not load: nothing to draw with
+    var grey = '#8c8c8c';
+    var widthAt = function (w) { return function (z) { return z < 12 ? w * 0.6 : (z < 15 ? w : w * 1.6); }; };
+    var paint = [
+      {dataLayer: 'boundaries', symbolizer: new P.LineSymbolizer({color: '#9e9ac8', width: 1, dash: [4, 3]})},
+      {dataLayer: 'skeleton', symbolizer: new P.LineSymbolizer({color: '#e6a770', width: 1.4})},
+      {dataLayer: 'sites', symbolizer: new P.PolygonSymbolizer({fill: '#762a83', opacity: 0.07})},
+      {dataLayer: 'sites', symbolizer: new P.LineSymbolizer({color: '#762a83', width: 1.2, opacity: 0.6})},
+      {dataLayer: 'buildings', minzoom: 14, symbolizer: new P.PolygonSymbolizer({fill: '#dcc9a6', stroke: '#b8a27a', width: 0.5})},
+      {dataLayer: 'roads', minzoom: 13, filter: function (z, f) { return !roadStyle(f); },
+        symbolizer: new P.LineSymbolizer({color: '#ffffff', width: function (z) { return z < 15 ? 1 : 2; }})},
+      {dataLayer: 'roads', filter: function (z, f) { return !!roadStyle(f); },
+        symbolizer: new P.LineSymbolizer({color: '#c8b89a', width: function (z, f) { return widthAt(roadStyle(f)[1])(z) + 1.2; }})},
+      {dataLayer: 'roads', filter: function (z, f) { return !!roadStyle(f); },
+        symbolizer: new P.LineSymbolizer({color: function (z, f) { return roadStyle(f)[0]; },
+          width: function (z, f) { return widthAt(roadStyle(f)[1])(z); }})},
+      {dataLayer: 'subway', symbolizer: new P.LineSymbolizer({color: function (z, f) { return f.props.colour || grey; },
+        width: function (z) { return z < 13 ? 1.5 : 2.5; }, opacity: 0.85})},
+      {dataLayer: 'stations', minzoom: 13, symbolizer: new P.CircleSymbolizer({radius: 3, fill: '#ffffff',
+        stroke: function (z, f) { return f.props.colour || grey; }, width: 1.5})}
+    ];
+    var halo = {stroke: '#ffffff', width: 2.5};
+    var labels = [
+      {dataLayer: 'site_labels', symbolizer: new P.CenteredTextSymbolizer(L.extend({
+        labelProps: ['label', 'name'], fill: '#542788', font: '600 13px sans-serif', maxLineChars: 14}, halo))},
+      {dataLayer: 'places', minzoom: 12, symbolizer: new P.CenteredTextSymbolizer(L.extend({
+        labelProps: ['name'], fill: '#6a6a6a', font: 'italic 12px sans-serif'}, halo))},
+      {dataLayer: 'stations', minzoom: 14, symbolizer: new P.OffsetTextSymbolizer(L.extend({
+        labelProps: ['name'], fill: '#333333', font: '11px sans-serif', offsetX: 6, offsetY: 4}, halo))},
+      {dataLayer: 'roads', minzoom: 14, symbolizer: new P.LineLabelSymbolizer(L.extend({
+        labelProps: ['name'], fill: '#3a3a3a', font: '12px sans-serif'}, halo))}
+    ];
+    var layer = P.leafletLayer({
+      url: o.url, maxDataZoom: o.maxDataZoom, minZoom: o.minDataZoom + 1, maxZoom: 19, bounds: o.bounds,
+      paintRules: paint, labelRules: labels, backgroundColor: '#f4f1ea', attribution: o.attribution
+    });
+    layer.on('load', function () { layer.vpLoaded = true; });
+    return layer;
+  };
+
+  // Offline the OpenStreetMap background cannot load: switch to the basemap drawn from the shipped data
+  // (when the page has it), and say so on the map, once.
+  VP.tileError = function (tiles, map, basemap) {
     var shown = false;
     tiles.on('tileerror', function () {
       if (shown) { return; }
       shown = true;
+      var switched = !!basemap && map.hasLayer(tiles);
+      if (switched) {
+        map.removeLayer(tiles);
+        map.addLayer(basemap);
+      }
       var box = L.control({position: 'bottomright'});
       box.onAdd = function () {
         var d = L.DomUtil.create('div', 'tile-error-notice');
         d.id = 'tile-error-notice';
-        d.textContent = 'The OpenStreetMap background could not load (no internet here?). The data layers ' +
-          'work without it: choose "No basemap" in the layer list.';
+        d.textContent = 'The OpenStreetMap background could not load (no internet here?). ' + (switched
+          ? 'Showing the basemap drawn from the shipped data instead (2013 roads, townships, subway, sites).'
+          : 'The data layers work without it: choose "No basemap" in the layer list.');
         return d;
       };
       box.addTo(map);
@@ -299,7 +357,7 @@
     if (!el) { return; }
     var page = JSON.parse(el.textContent);
     var map = window[page.map];
-    if (page.tiles) { VP.tileError(window[page.tiles], map); }
+    if (page.tiles) { VP.tileError(window[page.tiles], map, page.basemap ? window[page.basemap] : null); }
     if (page.layer_list) { VP.foldLayerList(); }
     if (page.planner) { VP.planner(map, page.planner.kind, page.planner.colours, window[page.planner.lines]); }
     if (page.draw) { VP.draw(map, page.draw.site); }
