@@ -120,12 +120,71 @@ def test_a_page_says_when_the_background_cannot_load(browser: webdriver.Chrome, 
         browser.get(f"{base_url}/maps/sites/temple-of-heaven")
         notice = WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "tile-error-notice"))
         assert "could not load" in notice[0].text
-        assert "No basemap" in notice[0].text
+        assert "basemap drawn from the shipped data" in notice[0].text
+        time.sleep(2)
         browser.save_screenshot(str(ARTIFACTS / "tiles-offline.png"))
         # With no basemap chosen, nothing is asked of the tile server and no notice shows.
         browser.get(f"{base_url}/maps/sites/temple-of-heaven?basemap=none")
         time.sleep(1.5)
         assert browser.find_elements(By.ID, "tile-error-notice") == []
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+
+_COUNT_BASEMAP_PIXELS = """
+var page = JSON.parse(document.getElementById('vp-page').textContent);
+var layer = window[page.basemap], map = window[page.map];
+if (!map.hasLayer(layer)) { return null; }
+var road = 0, text = 0, tiles = 0;
+layer.getContainer().querySelectorAll('canvas').forEach(function (c) {
+  if (!c.width) { return; }
+  tiles += 1;
+  var px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (var i = 0; i < px.length; i += 4) {
+    var r = px[i], g = px[i + 1], b = px[i + 2];
+    if (r > 235 && g > 185 && g < 230 && b > 100 && b < 160) { road += 1; }  // primary and secondary roads
+    if (r < 80 && g < 80 && b < 80 && Math.abs(r - g) < 8 && Math.abs(g - b) < 8) { text += 1; }  // names
+  }
+});
+return {tiles: tiles, road: road, text: text};
+"""
+
+
+def test_offline_the_planner_draws_streets_and_their_names_from_the_shipped_data(
+    browser: webdriver.Chrome, base_url: str
+) -> None:
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*tile.openstreetmap.org*"]})
+    try:
+        browser.get(f"{base_url}/maps/planner")
+        WebDriverWait(browser, 20).until(lambda b: b.find_elements(By.ID, "tile-error-notice"))
+        drawn = "return document.querySelectorAll('path.leaflet-interactive').length"
+        before = browser.execute_script(drawn)
+        browser.find_element(By.ID, "pick-go").click()  # Capital Airport to the Forbidden City, as the form offers
+        WebDriverWait(browser, 30).until(lambda b: b.execute_script(drawn) > before)
+        browser.execute_script("window[JSON.parse(document.getElementById('vp-page').textContent).map]"
+                               ".setView([39.9075, 116.3975], 15)")  # fmt: skip
+        time.sleep(4)
+        got = browser.execute_script(_COUNT_BASEMAP_PIXELS)
+        browser.save_screenshot(str(ARTIFACTS / "planner-offline-basemap.png"))
+        assert got is not None, "the page did not switch to the offline basemap"
+        assert got["tiles"] >= 4
+        assert got["road"] > 2000  # Chang'an Avenue and the roads round the palace, in their class colours
+        assert got["text"] > 300  # street and station names along them
+        layers = browser.execute_script("return document.querySelector('.leaflet-control-layers').textContent")
+        assert "Basemap from the shipped data (offline)" in layers
+        credit = browser.execute_script("return document.querySelector('.leaflet-control-attribution').innerText")
+        assert "© OpenStreetMap contributors" in credit
+        # A page asked for the local basemap draws it with the network cut and never tries the tile server.
+        for page in ("/maps?basemap=local", "/maps/impact?basemap=local", "/maps/sites/central-axis?basemap=local"):
+            browser.get(f"{base_url}{page}")
+            time.sleep(3)
+            assert browser.find_elements(By.ID, "tile-error-notice") == [], page
+            drawn = browser.execute_script(_COUNT_BASEMAP_PIXELS)
+            assert drawn is not None, page
+            assert drawn["tiles"] >= 1, page
+            name = page.split("?")[0].strip("/").replace("/", "-")
+            browser.save_screenshot(str(ARTIFACTS / f"{name}-local-basemap.png"))
     finally:
         browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
 

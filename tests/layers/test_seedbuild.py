@@ -126,7 +126,13 @@ def test_sites_centres_inside_boundaries(built: tuple[Path, SeedReport]) -> None
 def test_build_is_deterministic(built: tuple[Path, SeedReport], tmp_path: Path) -> None:
     out, _ = built
     build_seeds(RAW, tmp_path, catalog=CATALOG)
-    for name in ("beijing_2013_roads.osm.bz2", "population_100m.tif", "sites.geojson", "townships.geojson"):
+    for name in (
+        "beijing_2013_roads.osm.bz2",
+        "population_100m.tif",
+        "sites.geojson",
+        "townships.geojson",
+        "basemap.pmtiles",
+    ):
         assert (
             hashlib.sha256((out / name).read_bytes()).digest()
             == hashlib.sha256((tmp_path / name).read_bytes()).digest()
@@ -180,3 +186,34 @@ def test_a_shifted_skeleton_fails_the_overlap_check(tmp_path: Path) -> None:
     with pytest.raises(DataSourceError, match=r"median .* m from the detailed roads.*at most 50 m"):
         build_seeds(raw, tmp_path / "out", catalog=CATALOG)
     assert not (tmp_path / "out" / "beijing_highway_skeleton.geojson").exists()
+
+
+def test_the_basemap_is_built_from_the_sample_seeds(built: tuple[Path, SeedReport]) -> None:
+    import gzip
+
+    import mapbox_vector_tile
+    from pmtiles.reader import MmapSource, Reader, all_tiles
+
+    out, report = built
+    meta = report.files["basemap.pmtiles"]
+    assert "ODbL" in meta["licence"]
+    with (out / "basemap.pmtiles").open("rb") as f:
+        tiles = list(all_tiles(MmapSource(f)))
+        header = Reader(MmapSource(f)).header()
+    assert (header["min_zoom"], header["max_zoom"]) == (6, 14)
+    assert meta["features"].startswith(f"{len(tiles)} tiles")
+    # Every road way of the sample's roads is in some zoom-14 tile with its class (read by osmium, not by the build).
+    names: set[str] = set()
+    for (z, _, _), data in tiles:
+        if z == 14:
+            layer = mapbox_vector_tile.decode(gzip.decompress(data)).get("roads", {"features": []})
+            names |= {f["properties"].get("name", "") for f in layer["features"]}
+    want = {
+        w.tags["name"]
+        for w in osmium.FileProcessor(str(out / "beijing_2013_roads.osm.bz2")).with_filter(
+            osmium.filter.KeyFilter("name")
+        )
+        if w.is_way() and "highway" in w.tags
+    }
+    assert want
+    assert want <= names

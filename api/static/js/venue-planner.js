@@ -81,7 +81,15 @@
   // (when the page has it), and say so on the map, once.
   VP.tileError = function (tiles, map, basemap) {
     var shown = false;
-    tiles.on('tileerror', function () {
+    // A tile may have failed before this script ran (a blocked request fails at once): look for one too.
+    var failedAlready = function () {
+      var box = tiles.getContainer && tiles.getContainer();
+      if (!box) { return false; }
+      return Array.prototype.some.call(box.querySelectorAll('img'), function (im) {
+        return im.complete && im.naturalWidth === 0;
+      });
+    };
+    var onError = function () {
       if (shown) { return; }
       shown = true;
       var switched = !!basemap && map.hasLayer(tiles);
@@ -99,7 +107,10 @@
         return d;
       };
       box.addTo(map);
-    });
+    };
+    tiles.on('tileerror', onError);
+    if (failedAlready()) { onError(); }
+    tiles.on('load', function () { if (failedAlready()) { onError(); } });
   };
 
   // The layer list is open on a large screen and folded on a small one, where it would cover the map.
