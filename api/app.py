@@ -39,6 +39,7 @@ from api.routers import (
 from api.schemas import ERROR_RESPONSES
 from api.settings import Settings
 from geo.network import MODES
+from layers.basemap import BASEMAP_FILE, basemap_archive
 
 __all__ = ["create_app"]
 
@@ -62,6 +63,8 @@ def warm(ctx: Context) -> None:
     ctx.layers.query("roads-drive", bbox=(116.39, 39.90, 116.40, 39.91))
     _ = (ctx.footprints.heritage_utm, ctx.footprints.zones_utm)
     ctx.coverage.warm_sites()  # the bands of every site page, about 5 s
+    if (ctx.settings.seeds_dir / BASEMAP_FILE).is_file():  # its directory parsed once (0.1 s), not by the first tile
+        basemap_archive(ctx.settings.seeds_dir / BASEMAP_FILE)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
