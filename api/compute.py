@@ -471,7 +471,7 @@ def bounded(
         # The service arguments are left out of what FastAPI resolves: the worker passes its own
         # (resolving them here only to drop them was a tenth of a small route's time).
         own = [p for name, p in sig.parameters.items() if name not in dict(services)]
-        wrapper.__signature__ = sig.replace(parameters=[*own, extra])  # type: ignore[attr-defined]
+        wrapper.__dict__["__signature__"] = sig.replace(parameters=[*own, extra])  # what inspect.signature reads
         return wrapper
 
     return deco

@@ -6,6 +6,7 @@ import itertools
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import shapely
 
 from api.schemas import IMPACT_ATTRIBUTION
 from geo.motorcade import CONVOY_VEHICLES, FLOW_CAP, MIN_RELEASE_S, PASSAGE_S_PER_VEHICLE, REPORTED_PASSAGE_S
@@ -188,3 +189,14 @@ def programme_snapshot(impact: ImpactService, prog: ProgrammeAnswer) -> dict[str
         "crossings": sorted(hold_entries(impact, first, prog.holds), key=lambda e: e["start"]),
         "times": "local (Beijing) clock times HH:MM:SS of the first day given (or of a typical day); '+1d' past its midnight",
     }
+
+
+def crossing_points(entries: list[dict[str, Any]]) -> list[tuple[shapely.Geometry, dict[str, Any]]]:
+    """Return held-crossing entries as points with flat properties (lists joined), for GeoJSON or a GeoPackage."""
+    return [
+        (
+            shapely.Point(e["lon"], e["lat"]),
+            {**e, "streets": " / ".join(e["streets"]), "convoys": ",".join(map(str, e["convoys"]))},
+        )
+        for e in entries
+    ]

@@ -16,6 +16,7 @@ from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_respon
 from api.motorcade_out import (
     MOTORCADE_MODEL,
     candidate_feature,
+    crossing_points,
     hold_entries,
     link_entries,
     members,
@@ -107,9 +108,7 @@ def post_motorcade_schedule(
     c = ans.candidates[i]
     feats: list[tuple[shapely.Geometry, dict[str, Any]]] = []
     if part == "crossings":
-        for e in hold_entries(impact, ans, c.holds):
-            props = {**e, "streets": " / ".join(e["streets"]), "convoys": ",".join(map(str, e["convoys"]))}
-            feats.append((shapely.Point(e["lon"], e["lat"]), props))
+        feats = crossing_points(hold_entries(impact, ans, c.holds))
     else:
         for e in link_entries(impact, ans, c):
             props = {"kind": "link", "streets": " / ".join(e["streets"]), "start": e["start"], "end": e["end"]}

@@ -13,7 +13,7 @@ from api.auth import editor
 from api.compute import bounded
 from api.context import ImpactDep, PlansDep
 from api.downloads import FORMAT_DOC, CrsQ, FormatQ, download_crs, vector_response
-from api.motorcade_out import programme_snapshot
+from api.motorcade_out import crossing_points, programme_snapshot
 from api.schemas import IMPACT_ATTRIBUTION, GeoJSONResponse, PlanIn, RequestModel
 from geo.errors import InvalidInputError, NotFoundError
 from geo.limits import LIMITS
@@ -188,10 +188,7 @@ def plan_schedule(
         raise NotFoundError(f"plan {plan_id!r} (version {saved.version}) holds no motorcade programme.")
     feats: list[tuple[shapely.Geometry, dict[str, Any]]] = []
     if part == "crossings":
-        for e in sched["crossings"]:
-            props = {k: v for k, v in e.items() if k not in ("lon", "lat")}
-            props.update(streets=" / ".join(e["streets"]), convoys=",".join(map(str, e["convoys"])))
-            feats.append((shapely.Point(e["lon"], e["lat"]), props))
+        feats = crossing_points(sched["crossings"])
     else:
         for c in sched["convoys"]:
             props = {k: (",".join(v) if k == "kinds" else v) for k, v in c.items() if k != "route"}
