@@ -246,25 +246,13 @@ class _MeasureControl(JSCSSMixin, MacroElement):
         super().__init__()
         self._name = "MeasureControl"
         self._template = Template(
-            "{% macro script(this, kwargs) %}"
-            "L.control.polylineMeasure({position: 'topleft', unit: 'metres', showBearings: false, "
-            "clearMeasurementsOnStop: false, showClearControl: true}).addTo({{ this._parent.get_name() }});"
-            "{% endmacro %}"
+            "{% macro script(this, kwargs) %}VP.measureControl({{ this._parent.get_name() }});{% endmacro %}"
         )
 
 
 def _road_class(highway: object) -> str:
     hw = str(highway)
     return hw.strip('[]"').split('"')[0].removesuffix("_link")
-
-
-_ROAD_STYLE_JS = (
-    "function (f) { var c = "
-    + json.dumps(_ROAD_COLOUR)
-    + ", w = "
-    + json.dumps(_ROAD_WEIGHT)
-    + "; var h = f.properties.highway; return {color: c[h] || '#969696', weight: w[h] || 1.2, opacity: 0.9}; }"
-)
 
 
 def _features_json(gdf: gpd.GeoDataFrame, *, tolerance_deg: float = 0.0, decimals: int = 6) -> str:
@@ -282,28 +270,17 @@ class FastGeoJson(folium.map.Layer):
 
     folium's GeoJson evaluates a Python style function per feature and embeds the
     result; for thousands of roads that doubles the page and takes most of its build
-    time. Here the style and tooltip are JavaScript expressions (``p`` is the
-    feature's properties, ``esc`` escapes HTML).
+    time. Here the layer names its look (style, marker, tooltip, popup), which lives
+    in the static script (``VP.looks`` in ``venue-planner.js``), and hands it ``args``
+    as plain JSON: no JavaScript is written in Python.
     """
 
     def render(self, **kwargs: Any) -> str:  # noqa: ANN401 - branca's signature
         """Write the layer's script as is (a template would re-parse the data: 0.1 s per MB)."""
         assert self._parent is not None  # added to a map before rendering
         name, parent = self.get_name(), self._parent.get_name()
-        opts = []
-        if self.style:
-            opts.append(f"style: {self.style}")
-        if self.point:
-            opts.append(f"pointToLayer: function (f, ll) {{ return {self.point}; }}")
-        each = ["var p = f.properties;"]
-        if self.tooltip:
-            each.append(f"layer.bindTooltip({self.tooltip}, {{sticky: true}});")
-        if self.popup:
-            each.append(f"layer.bindPopup({self.popup}, {{maxWidth: 360}});")
-        opts.append("onEachFeature: function (f, layer) { " + " ".join(each) + " }")
-        js = (
-            f"var {name} = (function () {{ var esc = VP.esc; return L.geoJSON({self.data}, {{{', '.join(opts)}}}); }})();\n"
-            + (f"{name}.addTo({parent});\n" if self.show else "")
+        js = f"var {name} = VP.geoJsonLayer({self.data}, {_js_json(self.look)}, {_js_json(self.args)});\n" + (
+            f"{name}.addTo({parent});\n" if self.show else ""
         )
         _root_of(self).script.add_child(_Raw(js), name=name)
         return ""
@@ -313,19 +290,15 @@ class FastGeoJson(folium.map.Layer):
         data: str,
         *,
         name: str,
-        style: str = "",
-        point: str = "",
-        tooltip: str = "",
-        popup: str = "",
+        look: str,
+        args: dict[str, Any] | None = None,
         show: bool = True,
     ) -> None:
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "FastGeoJson"
         self.data = data
-        self.style = style
-        self.point = point
-        self.tooltip = tooltip
-        self.popup = popup
+        self.look = look
+        self.args = args or {}
 
 
 class _Raw(Element):
@@ -400,8 +373,6 @@ def subway_lines_layer(
     return FastGeoJson(
         _features_json(frame, decimals=5),
         name=f"{name} ({len(frame)})",
-        style="function (f) { return {color: f.properties.colour, weight: 4, opacity: 0.8}; }",
-        tooltip="esc(p.name) + (p.shape === 'loop' ? ' (loop)' : '') + ': ' + p.run_minutes.toFixed(0) + "
-        "' min end to end (modelled, not timetabled)'",
+        look="subwayLines",
         show=show,
     )

@@ -61,9 +61,7 @@ def closure_cost_map(
         name=f"Car flow at {hour:02d}:00 ({len(frame):,} busiest links)"
         if by_flow
         else f"Cost of holding each link {minutes:g} min at {hour:02d}:00 ({len(frame):,} costliest links)",
-        style="function (f) { return {color: f.properties.colour, weight: f.properties.w, opacity: 0.85}; }",
-        tooltip="esc(p.street) + ': ' + p.flow.toLocaleString('en') + ' cars/h; a hold costs ' + "
-        "p.cost.toLocaleString('en') + ' person-hours (' + esc(p.choice) + ')'",
+        look="closureCost",
     ).add_to(m)
     _layer_list(m, collapsed=True)
     q = f"hour={hour}&minutes={minutes:g}" + (f"&network={network}" if network else "")

@@ -64,9 +64,7 @@ def impact_map(
     FastGeoJson(
         _features_json(frame, tolerance_deg=0.0003, decimals=5),
         name=f"Mean delay per trip, {_esc(show)} ({len(frame)} townships)",
-        style="function (f) { return {color: '#636363', weight: 0.7, fillColor: f.properties.colour, fillOpacity: 0.6}; }",
-        tooltip="esc(p.district) + ' ' + esc(p.township) + ': mean +' + p.mean + ' s, p90 +' + p.p90 + ' s, ' + "
-        "p.cut.toLocaleString('en') + ' people cut off' + (p.walk ? ', walk to the subway +' + p.walk + ' s' : '')",
+        look="impactTownships",
     ).add_to(m)
     # The plan: closed streets (their edges), areas, entrances.
     shut = ctx.routing.closed_edges(net, plan.closures) if plan.closures else set()
@@ -82,7 +80,7 @@ def impact_map(
         FastGeoJson(
             _features_json(gpd.GeoDataFrame({"k": range(len(lines))}, geometry=lines, crs=4326), decimals=6),
             name=f"Closed roads ({len(lines)} edges)",
-            style="function (f) { return {color: '#e31a1c', weight: 6, opacity: 0.9}; }",
+            look="closedRoads",
         ).add_to(m)
     if plan.closures.areas:
         FastGeoJson(
@@ -90,7 +88,7 @@ def impact_map(
                 gpd.GeoDataFrame({"k": range(len(plan.closures.areas))}, geometry=list(plan.closures.areas), crs=4326)
             ),
             name=f"Closed areas ({len(plan.closures.areas)})",
-            style="function (f) { return {color: '#e31a1c', weight: 2, dashArray: '6 4', fillColor: '#e31a1c', fillOpacity: 0.15}; }",
+            look="closedAreas",
         ).add_to(m)
     if res.entrances_closed:
         ent = ctx.layers.load("subway-entrances")
@@ -98,8 +96,7 @@ def impact_map(
         FastGeoJson(
             _features_json(ent),
             name=f"Closed subway entrances ({len(ent)})",
-            point="L.circleMarker(ll, {radius: 5, color: '#ffffff', weight: 2, fillColor: '#e31a1c', fillOpacity: 1})",
-            tooltip="'closed: ' + esc(p.name)",
+            look="closedEntrances",
         ).add_to(m)
     if res.top_pairs:
         fg = folium.FeatureGroup(name=f"Most delayed trips ({len(res.top_pairs)}): before dashed, after solid")

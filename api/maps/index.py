@@ -45,7 +45,13 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
                 folium.Marker(
                     [row.geometry.representative_point().y, row.geometry.representative_point().x],
                     icon=folium.DivIcon(
-                        html=str(render("site_label.html", name_en=row["name_en"])),
+                        html=str(
+                            render(
+                                "site_label.html",
+                                name_en=row["name_en"],
+                                rank=0 if row["kind"] == "candidate_site" else 1,
+                            )
+                        ),
                         icon_size=(160, 16),
                         icon_anchor=(0, 8),
                     ),
@@ -53,6 +59,7 @@ def index_map(ctx: Context, *, basemap: str = "osm") -> str:
             outline.add_to(fg)
         fg.add_to(m)
     _layer_list(m)
+    m.page["labels"] = True  # placed without overlaps by the page script
     minx, miny, maxx, maxy = df.total_bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])
     counts = ctx.proposals.count_by_site()  # one query for the whole table

@@ -56,8 +56,7 @@ def motorcade_map(ctx: Context, ans: MotorcadeAnswer, *, query: dict[str, str], 
         FastGeoJson(
             _features_json(frame, tolerance_deg=0.0005, decimals=5),
             name="Townships whose residents meet the holds (recommended)",
-            style="function (f) { return {color: '#555', weight: 1, fillColor: f.properties.colour, fillOpacity: 0.45}; }",
-            tooltip="esc(p.name) + ': ' + p.ph + ' person-hours'",
+            look="motorcadeTownships",
         ).add_to(m)
     order = [i for i in range(len(ans.candidates)) if i != ans.recommended] + [ans.recommended]
     lines = gpd.GeoDataFrame(
@@ -78,8 +77,7 @@ def motorcade_map(ctx: Context, ans: MotorcadeAnswer, *, query: dict[str, str], 
     FastGeoJson(
         _features_json(lines, decimals=6),
         name="Candidate routes",
-        style="function (f) { return {color: f.properties.colour, weight: f.properties.w, opacity: 0.8}; }",
-        tooltip="esc(p.label) + ': convoy ' + p.min + ' min, residents ' + p.ph + ' person-hours'",
+        look="motorcadeCandidates",
     ).add_to(m)
     holds = gpd.GeoDataFrame(
         [
@@ -99,9 +97,7 @@ def motorcade_map(ctx: Context, ans: MotorcadeAnswer, *, query: dict[str, str], 
     FastGeoJson(
         _features_json(holds, decimals=6),
         name=f"Held crossings of candidate {ans.recommended} ({len(holds)})",
-        point="L.circleMarker(ll, {radius: 6, color: '#333', weight: 1, fillColor: f.properties.colour, fillOpacity: 0.9})",
-        tooltip="esc(p.start) + '–' + esc(p.end) + ' ' + esc(p.streets) + ': ' + p.persons + ' persons held, ' "
-        "+ p.ph + ' person-hours'",
+        look="motorcadeHolds",
     ).add_to(m)
     _layer_list(m, collapsed=True)
     _add_html(

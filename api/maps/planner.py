@@ -39,8 +39,7 @@ def _context_layers(ctx: Context, m: PageMap, df: gpd.GeoDataFrame) -> None:
     FastGeoJson(
         _features_json(df[["id", "name_en", "name_zh", "geometry"]], tolerance_deg=0.0001),
         name=f"Sites ({len(df)})",
-        style="function (f) { return {color: '#b2182b', weight: 1.5, fillOpacity: 0.08}; }",
-        tooltip="esc(p.name_en) + ' ' + esc(p.name_zh)",
+        look="plannerSites",
     ).add_to(m)
     nets = [n for n in ctx.networks.all("drive") if not n.source.regional]
     frame = gpd.GeoDataFrame(
@@ -51,8 +50,7 @@ def _context_layers(ctx: Context, m: PageMap, df: gpd.GeoDataFrame) -> None:
     FastGeoJson(
         _features_json(frame, tolerance_deg=0.0005),
         name="Where the street data ends",
-        style="function (f) { return {color: '#525252', weight: 2, dashArray: '8 6'}; }",
-        tooltip="'street network ' + esc(p.name) + ': beyond this line only the major-road skeleton (driving)'",
+        look="streetDataEdge",
     ).add_to(m)
     minx, miny, maxx, maxy = shapely.union_all(frame.geometry.to_numpy()).bounds
     m.fit_bounds([[miny, minx], [maxy, maxx]])

@@ -16,7 +16,8 @@ from api.convert import access_info
 from api.maps.base import (
     _MARGIN_LAT,
     _MARGIN_LON,
-    _ROAD_STYLE_JS,
+    _ROAD_COLOUR,
+    _ROAD_WEIGHT,
     _ROUTE_COLOURS,
     ACCESS_ORIGINS,
     BAND_COLOURS,
@@ -72,8 +73,7 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm", mode: str | No
         FastGeoJson(
             _features_json(skel[["length_m", "geometry"]]),
             name=f"Major roads, regional skeleton ({len(skel)} chords, coarse)",
-            style="function (f) { return {color: '#762a83', weight: 3, dashArray: '6 4'}; }",
-            tooltip="'major road (regional skeleton, straight chord of ' + Math.round(p.length_m) + ' m; positions ±100 m)'",
+            look="regionalSkeleton",
         ).add_to(m)
     elif drive.covered:
         roads = ctx.layers.query("roads-drive", bbox=view)
@@ -86,24 +86,22 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm", mode: str | No
         FastGeoJson(
             _features_json(roads, tolerance_deg=0.00002),
             name=f"Roads, drive ({len(roads)} edges)",
-            style=_ROAD_STYLE_JS,
-            tooltip="esc(p.name || 'unnamed ' + p.highway) + ' — ' + p.highway + ', ' + p.speed_kph + ' km/h'",
+            look="roads",
+            args={"colour": _ROAD_COLOUR, "weight": _ROAD_WEIGHT},
         ).add_to(m)
     heritage = ctx.layers.query("heritage-buildings", bbox=view)
     if not heritage.empty:
         FastGeoJson(
             _features_json(heritage[["name", "area_m2", "geometry"]], tolerance_deg=0.000005),
             name=f"Heritage buildings ({len(heritage)})",
-            style="function (f) { return {color: '#8c510a', weight: 1, fillColor: '#d8b365', fillOpacity: 0.6}; }",
-            tooltip="esc(p.name || 'building') + ', ' + Math.round(p.area_m2) + ' m²'",
+            look="heritageBuildings",
         ).add_to(m)
     kids = ctx.sites.children(site.id)
     if not kids.empty:
         FastGeoJson(
             _features_json(kids[["id", "name_en", "name_zh", "boundary_source", "geometry"]]),
             name=f"Sub-sites ({len(kids)})",
-            style="function (f) { return {color: '#ef8a62', weight: 2, fillOpacity: 0.12}; }",
-            tooltip="'<a href=\"/maps/sites/' + esc(encodeURIComponent(p.id)) + '\">' + esc(p.name_en) + '</a> ' + esc(p.name_zh) + '<br>' + esc(p.boundary_source)",
+            look="subSites",
         ).add_to(m)
     approx = str(site.properties["boundary_source"]).startswith("outline")
     folium.GeoJson(
@@ -125,16 +123,14 @@ def site_map(ctx: Context, site_id: str, *, basemap: str = "osm", mode: str | No
         FastGeoJson(
             _features_json(stations[["name", "lines", "colour", "geometry"]]),
             name=f"Subway stations ({len(stations)})",
-            point="L.circleMarker(ll, {radius: 6, color: '#ffffff', weight: 2, fillColor: f.properties.colour, fillOpacity: 1})",
-            tooltip="esc(p.name) + ' — ' + esc(p.lines)",
+            look="stations",
         ).add_to(m)
     entrances = ctx.layers.query("subway-entrances", bbox=view)
     if not entrances.empty:
         FastGeoJson(
             _features_json(entrances[["name", "geometry"]]),
             name=f"Subway entrances ({len(entrances)})",
-            point="L.circleMarker(ll, {radius: 2.5, color: '#252525', weight: 1, fillColor: '#252525', fillOpacity: 1})",
-            tooltip="esc(p.name)",
+            look="entrances",
         ).add_to(m)
     iso_mode = mode or next((a.mode for a in access if a.covered), None)
     band_title, band_rows, band_error = _bands(ctx, site.id, iso_mode, m)
@@ -210,9 +206,7 @@ def _population_layer(ctx: Context, view: tuple[float, float, float, float], m: 
     FastGeoJson(
         _features_json(towns, tolerance_deg=0.0002, decimals=5),
         name=f"Population density ({len(towns)} townships)",
-        style="function (f) { return {color: '#636363', weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.5}; }",
-        tooltip="esc(p.district) + ' ' + esc(p.township) + ': ' + p.population.toLocaleString('en') + ' people, ' + "
-        "p.density.toLocaleString('en') + ' per km²'",
+        look="populationDensity",
         show=False,
     ).add_to(m)
 
@@ -236,13 +230,7 @@ def _proposal_layer(ctx: Context, site_id: str, m: folium.Map) -> None:
     FastGeoJson(
         _js_safe('{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"),
         name=f"Saved proposals ({len(items)})",
-        style="function (f) { var c = f.properties.colour; return {color: c, weight: 3, fillColor: c, fillOpacity: 0.3}; }",
-        tooltip="esc(p.name) + ' (v' + p.version + ')'",
-        popup="'<b class=\"proposal-name\">' + esc(p.name) + '</b> — version ' + p.version + ' of ' + p.versions + '<br>' + "
-        "esc(p.use || '') + ' ' + (p.area_m2 === null ? '' : Math.round(p.area_m2).toLocaleString('en') + ' m²') + "
-        "'<ul style=\"margin:2px 0;padding-left:16px\">' + (p.conflicts.map(function (c) { return '<li><b>' + "
-        "esc(c.severity) + '</b>: ' + esc(c.message) + '</li>'; }).join('') || '<li>no conflicts</li>') + '</ul>' + "
-        "'<a href=\"/proposals/' + esc(encodeURIComponent(p.id)) + '/versions\" target=\"_blank\">history</a>'",
+        look="proposals",
     ).add_to(m)
 
 
@@ -296,8 +284,8 @@ def _isochrone_layers(ctx: Context, site_id: str, mode: str, m: folium.Map) -> t
         FastGeoJson(
             _features_json(frame),
             name=f"Within {b.minutes:g} min ({mode})",
-            style=f"function (f) {{ return {{color: '{colour}', weight: 1, fillColor: '{colour}', fillOpacity: 0.22}}; }}",
-            popup="p.popup",
+            look="band",
+            args={"colour": colour},
             show=b.minutes <= (30 if mode == "transit" else 15),
         ).add_to(m)
         more = _at_least(props)

@@ -90,9 +90,46 @@ def test_index_page(browser: webdriver.Chrome, base_url: str) -> None:
     )
     assert "Yanqi Lake international conference centre" in labels
     assert len(labels) == 11  # the 5 candidate sites and the 6 supporting places, not the sub-sites
+    shown = _shown_labels(browser)
+    assert not _overlapping(shown), shown  # several sites lie within a few km: placed apart, or hidden
+    for name in ("Beijing Central Axis", "Three Hills and Five Gardens", "Grand Canal (Tongzhou sub-centre)",
+                 "Lugou Bridge and Wanping", "Yanqi Lake international conference centre"):  # fmt: skip
+        assert name in shown  # the candidate sites are placed first
+    # Zoomed in on the city, every label has room and none overlaps.
+    browser.execute_script(
+        "var p = JSON.parse(document.getElementById('vp-page').textContent); window[p.map].setView([39.9, 116.33], 11);"
+    )
+    time.sleep(1.0)
+    near = _shown_labels(browser)
+    assert not _overlapping(near), near
+    assert {"Beijing South railway station", "Beijing West railway station", "Beijing Central Axis"} <= set(near)
     # The figures table folds away (it would cover the west of the map on a small screen).
     browser.find_element(By.CSS_SELECTOR, "#figures-toggle summary").click()
     assert not browser.find_element(By.ID, "site-figures").is_displayed()
+
+
+def _shown_labels(browser: webdriver.Chrome) -> dict[str, tuple[float, float, float, float]]:
+    """Return the visible site labels with their boxes on screen (left, top, right, bottom)."""
+    got = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.site-label')).filter(e => getComputedStyle(e).visibility"
+        " === 'visible').map(e => { var r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right,"
+        " r.bottom]; })"
+    )
+    return {str(n): (float(a), float(b), float(c), float(d)) for n, a, b, c, d in got}
+
+
+def _overlapping(boxes: dict[str, tuple[float, float, float, float]]) -> list[tuple[str, str]]:
+    """Return the pairs of boxes that overlap (brute force over all pairs)."""
+    names = sorted(boxes)
+    return [
+        (a, b)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+        if boxes[a][0] < boxes[b][2]
+        and boxes[b][0] < boxes[a][2]
+        and boxes[a][1] < boxes[b][3]
+        and boxes[b][1] < boxes[a][3]
+    ]
 
 
 def test_the_layer_list_folds_on_a_small_screen(browser: webdriver.Chrome, base_url: str) -> None:

@@ -26,6 +26,160 @@
     return r.json().then(function (b) { return {ok: r.ok, status: r.status, b: b}; });
   }
 
+  // The looks of the pages' GeoJSON layers, chosen by name from Python (api/maps, FastGeoJson(look=...)):
+  // each may give a style(f, a), a point(f, ll, a) marker, a tooltip(p, a) and a popup(p, a), where f is
+  // the feature, p its properties and a the layer's arguments (plain JSON from the page). Tooltips and
+  // popups are HTML: every text from the data goes through esc.
+  var esc = VP.esc;
+  function circle(ll, radius, stroke, weight, fill, opacity) {
+    return L.circleMarker(ll, {radius: radius, color: stroke, weight: weight, fillColor: fill, fillOpacity: opacity});
+  }
+  function thousands(x) { return Number(x).toLocaleString('en'); }
+  VP.looks = {
+    subwayLines: {
+      style: function (f) { return {color: f.properties.colour, weight: 4, opacity: 0.8}; },
+      tooltip: function (p) {
+        return esc(p.name) + (p.shape === 'loop' ? ' (loop)' : '') + ': ' + p.run_minutes.toFixed(0) +
+          ' min end to end (modelled, not timetabled)';
+      }
+    },
+    closureCost: {
+      style: function (f) { return {color: f.properties.colour, weight: f.properties.w, opacity: 0.85}; },
+      tooltip: function (p) {
+        return esc(p.street) + ': ' + thousands(p.flow) + ' cars/h; a hold costs ' + thousands(p.cost) +
+          ' person-hours (' + esc(p.choice) + ')';
+      }
+    },
+    impactTownships: {
+      style: function (f) { return {color: '#636363', weight: 0.7, fillColor: f.properties.colour, fillOpacity: 0.6}; },
+      tooltip: function (p) {
+        return esc(p.district) + ' ' + esc(p.township) + ': mean +' + p.mean + ' s, p90 +' + p.p90 + ' s, ' +
+          thousands(p.cut) + ' people cut off' + (p.walk ? ', walk to the subway +' + p.walk + ' s' : '');
+      }
+    },
+    closedRoads: { style: function () { return {color: '#e31a1c', weight: 6, opacity: 0.9}; } },
+    closedAreas: {
+      style: function () {
+        return {color: '#e31a1c', weight: 2, dashArray: '6 4', fillColor: '#e31a1c', fillOpacity: 0.15};
+      }
+    },
+    closedEntrances: {
+      point: function (f, ll) { return circle(ll, 5, '#ffffff', 2, '#e31a1c', 1); },
+      tooltip: function (p) { return 'closed: ' + esc(p.name); }
+    },
+    motorcadeTownships: {
+      style: function (f) { return {color: '#555', weight: 1, fillColor: f.properties.colour, fillOpacity: 0.45}; },
+      tooltip: function (p) { return esc(p.name) + ': ' + p.ph + ' person-hours'; }
+    },
+    motorcadeCandidates: {
+      style: function (f) { return {color: f.properties.colour, weight: f.properties.w, opacity: 0.8}; },
+      tooltip: function (p) { return esc(p.label) + ': convoy ' + p.min + ' min, residents ' + p.ph + ' person-hours'; }
+    },
+    motorcadeHolds: {
+      point: function (f, ll) { return circle(ll, 6, '#333', 1, f.properties.colour, 0.9); },
+      tooltip: function (p) {
+        return esc(p.start) + '–' + esc(p.end) + ' ' + esc(p.streets) + ': ' + p.persons + ' persons held, ' +
+          p.ph + ' person-hours';
+      }
+    },
+    plannerSites: {
+      style: function () { return {color: '#b2182b', weight: 1.5, fillOpacity: 0.08}; },
+      tooltip: function (p) { return esc(p.name_en) + ' ' + esc(p.name_zh); }
+    },
+    streetDataEdge: {
+      style: function () { return {color: '#525252', weight: 2, dashArray: '8 6'}; },
+      tooltip: function (p) {
+        return 'street network ' + esc(p.name) + ': beyond this line only the major-road skeleton (driving)';
+      }
+    },
+    regionalSkeleton: {
+      style: function () { return {color: '#762a83', weight: 3, dashArray: '6 4'}; },
+      tooltip: function (p) {
+        return 'major road (regional skeleton, straight chord of ' + Math.round(p.length_m) + ' m; positions ±100 m)';
+      }
+    },
+    // a.colour and a.weight: by road class (api.maps.base), grey and thin for the minor classes.
+    roads: {
+      style: function (f, a) {
+        var h = f.properties.highway;
+        return {color: a.colour[h] || '#969696', weight: a.weight[h] || 1.2, opacity: 0.9};
+      },
+      tooltip: function (p) {
+        return esc(p.name || 'unnamed ' + p.highway) + ' — ' + esc(p.highway) + ', ' + p.speed_kph + ' km/h';
+      }
+    },
+    heritageBuildings: {
+      style: function () { return {color: '#8c510a', weight: 1, fillColor: '#d8b365', fillOpacity: 0.6}; },
+      tooltip: function (p) { return esc(p.name || 'building') + ', ' + Math.round(p.area_m2) + ' m²'; }
+    },
+    subSites: {
+      style: function () { return {color: '#ef8a62', weight: 2, fillOpacity: 0.12}; },
+      tooltip: function (p) {
+        return '<a href="/maps/sites/' + esc(encodeURIComponent(p.id)) + '">' + esc(p.name_en) + '</a> ' +
+          esc(p.name_zh) + '<br>' + esc(p.boundary_source);
+      }
+    },
+    stations: {
+      point: function (f, ll) { return circle(ll, 6, '#ffffff', 2, f.properties.colour, 1); },
+      tooltip: function (p) { return esc(p.name) + ' — ' + esc(p.lines); }
+    },
+    entrances: {
+      point: function (f, ll) { return circle(ll, 2.5, '#252525', 1, '#252525', 1); },
+      tooltip: function (p) { return esc(p.name); }
+    },
+    populationDensity: {
+      style: function (f) { return {color: '#636363', weight: 0.8, fillColor: f.properties.colour, fillOpacity: 0.5}; },
+      tooltip: function (p) {
+        return esc(p.district) + ' ' + esc(p.township) + ': ' + thousands(p.population) + ' people, ' +
+          thousands(p.density) + ' per km²';
+      }
+    },
+    proposals: {
+      style: function (f) {
+        var c = f.properties.colour;
+        return {color: c, weight: 3, fillColor: c, fillOpacity: 0.3};
+      },
+      tooltip: function (p) { return esc(p.name) + ' (v' + p.version + ')'; },
+      popup: function (p) {
+        var conflicts = p.conflicts.map(function (c) {
+          return '<li><b>' + esc(c.severity) + '</b>: ' + esc(c.message) + '</li>';
+        }).join('');
+        return '<b class="proposal-name">' + esc(p.name) + '</b> — version ' + p.version + ' of ' + p.versions +
+          '<br>' + esc(p.use || '') + ' ' + (p.area_m2 === null ? '' : thousands(Math.round(p.area_m2)) + ' m²') +
+          '<ul class="proposal-conflicts">' + (conflicts || '<li>no conflicts</li>') + '</ul>' +
+          '<a href="/proposals/' + esc(encodeURIComponent(p.id)) + '/versions" target="_blank">history</a>';
+      }
+    },
+    // a.colour: the band's colour. p.popup is HTML the service rendered from its template (escaped there).
+    band: {
+      style: function (f, a) { return {color: a.colour, weight: 1, fillColor: a.colour, fillOpacity: 0.22}; },
+      popup: function (p) { return p.popup; }
+    }
+  };
+
+  // A GeoJSON layer drawn with one of VP.looks; an unknown look is a mistake of the page, said loudly.
+  VP.geoJsonLayer = function (data, name, args) {
+    var look = VP.looks[name];
+    if (!look) { throw new Error('venue-planner: no layer look named ' + name); }
+    var a = args || {};
+    var opts = {
+      onEachFeature: function (f, layer) {
+        if (look.tooltip) { layer.bindTooltip(look.tooltip(f.properties, a), {sticky: true}); }
+        if (look.popup) { layer.bindPopup(look.popup(f.properties, a), {maxWidth: 360}); }
+      }
+    };
+    if (look.style) { opts.style = function (f) { return look.style(f, a); }; }
+    if (look.point) { opts.pointToLayer = function (f, ll) { return look.point(f, ll, a); }; }
+    return L.geoJSON(data, opts);
+  };
+
+  // The distance tool (Leaflet.PolylineMeasure, vendored) as every page sets it.
+  VP.measureControl = function (map) {
+    return L.control.polylineMeasure({
+      position: 'topleft', unit: 'metres', showBearings: false, clearMeasurementsOnStop: false, showClearControl: true
+    }).addTo(map);
+  };
+
   // The basemap drawn from the service's own data (/basemap/{z}/{x}/{y}.mvt, vector tiles of the shipped
   // roads, townships, subway, sites and heritage buildings) with protomaps-leaflet. Roads by class, their
   // names along them from zoom 14; townships and sites named (sites in Chinese and English).
@@ -362,6 +516,48 @@
     });
   };
 
+  // Site labels that do not overlap: the candidate sites first (data-rank 0), then the supporting places,
+  // each at the first of right, left, above or below its point that overlaps no label already placed and
+  // no map control; a label with no free place is hidden (its name stays in the outline's tooltip) and
+  // comes back when a zoom makes room. Placed again after every zoom and resize.
+  VP.placeLabels = function (map) {
+    var GAP = 6;
+    function overlaps(r, placed) {
+      return placed.some(function (q) {
+        return r.left < q.right && q.left < r.right && r.top < q.bottom && q.top < r.bottom;
+      });
+    }
+    function place() {
+      var labels = Array.prototype.slice.call(document.querySelectorAll('.site-label'));
+      labels.sort(function (a, b) { return Number(a.dataset.rank || 0) - Number(b.dataset.rank || 0); });
+      var controls = Array.prototype.map.call(
+        document.querySelectorAll('.leaflet-control, .vp-panel, #site-figures-panel'),
+        function (c) { return c.getBoundingClientRect(); });
+      var placed = [];
+      labels.forEach(function (el) {
+        el.style.transform = '';
+        el.style.visibility = 'hidden';
+        var home = el.getBoundingClientRect();  // its text starts at the point, vertically centred on it
+        var w = home.width, h = home.height;
+        var tries = [[GAP, 0], [-w - GAP, 0], [-w / 2, -h / 2 - GAP], [-w / 2, h / 2 + GAP]];
+        for (var i = 0; i < tries.length; i++) {
+          var dx = tries[i][0], dy = tries[i][1];
+          var r = {left: home.left + dx, right: home.left + dx + w, top: home.top + dy, bottom: home.top + dy + h};
+          if (!overlaps(r, placed) && !overlaps(r, controls)) {
+            el.style.transform = 'translate(' + dx + 'px, ' + dy + 'px)';
+            el.style.visibility = 'visible';
+            el.dataset.placed = ['right', 'left', 'above', 'below'][i];
+            placed.push(r);
+            return;
+          }
+        }
+        el.dataset.placed = 'hidden';
+      });
+    }
+    map.on('zoomend moveend resize', place);
+    place();
+  };
+
   // Start what the page's data asks for, once the page's own script has made the map.
   VP.boot = function () {
     var el = document.getElementById('vp-page');
@@ -373,6 +569,7 @@
     if (page.planner) { VP.planner(map, page.planner.kind, page.planner.colours, window[page.planner.lines]); }
     if (page.draw) { VP.draw(map, page.draw.site); }
     if (page.readout) { VP.readout(map, page.readout.epsg4548); }
+    if (page.labels) { VP.placeLabels(map); }
   };
   document.addEventListener('DOMContentLoaded', VP.boot);
 })();
