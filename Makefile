@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # cost 0.45 s of the 2 s warm start (bench/startup.py). Quick when nothing changed.
 COMPILE := $(BIN)/python -m compileall -q -j 0 api layers geo
 
-.PHONY: serve test check pytest seeds bench clean
+.PHONY: serve test check pytest docs docs-build seeds bench clean
 
 # Installed from the lock file (exact versions, see requirements.lock). setuptools warns on
 # every editable install that folders named like the packages may shadow them; here those
@@ -32,7 +32,16 @@ serve: $(STAMP)
 	$(COMPILE)
 	$(BIN)/venue-planner serve
 
-test: check pytest
+test: check pytest docs-build
+
+# The manual (docs/, MkDocs with the Material theme): built in strict mode by `make test`, after
+# the browser tests have taken its screenshots; `make docs` serves it at http://127.0.0.1:8001.
+DOCS_ENV := NO_MKDOCS_2_WARNING=1
+docs-build: $(STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs build --strict --quiet
+
+docs: $(STAMP)
+	$(DOCS_ENV) $(BIN)/mkdocs serve --strict -a 127.0.0.1:8001
 
 check: $(STAMP)
 	$(BIN)/ruff check .

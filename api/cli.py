@@ -345,7 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     im = sub.add_parser("impact", help="what closure plans cost each township (GeoJSON plans, as /plans/export)")
     im.add_argument("plan", nargs="+", help="a GeoJSON file: a plan Feature or a FeatureCollection of plans")
     im.add_argument("--mode", choices=["drive", "walk"], default=None, help="older single-mode choice (car or walk)")
-    im.add_argument("--modes", default=None, help="mode shares 'car:0.4,subway:0.6' (default: Beijing 2019, README)")
+    im.add_argument(
+        "--modes",
+        default=None,
+        help="mode shares 'car:0.4,subway:0.6' (default: Beijing 2019; sources in the manual, Event closures)",
+    )
     im.add_argument("--profile", choices=["diurnal", "flat"], default="diurnal", help="when trips leave")
     im.add_argument("--trips-per-person", type=float, default=None, help="trips per resident per day")
     im.add_argument("--network", default=None, help="network name (default: the shipped central network)")

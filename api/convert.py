@@ -219,7 +219,10 @@ def query_plan(
 def query_travel(
     modes: Annotated[
         str | None,
-        Query(max_length=200, description="Mode shares 'car:0.4,subway:0.6' summing to 1 (default: the README's)"),
+        Query(
+            max_length=200,
+            description="Mode shares 'car:0.4,subway:0.6' summing to 1 (default: Beijing 2019; sources in the manual, Event closures)",
+        ),
     ] = None,
     profile: Annotated[Literal["diurnal", "flat"], Query(description="When trips leave")] = "diurnal",
     trips_per_person: Annotated[float | None, Query(gt=0, le=20, allow_inf_nan=False)] = None,

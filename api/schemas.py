@@ -238,7 +238,7 @@ def to_place(p: PlaceIn) -> Place:
 
 
 class ConvoyIn(RequestModel):
-    """The convoy (defaults: the reported practice, see the README)."""
+    """The convoy (defaults: the reported practice, see the manual, Motorcades)."""
 
     vehicles: int = Field(CONVOY_VEHICLES, ge=1, le=500, description="Vehicles (passage: 1.76 s per vehicle)")
     speed_kph: float | None = Field(
@@ -450,7 +450,7 @@ ModeName = Literal["car", "bus", "subway", "bike", "walk"]
 
 
 class TravelIn(RequestModel):
-    """Who travels: mode shares, the hourly profile, trips per resident (defaults: the README's sources)."""
+    """Who travels: mode shares, the hourly profile, trips per resident (defaults and their sources: the manual, Event closures)."""
 
     modes: dict[ModeName, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] | None = Field(
         None,
@@ -468,7 +468,11 @@ class TravelIn(RequestModel):
         "or 24 weights of your own (hour 0 first; local counts)",
     )
     trips_per_person: float | None = Field(
-        None, gt=0, le=20, allow_inf_nan=False, description="Trips per resident per day (default: derived, README)"
+        None,
+        gt=0,
+        le=20,
+        allow_inf_nan=False,
+        description="Trips per resident per day (default: derived, see the manual, Event closures)",
     )
 
     def travel(self, mode: str | None = None) -> TravelModel:

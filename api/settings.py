@@ -3,7 +3,7 @@
 As tipg groups its settings (one class per concern), there are three groups: where the
 data lives (`StoreSettings`), how the service runs (`ServerSettings`) and what one request
 may ask for (`LimitSettings`). `Settings` is all three; each variable keeps its name
-``VENUE_PLANNER_<FIELD>``. The README's table of variables is generated from these classes
+``VENUE_PLANNER_<FIELD>``. The manual's table of variables (docs/operators/configuration.md) is generated from these classes
 (`settings_table`) and a test keeps it current.
 """
 
@@ -141,7 +141,7 @@ def settings_table() -> str:
     Returns
     -------
     str
-        The table the README carries between its ``settings`` markers.
+        The table the manual's Configuration page carries between its ``settings`` markers.
     """
     lines = []
     for group in GROUPS:

@@ -420,7 +420,7 @@ class EventModel:
                 self._add(cost, daily[m] * frac, unit, queued if m in ROAD_MODES else None, piece.hour)
         for m in travel.shares:
             if travel.shares[m] > 0 and m not in before:
-                warnings.append(f"{m} trips are not modelled on network {net.name!r} (see the README).")
+                warnings.append(f"{m} trips are not modelled on network {net.name!r} (see the manual, Event closures).")
         return EventFigures(costs, rate, span, tw.label() if "subway" in costs else None, warnings)
 
     def _befores(

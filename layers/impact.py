@@ -219,7 +219,7 @@ MODEL_TEXT = (
     "township whose point lies inside a closed area is cut off. A plan's motorcade programme adds what its held "
     "crossings cost (the motorcade model), priced apart from the closures and added. Townships are assessed when "
     "at least half of their "
-    "area lies in the network's extent; each is represented by a point inside it. Sources: README, Event impact."
+    "area lies in the network's extent; each is represented by a point inside it. Sources: the manual, Event closures."
 )
 
 

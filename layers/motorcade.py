@@ -397,7 +397,7 @@ class MotorcadeService:
         if capped:
             warnings.append(
                 f"{capped} held approaches carry more assigned traffic than they can discharge; their flow is taken at "
-                f"{FLOW_CAP:.0%} of saturation (all-or-nothing assignment overloads them; see the README)."
+                f"{FLOW_CAP:.0%} of saturation (all-or-nothing assignment overloads them; see the manual, Motorcades)."
             )
         return MotorcadeAnswer(trip, net, towns, out, out.index(best), reason, warnings)
 

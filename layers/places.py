@@ -29,7 +29,7 @@ __all__ = ["REGIONAL_SITE_ACCESS_M", "NetworkAccess", "Place", "PlaceResolution"
 
 # A site's gap to the coarse regional skeleton may be this wide, metres: the skeleton holds major
 # roads only (chords between nodes about 100 m apart), so a site's own access road is often not in it.
-# A bound of this project's choosing (no source); the README's Site access section states it.
+# A bound of this project's choosing (no source); the manual's Site access section (docs/data.md) states it.
 REGIONAL_SITE_ACCESS_M = 1500.0
 
 Place = tuple[float, float] | str

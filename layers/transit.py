@@ -52,7 +52,7 @@ MAX_WALK_MIN = 20.0  # the longest walk to or from a station (R5's AnalysisReque
 MONTE_CARLO_DRAWS = 200  # random phase draws over a window (R5's AnalysisRequest.monteCarloDraws = 200)
 MAX_WINDOW_MIN = 180  # a departure window of at most 3 hours (issue 24's bound on bad input; a limit, not data)
 # An entrance farther than this from the walk network is not used. No source: the project's choice (the
-# site-access bound of the road data, 300 m), not a measured figure (README ▸ Public transport).
+# site-access bound of the road data, 300 m), not a measured figure (manual ▸ Public transport).
 ENTRANCE_SNAP_M = 300.0  # no source: a stated choice, not data
 PERCENTILES = (50, 90)  # the travel-time percentiles offered (R5 reports chosen percentiles of its draws)
 DEFAULT_DEPARTURE = "08:00"  # a weekday morning peak hour (a default, not data)

@@ -142,9 +142,9 @@ def _collection(layers: LayerStore, stores: Stores, cid: str, b: str) -> dict[st
     if cid == FLOWS:
         title, description, attribution = (
             "Car flow on each road link, by hour",
-            "The car trips of the event-impact model (README, Event closures) assigned all-or-nothing to the "
+            "The car trips of the event-impact model (the manual: Event closures) assigned all-or-nothing to the "
             "fastest routes of the central drive network: cars_h00 ... cars_h23 per hour, cars_per_day",
-            f"{OSM_CREDIT}; population WorldPop (CC BY 4.0); trips and shares: README",
+            f"{OSM_CREDIT}; population WorldPop (CC BY 4.0); trips and shares: the manual, Event closures",
         )
         bounds = list(BEIJING_BBOX)
     elif cid == PROPOSALS:

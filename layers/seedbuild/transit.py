@@ -3,7 +3,7 @@
 Raw item 4 has stations, platforms, entrances and lines but no trips or times. What is
 real: the stations, their positions, the official station codes (line + number along
 the line) and the lines' names and colours. What is modelled, and said so in the feed's
-``feed_info.txt`` and in the README: the order of a line is its code order; a hop's time
+``feed_info.txt`` and in the manual: the order of a line is its code order; a hop's time
 is the straight-line distance between the stations times a track factor, at an operating
 speed that includes dwell; trains run at fixed headways by time of day
 (``frequencies.txt``); a change of line takes a fixed minimum time (``transfers.txt``).
@@ -63,10 +63,10 @@ LEFT_OUT_CODES = {
 # A station the data has without a code, placed where its line's codes leave a gap.
 PLACED = {"北宫门": ("04", 23)}  # line 4: 安河桥北 (21), 北宫门, 西苑 (25)
 
-# -- the model's constants (README "Public transport") ------------------------------------
+# -- the model's constants (the manual, "Public transport": docs/services/transit.md) ------------------------------------
 # Operating speed including dwell, km/h. Line 10: 57.1 km in 104 min a loop (published,
 # cited in issue 24) = 32.9 km/h; line 4 about 35 km/h (same). No per-line figure for the
-# other lines: they take line 10's, said so in the README.
+# other lines: they take line 10's, said so in the manual.
 LINE10_KM, LINE10_MIN = 57.1, 104.0
 SPEED_KPH = {"04": 35.0}
 DEFAULT_SPEED_KPH = LINE10_KM / (LINE10_MIN / 60.0)
@@ -77,7 +77,7 @@ RUN_TIME_MIN = {"da": ("草桥", "大兴机场", 19.0), "ca": ("东直门", "3�
 # Headways, seconds, by class and window. Central (numbered) lines: peak 2-3 min and
 # off-peak 4-6 min (issue 24's figures); the midpoints are used. Suburban, airport and
 # tram lines: no source; 6 min peak and 10 min off-peak are an assumption, said so.
-# The peak hours 07-09 and 17-19: no source; the customary weekday peaks, an assumption (README says so).
+# The peak hours 07-09 and 17-19: no source; the customary weekday peaks, an assumption (the manual says so).
 PEAKS = ((7 * 3600, 9 * 3600), (17 * 3600, 19 * 3600))
 # Service 05:00-23:00: no timetable in the data; approximate first and last trains, an assumption.
 SERVICE = (5 * 3600, 23 * 3600)
@@ -374,7 +374,7 @@ def _record(report: SeedReport, lines: list[dict[str, Any]], factor: float) -> N
         f"layers/seedbuild/transit.py); hop time = straight-line distance x {factor:.3f} (line 10's published "
         f"57.1 km over its stations' straight-line loop) at an operating speed with dwell; headways by time "
         f"window; minimum transfer times; {missing} station codes with no station in the data, listed in "
-        "subway_lines.json. Constants and their sources: README, Public transport.",
+        "subway_lines.json. Constants and their sources: the manual, Public transport (docs/services/transit.md).",
     }
     report.files["subway_lines.geojson"] = {
         "title": "Subway lines drawn through their stations (modelled feed), with their official colours",

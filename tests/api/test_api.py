@@ -250,13 +250,14 @@ def test_a_sites_access_point_is_where_its_routes_start(client: TestClient, sid:
     assert (start["lon"], start["lat"]) == pytest.approx((access["access_lon"], access["access_lat"]), abs=1e-6)
 
 
-def test_readme_lists_every_setting() -> None:
+def test_the_manual_lists_every_setting() -> None:
     from api.settings import REPO_ROOT, settings_table
 
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    block = readme.split("<!-- settings:start -->\n", 1)[1].split("<!-- settings:end -->", 1)[0]
+    page = (REPO_ROOT / "docs" / "operators" / "configuration.md").read_text(encoding="utf-8")
+    block = page.split("<!-- settings:start -->\n", 1)[1].split("<!-- settings:end -->", 1)[0]
     assert block == settings_table(), (
-        "regenerate the README's table: python -c 'from api.settings import settings_table; print(settings_table())'"
+        "regenerate the table in docs/operators/configuration.md: "
+        "python -c 'from api.settings import settings_table; print(settings_table())'"
     )
 
 

@@ -45,7 +45,7 @@ def base_url(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> It
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
     if not Path(CHROMIUM).exists() or not Path(CHROMEDRIVER).exists():
-        pytest.fail("Chromium is missing: apt-get install chromium chromium-driver (see README)")
+        pytest.fail("Chromium is missing: apt-get install chromium chromium-driver (see the manual, Getting started)")
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in (

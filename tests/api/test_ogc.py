@@ -144,7 +144,7 @@ print(json.dumps(out))
 def test_gdal_ogc_api_client_reads_every_collection_fully(
     settings: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """GDAL's own OGC API - Features client (OAPIF, what QGIS uses), given the landing page the README names.
+    """GDAL's own OGC API - Features client (OAPIF, what QGIS uses), given the landing page the manual names (docs/gis/index.md).
 
     It runs in another process: pyogrio holds the GIL while GDAL fetches pages, which
     would stall a server running in a thread of this one.

@@ -43,7 +43,8 @@ def test_every_look_a_page_names_is_in_the_script() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "FastGeoJson":
                 looks = [k.value for k in node.keywords if k.arg == "look"]
-                assert len(looks) == 1 and isinstance(looks[0], ast.Constant), ast.unparse(node)
+                assert len(looks) == 1, ast.unparse(node)
+                assert isinstance(looks[0], ast.Constant), ast.unparse(node)  # a name, not an expression
                 named.add(str(looks[0].value))
     assert len(named) >= 20
     missing = named - _looks_in_script()

@@ -2,7 +2,7 @@
 
 Two crossings 600 m apart on a main road, each crossed by a one-lane street (600 and 900
 cars/h); the lights hold the cross streets by the model's schedule. SUMO's vehicle-hours
-lost by the cross traffic are within the tolerance the README states (SUMO 0-15 % above
+lost by the cross traffic are within the tolerance the manual states (SUMO 0-15 % above
 the model: it counts each stopped car's braking and pulling away, which the queue formula
 leaves out), and the convoy, timed by the model, meets no red light (it loses under 5 s).
 The larger corridors are `bench/sumo_motorcade.py`.

@@ -3,7 +3,7 @@
 One approach, one lane at 50 km/h, held red for T with a steady arrival flow q; the vehicles'
 summed time loss (SUMO's tripinfo) with the hold less without it, against
 D = q*T**2 / (2*(1 - q/s)) with s the discharge rate SUMO's queue reaches. The sweep over q/s
-0.2-0.8 and T 30 s-10 min is `bench/sumo_queue.py`; the tolerance stated in the README:
+0.2-0.8 and T 30 s-10 min is `bench/sumo_queue.py`; the tolerance stated in the manual:
 within 5 % for holds of 2 minutes or more where the queue does not spill back.
 """
 
