@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -30,13 +29,14 @@ METHODS = ("get", "post", "put", "patch", "delete")
 @cache
 def openapi_document() -> dict[str, Any]:
     """Return the service's OpenAPI document, built from the app as the service serves it."""
-    with tempfile.TemporaryDirectory() as tmp:
-        # The app reads its settings from the environment; its stores open in a throwaway folder.
-        os.environ.setdefault("VENUE_PLANNER_DATA_DIR", str(Path(tmp) / "data"))
-        os.environ.setdefault("VENUE_PLANNER_CACHE_DIR", str(Path(tmp) / "cache"))
-        from api.app import create_app
+    from api.app import create_app
+    from api.settings import Settings
 
-        return create_app().openapi()
+    with tempfile.TemporaryDirectory() as tmp:
+        # Its stores in a throwaway folder, never a deployment's database or data (the document
+        # does not depend on them).
+        own = Settings(data_dir=Path(tmp) / "data", cache_dir=Path(tmp) / "cache", database_url=None)
+        return create_app(own).openapi()
 
 
 def _cell(text: str) -> str:

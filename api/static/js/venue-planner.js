@@ -519,7 +519,7 @@
   // Site labels that do not overlap: the candidate sites first (data-rank 0), then the supporting places,
   // each at the first of right, left, above or below its point that overlaps no label already placed and
   // no map control; a label with no free place is hidden (its name stays in the outline's tooltip) and
-  // comes back when a zoom makes room. Placed again after every zoom and resize.
+  // comes back when a zoom makes room. Placed again after every move, zoom and resize.
   VP.placeLabels = function (map) {
     var GAP = 6;
     function overlaps(r, placed) {
@@ -554,7 +554,7 @@
         el.dataset.placed = 'hidden';
       });
     }
-    map.on('zoomend moveend resize', place);
+    map.on('moveend resize', place);  // a zoom ends with a moveend too
     place();
   };
 
